@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Idempotent machine set-up for jobrunner's demo, tests and benchmarks (Debian 12, run as root).
+# Installs only what is missing: Debian packages for the real MediaWiki farm, node modules, the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# Debian packages the real test parts need: Redis, memcached, PHP + MediaWiki 1.39, Chromium for the
+# dashboard test. Kept in one list so later features add to it.
+APT_PACKAGES=(
+  redis-server memcached
+  php-cli php-redis php-sqlite3 php-mbstring php-xml php-intl php-apcu php-memcached
+  mediawiki
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing Debian packages (${missing[*]}) and not root: run 'sudo bash scripts/setup.sh' once"
+    exit 1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  # Keep package scripts from starting system services (apache2, redis, memcached): the tests and the
+  # demo start their own private servers on free loopback ports.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    created_policy=1
+  fi
+  trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# node modules: reinstall only when package-lock.json changed since the last install.
+stamp=node_modules/.package-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "installing node modules (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
+
+# Build: tsc is incremental enough at this size; always rebuilding keeps dist/ honest.
+npm run --silent build

@@ -1,0 +1,50 @@
+// The boundary every queue backend plugs into. The runner and the operator tools speak only these
+// types; Redis (MediaWiki's JobQueueRedis layout), the legacy memcached-registry backend and Kafka
+// each implement what applies to them.
+import type { BackendKind } from '../config/types.js';
+
+/** A (wiki, type) queue with jobs ready to run. */
+export interface ReadyQueue {
+  readonly type: string;
+  /** DB domain as MediaWiki names the queue. */
+  readonly domain: string;
+  /** Wiki ID to pass to runJobs --wiki (derived from the domain). */
+  readonly wiki: string;
+  /** Partition (queue server) the jobs live on, as written in the config. */
+  readonly partition: string;
+  /** Ready (unclaimed) jobs. */
+  readonly ready: number;
+}
+
+export interface QueueCounts {
+  readonly type: string;
+  readonly domain: string;
+  readonly wiki: string;
+  readonly partition: string;
+  readonly unclaimed: number;
+  readonly claimed: number;
+  readonly abandoned: number;
+  readonly delayed: number;
+  /** Age in seconds of the oldest unclaimed job, when known. */
+  readonly oldestAgeSeconds: number | null;
+}
+
+export interface PartitionError {
+  readonly partition: string;
+  readonly error: string;
+}
+
+export interface QueueListing<T> {
+  readonly queues: T[];
+  /** Partitions that could not be read; the others are still reported. */
+  readonly errors: PartitionError[];
+}
+
+export interface QueueBackend {
+  readonly kind: BackendKind;
+  /** Ready queues across every partition. */
+  listReadyQueues(): Promise<QueueListing<ReadyQueue>>;
+  /** Per-queue counts for operators. */
+  queueCounts(filter?: { wiki?: string; type?: string }): Promise<QueueListing<QueueCounts>>;
+  close(): Promise<void>;
+}

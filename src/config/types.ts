@@ -1,0 +1,143 @@
+// The validated, defaults-applied shape of jobrunner.conf. The JSON Schema in
+// src/config/jobrunner.schema.json is the source of truth for what the file may contain; this is
+// what the code sees after loadConfig() has parsed, validated and filled in defaults.
+
+export type BackendKind = 'redis' | 'kafka' | 'memcached';
+export type DispatchKind = 'command' | 'http' | 'special-runjobs';
+
+/** Per-job-type map with "*" as the fallback, e.g. {"*": 3600, "webVideoTranscode": 86400}. */
+export type PerTypeMap<T> = Readonly<Record<string, T>> & { readonly '*': T };
+
+export interface GroupConfig {
+  readonly name: string;
+  readonly runners: number;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  readonly lowPriority: readonly string[];
+}
+
+export interface LimitsConfig {
+  readonly attempts: PerTypeMap<number>;
+  readonly claimTTL: PerTypeMap<number>;
+  /** Seconds; already raised to runner.minRealSeconds like the original. */
+  readonly real: PerTypeMap<number>;
+  readonly memory: PerTypeMap<string>;
+}
+
+export interface RedisServerAddress {
+  /** The string as written in the config, e.g. "rdb1001:6380" or "[::1]:6379". */
+  readonly raw: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RedisConfig {
+  readonly aggregators: readonly RedisServerAddress[];
+  readonly queues: readonly RedisServerAddress[];
+  /** Secret: never log it. */
+  readonly password: string | undefined;
+  readonly connectTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+}
+
+export interface RunnerSettings {
+  /** Original lpMaxDelay: longest stay in high-priority mode (s). */
+  readonly highPriorityMaxSeconds: number;
+  /** Original hpMaxDelay: longest stay in low-priority mode (s). */
+  readonly lowPriorityMaxSeconds: number;
+  /** %(maxtime) in high mode (original lpMaxTime = 60). */
+  readonly highPriorityMaxTime: number;
+  /** %(maxtime) in low mode (original hpMaxTime = 30). */
+  readonly lowPriorityMaxTime: number;
+  /** limits.real values are raised to at least this (original: 120). */
+  readonly minRealSeconds: number;
+  /** SIGTERM → SIGKILL grace for timed-out children (s). */
+  readonly killGraceSeconds: number;
+  /** On SIGTERM: how long in-flight children may finish before they are killed (s). */
+  readonly drainTimeoutSeconds: number;
+  /** How often ready queues are re-discovered (ms). */
+  readonly discoveryIntervalMs: number;
+  /** Max children on one (wiki, type) queue at once. */
+  readonly maxPerQueue: number;
+  /** Max children on one wiki at once; 0 = no cap. */
+  readonly maxPerWiki: number;
+  /** Back-off after `none-ready` (s). */
+  readonly noneReadyBackoffSeconds: number;
+  /** Back-off after `none-possible` (unknown type; s). */
+  readonly nonePossibleBackoffSeconds: number;
+  /** Back-off of the wiki after `read-only` / `replica-lag-limit` (s). */
+  readonly wikiBackoffSeconds: number;
+  /** First back-off after a failed dispatch; doubles per consecutive failure (s). */
+  readonly failureBackoffSeconds: number;
+  readonly maxFailureBackoffSeconds: number;
+  /** runJobs --maxjobs / Special:RunJobs maxjobs per dispatch; 0 = unlimited (CLI only). */
+  readonly maxJobsPerDispatch: number;
+}
+
+export interface DispatchConfig {
+  readonly kind: DispatchKind;
+  /** The original `dispatcher` template (command or http(s) URL). */
+  readonly template: string;
+  readonly connectTimeoutMs: number;
+  /** Special:RunJobs: wiki → base URL of index.php, "*" fallback may contain %(db)u. */
+  readonly baseUrls: Readonly<Record<string, string>>;
+  /** File holding $wgSecretKey for Special:RunJobs signing. Secret contents never logged. */
+  readonly secretKeyFile: string | undefined;
+}
+
+export interface ChronSettings {
+  /** Target period between pass starts (ms); the original slept 1 s after each pass. */
+  readonly intervalMs: number;
+  /** Per-category limit per queue per call (original: 500). */
+  readonly perCategoryLimit: number;
+  /** Abandoned jobs are pruned this long after abandonment (s; original 7 days from last claim). */
+  readonly pruneAfterSeconds: number;
+  /** Partition lease TTL (ms); a dead instance's partitions are taken over after this. */
+  readonly leaseTtlMs: number;
+  /** Queues per pipelined round trip. */
+  readonly batchSize: number;
+  /** Keep jobqueue:aggregator:h-ready-queues:v2 current for older runners. */
+  readonly writeReadyHash: boolean;
+}
+
+export interface StatusServerConfig {
+  readonly enabled: boolean;
+  readonly address: string;
+  /** Per daemon: the runner and the chron each need a port. */
+  readonly runnerPort: number;
+  readonly chronPort: number;
+  /** File with the admin token; without it the server is read-only. */
+  readonly adminTokenFile: string | undefined;
+}
+
+export interface LoggingConfig {
+  readonly level: 'error' | 'warn' | 'info' | 'debug';
+  /** Optional JSON-lines file in addition to stdout; reopened on SIGUSR1 / write failure. */
+  readonly file: string | undefined;
+}
+
+export interface StatsdConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly prefix: string;
+}
+
+export interface JobrunnerConfig {
+  /** Absolute path the config was read from (for messages). */
+  readonly sourcePath: string;
+  readonly backend: BackendKind;
+  readonly groups: readonly GroupConfig[];
+  readonly limits: LimitsConfig;
+  readonly redis: RedisConfig;
+  readonly statsd: StatsdConfig | undefined;
+  readonly dispatch: DispatchConfig;
+  readonly runner: RunnerSettings;
+  readonly chron: ChronSettings;
+  readonly status: StatusServerConfig;
+  readonly logging: LoggingConfig;
+}
+
+/** limits.<k>[type] if present, otherwise limits.<k>["*"] (original lookup rule). */
+export function limitFor<T>(map: PerTypeMap<T>, type: string): T {
+  return Object.prototype.hasOwnProperty.call(map, type) ? (map[type] as T) : map['*'];
+}

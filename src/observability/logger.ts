@@ -1,0 +1,102 @@
+// Structured JSON logs (one object per line) through winston. Every daemon and CLI takes its logger
+// from here so fields stay consistent: ts, level, msg, service, plus event-specific fields.
+import winston from 'winston';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  error(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  debug(msg: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+  setLevel(level: LogLevel): void;
+}
+
+export interface LoggerOptions {
+  service: string;
+  level?: LogLevel;
+  /** Defaults to stdout; tests pass a stream to capture lines. */
+  stream?: NodeJS.WritableStream;
+  /** Strings that must never appear in output (passwords, secret keys, tokens). */
+  secrets?: readonly string[];
+}
+
+/** Replaces every occurrence of each secret with "***" (secrets of < 4 chars are still masked). */
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret) out = out.split(secret).join('***');
+  }
+  return out;
+}
+
+class WinstonLogger implements Logger {
+  constructor(
+    private readonly inner: winston.Logger,
+    private readonly secrets: string[],
+  ) {}
+
+  private write(level: LogLevel, msg: string, fields?: LogFields): void {
+    this.inner.log(level, maskSecrets(msg, this.secrets), fields ? this.mask(fields) : undefined);
+  }
+
+  private mask(fields: LogFields): LogFields {
+    if (this.secrets.length === 0) return fields;
+    const masked: LogFields = {};
+    for (const [key, value] of Object.entries(fields)) {
+      if (typeof value === 'string') masked[key] = maskSecrets(value, this.secrets);
+      else if (value instanceof Error) masked[key] = maskSecrets(String(value.message), this.secrets);
+      else if (value !== null && typeof value === 'object')
+        masked[key] = JSON.parse(maskSecrets(JSON.stringify(value), this.secrets)) as unknown;
+      else masked[key] = value;
+    }
+    return masked;
+  }
+
+  error(msg: string, fields?: LogFields): void {
+    this.write('error', msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.write('warn', msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.write('info', msg, fields);
+  }
+  debug(msg: string, fields?: LogFields): void {
+    this.write('debug', msg, fields);
+  }
+  child(fields: LogFields): Logger {
+    return new WinstonLogger(this.inner.child(fields), this.secrets);
+  }
+  setLevel(level: LogLevel): void {
+    this.inner.level = level;
+  }
+  /** Adds secrets learned later (e.g. after a config reload). */
+  addSecrets(secrets: readonly string[]): void {
+    for (const s of secrets) if (s && !this.secrets.includes(s)) this.secrets.push(s);
+  }
+}
+
+export function createLogger(options: LoggerOptions): Logger & { addSecrets(s: readonly string[]): void } {
+  const stream = options.stream ?? process.stdout;
+  const inner = winston.createLogger({
+    level: options.level ?? 'info',
+    defaultMeta: { service: options.service },
+    format: winston.format.combine(
+      winston.format.timestamp({ alias: 'ts' }),
+      winston.format.errors({ stack: false }),
+      winston.format((info) => {
+        // "message" → "msg" keeps lines short and matches common log pipelines.
+        info.msg = info.message;
+        delete (info as { message?: unknown }).message;
+        delete (info as { timestamp?: unknown }).timestamp;
+        return info;
+      })(),
+      winston.format.json(),
+    ),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+  return new WinstonLogger(inner, [...(options.secrets ?? [])]);
+}

@@ -1,0 +1,64 @@
+// ioredis connections to queue partitions and aggregators. One place decides timeouts, auth and
+// reconnect back-off so every daemon behaves the same during a Redis outage: bounded retries with
+// exponential back-off, one log line when a server goes down and one when it comes back.
+import { Redis } from 'ioredis';
+import type { RedisConfig, RedisServerAddress } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+
+export interface ConnectOptions {
+  readonly logger: Logger;
+  /** Name shown in logs and metrics, e.g. "queue" or "aggregator". */
+  readonly role: string;
+  /** Max reconnect delay (ms). */
+  readonly maxBackoffMs?: number;
+}
+
+export function connectRedis(
+  address: RedisServerAddress,
+  redisConfig: Pick<RedisConfig, 'password' | 'connectTimeoutMs' | 'commandTimeoutMs'>,
+  options: ConnectOptions,
+): Redis {
+  const maxBackoff = options.maxBackoffMs ?? 5000;
+  const log = options.logger.child({ redis: address.raw, role: options.role });
+  const client = new Redis({
+    host: address.host,
+    port: address.port,
+    ...(redisConfig.password ? { password: redisConfig.password } : {}),
+    connectTimeout: redisConfig.connectTimeoutMs,
+    commandTimeout: redisConfig.commandTimeoutMs,
+    // Fail commands fast while disconnected instead of queueing them without bound; callers retry
+    // on their own schedule (next discovery tick, next chron pass).
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: false,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 10), maxBackoff),
+  });
+  let down = false;
+  client.on('error', (error: Error) => {
+    if (!down) {
+      down = true;
+      log.error('Redis server unreachable; retrying with back-off', { error: error.message });
+    }
+  });
+  client.on('ready', () => {
+    if (down) log.info('Redis server reachable again');
+    down = false;
+  });
+  return client;
+}
+
+/** Waits until the client is ready or the timeout passes; resolves false on timeout. */
+export function waitReady(client: Redis, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      resolve(false);
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    client.once('ready', onReady);
+  });
+}
