@@ -12,6 +12,8 @@ APT_PACKAGES=(
   redis-server memcached
   php-cli php-redis php-sqlite3 php-mbstring php-xml php-intl php-apcu php-memcached
   mediawiki
+  puppet puppet-lint puppet-strings ruby-rspec-puppet ruby-puppetlabs-spec-helper ruby-rspec-puppet-facts
+  systemd logrotate
 )
 
 missing=()

@@ -135,6 +135,12 @@ export interface JobrunnerConfig {
   readonly chron: ChronSettings;
   readonly status: StatusServerConfig;
   readonly logging: LoggingConfig;
+  /**
+   * Non-fatal findings of the loader (legacy `wrapper`, raised limits.real, duplicate keys, ...),
+   * each formatted `FILE:LINE:COL: PATH: MESSAGE`; daemons log them at startup. Optional so
+   * hand-built configs in tests need not set it.
+   */
+  readonly warnings?: readonly string[];
 }
 
 /** limits.<k>[type] if present, otherwise limits.<k>["*"] (original lookup rule). */

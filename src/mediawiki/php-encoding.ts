@@ -24,9 +24,9 @@ export function rawurldecode(value: string): string {
   }
 }
 
-/** PHP urlencode(): like rawurlencode, but space becomes '+' (used by wfArrayToCgi). */
+/** PHP urlencode(): like rawurlencode, but space becomes '+' and '~' becomes %7E (used by wfArrayToCgi). */
 export function urlencode(value: string): string {
-  return rawurlencode(value).replace(/%20/g, '+');
+  return rawurlencode(value).replace(/%20/g, '+').replace(/~/g, '%7E');
 }
 
 /** PHP escapeshellarg() on Linux: single-quote the value, each ' written as '\''. */

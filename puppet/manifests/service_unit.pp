@@ -1,0 +1,97 @@
+# @summary A systemd unit for one daemon, and the service that runs it.
+#
+# Refresh semantics: a notification from the config (see `jobrunner::config`) reloads the daemon
+# (`systemctl reload`, i.e. SIGHUP). A change of the unit file itself runs `daemon-reload` and
+# `try-restart`, so a stopped or masked unit stays stopped.
+#
+# @api private
+#
+# @param description
+#   The unit's Description.
+# @param script
+#   The daemon's entry point (JavaScript file in the bundle).
+# @param config_file
+#   Path of jobrunner.conf.
+# @param install_dir
+#   Bundle directory (working directory).
+# @param node_binary
+#   Node.js interpreter.
+# @param service_user
+#   User= of the unit.
+# @param service_group
+#   Group= of the unit.
+# @param ensure
+#   Service state.
+# @param enable
+#   Start at boot.
+# @param masked
+#   Mask the unit instead of enabling or disabling it.
+# @param manage_service
+#   Declare the service (and the restart on unit changes) at all.
+# @param unit_dir
+#   Directory of the unit file.
+# @param timeout_start_sec
+#   TimeoutStartSec= (readiness).
+# @param timeout_stop_sec
+#   TimeoutStopSec=.
+# @param limit_nofile
+#   LimitNOFILE=.
+# @param environment
+#   Environment= entries.
+# @param extra_args
+#   Extra arguments after `--config-file`.
+# @param restrict_privileges
+#   Add NoNewPrivileges and the seccomp-based hardening.
+define jobrunner::service_unit (
+  String[1] $description,
+  Jobrunner::Absolutepath $script,
+  Jobrunner::Absolutepath $config_file,
+  Jobrunner::Absolutepath $install_dir,
+  Jobrunner::Absolutepath $node_binary,
+  String[1] $service_user,
+  String[1] $service_group,
+  Jobrunner::Serviceensure $ensure,
+  Boolean $enable,
+  Boolean $masked,
+  Boolean $manage_service,
+  Jobrunner::Absolutepath $unit_dir,
+  Integer[1] $timeout_start_sec,
+  Integer[1] $timeout_stop_sec,
+  Integer[1] $limit_nofile,
+  Hash[Jobrunner::Envname, String] $environment,
+  Array[String[1]] $extra_args,
+  Boolean $restrict_privileges,
+) {
+  $unit_file = "${unit_dir}/${title}.service"
+
+  file { $unit_file:
+    ensure  => file,
+    content => template('jobrunner/daemon.service.erb'),
+    owner   => 'root',
+    group   => 'root',
+    mode    => '0644',
+  }
+
+  if $manage_service {
+    $enable_state = $masked ? { true => 'mask', default => $enable }
+
+    exec { "jobrunner: apply changed ${title}.service":
+      command     => "systemctl daemon-reload && systemctl try-restart ${title}.service",
+      path        => ['/usr/bin', '/bin'],
+      provider    => 'shell',
+      refreshonly => true,
+      # try-restart waits for the drain and for readiness.
+      timeout     => $timeout_stop_sec + $timeout_start_sec,
+      subscribe   => File[$unit_file],
+    }
+
+    service { $title:
+      ensure    => $ensure,
+      enable    => $enable_state,
+      hasstatus => true,
+      # A refresh (config change) is a reload: SIGHUP, running jobs keep running.
+      restart   => "/bin/systemctl reload ${title}.service",
+      require   => [File[$unit_file], Exec["jobrunner: apply changed ${title}.service"]],
+    }
+  }
+}

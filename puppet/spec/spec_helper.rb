@@ -1,0 +1,50 @@
+# frozen_string_literal: true
+
+# rspec-puppet setup that runs with plain `rspec` from the module root (Debian's packaged gems,
+# no bundler).
+require 'fileutils'
+require 'tmpdir'
+
+# puppetlabs_spec_helper reads MODULEPATH when it is loaded, so this comes first. The module is
+# exposed to Puppet as "jobrunner" through a temporary modulepath, because the checkout directory
+# is called "puppet"; `rake spec` links it into spec/fixtures/modules instead.
+module_root = File.expand_path('..', __dir__)
+modulepath = Dir.mktmpdir('jobrunner-modulepath')
+File.symlink(module_root, File.join(modulepath, 'jobrunner'))
+at_exit { FileUtils.remove_entry(modulepath) }
+ENV['MODULEPATH'] = modulepath
+
+# Chosen before puppetlabs_spec_helper loads, so it does not fall back to mocha.
+RSpec.configure { |c| c.mock_with :rspec }
+require 'puppetlabs_spec_helper/module_spec_helper'
+require 'rspec-puppet-facts'
+
+include RspecPuppetFacts
+
+# facterdb in Debian bookworm has no Debian 12 fact set yet; the Debian 11 set is used for both
+# releases listed in metadata.json, with the release facts overridden to what each one reports.
+DEBIAN_FACTS = begin
+  base = on_supported_os(
+    supported_os: [{ 'operatingsystem' => 'Debian', 'operatingsystemrelease' => ['11'] }],
+  ).values.first
+  raise 'facterdb has no Debian 11 facts: is ruby-rspec-puppet-facts installed?' if base.nil?
+
+  {
+    'debian-11-x86_64' => base,
+    'debian-12-x86_64' => base.merge(
+      os: base[:os].merge('release' => { 'full' => '12.5', 'major' => '12', 'minor' => '5' },
+                          'distro' => base[:os]['distro'].merge('codename' => 'bookworm')),
+    ),
+  }
+end
+
+RSpec.configure do |c|
+  c.strict_variables = true
+  c.before(:each) { Puppet[:strict] = :error }
+end
+
+# The Sensitive file content (or the plain one) as a String.
+def file_content(catalogue, path)
+  content = catalogue.resource('File', path)[:content]
+  content.respond_to?(:unwrap) ? content.unwrap : content
+end

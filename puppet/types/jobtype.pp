@@ -1,0 +1,2 @@
+# @summary A MediaWiki job type name, or `*` for every type.
+type Jobrunner::Jobtype = String[1]

@@ -1,0 +1,20 @@
+# @summary jobrunner tunables written to the `runner` section (names as in the config file).
+#
+# `drainTimeoutSeconds` and `killGraceSeconds` are separate class parameters because the systemd
+# unit's `TimeoutStopSec` is derived from them.
+type Jobrunner::Runnersettings = Struct[{
+  Optional[highPriorityMaxSeconds]     => Jobrunner::Positiveseconds,
+  Optional[lowPriorityMaxSeconds]      => Jobrunner::Positiveseconds,
+  Optional[highPriorityMaxTime]        => Integer[1],
+  Optional[lowPriorityMaxTime]         => Integer[1],
+  Optional[minRealSeconds]             => Integer[0],
+  Optional[discoveryIntervalMs]        => Integer[1],
+  Optional[maxPerQueue]                => Integer[1],
+  Optional[maxPerWiki]                 => Integer[0],
+  Optional[noneReadyBackoffSeconds]    => Jobrunner::Seconds,
+  Optional[nonePossibleBackoffSeconds] => Jobrunner::Seconds,
+  Optional[wikiBackoffSeconds]         => Jobrunner::Seconds,
+  Optional[failureBackoffSeconds]      => Jobrunner::Seconds,
+  Optional[maxFailureBackoffSeconds]   => Jobrunner::Seconds,
+  Optional[maxJobsPerDispatch]         => Integer[0],
+}]

@@ -1,0 +1,2 @@
+# @summary Whether a daemon should be running.
+type Jobrunner::Serviceensure = Enum['running', 'stopped']

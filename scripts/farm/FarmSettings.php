@@ -1,0 +1,140 @@
+<?php
+/**
+ * jobrunner test farm: the one settings file (env MW_CONFIG_FILE) shared by every wiki of the farm.
+ *
+ * Copied into the farm directory by scripts/mw-farm.sh; everything it needs is relative to __DIR__,
+ * so a built farm can be copied elsewhere and still work.
+ *
+ * Wiki selection, first match wins: --wiki (constant MW_WIKI_NAME), env MW_WIKI_NAME, the `wiki`
+ * query parameter on web requests, else the first wiki.
+ *
+ * Environment:
+ *   JOBRUNNER_FARM_QUEUE           redis (default) | db (core JobQueueDB in <wiki>_jobqueue.sqlite)
+ *   JOBRUNNER_FARM_REDIS           host:port of the job-queue Redis (required in redis mode)
+ *   JOBRUNNER_FARM_REDIS_PASSWORD  optional Redis password
+ *   JOBRUNNER_FARM_GZIP            1 = JobQueueRedis 'compression' => 'gzip'
+ *   JOBRUNNER_FARM_MEMCACHED       host:port = main cache in memcached (default: no main cache)
+ *   JOBRUNNER_FARM_DEBUG_LOG       1 = debug log groups runJobs, JobExecutor, redis, ... in logs/
+ */
+
+if ( !defined( 'MEDIAWIKI' ) ) {
+	exit( 1 );
+}
+
+$mwfarmDir = __DIR__;
+$mwfarmWeb = PHP_SAPI !== 'cli' && PHP_SAPI !== 'phpdbg';
+
+/** Stops start-up with a one-line message: exit 1 on the CLI, an HTTP error on the web. */
+function mwfarmFail( string $message, int $httpStatus ): void {
+	global $mwfarmWeb;
+	if ( $mwfarmWeb ) {
+		http_response_code( $httpStatus );
+		header( 'Content-Type: text/plain; charset=utf-8' );
+	}
+	print "mwfarm: $message\n";
+	exit( 1 );
+}
+
+$mwfarmWikis = [];
+foreach ( file( "$mwfarmDir/wikis.list", FILE_IGNORE_NEW_LINES | FILE_SKIP_EMPTY_LINES ) ?: [] as $mwfarmLine ) {
+	$mwfarmWikis[] = trim( $mwfarmLine );
+}
+if ( !$mwfarmWikis ) {
+	mwfarmFail( "no wikis listed in $mwfarmDir/wikis.list", 500 );
+}
+
+if ( defined( 'MW_WIKI_NAME' ) ) {
+	$mwfarmWiki = MW_WIKI_NAME;
+} elseif ( getenv( 'MW_WIKI_NAME' ) !== false && getenv( 'MW_WIKI_NAME' ) !== '' ) {
+	$mwfarmWiki = getenv( 'MW_WIKI_NAME' );
+} elseif ( $mwfarmWeb && isset( $_GET['wiki'] ) && is_string( $_GET['wiki'] ) ) {
+	$mwfarmWiki = $_GET['wiki'];
+} else {
+	$mwfarmWiki = $mwfarmWikis[0];
+}
+if ( !in_array( $mwfarmWiki, $mwfarmWikis, true ) ) {
+	mwfarmFail( "unknown wiki '$mwfarmWiki'", 404 );
+}
+
+// The installer's output for this wiki (database name, SQLite paths, site name, skin).
+require "$mwfarmDir/wikis/$mwfarmWiki/LocalSettings.php";
+
+$wgLocalDatabases = $mwfarmWikis;
+$wgServer = $mwfarmWeb ? WebRequest::detectServer() : 'http://127.0.0.1';
+$wgSecretKey = trim( (string)file_get_contents( "$mwfarmDir/secret.key" ) );
+if ( strlen( $wgSecretKey ) < 32 ) {
+	mwfarmFail( "$mwfarmDir/secret.key is missing or too short", 500 );
+}
+$wgTmpDirectory = "$mwfarmDir/tmp";
+$wgCacheDirectory = "$mwfarmDir/cache";
+$wgUploadDirectory = "$mwfarmDir/tmp/images";
+$wgEnableEmail = false;
+$wgShowExceptionDetails = true;
+
+// Jobs run only when a runner asks for them.
+$wgJobRunRate = 0;
+$wgRunJobsAsync = false;
+
+$mwfarmMemcached = getenv( 'JOBRUNNER_FARM_MEMCACHED' );
+if ( $mwfarmMemcached ) {
+	$wgMainCacheType = CACHE_MEMCACHED;
+	$wgMemCachedServers = [ $mwfarmMemcached ];
+} else {
+	// Message, parser and session caches stay on CACHE_ANYTHING, i.e. the installer's SQLite cache.
+	$wgMainCacheType = CACHE_NONE;
+}
+
+$mwfarmQueue = getenv( 'JOBRUNNER_FARM_QUEUE' ) ?: 'redis';
+if ( $mwfarmQueue === 'redis' ) {
+	$mwfarmRedis = getenv( 'JOBRUNNER_FARM_REDIS' );
+	if ( !$mwfarmRedis ) {
+		mwfarmFail( 'env JOBRUNNER_FARM_REDIS (host:port of the job queue Redis) is not set', 500 );
+	}
+	$mwfarmRedisConfig = [ 'connectTimeout' => 2, 'readTimeout' => 5, 'persistent' => false ];
+	if ( getenv( 'JOBRUNNER_FARM_REDIS_PASSWORD' ) !== false ) {
+		$mwfarmRedisConfig['password'] = getenv( 'JOBRUNNER_FARM_REDIS_PASSWORD' );
+	}
+	$wgJobTypeConf['default'] = [
+		'class' => 'JobQueueRedis',
+		'redisServer' => $mwfarmRedis,
+		'redisConfig' => $mwfarmRedisConfig,
+		'daemonized' => true,
+	];
+	if ( getenv( 'JOBRUNNER_FARM_GZIP' ) === '1' ) {
+		$wgJobTypeConf['default']['compression'] = 'gzip';
+	}
+} elseif ( $mwfarmQueue !== 'db' ) {
+	// 'db' keeps the installer's JobQueueDB configuration.
+	mwfarmFail( "env JOBRUNNER_FARM_QUEUE must be 'redis' or 'db', not '$mwfarmQueue'", 500 );
+}
+
+// Test job types. Extra names come from job-types.json, read on every start so tests can add
+// types (with spaces, quotes, slashes, non-ASCII...) without touching this file.
+$wgAutoloadClasses['MwlabJob'] = "$mwfarmDir/farm/MwlabJob.php";
+$mwfarmJobTypes = [ 'mwlabFail' => 'fail', 'mwlabThrow' => 'throw', 'mwlabSleep' => 'sleep' ];
+if ( is_readable( "$mwfarmDir/job-types.json" ) ) {
+	$mwfarmExtra = json_decode( (string)file_get_contents( "$mwfarmDir/job-types.json" ), true );
+	if ( !is_array( $mwfarmExtra ) ) {
+		mwfarmFail( "$mwfarmDir/job-types.json is not a JSON object", 500 );
+	}
+	foreach ( $mwfarmExtra as $mwfarmType => $mwfarmBehaviour ) {
+		if ( !in_array( $mwfarmBehaviour, [ 'null', 'fail', 'throw', 'sleep' ], true ) ) {
+			mwfarmFail( "job-types.json: type '$mwfarmType' has unknown behaviour '$mwfarmBehaviour'", 500 );
+		}
+		$mwfarmJobTypes[(string)$mwfarmType] = $mwfarmBehaviour;
+	}
+}
+foreach ( $mwfarmJobTypes as $mwfarmType => $mwfarmBehaviour ) {
+	$wgJobClasses[$mwfarmType] = static function ( $title, $params ) use ( $mwfarmType, $mwfarmBehaviour ) {
+		return new MwlabJob( $mwfarmType, $mwfarmBehaviour, $params );
+	};
+}
+
+@mkdir( "$mwfarmDir/logs", 0777, true );
+$wgDebugLogGroups['exception'] = "$mwfarmDir/logs/exception.log";
+$wgDebugLogGroups['error'] = "$mwfarmDir/logs/error.log";
+if ( getenv( 'JOBRUNNER_FARM_DEBUG_LOG' ) === '1' ) {
+	foreach ( [ 'runJobs', 'JobExecutor', 'redis', 'JobQueueRedis', 'JobQueue' ] as $mwfarmGroup ) {
+		$wgDebugLogGroups[$mwfarmGroup] = "$mwfarmDir/logs/$mwfarmGroup.log";
+	}
+}

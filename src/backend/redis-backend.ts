@@ -1,0 +1,163 @@
+// QueueBackend over MediaWiki's JobQueueRedis layout on every `redis.queues` partition. Each
+// partition is asked in parallel; one that fails is reported in `errors` and the others still
+// answer. Discovery is one discover-ready.lua call per partition (see that script), which is what
+// lets the runner poll every ~50 ms without loading Redis.
+import type { Redis } from 'ioredis';
+import type { JobrunnerConfig, RedisServerAddress } from '../config/types.js';
+import { wikiIdFromDomain } from '../mediawiki/queue-keys.js';
+import type { Logger } from '../observability/logger.js';
+import { connectRedis } from '../redis/connection.js';
+import { RedisQueueStore, type DiscoveryResult } from '../redis/queue-store.js';
+import type { PartitionError, QueueBackend, QueueCounts, QueueListing, ReadyQueue } from './types.js';
+
+export interface PartitionClient {
+  /** The partition as written in the config, e.g. "rdb1001:6380". */
+  readonly address: string;
+  readonly client: Redis;
+}
+
+/** Makes the connection for one configured partition (injectable for tests). */
+export type ConnectPartition = (address: RedisServerAddress, config: JobrunnerConfig, logger: Logger) => Redis;
+
+export interface RedisBackendOptions {
+  readonly connect?: ConnectPartition;
+  /** Whether close() quits the clients; default true when the backend created them. */
+  readonly ownsClients?: boolean;
+}
+
+export interface PartitionDiscovery {
+  readonly partition: string;
+  readonly result: DiscoveryResult;
+}
+
+const defaultConnect: ConnectPartition = (address, config, logger) =>
+  connectRedis(address, config.redis, { logger, role: 'queue' });
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class RedisBackend implements QueueBackend {
+  readonly kind = 'redis' as const;
+  private readonly partitionList: { readonly address: string; readonly store: RedisQueueStore }[];
+  private readonly ownsClients: boolean;
+  private readonly failing = new Set<string>();
+  private readonly log: Logger;
+
+  constructor(source: JobrunnerConfig | readonly PartitionClient[], logger: Logger, options: RedisBackendOptions = {}) {
+    this.log = logger.child({ component: 'redis-backend' });
+    let partitions: readonly PartitionClient[];
+    if (Array.isArray(source)) {
+      partitions = source as readonly PartitionClient[];
+      this.ownsClients = options.ownsClients ?? false;
+    } else {
+      const config = source as JobrunnerConfig;
+      const connect = options.connect ?? defaultConnect;
+      partitions = config.redis.queues.map((address) => ({
+        address: address.raw,
+        client: connect(address, config, logger),
+      }));
+      this.ownsClients = options.ownsClients ?? true;
+    }
+    this.partitionList = partitions.map((p) => ({ address: p.address, store: new RedisQueueStore(p.client) }));
+  }
+
+  /** Partition names in config order. */
+  get partitions(): string[] {
+    return this.partitionList.map((p) => p.address);
+  }
+
+  /** The store of one partition (for the jobqueue CLI). */
+  store(partition: string): RedisQueueStore {
+    const found = this.partitionList.find((p) => p.address === partition);
+    if (!found) throw new Error(`unknown queue partition "${partition}"`);
+    return found.store;
+  }
+
+  /** Runs fn on every partition at once; failures become PartitionErrors, logged once per outage. */
+  private async eachPartition<T>(
+    what: string,
+    fn: (store: RedisQueueStore, partition: string) => Promise<T>,
+  ): Promise<{ results: { partition: string; value: T }[]; errors: PartitionError[] }> {
+    const settled = await Promise.allSettled(this.partitionList.map((p) => fn(p.store, p.address)));
+    const results: { partition: string; value: T }[] = [];
+    const errors: PartitionError[] = [];
+    settled.forEach((outcome, i) => {
+      const partition = this.partitionList[i]?.address ?? '?';
+      if (outcome.status === 'fulfilled') {
+        results.push({ partition, value: outcome.value });
+        if (this.failing.delete(partition)) this.log.info('queue partition readable again', { partition, what });
+      } else {
+        const error = errorText(outcome.reason);
+        errors.push({ partition, error });
+        if (!this.failing.has(partition)) {
+          this.failing.add(partition);
+          this.log.warn('queue partition could not be read; reporting the others', { partition, what, error });
+        }
+      }
+    });
+    return { results, errors };
+  }
+
+  /** Raw per-partition discovery, optionally with the earliest delayed release per queue. */
+  async discover(options: { withDelayed?: boolean } = {}): Promise<{
+    partitions: PartitionDiscovery[];
+    errors: PartitionError[];
+  }> {
+    const { results, errors } = await this.eachPartition('discover', (store) => store.discoverReady(options));
+    return { partitions: results.map((r) => ({ partition: r.partition, result: r.value })), errors };
+  }
+
+  async listReadyQueues(): Promise<QueueListing<ReadyQueue>> {
+    const { partitions, errors } = await this.discover();
+    const queues: ReadyQueue[] = [];
+    for (const { partition, result } of partitions) {
+      for (const { queue, ready } of result.ready) {
+        queues.push({ type: queue.type, domain: queue.domain, wiki: wikiIdFromDomain(queue.domain), partition, ready });
+      }
+    }
+    return { queues, errors };
+  }
+
+  async queueCounts(filter: { wiki?: string; type?: string } = {}): Promise<QueueListing<QueueCounts>> {
+    const { results, errors } = await this.eachPartition('counts', async (store) => {
+      const { queues } = await store.listQueues();
+      const wanted = queues.filter(
+        (q) =>
+          (filter.type === undefined || q.type === filter.type) &&
+          (filter.wiki === undefined || wikiIdFromDomain(q.domain) === filter.wiki || q.domain === filter.wiki),
+      );
+      return store.counts(wanted);
+    });
+    const queues: QueueCounts[] = [];
+    for (const { partition, value } of results) {
+      for (const c of value) {
+        queues.push({
+          type: c.queue.type,
+          domain: c.queue.domain,
+          wiki: wikiIdFromDomain(c.queue.domain),
+          partition,
+          unclaimed: c.unclaimed,
+          claimed: c.claimed,
+          abandoned: c.abandoned,
+          delayed: c.delayed,
+          oldestAgeSeconds: c.oldestAgeSeconds,
+        });
+      }
+    }
+    return { queues, errors };
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsClients) return;
+    await Promise.allSettled(
+      this.partitionList.map(async (p) => {
+        try {
+          await p.store.client.quit();
+        } catch {
+          p.store.client.disconnect();
+        }
+      }),
+    );
+  }
+}

@@ -1,0 +1,61 @@
+// The chron's Lua scripts as typed calls, on a connection or inside a pipeline. Scripts are
+// registered through defineLuaCommand (EVALSHA with an automatic EVAL fallback on NOSCRIPT, also for
+// commands queued in a pipeline: ioredis re-sends a NOSCRIPT-failed pipeline command on its own, so
+// a SCRIPT FLUSH mid-pass costs one EVAL per failed command and nothing else; see the NOSCRIPT
+// integration test).
+import type { ChainableCommander, Redis } from 'ioredis';
+import { defineLuaCommand, luaCommandName } from '../redis/lua-scripts.js';
+
+/** Script name → fixed number of keys, or undefined for scripts taking a variable key count. */
+const SCRIPTS = {
+  'chron-maintain-queue': 11,
+  'chron-ready-hash': undefined,
+  'chron-ready-sweep': undefined,
+  'lease-acquire': 2,
+  'lease-renew': 1,
+  'lease-release': 1,
+  'lease-heartbeat': 1,
+} as const;
+
+export type ChronScript = keyof typeof SCRIPTS;
+
+type ScriptMethod = (...args: (string | number)[]) => unknown;
+
+/** Registers every chron script on the connection (idempotent). */
+export function registerChronScripts(redis: Redis): void {
+  for (const [name, keys] of Object.entries(SCRIPTS)) defineLuaCommand(redis, name, keys);
+}
+
+function method(target: Redis | ChainableCommander, name: ChronScript): ScriptMethod {
+  const fn = (target as unknown as Record<string, unknown>)[luaCommandName(name)];
+  if (typeof fn !== 'function') throw new Error(`Lua script ${name} is not registered on this connection`);
+  return (fn as ScriptMethod).bind(target);
+}
+
+function scriptArgs(name: ChronScript, keys: readonly string[], args: readonly (string | number)[]) {
+  const fixed = SCRIPTS[name];
+  if (fixed !== undefined && fixed !== keys.length) {
+    throw new Error(`Lua script ${name} takes ${fixed} keys, got ${keys.length}`);
+  }
+  return fixed === undefined ? [keys.length, ...keys, ...args] : [...keys, ...args];
+}
+
+/** Runs a script on the connection and resolves with its reply. */
+export function runScript(
+  redis: Redis,
+  name: ChronScript,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  return method(redis, name)(...scriptArgs(name, keys, args)) as Promise<unknown>;
+}
+
+/** Queues a script call in a pipeline (its reply comes back from pipeline.exec()). */
+export function queueScript(
+  pipeline: ChainableCommander,
+  name: ChronScript,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): void {
+  method(pipeline, name)(...scriptArgs(name, keys, args));
+}

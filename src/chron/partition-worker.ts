@@ -1,0 +1,499 @@
+// One queue partition (one Redis server from redis.queues) as seen by this jobchron: its connection,
+// its lease, its failure/back-off state, and the upkeep pass over every queue it lists.
+import type { Redis } from 'ioredis';
+import type { JobrunnerConfig, RedisServerAddress } from '../config/types.js';
+import { QUEUES_WITH_JOBS_KEY, readyHashField } from '../mediawiki/queue-keys.js';
+import type { Logger } from '../observability/logger.js';
+import { connectRedis, waitReady } from '../redis/connection.js';
+import { errorMessage, LeaseLostError, PartitionUnreachableError } from './errors.js';
+import { QUEUES_WITH_ABANDONED_KEY } from './keys.js';
+import { acquireLease, heartbeat, releaseLease, renewLease, type HeldLease } from './lease.js';
+import { registerChronScripts } from './lua.js';
+import { maintainBatch, type BatchContext, type QueueResult } from './maintain.js';
+import type { ReadyHashWriter } from './ready-hash.js';
+import { scanSetBatches } from './scan.js';
+import { addJobCounts, emptyJobCounts, type JobCounts, type PartitionStats } from './stats.js';
+
+/** Queues that hit the per-call limit get up to this many extra steps in the same pass. */
+export const MAX_EXTRA_ROUNDS = 9;
+/**
+ * Pipelines sent before waiting for the oldest reply: while Redis runs one batch, the next is being
+ * encoded, so Node and Redis work in parallel (on two cores) instead of taking turns.
+ */
+const BATCHES_IN_FLIGHT = 2;
+/** Longest back-off between attempts on a failing partition (ms). */
+export const MAX_BACKOFF_MS = 30_000;
+/** Distinct malformed members / failing queues logged per partition before logging stops. */
+const MAX_LOGGED_MEMBERS = 10_000;
+
+/** What the chron asks a partition to do this round. */
+export type CycleInstruction =
+  /** We hold the lease: renew it and run a pass. */
+  | 'keep'
+  /** Try to take the lease; run a pass if we got it. */
+  | 'acquire'
+  /** Over our fair share: give the lease up. */
+  | 'release'
+  /** Not ours: only announce ourselves (the heartbeat tells us who else is alive). */
+  | 'idle';
+
+export interface PartitionPassReport {
+  readonly partition: string;
+  readonly instanceId: string;
+  readonly fence: string;
+  /** Wall-clock ms (Date.now) at the start and end of the pass. */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  /** The injected clock's reading used for the pass (ms). */
+  readonly now: number;
+  readonly queues: number;
+  readonly readyQueues: number;
+  readonly malformed: number;
+  readonly failedQueues: number;
+  readonly counts: JobCounts;
+  readonly byType: ReadonlyMap<string, JobCounts>;
+  /** False when the pass stopped early (shutdown or lost lease); the ready-hash sweep is skipped then. */
+  readonly complete: boolean;
+  readonly readyHashFailures: number;
+}
+
+export type CycleResult =
+  | { readonly kind: 'processed'; readonly report: PartitionPassReport }
+  | { readonly kind: 'not-held' }
+  | { readonly kind: 'released' }
+  | { readonly kind: 'lease-lost'; readonly report: PartitionPassReport | null }
+  | { readonly kind: 'failed'; readonly error: string };
+
+export interface WorkerContext {
+  readonly instanceId: string;
+  readonly logger: Logger;
+  config(): JobrunnerConfig;
+  /** Names of every configured partition. */
+  partitions(): readonly string[];
+  readyHash(): ReadyHashWriter | null;
+  stopping(): boolean;
+}
+
+export class PartitionWorker {
+  readonly name: string;
+  readonly redis: Redis;
+  private readonly log: Logger;
+  private lease: HeldLease | null = null;
+  private heldElsewhereUntil = 0;
+  private heldBy: string | null = null;
+  private live: { ids: string[]; at: number } | null = null;
+  private running: Promise<CycleResult> | null = null;
+  private everReady = false;
+  private failure: { streak: number; since: number; retryAt: number; error: string } | null = null;
+  private readonly loggedMembers = new Set<string>();
+  private passes = 0;
+  private lastPass: PartitionPassReport | null = null;
+
+  constructor(
+    readonly address: RedisServerAddress,
+    private readonly ctx: WorkerContext,
+  ) {
+    this.name = address.raw;
+    this.log = ctx.logger.child({ partition: address.raw });
+    this.redis = connectRedis(address, ctx.config().redis, { logger: ctx.logger, role: 'queue partition' });
+    registerChronScripts(this.redis);
+    this.redis.on('ready', () => {
+      this.everReady = true;
+      // Retry right away once the server is back rather than waiting out the back-off.
+      if (this.failure) this.failure.retryAt = 0;
+    });
+  }
+
+  get busy(): boolean {
+    return this.running !== null;
+  }
+
+  get holdsLease(): boolean {
+    return this.lease !== null;
+  }
+
+  /** True while another instance is known to hold the lease (no point in trying to take it). */
+  heldElsewhere(wallNow: number): boolean {
+    return this.heldElsewhereUntil > wallNow;
+  }
+
+  backingOff(wallNow: number): boolean {
+    return this.failure !== null && this.failure.retryAt > wallNow;
+  }
+
+  /** Live instance IDs seen here within maxAgeMs. */
+  liveInstances(wallNow: number, maxAgeMs: number): readonly string[] {
+    return this.live && wallNow - this.live.at <= maxAgeMs ? this.live.ids : [];
+  }
+
+  /** Runs one round on this partition; never rejects. Only one round runs at a time. */
+  cycle(instruction: CycleInstruction, now: number): Promise<CycleResult> {
+    if (this.running) return this.running;
+    const run = this.runCycle(instruction, now).finally(() => {
+      this.running = null;
+    });
+    this.running = run;
+    return run;
+  }
+
+  /** Resolves when the round in hand (if any) has finished. */
+  async settled(): Promise<void> {
+    if (this.running) await this.running;
+  }
+
+  /** Between passes: keep the lease and our heartbeat alive (intervalMs may exceed the lease TTL). */
+  async keepAlive(): Promise<void> {
+    if (this.running || this.redis.status !== 'ready') return;
+    const { leaseTtlMs } = this.ctx.config().chron;
+    const lease = this.lease;
+    try {
+      this.noteLive(await heartbeat(this.redis, this.ctx.instanceId, leaseTtlMs));
+      if (lease && !(await renewLease(this.redis, lease, leaseTtlMs)) && this.lease === lease) {
+        this.lease = null;
+        this.log.warn('Partition lease lost between passes', { fence: lease.fence });
+      }
+    } catch (error) {
+      this.log.debug('Lease keep-alive failed', { error: errorMessage(error) });
+    }
+  }
+
+  /** Finishes the round in hand, gives the lease up, withdraws the heartbeat and disconnects. */
+  async shutdown(timeoutMs: number): Promise<void> {
+    await withTimeout(this.settled(), timeoutMs);
+    const lease = this.lease;
+    this.lease = null;
+    if (this.redis.status === 'ready') {
+      await withTimeout(
+        Promise.all([
+          lease ? releaseLease(this.redis, lease) : Promise.resolve(false),
+          heartbeat(this.redis, this.ctx.instanceId, this.ctx.config().chron.leaseTtlMs, false),
+        ]).then(([released]) => {
+          if (lease) this.log.info('Partition lease released', { fence: lease.fence, released });
+        }),
+        timeoutMs,
+      ).catch((error: unknown) => this.log.warn('Could not release the partition lease', { error: errorMessage(error) }));
+    }
+    await withTimeout(this.redis.quit(), 500).catch(() => undefined);
+    this.redis.disconnect();
+  }
+
+  stats(wallNow: number): PartitionStats {
+    return {
+      name: this.name,
+      leaseHeld: this.lease !== null,
+      fence: this.lease?.fence ?? null,
+      heldBy: this.lease ? null : this.heldElsewhere(wallNow) ? this.heldBy : null,
+      lastError: this.failure?.error ?? null,
+      failingSince: this.failure?.since ?? null,
+      lastPassAt: this.lastPass?.endedAt ?? null,
+      lastPassMs: this.lastPass ? this.lastPass.endedAt - this.lastPass.startedAt : null,
+      lastPassQueues: this.lastPass?.queues ?? 0,
+      passes: this.passes,
+      malformedMembers: this.lastPass?.malformed ?? 0,
+      failedQueues: this.lastPass?.failedQueues ?? 0,
+    };
+  }
+
+  private async runCycle(instruction: CycleInstruction, now: number): Promise<CycleResult> {
+    const settings = this.ctx.config().chron;
+    try {
+      await this.ensureReachable();
+      this.noteLive(await heartbeat(this.redis, this.ctx.instanceId, settings.leaseTtlMs));
+      let result: CycleResult;
+      if (this.lease && instruction === 'release') {
+        const lease = this.lease;
+        this.lease = null;
+        await releaseLease(this.redis, lease);
+        this.log.info('Partition lease handed back (over the fair share)', { fence: lease.fence });
+        result = { kind: 'released' };
+      } else if (this.lease) {
+        if (await renewLease(this.redis, this.lease, settings.leaseTtlMs)) {
+          result = await this.passWithLease(now);
+        } else {
+          this.log.warn('Partition lease lost; another jobchron took over', { fence: this.lease.fence });
+          this.lease = null;
+          result = { kind: 'lease-lost', report: null };
+        }
+      } else if (instruction === 'acquire' || instruction === 'keep') {
+        const attempt = await acquireLease(this.redis, this.ctx.instanceId, settings.leaseTtlMs);
+        if (attempt.acquired) {
+          this.lease = attempt.lease;
+          this.heldBy = null;
+          this.log.info('Partition lease acquired', { fence: attempt.lease.fence });
+          result = await this.passWithLease(now);
+        } else {
+          this.heldBy = attempt.holder;
+          this.heldElsewhereUntil = Date.now() + Math.max(0, attempt.remainingMs);
+          result = { kind: 'not-held' };
+        }
+      } else {
+        result = { kind: 'not-held' };
+      }
+      this.recovered();
+      return result;
+    } catch (error) {
+      return this.failed(error);
+    }
+  }
+
+  private async passWithLease(now: number): Promise<CycleResult> {
+    const lease = this.lease;
+    if (!lease) return { kind: 'lease-lost', report: null };
+    const pass = new PartitionPass(this, lease, now);
+    try {
+      const report = await pass.run();
+      this.passes += 1;
+      this.lastPass = report;
+      return { kind: 'processed', report };
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      if (this.lease === lease) this.lease = null;
+      this.log.warn('Partition lease lost during a pass; stopped this partition', { fence: lease.fence });
+      return { kind: 'lease-lost', report: pass.partialReport() };
+    }
+  }
+
+  private async ensureReachable(): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    // At start-up give the first connection its connect timeout; after that, fail fast and let the
+    // connection's own back-off and our per-partition back-off pace the retries.
+    if (!this.everReady && ['wait', 'connecting', 'connect'].includes(this.redis.status)) {
+      await waitReady(this.redis, this.ctx.config().redis.connectTimeoutMs);
+    }
+    const status: string = this.redis.status;
+    if (status !== 'ready') throw new PartitionUnreachableError(this.name, status);
+  }
+
+  private noteLive(ids: string[]): void {
+    this.live = { ids, at: Date.now() };
+  }
+
+  private failed(error: unknown): CycleResult {
+    const message = errorMessage(error);
+    const wallNow = Date.now();
+    const streak = (this.failure?.streak ?? 0) + 1;
+    const backoff = Math.min(this.ctx.config().chron.intervalMs * 2 ** (streak - 1), MAX_BACKOFF_MS);
+    if (!this.failure) {
+      // One line per outage, not per pass; the recovery is logged once too.
+      this.log.error('Partition unavailable; retrying with back-off', { error: message });
+    }
+    this.failure = { streak, since: this.failure?.since ?? wallNow, retryAt: wallNow + backoff, error: message };
+    this.live = null;
+    return { kind: 'failed', error: message };
+  }
+
+  private recovered(): void {
+    if (!this.failure) return;
+    this.log.info('Partition available again', { failedForMs: Date.now() - this.failure.since });
+    this.failure = null;
+  }
+
+  /** Logs a bad set member or failing queue once per partition (bounded memory). */
+  noteMemberOnce(kind: 'malformed' | 'failed', member: string, message?: string): void {
+    if (this.loggedMembers.has(member)) return;
+    if (this.loggedMembers.size >= MAX_LOGGED_MEMBERS) return;
+    this.loggedMembers.add(member);
+    if (kind === 'malformed') {
+      this.log.warn('Malformed member of s-queuesWithJobs left in place (not a JSON [type, domain] pair)', {
+        member,
+      });
+    } else {
+      this.log.error('Upkeep step failed for a queue; left as it is', { member, error: message });
+    }
+    if (this.loggedMembers.size === MAX_LOGGED_MEMBERS) {
+      this.log.warn('Too many bad queues on this partition; no longer logging each one');
+    }
+  }
+
+  get context(): WorkerContext {
+    return this.ctx;
+  }
+}
+
+/** One upkeep pass over a partition under a held lease. */
+class PartitionPass {
+  private readonly startedAt = Date.now();
+  private queues = 0;
+  private readyQueues = 0;
+  private malformed = 0;
+  private failedQueues = 0;
+  private readonly counts = emptyJobCounts();
+  private readonly byType = new Map<string, JobCounts>();
+  private readonly more: string[] = [];
+  private readonly readyWrites: Promise<void>[] = [];
+  private readyHashFailures = 0;
+  private fenced: LeaseLostError | null = null;
+  private readonly batch: BatchContext;
+  private readonly target: { partition: string; partitions: readonly string[]; fence: string };
+
+  constructor(
+    private readonly worker: PartitionWorker,
+    private readonly lease: HeldLease,
+    private readonly now: number,
+  ) {
+    const config = worker.context.config();
+    this.batch = {
+      partition: worker.name,
+      lease,
+      leaseTtlMs: config.chron.leaseTtlMs,
+      limits: config.limits,
+      pruneAfterSeconds: config.chron.pruneAfterSeconds,
+      perCategoryLimit: config.chron.perCategoryLimit,
+      nowSeconds: Math.floor(now / 1000),
+    };
+    this.target = { partition: worker.name, partitions: worker.context.partitions(), fence: lease.fence };
+  }
+
+  async run(): Promise<PartitionPassReport> {
+    const { batchSize } = this.worker.context.config().chron;
+    let complete = true;
+    const batches = new InFlight(BATCHES_IN_FLIGHT);
+    scan: for (const key of [QUEUES_WITH_JOBS_KEY, QUEUES_WITH_ABANDONED_KEY]) {
+      for await (const members of scanSetBatches(this.worker.redis, key, batchSize)) {
+        await batches.add(this.runBatch(members));
+        if (this.worker.context.stopping()) {
+          complete = false;
+          break scan;
+        }
+      }
+    }
+    await batches.drain();
+    for (let round = 0; complete && this.more.length > 0 && round < MAX_EXTRA_ROUNDS; round++) {
+      const again = this.more.splice(0);
+      for (let i = 0; i < again.length && complete; i += batchSize) {
+        await batches.add(this.runBatch(again.slice(i, i + batchSize), false));
+        if (this.worker.context.stopping()) complete = false;
+      }
+      await batches.drain();
+    }
+    await Promise.all(this.readyWrites);
+    if (this.fenced) throw this.fenced;
+    const readyHash = this.worker.context.readyHash();
+    if (complete && readyHash) {
+      const interval = this.worker.context.config().chron.intervalMs;
+      const staleAfterSeconds = Math.max(60, Math.ceil((10 * interval) / 1000));
+      const failures = await readyHash.sweep(
+        this.target,
+        this.now,
+        Math.floor(this.now / 1000) - staleAfterSeconds,
+      );
+      this.readyHashFailures += failures.length;
+    }
+    return this.report(complete);
+  }
+
+  partialReport(): PartitionPassReport {
+    return this.report(false);
+  }
+
+  private report(complete: boolean): PartitionPassReport {
+    return {
+      partition: this.worker.name,
+      instanceId: this.worker.context.instanceId,
+      fence: this.lease.fence,
+      startedAt: this.startedAt,
+      endedAt: Date.now(),
+      now: this.now,
+      queues: this.queues,
+      readyQueues: this.readyQueues,
+      malformed: this.malformed,
+      failedQueues: this.failedQueues,
+      counts: { ...this.counts },
+      byType: this.byType,
+      complete,
+      readyHashFailures: this.readyHashFailures,
+    };
+  }
+
+  private async runBatch(members: readonly string[], firstVisit = true): Promise<void> {
+    const outcome = await maintainBatch(this.worker.redis, members, this.batch);
+    for (const member of outcome.malformed) {
+      this.malformed += 1;
+      this.worker.noteMemberOnce('malformed', member);
+    }
+    for (const { member, message } of outcome.failed) {
+      this.failedQueues += 1;
+      this.worker.noteMemberOnce('failed', member, message);
+    }
+    const ready: string[] = [];
+    const notReady: string[] = [];
+    for (const result of outcome.results) {
+      if (firstVisit) this.queues += 1;
+      this.tally(result);
+      if (result.more) this.more.push(result.queue.queueId);
+      const field = readyHashField(result.queue.type, result.queue.domain);
+      if (result.ready > 0) ready.push(field);
+      else notReady.push(field);
+      if (firstVisit && result.ready > 0) this.readyQueues += 1;
+    }
+    const readyHash = this.worker.context.readyHash();
+    if (readyHash && (ready.length > 0 || notReady.length > 0)) {
+      // Not awaited: the next batch goes out meanwhile; replies come back in order per connection.
+      this.readyWrites.push(
+        readyHash.update(this.target, this.now, ready, notReady).then(
+          (failures) => {
+            this.readyHashFailures += failures.length;
+          },
+          (error: unknown) => {
+            if (error instanceof LeaseLostError) this.fenced = error;
+            else this.readyHashFailures += 1;
+          },
+        ),
+      );
+    }
+  }
+
+  private tally(result: QueueResult): void {
+    const counts: JobCounts = {
+      recycled: result.released,
+      abandoned: result.abandoned,
+      undelayed: result.undelayed,
+      pruned: result.pruned,
+    };
+    addJobCounts(this.counts, counts);
+    let perType = this.byType.get(result.queue.type);
+    if (!perType) {
+      perType = emptyJobCounts();
+      this.byType.set(result.queue.type, perType);
+    }
+    addJobCounts(perType, counts);
+  }
+}
+
+/** Keeps at most `limit` promises running; the first failure is rethrown by add() or drain(). */
+class InFlight {
+  private readonly running = new Set<Promise<void>>();
+  private failure: { error: unknown } | null = null;
+
+  constructor(private readonly limit: number) {}
+
+  async add(task: Promise<void>): Promise<void> {
+    const tracked = task.then(
+      () => undefined,
+      (error: unknown) => {
+        this.failure ??= { error };
+      },
+    );
+    this.running.add(tracked);
+    void tracked.finally(() => this.running.delete(tracked));
+    if (this.running.size >= this.limit) await Promise.race(this.running);
+    this.rethrow();
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    this.rethrow();
+  }
+
+  private rethrow(): void {
+    if (this.failure) throw this.failure.error;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// jobchron: the periodic Redis upkeep daemonized MediaWiki JobQueueRedis needs (recycle or abandon
+// stale claims, undelay due jobs, prune abandoned jobs, keep s-queuesWithJobs and the ready hash).
+//   SIGTERM/SIGINT  finish the batch in hand, release partition leases, exit 0 (within 5 s)
+//   SIGHUP          reload the config file; an invalid file is logged and the running config kept
+import { Chron } from '../chron/chron.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfigFile } from '../config/load.js';
+import type { JobrunnerConfig } from '../config/types.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createStatsd } from '../observability/statsd.js';
+import { parseDaemonArgs, reportUsageError, runCheckConfig, UsageError, type DaemonArgs } from './daemon-cli.js';
+
+/** Exit anyway if a clean stop takes longer than this (systemd's stop timeout is larger). */
+const HARD_EXIT_MS = 4500;
+
+function secretsOf(config: JobrunnerConfig): string[] {
+  return config.redis.password ? [config.redis.password] : [];
+}
+
+function logWarnings(logger: Logger, config: JobrunnerConfig): void {
+  for (const warning of config.warnings ?? []) logger.warn('Configuration warning', { warning });
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args: DaemonArgs;
+  try {
+    args = parseDaemonArgs(argv, 'jobchron');
+  } catch (error) {
+    if (error instanceof UsageError) return reportUsageError(error, process.stdout, process.stderr);
+    throw error;
+  }
+  if (args.checkConfig) return runCheckConfig(args.configFile, process.stdout, process.stderr);
+
+  let config: JobrunnerConfig;
+  try {
+    config = loadConfigFile(args.configFile);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`jobchron: invalid configuration:\n${error.message}\n`);
+    return 1;
+  }
+  const level = (c: JobrunnerConfig) => (args.verbose ? 'debug' : c.logging.level);
+  const logger = createLogger({ service: 'jobchron', level: level(config), secrets: secretsOf(config) });
+  logWarnings(logger, config);
+  const metrics = createStatsd(config.statsd, logger);
+  const chron = new Chron(config, { logger, metrics });
+
+  process.on('uncaughtException', (error) => {
+    logger.error('Uncaught exception; exiting', { error: error.stack ?? error.message });
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.error('Unhandled promise rejection', { error: reason instanceof Error ? reason.stack : String(reason) });
+  });
+
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadConfigFile(args.configFile);
+      logger.addSecrets(secretsOf(next));
+      logger.setLevel(level(next));
+      logWarnings(logger, next);
+      chron.reload(next);
+      if (JSON.stringify(next.statsd) !== JSON.stringify(config.statsd)) {
+        logger.warn('statsd settings changed; they take effect after a restart');
+      }
+      config = next;
+      logger.info('Configuration reloaded', { file: args.configFile });
+    } catch (error) {
+      const problems = error instanceof ConfigError ? error.problems.length : undefined;
+      logger.error('Configuration reload failed; keeping the running configuration', {
+        file: args.configFile,
+        problems,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  });
+
+  const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info('Caught signal; finishing the batch in hand and releasing leases', { signal });
+      setTimeout(() => {
+        logger.warn('Clean stop took too long; exiting anyway');
+        resolve(0);
+      }, HARD_EXIT_MS).unref();
+      chron
+        .stop()
+        .catch((error: unknown) => logger.error('Error while stopping', { error: String(error) }))
+        .then(() => metrics.close())
+        .then(() => resolve(0), () => resolve(0));
+    };
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+  });
+
+  await chron.start();
+  return stopped;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`jobchron: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// jobrunner: finds ready (wiki, type) queues and has MediaWiki run them.
+//   SIGTERM / SIGINT  take no new work, let running children finish (runner.drainTimeoutSeconds),
+//                     then stop the rest and exit 0; a second signal stops them at once.
+//   SIGHUP            reload the config file; an invalid file is logged and the old config stays.
+import { RedisBackend } from '../backend/redis-backend.js';
+import { loadConfigFile } from '../config/load.js';
+import type { JobrunnerConfig } from '../config/types.js';
+import { createLogger } from '../observability/logger.js';
+import { createStatsd } from '../observability/statsd.js';
+import { createDispatcher } from '../runner/dispatch/index.js';
+import type { Dispatcher } from '../runner/dispatch/types.js';
+import { planReload } from '../runner/reload-plan.js';
+import { JobRunner } from '../runner/runner.js';
+import { UsageError, parseDaemonArgs, reportUsageError, runCheckConfig } from './daemon-cli.js';
+
+type JobrunnerLogger = ReturnType<typeof createLogger>;
+
+function errorFields(error: unknown): { error: string; stack?: string } {
+  if (error instanceof Error) return { error: error.message, ...(error.stack ? { stack: error.stack } : {}) };
+  return { error: String(error) };
+}
+
+async function main(argv: string[]): Promise<number | null> {
+  let args;
+  try {
+    args = parseDaemonArgs(argv, 'jobrunner');
+  } catch (error) {
+    if (error instanceof UsageError) return reportUsageError(error, process.stdout, process.stderr);
+    throw error;
+  }
+  if (args.checkConfig) return runCheckConfig(args.configFile, process.stdout, process.stderr);
+
+  const logger = createLogger({ service: 'jobrunner', level: args.verbose ? 'debug' : 'info' });
+  let config: JobrunnerConfig;
+  let dispatcher: Dispatcher;
+  try {
+    config = loadConfigFile(args.configFile);
+    logger.addSecrets(config.redis.password ? [config.redis.password] : []);
+    if (!args.verbose) logger.setLevel(config.logging.level);
+    dispatcher = createDispatcher(config, { logger });
+  } catch (error) {
+    logger.error('Cannot start: invalid configuration', {
+      configFile: args.configFile,
+      ...errorFields(error),
+    });
+    return 1;
+  }
+  for (const warning of config.warnings ?? []) logger.warn('Configuration warning', { warning });
+  if (config.backend !== 'redis') {
+    logger.error('Cannot start: this jobrunner dispatches from the redis backend only', {
+      backend: config.backend,
+    });
+    return 1;
+  }
+
+  const backend = new RedisBackend(config, logger);
+  const metrics = createStatsd(config.statsd, logger);
+  const runner = new JobRunner(config, { backend, dispatcher, logger, metrics });
+
+  process.on('uncaughtException', (error) => logger.error('Unhandled error', errorFields(error)));
+  process.on('unhandledRejection', (error) =>
+    logger.error('Unhandled promise rejection', errorFields(error)),
+  );
+
+  let current = config;
+  process.on('SIGHUP', () => {
+    current = reload(args.configFile, current, runner, logger, args.verbose);
+  });
+
+  let stopping = false;
+  const onStop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn('Second stop signal: stopping running children now', { signal });
+      runner.abortInFlight();
+      return;
+    }
+    stopping = true;
+    logger.info('Caught signal; draining', { signal });
+    void shutdown(runner, backend, metrics, logger);
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+
+  runner.start();
+  return null;
+}
+
+function reload(
+  configFile: string,
+  current: JobrunnerConfig,
+  runner: JobRunner,
+  logger: JobrunnerLogger,
+  verbose: boolean,
+): JobrunnerConfig {
+  let next: JobrunnerConfig;
+  let dispatcher: Dispatcher | undefined;
+  try {
+    next = loadConfigFile(configFile);
+    const plan = planReload(current, next);
+    if (plan.dispatcherChanged) dispatcher = createDispatcher(next, { logger });
+    if (plan.needsRestart.length > 0) {
+      logger.warn('Reload: these changes take effect only after a restart', { sections: plan.needsRestart });
+    }
+  } catch (error) {
+    logger.error('Reload failed; keeping the current configuration', { configFile, ...errorFields(error) });
+    return current;
+  }
+  for (const warning of next.warnings ?? []) logger.warn('Configuration warning', { warning });
+  logger.addSecrets(next.redis.password ? [next.redis.password] : []);
+  if (!verbose) logger.setLevel(next.logging.level);
+  runner.reload(next, dispatcher);
+  return next;
+}
+
+async function shutdown(
+  runner: JobRunner,
+  backend: RedisBackend,
+  metrics: ReturnType<typeof createStatsd>,
+  logger: JobrunnerLogger,
+): Promise<void> {
+  let code = 0;
+  try {
+    await runner.stop(true);
+    await runner.currentDispatcher.close();
+  } catch (error) {
+    logger.error('Error while stopping', errorFields(error));
+    code = 1;
+  }
+  await Promise.allSettled([backend.close(), metrics.close()]);
+  process.exit(code);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== null) process.exit(code);
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `${JSON.stringify({ level: 'error', msg: 'Fatal startup error', ...errorFields(error) })}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,133 @@
+-- jobchron: one atomic upkeep step for one MediaWiki JobQueueRedis queue (mediawiki-redis-queue.md §7),
+-- with the original chron's script bugs fixed:
+--   W12  a queue holding only abandoned jobs moves to our own set KEYS[10] instead of vanishing, so
+--        it keeps being visited and its abandoned jobs do get pruned. It is NOT kept in
+--        s-queuesWithJobs: MediaWiki's getServerQueuesWithJobs() and every runner read that set as
+--        "may have runnable jobs", and listing dead queues there would make runners spawn runJobs
+--        for nothing (W16/B3).
+--   W21  z-abandoned is scored with the abandonment time, so the prune age counts from then
+--        (MediaWiki reads only the members of z-abandoned, never the scores).
+--   W22  a missing (or non-numeric) h-attempts field counts as 0 attempts instead of raising.
+--   W24  a recycled job gets its dedup entries back when none exist for its sha1, restoring
+--        MediaWiki's invariant "sha1 maps exist while a job is unclaimed"; the sha1 is read from
+--        the tail of a plain serialized blob (gzip envelopes cannot be read here and are skipped).
+-- Recycled jobs still go to the head of l-unclaimed (RPUSH, popped next) like MediaWiki's own
+-- pre-daemon code and the original chron: that is the behaviour operators know, and `attempts`
+-- bounds how often a poison job can jump the queue (W23 kept on purpose).
+-- The caller's partition lease is checked first: a jobchron whose lease expired while it was paused
+-- gets an error reply and writes nothing.
+--
+-- KEYS
+--   1  <P>:z-claimed     2  <P>:h-attempts    3  <P>:l-unclaimed   4  <P>:h-data
+--   5  <P>:z-abandoned   6  <P>:z-delayed     7  <P>:h-idBySha1    8  <P>:h-sha1ById
+--   9  global:jobqueue:s-queuesWithJobs
+--   10 jobrunner:chron:s-queuesWithAbandoned
+--   11 jobrunner:chron:lease (this partition's lease)
+-- ARGV
+--   1 claim cutoff, UNIX s: claims scored at or before it are stale (now - claimTTL(type))
+--   2 prune cutoff, UNIX s: jobs abandoned at or before it are deleted (now - pruneAfterSeconds)
+--   3 max attempts of the type
+--   4 now, UNIX s
+--   5 queue ID: the set member exactly as stored (never re-encoded)
+--   6 per-category limit (jobs per category per call)
+--   7 the lease value the caller holds
+-- Returns {released, abandoned, pruned, undelayed, ready, claimed, delayed, abandonedLeft, more}
+-- where `more` is 1 when a category hit the limit; or the error reply "LEASE_LOST ...".
+
+if redis.call('GET', KEYS[11]) ~= ARGV[7] then
+  return redis.error_reply('LEASE_LOST the partition lease is no longer held by this jobchron')
+end
+
+local claimCutoff = tonumber(ARGV[1])
+local pruneCutoff = tonumber(ARGV[2])
+local maxAttempts = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local queueId = ARGV[5]
+local limit = tonumber(ARGV[6])
+
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  -- No job data at all: the queue is empty.
+  redis.call('SREM', KEYS[9], queueId)
+  redis.call('SREM', KEYS[10], queueId)
+  return {0, 0, 0, 0, 0, 0, 0, 0, 0}
+end
+
+local more = 0
+-- Up to `limit` members scored at or below `maxScore`; flags `more` when there are further ones.
+local function due(key, maxScore)
+  local ids = redis.call('ZRANGEBYSCORE', key, '-inf', maxScore, 'LIMIT', 0, limit + 1)
+  if #ids > limit then
+    more = 1
+    ids[#ids] = nil
+  end
+  return ids
+end
+
+-- Restores h-idBySha1/h-sha1ById for a recycled job unless a newer duplicate already owns the sha1.
+local function restoreDedup(id)
+  local blob = redis.call('HGET', KEYS[4], id)
+  if not blob then return end
+  local uuid, sha1 = string.match(string.sub(blob, -256),
+    's:4:"uuid";s:32:"(%x+)";s:4:"sha1";s:31:"(%w+)";s:9:"timestamp";i:%-?%d+;}$')
+  if uuid ~= id or not sha1 then return end
+  if redis.call('HSETNX', KEYS[7], sha1, id) == 1 then
+    redis.call('HSET', KEYS[8], id, sha1)
+  end
+end
+
+-- 1. Stale claims: back to the head while attempts remain, else abandoned.
+local released, abandoned = 0, 0
+local stale = due(KEYS[1], claimCutoff)
+for _, id in ipairs(stale) do
+  local attempts = tonumber(redis.call('HGET', KEYS[2], id)) or 0
+  if attempts < maxAttempts then
+    redis.call('RPUSH', KEYS[3], id)
+    restoreDedup(id)
+    released = released + 1
+  else
+    redis.call('ZADD', KEYS[5], now, id)
+    abandoned = abandoned + 1
+  end
+end
+if #stale > 0 then redis.call('ZREM', KEYS[1], unpack(stale)) end
+
+-- 2. Prune jobs abandoned long enough ago. They normally have no dedup entries; drop any left.
+local old = due(KEYS[5], pruneCutoff)
+if #old > 0 then
+  local sha1s = redis.call('HMGET', KEYS[8], unpack(old))
+  for i, id in ipairs(old) do
+    local sha1 = sha1s[i]
+    if sha1 then
+      redis.call('HDEL', KEYS[8], id)
+      if redis.call('HGET', KEYS[7], sha1) == id then redis.call('HDEL', KEYS[7], sha1) end
+    end
+  end
+  redis.call('ZREM', KEYS[5], unpack(old))
+  redis.call('HDEL', KEYS[2], unpack(old))
+  redis.call('HDEL', KEYS[4], unpack(old))
+end
+
+-- 3. Undelay due jobs onto the tail, earliest release first (LPUSH; popped after what is queued).
+local ready = due(KEYS[6], now)
+if #ready > 0 then
+  redis.call('LPUSH', KEYS[3], unpack(ready))
+  redis.call('ZREM', KEYS[6], unpack(ready))
+end
+
+-- 4. Counts, and which set lists the queue.
+local unclaimed = redis.call('LLEN', KEYS[3])
+local claimed = redis.call('ZCARD', KEYS[1])
+local delayed = redis.call('ZCARD', KEYS[6])
+local abandonedLeft = redis.call('ZCARD', KEYS[5])
+if unclaimed + claimed + delayed > 0 then
+  redis.call('SADD', KEYS[9], queueId)
+  redis.call('SREM', KEYS[10], queueId)
+elseif abandonedLeft > 0 then
+  redis.call('SREM', KEYS[9], queueId)
+  redis.call('SADD', KEYS[10], queueId)
+else
+  redis.call('SREM', KEYS[9], queueId)
+  redis.call('SREM', KEYS[10], queueId)
+end
+
+return {released, abandoned, #old, #ready, unclaimed, claimed, delayed, abandonedLeft, more}

@@ -1,0 +1,500 @@
+// The jobrunner daemon core: discovery polls feed the scheduler, free slots get dispatches, finished
+// dispatches feed back into back-offs and counters. Every child is supervised by its dispatcher
+// (timeouts, kill escalation, reaping) independently of whether there is work (W2); a slot is
+// reused only after its dispatch resolved (W1). Shutdown drains (W6); reload keeps children (W7).
+import { hostname } from 'node:os';
+import type { QueueBackend, QueueListing, ReadyQueue } from '../backend/types.js';
+import { limitFor, type JobrunnerConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/statsd.js';
+import { systemClock, type Clock } from './clock.js';
+import type { DispatchRequest, DispatchResult, Dispatcher } from './dispatch/types.js';
+import { DiscoveryLoop, errorText, pollInterval } from './discovery.js';
+import { queueLabel } from './queue-id.js';
+import { ALL_PARTITIONS } from './ready-view.js';
+import { RunnerMetrics, type LoopState } from './runner-metrics.js';
+import { Scheduler, type FinishReport, type QueuePick } from './scheduler.js';
+import { SlotPool, type Slot, type SlotGroup } from './slot-pool.js';
+import {
+  Ring,
+  summarizeLatency,
+  type FailureRecord,
+  type GroupStats,
+  type RunnerStats,
+  type RunnerTotals,
+} from './stats.js';
+
+export interface JobRunnerDeps {
+  readonly backend: Pick<QueueBackend, 'listReadyQueues'>;
+  readonly dispatcher: Dispatcher;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly clock?: Clock;
+  /** The `<host>` metric segment; defaults to os.hostname(). */
+  readonly hostname?: string;
+  /** Starting priority mode per group (default Math.random, like the original). */
+  readonly random?: () => number;
+}
+
+interface ActiveDispatch {
+  readonly pick: QueuePick;
+  readonly request: DispatchRequest;
+  readonly startedAt: number;
+  readonly controller: AbortController;
+  readonly dispatcher: Dispatcher;
+  done: Promise<void>;
+}
+
+type RunnerState = 'idle' | 'running' | 'draining' | 'stopped';
+
+const RECENT_FAILURES = 50;
+const LATENCY_SAMPLES = 200;
+
+export class JobRunner {
+  private config: JobrunnerConfig;
+  private dispatcher: Dispatcher;
+  private readonly backend: JobRunnerDeps['backend'];
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly metrics: RunnerMetrics;
+  private readonly scheduler: Scheduler;
+  private readonly pool: SlotPool<ActiveDispatch>;
+  private readonly discovery: DiscoveryLoop;
+  private readonly inFlight = new Set<ActiveDispatch>();
+  private state: RunnerState = 'idle';
+  private startedAt: number | null = null;
+  private lastWorkAt = -Infinity;
+  private fillScheduled = false;
+  private stopping: Promise<void> | null = null;
+  private readonly failingPartitions = new Map<string, string>();
+  private readonly failures = new Ring<FailureRecord>(RECENT_FAILURES);
+  private readonly latencies = new Ring<number>(LATENCY_SAMPLES);
+  private latencyCount = 0;
+  private totals: { -readonly [K in keyof RunnerTotals]: RunnerTotals[K] } = {
+    dispatches: 0,
+    dispatchesOk: 0,
+    jobsOk: 0,
+    jobsFailed: 0,
+    errors: 0,
+    timeouts: 0,
+    aborted: 0,
+  };
+
+  constructor(config: JobrunnerConfig, deps: JobRunnerDeps) {
+    this.config = config;
+    this.dispatcher = deps.dispatcher;
+    this.backend = deps.backend;
+    this.logger = deps.logger;
+    this.clock = deps.clock ?? systemClock;
+    this.metrics = new RunnerMetrics(deps.metrics, deps.hostname ?? hostname());
+    this.scheduler = new Scheduler(config.groups, config.runner, this.clock.now(), {
+      ...(deps.random ? { random: deps.random } : {}),
+      onPriorityChange: (group, from, to, why) => {
+        this.metrics.priorityChanged();
+        this.logger.debug('priority mode changed', { group, from, to, why });
+      },
+    });
+    this.pool = new SlotPool(config.groups);
+    this.discovery = new DiscoveryLoop(
+      () => this.pollOnce(),
+      () => pollInterval(this.config.runner.discoveryIntervalMs, this.clock.now() - this.lastWorkAt),
+      this.logger,
+    );
+  }
+
+  start(): void {
+    if (this.state !== 'idle') throw new Error(`JobRunner.start(): already ${this.state}`);
+    this.state = 'running';
+    this.startedAt = this.clock.now();
+    this.logger.info('Starting job runner', {
+      config: this.config.sourcePath,
+      dispatch: this.dispatcher.kind,
+    });
+    for (const group of this.pool.groups) {
+      this.logger.info('Initialized group', { group: group.name, runners: group.slots.length });
+    }
+    this.metrics.started();
+    this.discovery.start();
+  }
+
+  /**
+   * Takes no new work. With `drain`, running children may finish for up to
+   * runner.drainTimeoutSeconds; the rest are aborted (the dispatcher kills and reaps them).
+   * Resolves once every child is gone. The caller closes the backend, dispatcher and metrics.
+   */
+  stop(drain: boolean): Promise<void> {
+    this.stopping ??= this.shutdown(drain);
+    return this.stopping;
+  }
+
+  private async shutdown(drain: boolean): Promise<void> {
+    const wasRunning = this.state === 'running';
+    this.state = 'draining';
+    await this.discovery.stop();
+    const timeoutMs = drain ? this.config.runner.drainTimeoutSeconds * 1000 : 0;
+    if (wasRunning)
+      this.logger.info('Stopping: no new work', { inFlight: this.inFlight.size, drain, timeoutMs });
+    if (this.inFlight.size > 0 && timeoutMs > 0) await this.waitForInFlight(timeoutMs);
+    if (this.inFlight.size > 0) {
+      this.logger.warn(drain ? 'Drain timeout reached; stopping children' : 'Stopping children', {
+        children: [...this.inFlight].map((a) => queueLabel(a.pick.wiki, a.pick.type)),
+      });
+      for (const active of this.inFlight) active.controller.abort();
+      await Promise.all([...this.inFlight].map((a) => a.done));
+    }
+    this.state = 'stopped';
+    this.metrics.slotGauges(this.gaugeValues(), this.clock.now(), true);
+    this.logger.info('Job runner stopped', { totals: { ...this.totals } });
+  }
+
+  private async waitForInFlight(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    const allDone = (async () => {
+      while (this.inFlight.size > 0) await Promise.all([...this.inFlight].map((a) => a.done));
+    })();
+    await Promise.race([deadline, allDone]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Applies a new, already validated config: group slot counts, types and runner tunables take
+   * effect at once; children keep running (a removed slot finishes its child, then disappears).
+   * Pass a new dispatcher when the dispatch settings changed; the old one is closed once its
+   * children are done.
+   */
+  reload(newConfig: JobrunnerConfig, newDispatcher?: Dispatcher): void {
+    if (this.state === 'stopped' || this.state === 'draining') return;
+    this.config = newConfig;
+    this.scheduler.reconfigure(newConfig.groups, newConfig.runner, this.clock.now());
+    this.pool.resize(newConfig.groups);
+    if (newDispatcher && newDispatcher !== this.dispatcher) {
+      const old = this.dispatcher;
+      this.dispatcher = newDispatcher;
+      old.close().catch((error: unknown) => {
+        this.logger.warn('closing the previous dispatcher failed', { error: errorText(error) });
+      });
+    }
+    this.logger.info('Configuration reloaded', {
+      config: newConfig.sourcePath,
+      groups: this.pool.groups.map((g) => ({
+        group: g.name,
+        runners: g.config?.runners ?? 0,
+        retiring: g.slots.filter((s) => s.retiring).length,
+      })),
+    });
+    this.scheduleFill();
+  }
+
+  /** During shutdown: stop waiting for the drain and abort every running child now. */
+  abortInFlight(): void {
+    for (const active of this.inFlight) active.controller.abort();
+  }
+
+  /** The dispatcher new dispatches use (the CLI closes it on exit). */
+  get currentDispatcher(): Dispatcher {
+    return this.dispatcher;
+  }
+
+  private async pollOnce(): Promise<void> {
+    const pollStartedAt = this.clock.now();
+    let listing: QueueListing<ReadyQueue>;
+    try {
+      listing = await this.backend.listReadyQueues();
+    } catch (error) {
+      listing = { queues: [], errors: [{ partition: ALL_PARTITIONS, error: errorText(error) }] };
+    }
+    if (this.state !== 'running') return;
+    const now = this.clock.now();
+    this.scheduler.observe(listing, pollStartedAt, now);
+    this.notePartitionErrors(listing);
+    this.scheduler.tick(now);
+    const spawned = this.fill();
+    if (this.scheduler.hasKnownWork() || this.inFlight.size > 0) this.lastWorkAt = now;
+    this.metrics.loopState(this.loopState(spawned), now);
+    this.metrics.slotGauges(this.gaugeValues(), now);
+  }
+
+  private notePartitionErrors(listing: QueueListing<ReadyQueue>): void {
+    const failing = new Set<string>();
+    for (const { partition, error } of listing.errors) {
+      failing.add(partition);
+      this.metrics.discoveryError();
+      if (this.failingPartitions.get(partition) !== error) {
+        this.logger.error('Discovery failed for a partition; using its last listing for a while', {
+          partition,
+          error,
+        });
+        this.failingPartitions.set(partition, error);
+      }
+    }
+    for (const partition of this.failingPartitions.keys()) {
+      if (!failing.has(partition)) {
+        this.failingPartitions.delete(partition);
+        this.logger.info('Discovery works again for a partition', { partition });
+      }
+    }
+  }
+
+  private loopState(spawned: number): LoopState {
+    if (spawned > 0) return 'spawned';
+    if (!this.scheduler.hasKnownWork()) return 'idle';
+    const free = this.pool.groups.some(
+      (g) => g.config && g.slots.some((s) => s.active === null && !s.retiring),
+    );
+    return free ? 'some-full' : 'all-full';
+  }
+
+  /** Runs the next fill pass soon, coalescing several finished dispatches into one pass. */
+  private scheduleFill(): void {
+    if (this.fillScheduled || this.state !== 'running') return;
+    this.fillScheduled = true;
+    setImmediate(() => {
+      this.fillScheduled = false;
+      this.fill();
+    });
+  }
+
+  /** Gives every free slot work, group by group in config order; returns how many started. */
+  private fill(): number {
+    if (this.state !== 'running') return 0;
+    let spawned = 0;
+    for (const group of this.pool.groups) {
+      if (!group.config) continue;
+      for (const slot of group.slots) {
+        if (slot.active !== null || slot.retiring) continue;
+        const pick = this.scheduler.pick(group.name, this.clock.now());
+        if (!pick) break;
+        this.launch(group, slot, pick);
+        spawned++;
+      }
+    }
+    return spawned;
+  }
+
+  private launch(group: SlotGroup<ActiveDispatch>, slot: Slot<ActiveDispatch>, pick: QueuePick): void {
+    const startedAt = this.clock.now();
+    const latency = this.scheduler.started(pick, startedAt);
+    if (latency !== null) {
+      this.latencies.push(latency);
+      this.latencyCount++;
+      this.metrics.pickupLatency(latency);
+    }
+    const request: DispatchRequest = {
+      wiki: pick.wiki,
+      domain: pick.domain,
+      type: pick.type,
+      maxTime: pick.maxTime,
+      maxMem: limitFor(this.config.limits.memory, pick.type),
+      realLimitSeconds: limitFor(this.config.limits.real, pick.type),
+      maxJobs: this.config.runner.maxJobsPerDispatch,
+    };
+    const active: ActiveDispatch = {
+      pick,
+      request,
+      startedAt,
+      controller: new AbortController(),
+      dispatcher: this.dispatcher,
+      done: Promise.resolve(),
+    };
+    slot.active = active;
+    this.inFlight.add(active);
+    this.totals.dispatches++;
+    this.metrics.spawned();
+    this.logger.debug('dispatch start', {
+      group: group.name,
+      slot: slot.index,
+      wiki: pick.wiki,
+      type: pick.type,
+      mode: pick.mode,
+      maxTime: pick.maxTime,
+    });
+    active.done = safeDispatch(
+      active.dispatcher,
+      request,
+      active.controller.signal,
+      startedAt,
+      this.clock,
+    ).then((result) => this.finish(group, slot, active, result));
+  }
+
+  private finish(
+    group: SlotGroup<ActiveDispatch>,
+    slot: Slot<ActiveDispatch>,
+    active: ActiveDispatch,
+    result: DispatchResult,
+  ): void {
+    const now = this.clock.now();
+    const { pick } = active;
+    let report: FinishReport;
+    try {
+      report = this.scheduler.finished(
+        pick,
+        {
+          outcome: result.outcome,
+          reached: result.result?.reached ?? null,
+          backoffs: result.result?.backoffs ?? {},
+          jobsRun: result.result?.jobs.length ?? 0,
+        },
+        now,
+      );
+      this.account(group.name, pick, result, report, now);
+    } catch (error) {
+      this.logger.error('internal error while recording a finished dispatch', { error: errorText(error) });
+    } finally {
+      this.inFlight.delete(active);
+      this.pool.release(group, slot);
+    }
+    this.scheduleFill();
+  }
+
+  private account(
+    groupName: string,
+    pick: QueuePick,
+    result: DispatchResult,
+    report: FinishReport,
+    now: number,
+  ): void {
+    const t = this.totals;
+    this.metrics.dispatched(pick.type, result);
+    if (result.outcome === 'ok') t.dispatchesOk++;
+    t.jobsOk += result.okJobs;
+    t.jobsFailed += result.failedJobs;
+    if (result.outcome === 'timeout') t.timeouts++;
+    if (result.outcome === 'aborted') t.aborted++;
+    const reaction = report.reaction;
+    const exception = result.outcome === 'ok' && reaction.kind === 'failure';
+    if (reaction.error) t.errors++;
+    if (exception) this.metrics.reachedException();
+    if (reaction.kind !== 'continue' && reaction.kind !== 'aborted') this.metrics.backoff(reaction.kind);
+
+    const fields = {
+      group: groupName,
+      wiki: pick.wiki,
+      type: pick.type,
+      target: result.target,
+      durationMs: result.durationMs,
+    };
+    if (result.outcome === 'error' || result.outcome === 'timeout' || exception) {
+      const error = exception
+        ? `runJobs stopped on an exception (reached: exception)`
+        : (result.error ?? `dispatch ${result.outcome}`);
+      this.failures.push({
+        at: now,
+        group: groupName,
+        wiki: pick.wiki,
+        type: pick.type,
+        outcome: result.outcome,
+        errorKind: exception ? 'exception' : (result.errorKind ?? null),
+        error,
+        excerpt: result.excerpt ?? null,
+        target: result.target,
+        durationMs: result.durationMs,
+      });
+      this.logger.error('Dispatch failed', {
+        ...fields,
+        outcome: result.outcome,
+        errorKind: exception ? 'exception' : result.errorKind,
+        error,
+        ...(result.excerpt ? { excerpt: result.excerpt } : {}),
+        ...(result.exitCode !== undefined && result.exitCode !== null ? { exitCode: result.exitCode } : {}),
+        ...(result.signal ? { signal: result.signal } : {}),
+        ...(result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}),
+        ...(result.killed ? { killed: result.killed } : {}),
+        backoffMs: report.failureBackoffMs,
+      });
+    } else if (result.outcome === 'aborted') {
+      this.logger.warn('Dispatch aborted by shutdown', fields);
+    }
+    if (report.firstConfigMismatch) {
+      this.logger.warn('Job type not runnable on this wiki (reached: none-possible); check the config', {
+        ...fields,
+        backoffSeconds: this.config.runner.nonePossibleBackoffSeconds,
+      });
+    }
+    if (reaction.kind === 'wiki-unavailable') {
+      this.logger.warn('Wiki cannot run jobs now; backing off the wiki', {
+        ...fields,
+        reached: result.result?.reached,
+        backoffSeconds: this.config.runner.wikiBackoffSeconds,
+      });
+    }
+    this.logger.debug('dispatch end', {
+      ...fields,
+      outcome: result.outcome,
+      reached: result.result?.reached ?? null,
+      ok: result.okJobs,
+      failed: result.failedJobs,
+    });
+  }
+
+  private gaugeValues(): { name: string; busy: number; total: number }[] {
+    return this.pool.groups.map((g) => ({
+      name: g.name,
+      busy: g.slots.filter((s) => s.active !== null).length,
+      total: g.config?.runners ?? 0,
+    }));
+  }
+
+  stats(): RunnerStats {
+    const now = this.clock.now();
+    const schedules = new Map(this.scheduler.groupSchedules().map((s) => [s.name, s]));
+    const groups: GroupStats[] = this.pool.groups.map((g) => {
+      const schedule = schedules.get(g.name);
+      return {
+        name: g.name,
+        runners: g.config?.runners ?? 0,
+        mode: schedule?.mode ?? 'high',
+        modeSince: schedule?.modeSince ?? now,
+        busy: g.slots.filter((s) => s.active !== null).length,
+        slots: g.slots.map((s) => ({
+          index: s.index,
+          busy: s.active !== null,
+          wiki: s.active?.pick.wiki ?? null,
+          type: s.active?.pick.type ?? null,
+          since: s.active?.startedAt ?? null,
+          retiring: s.retiring,
+        })),
+      };
+    });
+    return {
+      startedAt: this.startedAt,
+      state: this.state,
+      groups,
+      totals: { ...this.totals },
+      recentFailures: this.failures.toArray(),
+      pickupLatency: summarizeLatency(this.latencies.toArray(), this.latencyCount),
+      knownQueues: this.scheduler.view.size,
+      partitions: this.scheduler.partitions(),
+      backoffs: this.scheduler.activeBackoffs(now),
+      discoveryIntervalMs: this.config.runner.discoveryIntervalMs,
+    };
+  }
+}
+
+/** dispatch() is documented never to reject; a bug there must still free the slot. */
+async function safeDispatch(
+  dispatcher: Dispatcher,
+  request: DispatchRequest,
+  signal: AbortSignal,
+  startedAt: number,
+  clock: Clock,
+): Promise<DispatchResult> {
+  try {
+    return await dispatcher.dispatch(request, signal);
+  } catch (error) {
+    return {
+      outcome: 'error',
+      result: null,
+      okJobs: 0,
+      failedJobs: 0,
+      byType: {},
+      errorKind: 'spawn',
+      error: `dispatcher threw: ${errorText(error)}`,
+      target: '',
+      durationMs: clock.now() - startedAt,
+    };
+  }
+}

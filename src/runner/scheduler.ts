@@ -1,0 +1,326 @@
+// Decides which queue each free slot runs. Pure state plus explicit `now` arguments, so it can be
+// tested with a fake clock and fake listings; JobRunner owns the slots and the child processes.
+//
+// Per pick: the group's priority mode decides which types are allowed, back-offs and concurrency
+// caps remove queues that must wait, and FairPicker chooses among the rest. Each finished dispatch
+// feeds back through reactTo() into back-offs.
+import type { QueueListing, ReadyQueue } from '../backend/types.js';
+import type { GroupConfig, RunnerSettings } from '../config/types.js';
+import { BackoffBook, type BackoffEntry } from './backoff.js';
+import { FairPicker, type Candidate } from './fair-picker.js';
+import { typeAllowed } from './group-filter.js';
+import { reactTo, type OutcomeInput, type Reaction } from './outcome.js';
+import { PriorityState, type PriorityChangeReason, type PriorityMode } from './priority.js';
+import { queueKey } from './queue-id.js';
+import { ReadyView, type PartitionState, type ViewQueue } from './ready-view.js';
+
+/**
+ * A second child joins a queue only while it has more than this many ready jobs per running child:
+ * one job in one queue never fans out into several processes (B3).
+ */
+export const READY_PER_EXTRA_CHILD = 20;
+/** How long a failing partition's last good listing is still used (ms). */
+export const STALE_PARTITION_TTL_MS = 5000;
+/** Consecutive `none-ready` runs that popped nothing before the listing is no longer trusted. */
+const EMPTY_RUNS_BEFORE_FIRM_BACKOFF = 2;
+const MAX_REMEMBERED_MISMATCHES = 10_000;
+
+export type SchedulerSettings = Pick<
+  RunnerSettings,
+  | 'highPriorityMaxSeconds'
+  | 'lowPriorityMaxSeconds'
+  | 'highPriorityMaxTime'
+  | 'lowPriorityMaxTime'
+  | 'maxPerQueue'
+  | 'maxPerWiki'
+  | 'noneReadyBackoffSeconds'
+  | 'nonePossibleBackoffSeconds'
+  | 'wikiBackoffSeconds'
+  | 'failureBackoffSeconds'
+  | 'maxFailureBackoffSeconds'
+>;
+
+export interface SchedulerOptions {
+  /** Picks each new group's starting mode like the original (random, keeps hosts out of phase). */
+  readonly random?: () => number;
+  readonly readyPerExtraChild?: number;
+  readonly staleTtlMs?: number;
+  readonly onPriorityChange?: (
+    group: string,
+    from: PriorityMode,
+    to: PriorityMode,
+    why: PriorityChangeReason,
+  ) => void;
+}
+
+export interface QueuePick {
+  readonly group: string;
+  readonly key: string;
+  readonly wiki: string;
+  readonly domain: string;
+  readonly type: string;
+  readonly mode: PriorityMode;
+  /** runJobs --maxtime for this mode. */
+  readonly maxTime: number;
+}
+
+export interface FinishReport {
+  readonly reaction: Reaction;
+  /** Failure back-off applied to the queue (ms), when the dispatch failed. */
+  readonly failureBackoffMs: number | null;
+  /** True the first time this queue reports `none-possible` (log it once as a config mismatch). */
+  readonly firstConfigMismatch: boolean;
+}
+
+export interface GroupSchedule {
+  readonly name: string;
+  readonly mode: PriorityMode;
+  readonly modeSince: number;
+}
+
+interface GroupState {
+  config: GroupConfig;
+  priority: PriorityState;
+  picker: FairPicker;
+}
+
+export class Scheduler {
+  readonly view: ReadyView;
+  readonly backoffs = new BackoffBook();
+  private readonly groups = new Map<string, GroupState>();
+  private readonly running = new Map<string, number>();
+  private readonly runningByWiki = new Map<string, number>();
+  /** End time of each queue's latest dispatch. */
+  private readonly lastEnded = new Map<string, number>();
+  /** Queues seen ready with no child on them, and since when (pickup latency, aging). */
+  private readonly waitingSince = new Map<string, number>();
+  private readonly emptyRuns = new Map<string, number>();
+  private readonly mismatches = new Set<string>();
+  private readonly random: () => number;
+  private readonly readyPerExtraChild: number;
+
+  constructor(
+    groups: readonly GroupConfig[],
+    private settings: SchedulerSettings,
+    now: number,
+    private readonly options: SchedulerOptions = {},
+  ) {
+    this.random = options.random ?? Math.random;
+    this.readyPerExtraChild = options.readyPerExtraChild ?? READY_PER_EXTRA_CHILD;
+    this.view = new ReadyView(options.staleTtlMs ?? STALE_PARTITION_TTL_MS);
+    this.reconfigure(groups, settings, now);
+  }
+
+  /** New groups and settings; groups kept by name keep their priority state and fairness credit. */
+  reconfigure(groups: readonly GroupConfig[], settings: SchedulerSettings, now: number): void {
+    this.settings = settings;
+    const previous = new Map(this.groups);
+    this.groups.clear();
+    for (const config of groups) {
+      if (config.runners <= 0) continue;
+      const kept = previous.get(config.name);
+      this.groups.set(config.name, {
+        config,
+        priority: kept?.priority ?? new PriorityState(this.random() < 0.5, now),
+        picker: kept?.picker ?? new FairPicker(),
+      });
+    }
+  }
+
+  /** Applies a discovery poll that started at `pollStartedAt`. */
+  observe(listing: QueueListing<ReadyQueue>, pollStartedAt: number, now: number): void {
+    this.view.update(listing, pollStartedAt);
+    for (const q of this.view.queues()) {
+      if (q.stale) continue;
+      this.backoffs.observedReady(q.key, q.seenAt);
+      const ended = this.lastEnded.get(q.key) ?? -Infinity;
+      if (this.runningOn(q.key) === 0 && !this.waitingSince.has(q.key) && q.seenAt > ended) {
+        this.waitingSince.set(q.key, q.seenAt);
+      }
+    }
+    for (const key of this.waitingSince.keys()) if (!this.view.get(key)) this.waitingSince.delete(key);
+    this.backoffs.prune(now);
+    this.forgetGone(now);
+  }
+
+  private forgetGone(now: number): void {
+    const known = (key: string) => this.view.get(key) !== undefined || this.runningOn(key) > 0;
+    for (const [key, ended] of this.lastEnded)
+      if (!known(key) && now - ended > 60_000) this.lastEnded.delete(key);
+    for (const key of this.emptyRuns.keys())
+      if (!known(key) && !this.lastEnded.has(key)) this.emptyRuns.delete(key);
+    this.backoffs.forgetStreaks(known);
+    const wikis = new Set<string>();
+    for (const q of this.view.queues()) wikis.add(q.wiki);
+    for (const wiki of this.runningByWiki.keys()) wikis.add(wiki);
+    for (const g of this.groups.values()) g.picker.forget(known, (w) => wikis.has(w));
+  }
+
+  /** Applies every group's time share (also while all slots are busy, so stats stay current). */
+  tick(now: number): void {
+    for (const name of this.groups.keys()) this.tickGroup(name, now);
+  }
+
+  private tickGroup(name: string, now: number): GroupState | undefined {
+    const group = this.groups.get(name);
+    if (!group) return undefined;
+    const before = group.priority.mode;
+    if (group.priority.tick(now, this.settings)) {
+      this.options.onPriorityChange?.(name, before, group.priority.mode, 'time-share');
+    }
+    return group;
+  }
+
+  /** The queue a free slot of `groupName` should run now, or null when nothing fits. */
+  pick(groupName: string, now: number): QueuePick | null {
+    const group = this.tickGroup(groupName, now);
+    if (!group) return null;
+    let candidates = this.candidates(group.config, group.priority.mode, now);
+    if (candidates.length === 0 && group.priority.mode === 'high') {
+      // Low mode runs every type, so it can only have more. Switch once, and come back on the
+      // timer: no flapping while queues empty and refill (B4).
+      const low = this.candidates(group.config, 'low', now);
+      if (low.length > 0) {
+        group.priority.switchTo('low', now);
+        this.options.onPriorityChange?.(groupName, 'high', 'low', 'nothing-in-high');
+        candidates = low;
+      }
+    }
+    const chosen = group.picker.pick(candidates);
+    if (!chosen) return null;
+    const queue = this.view.get(chosen.key);
+    if (!queue) return null;
+    const mode = group.priority.mode;
+    return {
+      group: groupName,
+      key: chosen.key,
+      wiki: queue.wiki,
+      domain: queue.domain,
+      type: queue.type,
+      mode,
+      maxTime: mode === 'high' ? this.settings.highPriorityMaxTime : this.settings.lowPriorityMaxTime,
+    };
+  }
+
+  private candidates(group: GroupConfig, mode: PriorityMode, now: number): Candidate[] {
+    const out: Candidate[] = [];
+    for (const q of this.view.queues()) {
+      if (!typeAllowed(group, mode, q.type)) continue;
+      if (this.backoffs.isHeld(q.key, q.wiki, now)) continue;
+      if (!this.capsAllow(q)) continue;
+      const since = this.waitingSince.get(q.key);
+      out.push({
+        key: q.key,
+        wiki: q.wiki,
+        type: q.type,
+        ready: q.ready,
+        waitingMs: since === undefined ? 0 : now - since,
+      });
+    }
+    return out;
+  }
+
+  private capsAllow(q: ViewQueue): boolean {
+    const running = this.runningOn(q.key);
+    if (running >= Math.max(1, this.settings.maxPerQueue)) return false;
+    if (running > 0 && q.ready <= this.readyPerExtraChild * running) return false;
+    const perWiki = this.settings.maxPerWiki;
+    return perWiki <= 0 || (this.runningByWiki.get(q.wiki) ?? 0) < perWiki;
+  }
+
+  /** Records a dispatch start; returns the queue's notice-to-dispatch latency (ms), if it was waiting. */
+  started(pick: QueuePick, now: number): number | null {
+    this.running.set(pick.key, this.runningOn(pick.key) + 1);
+    this.runningByWiki.set(pick.wiki, (this.runningByWiki.get(pick.wiki) ?? 0) + 1);
+    const since = this.waitingSince.get(pick.key);
+    this.waitingSince.delete(pick.key);
+    return since === undefined ? null : Math.max(0, now - since);
+  }
+
+  /** Records a dispatch end and applies what its result means for scheduling. */
+  finished(pick: QueuePick, input: OutcomeInput, now: number): FinishReport {
+    decrement(this.running, pick.key);
+    decrement(this.runningByWiki, pick.wiki);
+    this.lastEnded.set(pick.key, now);
+    const s = this.settings;
+    const reaction = reactTo(input, now);
+    for (const hold of reaction.typeHolds) {
+      this.backoffs.holdQueue(queueKey(pick.wiki, hold.type), 'mediawiki-backoff', hold.until);
+    }
+    let failureBackoffMs: number | null = null;
+    let firstConfigMismatch = false;
+    switch (reaction.kind) {
+      case 'continue':
+        this.emptyRuns.delete(pick.key);
+        break;
+      case 'none-ready': {
+        const empty = input.jobsRun === 0 ? (this.emptyRuns.get(pick.key) ?? 0) + 1 : 0;
+        if (empty > 0) this.emptyRuns.set(pick.key, empty);
+        else this.emptyRuns.delete(pick.key);
+        // Lifted early when a poll that starts after this run still lists the queue (new jobs),
+        // unless runs keep finding nothing: then the listing itself is not trusted.
+        const liftAfter = empty < EMPTY_RUNS_BEFORE_FIRM_BACKOFF ? now : null;
+        this.backoffs.holdQueue(pick.key, 'none-ready', now + s.noneReadyBackoffSeconds * 1000, liftAfter);
+        break;
+      }
+      case 'none-possible':
+        this.backoffs.holdQueue(pick.key, 'none-possible', now + s.nonePossibleBackoffSeconds * 1000);
+        if (!this.mismatches.has(pick.key)) {
+          if (this.mismatches.size >= MAX_REMEMBERED_MISMATCHES) this.mismatches.clear();
+          this.mismatches.add(pick.key);
+          firstConfigMismatch = true;
+        }
+        break;
+      case 'wiki-unavailable':
+        this.backoffs.holdWiki(
+          pick.wiki,
+          reaction.wikiReason ?? 'read-only',
+          now + s.wikiBackoffSeconds * 1000,
+        );
+        break;
+      case 'failure':
+        failureBackoffMs = this.backoffs.recordFailure(
+          pick.key,
+          now,
+          s.failureBackoffSeconds * 1000,
+          s.maxFailureBackoffSeconds * 1000,
+        );
+        break;
+      case 'aborted':
+        break;
+    }
+    if (reaction.success) this.backoffs.recordSuccess(pick.key);
+    return { reaction, failureBackoffMs, firstConfigMismatch };
+  }
+
+  runningOn(key: string): number {
+    return this.running.get(key) ?? 0;
+  }
+
+  /** True when discovery currently knows of any ready queue. */
+  hasKnownWork(): boolean {
+    return this.view.size > 0;
+  }
+
+  groupSchedules(): GroupSchedule[] {
+    return [...this.groups.values()].map((g) => ({
+      name: g.config.name,
+      mode: g.priority.mode,
+      modeSince: g.priority.since,
+    }));
+  }
+
+  activeBackoffs(now: number): BackoffEntry[] {
+    return this.backoffs.active(now);
+  }
+
+  partitions(): PartitionState[] {
+    return this.view.partitionStates();
+  }
+}
+
+function decrement(map: Map<string, number>, key: string): void {
+  const value = (map.get(key) ?? 0) - 1;
+  if (value > 0) map.set(key, value);
+  else map.delete(key);
+}

@@ -1,0 +1,219 @@
+// JobRunner on a real redis-server and a real MediaWiki 1.39 farm (runJobs.php through the command
+// dispatcher): throughput agrees with MediaWiki's own view, priorities and fairness hold under load.
+import { createSocket, type Socket } from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RedisBackend } from '../../src/backend/redis-backend.js';
+import { parseConfigText } from '../../src/config/load.js';
+import type { JobrunnerConfig } from '../../src/config/types.js';
+import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
+import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import { queueKey } from '../../src/mediawiki/queue-keys.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { createStatsd, type Metrics } from '../../src/observability/statsd.js';
+import { createDispatcher } from '../../src/runner/dispatch/index.js';
+import type { Dispatcher } from '../../src/runner/dispatch/types.js';
+import { JobRunner } from '../../src/runner/runner.js';
+
+const HOST = 'testhost';
+
+/** A real UDP socket that collects what the statsd client sends. */
+class StatsdSink {
+  readonly lines: string[] = [];
+  private socket: Socket | null = null;
+  port = 0;
+
+  async start(): Promise<void> {
+    const socket = createSocket('udp4');
+    socket.on('message', (msg) => this.lines.push(...msg.toString().split('\n').filter(Boolean)));
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    this.port = (socket.address() as AddressInfo).port;
+    this.socket = socket;
+  }
+
+  counter(name: string): number {
+    let total = 0;
+    for (const line of this.lines) {
+      const m = /^(.*):(-?\d+)\|c$/.exec(line);
+      if (m && m[1] === name) total += Number(m[2]);
+    }
+    return total;
+  }
+
+  stop(): void {
+    this.socket?.close();
+  }
+}
+
+let redis: RedisServerHandle;
+let farm: MediaWikiFarm;
+let client: Redis;
+const sink = new StatsdSink();
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  farm = await buildFarm({ redis });
+  await farm.setExtraJobTypes({ typeA: 'null', typeB: 'null', typeC: 'null', lowType: 'null' });
+  client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
+  await client.connect();
+  await sink.start();
+});
+
+afterAll(async () => {
+  sink.stop();
+  client?.disconnect();
+  await farm?.destroy();
+  await redis?.stop();
+});
+
+beforeEach(async () => {
+  await client.flushall();
+  sink.lines.length = 0;
+});
+
+interface Harness {
+  runner: JobRunner;
+  config: JobrunnerConfig;
+  logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+let harness: Harness | null = null;
+afterEach(async () => {
+  if (harness) { const st = harness.runner.stats(); console.log(JSON.stringify({totals: st.totals, lat: st.pickupLatency, failures: st.recentFailures.length})); console.log(harness.logs.filter(l => l.msg==='priority mode changed' || l.msg==='dispatch start' || l.level !== 'debug').slice(0,60).map(l=>JSON.stringify(l)).join('\n')); }
+  await harness?.stop();
+  harness = null;
+});
+
+function start(groups: Record<string, unknown>, runnerSettings: Record<string, unknown>): Harness {
+  const config = parseConfigText(
+    JSON.stringify({
+      groups,
+      redis: { aggregators: [redis.address], queues: [redis.address] },
+      dispatcher: farm.runJobsCommand(),
+      statsd: `127.0.0.1:${sink.port}`,
+      runner: runnerSettings,
+    }),
+    join(farm.dir, 'jobrunner.conf'),
+  );
+  const logs: Record<string, unknown>[] = [];
+  const logger = createLogger({
+    service: 'jobrunner',
+    level: 'debug',
+    stream: new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line.trim()) logs.push(JSON.parse(line));
+        done();
+      },
+    }),
+  });
+  const backend = new RedisBackend(config, logger);
+  const dispatcher: Dispatcher = createDispatcher(config, { logger });
+  const metrics: Metrics = createStatsd(config.statsd, logger);
+  const runner = new JobRunner(config, { backend, dispatcher, logger, metrics, hostname: HOST, random: () => 0 });
+  runner.start();
+  return {
+    runner,
+    config,
+    logs,
+    async stop() {
+      await runner.stop(false);
+      await runner.currentDispatcher.close();
+      await backend.close();
+      await metrics.close();
+    },
+  };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const unclaimed = (wiki: string, type: string) => client.llen(queueKey(type, wiki, 'l-unclaimed'));
+
+/** Every job-queue key of the farm: nothing unclaimed, claimed, abandoned, delayed or stored. */
+async function queueLeftovers(): Promise<Record<string, number>> {
+  const left: Record<string, number> = {};
+  for (const key of await client.keys('*:jobqueue:*')) {
+    const kind = await client.type(key);
+    const size =
+      kind === 'list'
+        ? await client.llen(key)
+        : kind === 'zset'
+          ? await client.zcard(key)
+          : kind === 'hash'
+            ? await client.hlen(key)
+            : 0;
+    if (size > 0 && !/:h-(idBySha1|sha1ById)$/.test(key)) left[key] = size;
+  }
+  return left;
+}
+
+describe('JobRunner on a real MediaWiki farm', () => {
+  it('runs 2,000 jobs over 2 wikis and 4 types; MediaWiki agrees nothing is left', async () => {
+    const types = ['null', 'typeA', 'typeB', 'typeC'];
+    for (const wiki of farm.wikis) {
+      for (const type of types) expect(await farm.pushJobs(wiki, { type, count: 250 })).toBe(250);
+    }
+    harness = start({ basic: { runners: 4, include: ['*'] } }, {});
+    const { runner } = harness;
+    await until(() => runner.stats().totals.jobsOk >= 2000, '2000 ok jobs');
+    await until(async () => Object.keys(await queueLeftovers()).length === 0, 'empty queues');
+    expect(runner.stats().totals).toMatchObject({ jobsOk: 2000, jobsFailed: 0, errors: 0, timeouts: 0 });
+    for (const wiki of farm.wikis) expect((await farm.showJobs(wiki)).trim()).toBe('0');
+    expect(await queueLeftovers()).toEqual({});
+    // The statsd counters on the wire add up to the same numbers.
+    await until(() => types.reduce((n, t) => n + sink.counter(`jobrunner.pop.${t}.ok.${HOST}`), 0) === 2000, 'statsd');
+    for (const type of types) expect(sink.counter(`jobrunner.pop.${type}.ok.${HOST}`)).toBe(500);
+    expect(sink.counter(`jobrunner.start-runner.${HOST}`)).toBe(1);
+    expect(sink.counter(`jobrunner.spawn.${HOST}`)).toBe(runner.stats().totals.dispatches);
+    expect(sink.lines.some((l) => l.startsWith(`jobrunner.dispatch-time.null.${HOST}:`) && l.endsWith('|ms'))).toBe(
+      true,
+    );
+    expect(sink.lines.some((l) => l.startsWith(`jobrunner.slots-busy.basic.${HOST}:`) && l.endsWith('|g'))).toBe(true);
+    // Each queue needed few processes: no fan-out of one queue into one process per job.
+    expect(runner.stats().totals.dispatches).toBeLessThan(100);
+    expect(runner.stats().pickupLatency.count).toBeGreaterThan(0);
+  });
+
+  it('low-priority types progress under a steady high-priority load', async () => {
+    // Two long high-priority backlogs keep both slots busy; only the time share lets lowType in.
+    await farm.pushJobs('wiki1', { type: 'typeA', count: 4000, usleep: 5000 });
+    await farm.pushJobs('wiki2', { type: 'typeB', count: 4000, usleep: 5000 });
+    await farm.pushJobs('wiki1', { type: 'lowType', count: 20 });
+    harness = start(
+      { main: { runners: 2, include: ['*'], 'low-priority': ['lowType'] } },
+      { highPriorityMaxSeconds: 1, lowPriorityMaxSeconds: 1, highPriorityMaxTime: 1, lowPriorityMaxTime: 1 },
+    );
+    await until(async () => (await unclaimed('wiki1', 'lowType')) === 0, 'lowType drained');
+    await until(() => sink.counter(`jobrunner.pop.lowType.ok.${HOST}`) === 20, 'lowType counted');
+    expect((await unclaimed('wiki1', 'typeA')) + (await unclaimed('wiki2', 'typeB'))).toBeGreaterThan(1000);
+    expect(sink.counter(`jobrunner.prioritychange.${HOST}`)).toBeGreaterThan(0);
+    const starts = harness.logs.filter((l) => l.msg === 'dispatch start');
+    const lowStart = starts.findIndex((l) => l.type === 'lowType');
+    expect(starts[lowStart]).toMatchObject({ mode: 'low', maxTime: 1 });
+    expect(starts.slice(0, lowStart).every((l) => l.mode === 'high' || l.type !== 'lowType')).toBe(true);
+  });
+
+  it("serves a small wiki's queue while a big wiki has a backlog", async () => {
+    for (const type of ['typeA', 'typeB', 'typeC']) {
+      await farm.pushJobs('wiki1', { type, count: 3000, usleep: 5000 });
+    }
+    harness = start({ main: { runners: 2, include: ['*'] } }, { highPriorityMaxTime: 1, lowPriorityMaxTime: 1 });
+    const { runner } = harness;
+    await until(() => runner.stats().groups[0]?.busy === 2, 'both slots on the big wiki');
+    await farm.pushJobs('wiki2', { type: 'null', count: 5 });
+    await until(async () => (await unclaimed('wiki2', 'null')) === 0, 'small wiki served');
+    let backlog = 0;
+    for (const type of ['typeA', 'typeB', 'typeC']) backlog += await unclaimed('wiki1', type);
+    expect(backlog).toBeGreaterThan(3000);
+    await until(() => sink.counter(`jobrunner.pop.null.ok.${HOST}`) === 5, 'small wiki counted');
+  });
+});

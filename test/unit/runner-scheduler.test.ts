@@ -1,0 +1,409 @@
+// Scheduling decisions with a fake clock and fake listings: priorities, caps, fairness, back-offs.
+import { describe, expect, it } from 'vitest';
+import type { ReadyQueue } from '../../src/backend/types.js';
+import type { GroupConfig } from '../../src/config/types.js';
+import type { OutcomeInput } from '../../src/runner/outcome.js';
+import { queueKey } from '../../src/runner/queue-id.js';
+import { Scheduler, type QueuePick, type SchedulerSettings } from '../../src/runner/scheduler.js';
+import { typeAllowed } from '../../src/runner/group-filter.js';
+
+const SETTINGS: SchedulerSettings = {
+  highPriorityMaxSeconds: 600,
+  lowPriorityMaxSeconds: 120,
+  highPriorityMaxTime: 60,
+  lowPriorityMaxTime: 30,
+  maxPerQueue: 2,
+  maxPerWiki: 0,
+  noneReadyBackoffSeconds: 2,
+  nonePossibleBackoffSeconds: 600,
+  wikiBackoffSeconds: 30,
+  failureBackoffSeconds: 1,
+  maxFailureBackoffSeconds: 300,
+};
+
+function group(name: string, runners: number, extra: Partial<GroupConfig> = {}): GroupConfig {
+  return { name, runners, include: ['*'], exclude: [], lowPriority: [], ...extra };
+}
+
+function q(wiki: string, type: string, ready: number, partition = 'p1'): ReadyQueue {
+  return { wiki, domain: wiki, type, ready, partition };
+}
+
+const START = 1_000_000;
+const HIGH_FIRST = () => 0; // random() < 0.5 → start in high mode
+
+function scheduler(groups: GroupConfig[], settings: Partial<SchedulerSettings> = {}, random = HIGH_FIRST) {
+  return new Scheduler(groups, { ...SETTINGS, ...settings }, START, { random });
+}
+
+function result(reached: string, jobsRun = 1, extra: Partial<OutcomeInput> = {}): OutcomeInput {
+  return { outcome: 'ok', reached, backoffs: {}, jobsRun, ...extra };
+}
+
+/** Picks until nothing fits, starting each; returns the picks. */
+function fillAll(s: Scheduler, groupName: string, slots: number, now: number): QueuePick[] {
+  const picks: QueuePick[] = [];
+  for (let i = 0; i < slots; i++) {
+    const p = s.pick(groupName, now);
+    if (!p) break;
+    s.started(p, now);
+    picks.push(p);
+  }
+  return picks;
+}
+
+describe('typeAllowed', () => {
+  const g = group('g', 1, { include: ['*'], exclude: ['upload'], lowPriority: ['refreshLinks'] });
+  it('applies include, exclude and low-priority per mode', () => {
+    expect(typeAllowed(g, 'high', 'null')).toBe(true);
+    expect(typeAllowed(g, 'high', 'upload')).toBe(false);
+    expect(typeAllowed(g, 'high', 'refreshLinks')).toBe(false);
+    expect(typeAllowed(g, 'low', 'refreshLinks')).toBe(true);
+    expect(typeAllowed(g, 'low', 'null')).toBe(true);
+  });
+  it('adds low-priority types in low mode even without "*", and exclude still wins', () => {
+    const explicit = group('e', 1, { include: ['a'], exclude: ['c'], lowPriority: ['b', 'c'] });
+    expect(typeAllowed(explicit, 'high', 'a')).toBe(true);
+    expect(typeAllowed(explicit, 'high', 'b')).toBe(false);
+    expect(typeAllowed(explicit, 'low', 'b')).toBe(true);
+    expect(typeAllowed(explicit, 'low', 'c')).toBe(false);
+    expect(typeAllowed(explicit, 'low', 'd')).toBe(false);
+  });
+});
+
+describe('priority modes', () => {
+  it('time-shares high and low like the original (600 s / 120 s) and passes maxtime 60 / 30', () => {
+    const changes: string[] = [];
+    const s = new Scheduler([group('g', 4, { lowPriority: ['lp'] })], SETTINGS, START, {
+      random: HIGH_FIRST,
+      onPriorityChange: (_g, from, to, why) => changes.push(`${from}->${to}:${why}`),
+    });
+    s.observe({ queues: [q('w', 'hp', 1000), q('w', 'lp', 1000)], errors: [] }, START, START);
+    const first = s.pick('g', START);
+    expect(first).toMatchObject({ type: 'hp', mode: 'high', maxTime: 60 });
+    s.tick(START + 600_001);
+    expect(s.groupSchedules()[0]?.mode).toBe('low');
+    s.tick(START + 600_001 + 120_001);
+    expect(s.groupSchedules()[0]?.mode).toBe('high');
+    expect(changes).toEqual(['high->low:time-share', 'low->high:time-share']);
+  });
+
+  it('low mode passes the low maxtime', () => {
+    const s = scheduler([group('g', 1)], {}, () => 0.9);
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START, START);
+    expect(s.pick('g', START)).toMatchObject({ mode: 'low', maxTime: 30 });
+  });
+
+  it('does not flap when queues empty and refill (B4)', () => {
+    const changes: string[] = [];
+    const s = new Scheduler([group('g', 2, { lowPriority: ['lp'] })], SETTINGS, START, {
+      random: HIGH_FIRST,
+      onPriorityChange: (_g, from, to) => changes.push(`${from}->${to}`),
+    });
+    // Empty view: no switch, however often it is polled.
+    for (let t = 0; t < 50; t++) {
+      s.observe({ queues: [], errors: [] }, START + t * 50, START + t * 50);
+      expect(s.pick('g', START + t * 50)).toBeNull();
+    }
+    // A high-priority queue appears and empties repeatedly: still no switch.
+    for (let t = 50; t < 100; t++) {
+      const now = START + t * 50;
+      s.observe({ queues: t % 2 ? [q('w', 'hp', 3)] : [], errors: [] }, now, now);
+      const p = s.pick('g', now);
+      if (p) s.finished(p, result('job-limit'), (s.started(p, now), now + 1));
+    }
+    expect(changes).toEqual([]);
+  });
+
+  it('switches high→low early only when high has nothing and low has something, then stays', () => {
+    const changes: string[] = [];
+    const s = new Scheduler([group('g', 2, { lowPriority: ['lp'] })], SETTINGS, START, {
+      random: HIGH_FIRST,
+      onPriorityChange: (_g, from, to, why) => changes.push(`${from}->${to}:${why}`),
+    });
+    s.observe({ queues: [q('w', 'lp', 10)], errors: [] }, START, START);
+    const p = s.pick('g', START);
+    expect(p).toMatchObject({ type: 'lp', mode: 'low' });
+    expect(changes).toEqual(['high->low:nothing-in-high']);
+    // High work arrives; low mode runs everything, no switch back until the timer.
+    s.observe({ queues: [q('w', 'lp', 10), q('w', 'hp', 10)], errors: [] }, START + 100, START + 100);
+    s.pick('g', START + 100);
+    s.observe({ queues: [], errors: [] }, START + 200, START + 200);
+    expect(s.pick('g', START + 200)).toBeNull();
+    expect(changes).toHaveLength(1);
+  });
+});
+
+describe('caps', () => {
+  it('never fans one job out into several processes (B3)', () => {
+    const s = scheduler([group('g', 8)]);
+    s.observe({ queues: [q('w', 'a', 1)], errors: [] }, START, START);
+    expect(fillAll(s, 'g', 8, START)).toHaveLength(1);
+  });
+
+  it('adds a second child only when the backlog warrants it, up to maxPerQueue', () => {
+    for (const [ready, expected] of [
+      [15, 1],
+      [21, 2],
+      [10_000, 2],
+    ] as const) {
+      const s = scheduler([group('g', 8)]);
+      s.observe({ queues: [q('w', 'a', ready)], errors: [] }, START, START);
+      expect(fillAll(s, 'g', 8, START)).toHaveLength(expected);
+    }
+    const s = scheduler([group('g', 8)], { maxPerQueue: 5 });
+    s.observe({ queues: [q('w', 'a', 10_000)], errors: [] }, START, START);
+    expect(fillAll(s, 'g', 8, START)).toHaveLength(5);
+  });
+
+  it('counts caps across groups', () => {
+    const s = scheduler([group('g1', 4), group('g2', 4)]);
+    s.observe({ queues: [q('w', 'a', 1)], errors: [] }, START, START);
+    expect(fillAll(s, 'g1', 4, START)).toHaveLength(1);
+    expect(fillAll(s, 'g2', 4, START)).toHaveLength(0);
+  });
+
+  it('caps children per wiki', () => {
+    const s = scheduler([group('g', 8)], { maxPerWiki: 2 });
+    s.observe(
+      { queues: [q('w', 'a', 5), q('w', 'b', 5), q('w', 'c', 5), q('x', 'a', 5)], errors: [] },
+      START,
+      START,
+    );
+    const picks = fillAll(s, 'g', 8, START);
+    expect(picks.filter((p) => p.wiki === 'w')).toHaveLength(2);
+    expect(picks.filter((p) => p.wiki === 'x')).toHaveLength(1);
+  });
+});
+
+describe('fairness', () => {
+  it('serves a small wiki while a big wiki has a backlog', () => {
+    const s = scheduler([group('g', 4)], { maxPerQueue: 4 });
+    const big = ['a', 'b', 'c', 'd', 'e'].map((t) => q('big', t, 100_000));
+    s.observe({ queues: [...big, q('small', 'a', 2)], errors: [] }, START, START);
+    const picks = fillAll(s, 'g', 4, START);
+    expect(picks.some((p) => p.wiki === 'small')).toBe(true);
+  });
+
+  it('alternates wikis and shares every type of a wiki, none starves', () => {
+    const s = scheduler([group('g', 1)]);
+    const queues = [q('big', 'a', 100_000), q('big', 'b', 10), q('big', 'c', 1), q('small', 'x', 3)];
+    s.observe({ queues, errors: [] }, START, START);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 400; i++) {
+      const now = START + i;
+      const p = s.pick('g', now);
+      if (!p) throw new Error('nothing picked');
+      s.started(p, now);
+      s.finished(p, result('job-limit'), now);
+      counts.set(`${p.wiki}/${p.type}`, (counts.get(`${p.wiki}/${p.type}`) ?? 0) + 1);
+    }
+    expect(counts.get('small/x')).toBe(200);
+    const a = counts.get('big/a') ?? 0;
+    const b = counts.get('big/b') ?? 0;
+    const c = counts.get('big/c') ?? 0;
+    expect(a + b + c).toBe(200);
+    // Backlog weighs in, but logarithmically: the 1-job queue still gets a real share.
+    expect(a).toBeGreaterThan(b);
+    expect(b).toBeGreaterThan(c);
+    expect(c).toBeGreaterThan(10);
+  });
+});
+
+describe('back-offs', () => {
+  const key = queueKey('w', 'a');
+
+  function ranOnce(s: Scheduler, input: OutcomeInput, now: number): QueuePick {
+    const p = s.pick('g', now);
+    if (!p) throw new Error('expected a pick');
+    s.started(p, now);
+    s.finished(p, input, now + 10);
+    return p;
+  }
+
+  it('holds a queue after none-ready, lifted only by a poll that starts after the run ended', () => {
+    const s = scheduler([group('g', 2)]);
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START, START);
+    ranOnce(s, result('none-ready', 5), START);
+    // A poll that started before the run ended still shows the old count: no re-dispatch.
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START + 5, START + 20);
+    expect(s.pick('g', START + 20)).toBeNull();
+    // New jobs seen by a later poll: dispatch at once, no need to wait 2 s.
+    s.observe({ queues: [q('w', 'a', 1)], errors: [] }, START + 30, START + 40);
+    expect(s.pick('g', START + 40)).toMatchObject({ key });
+  });
+
+  it('does not trust a listing that keeps producing empty runs', () => {
+    const s = scheduler([group('g', 2)]);
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START, START);
+    ranOnce(s, result('none-ready', 0), START);
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START + 20, START + 20);
+    ranOnce(s, result('none-ready', 0), START + 20);
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START + 40, START + 40);
+    expect(s.pick('g', START + 40)).toBeNull();
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START + 2100, START + 2100);
+    expect(s.pick('g', START + 2100)).toMatchObject({ key });
+  });
+
+  it('re-dispatches at once after job-limit / time-limit / memory-limit', () => {
+    for (const reached of ['job-limit', 'time-limit', 'memory-limit']) {
+      const s = scheduler([group('g', 1)]);
+      s.observe({ queues: [q('w', 'a', 5000)], errors: [] }, START, START);
+      ranOnce(s, result(reached, 100), START);
+      expect(s.pick('g', START + 11)).toMatchObject({ key });
+    }
+  });
+
+  it('holds a config mismatch long and reports it once', () => {
+    const s = scheduler([group('g', 1)]);
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START, START);
+    const p = s.pick('g', START);
+    if (!p) throw new Error('expected a pick');
+    s.started(p, START);
+    expect(s.finished(p, result('none-possible', 0), START).firstConfigMismatch).toBe(true);
+    expect(s.pick('g', START + 599_000)).toBeNull();
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START + 600_001, START + 600_001);
+    const again = s.pick('g', START + 600_001);
+    if (!again) throw new Error('expected a pick');
+    s.started(again, START + 600_001);
+    expect(s.finished(again, result('none-possible', 0), START + 600_001).firstConfigMismatch).toBe(false);
+  });
+
+  it('backs off the whole wiki on read-only and replica lag', () => {
+    for (const reached of ['read-only', 'replica-lag-limit', 'slave-lag-limit']) {
+      const s = scheduler([group('g', 4)]);
+      s.observe({ queues: [q('w', 'a', 5), q('w', 'b', 5), q('x', 'a', 5)], errors: [] }, START, START);
+      const p = s.pick('g', START);
+      if (!p) throw new Error('expected a pick');
+      s.started(p, START);
+      s.finished(p, result(reached, 0), START);
+      const rest = fillAll(s, 'g', 4, START + 1);
+      expect(rest.map((r) => r.wiki)).toEqual(p.wiki === 'w' ? ['x'] : ['w', 'w']);
+      expect(fillAll(s, 'g', 4, START + 30_001).length).toBeGreaterThan(0);
+    }
+  });
+
+  it("skips the types MediaWiki's backoffs name, on that wiki only, until expiry", () => {
+    const s = scheduler([group('g', 1)]);
+    s.observe({ queues: [q('w', 'a', 50), q('w', 'b', 50), q('x', 'b', 50)], errors: [] }, START, START);
+    const p = s.pick('g', START);
+    if (!p) throw new Error('expected a pick');
+    s.started(p, START);
+    const expiry = (START + 5000) / 1000;
+    s.finished(
+      { ...p, wiki: 'w', key: queueKey('w', 'a') },
+      result('job-limit', 1, { backoffs: { b: expiry } }),
+      START,
+    );
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const next = s.pick('g', START + 1 + i);
+      if (!next) break;
+      s.started(next, START + 1 + i);
+      s.finished(next, result('job-limit'), START + 1 + i);
+      seen.add(`${next.wiki}/${next.type}`);
+    }
+    expect(seen.has('w/b')).toBe(false);
+    expect(seen.has('x/b')).toBe(true);
+    expect(s.activeBackoffs(START + 100)).toContainEqual(
+      expect.objectContaining({ key: queueKey('w', 'b'), reason: 'mediawiki-backoff' }),
+    );
+  });
+
+  it('backs off failures exponentially, capped, and resets on success (B8)', () => {
+    const s = scheduler([group('g', 1)], { failureBackoffSeconds: 1, maxFailureBackoffSeconds: 5 });
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START, START);
+    let now = START;
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const p = s.pick('g', now);
+      if (!p) throw new Error(`expected a pick at failure ${i}`);
+      s.started(p, now);
+      const report = s.finished(p, { outcome: 'error', reached: null, backoffs: {}, jobsRun: 0 }, now);
+      delays.push(report.failureBackoffMs ?? -1);
+      expect(s.pick('g', now + (report.failureBackoffMs ?? 0) - 1)).toBeNull();
+      now += report.failureBackoffMs ?? 0;
+    }
+    expect(delays).toEqual([1000, 2000, 4000, 5000, 5000]);
+    const ok = s.pick('g', now);
+    if (!ok) throw new Error('expected a pick');
+    s.started(ok, now);
+    s.finished(ok, result('job-limit'), now);
+    expect(s.backoffs.failureStreak(key)).toBe(0);
+    const failAgain = s.pick('g', now);
+    if (!failAgain) throw new Error('expected a pick');
+    s.started(failAgain, now);
+    expect(
+      s.finished(failAgain, { outcome: 'timeout', reached: null, backoffs: {}, jobsRun: 0 }, now)
+        .failureBackoffMs,
+    ).toBe(1000);
+  });
+
+  it('treats reached: exception as a failure and an error', () => {
+    const s = scheduler([group('g', 1)]);
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START, START);
+    const p = s.pick('g', START);
+    if (!p) throw new Error('expected a pick');
+    s.started(p, START);
+    const report = s.finished(p, result('exception', 2), START);
+    expect(report.reaction).toMatchObject({ kind: 'failure', error: true });
+    expect(report.failureBackoffMs).toBe(1000);
+  });
+
+  it('ignores absurd MediaWiki back-off expiries beyond an hour', () => {
+    const s = scheduler([group('g', 1)]);
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START, START);
+    ranOnce(s, result('job-limit', 1, { backoffs: { a: 9e15 } }), START);
+    expect(s.pick('g', START + 3_600_011)).toMatchObject({ key });
+  });
+});
+
+describe('discovery view', () => {
+  it('keeps a failing partition’s last listing for a while and keeps serving the others', () => {
+    const s = scheduler([group('g', 4)]);
+    s.observe({ queues: [q('w', 'a', 5, 'p1'), q('w', 'b', 5, 'p2')], errors: [] }, START, START);
+    s.observe(
+      { queues: [q('w', 'b', 7, 'p2')], errors: [{ partition: 'p1', error: 'ECONNREFUSED' }] },
+      START + 50,
+      START + 50,
+    );
+    expect(s.view.get(queueKey('w', 'a'))).toMatchObject({ ready: 5, stale: true });
+    expect(s.view.get(queueKey('w', 'b'))).toMatchObject({ ready: 7, stale: false });
+    s.observe(
+      { queues: [q('w', 'b', 7, 'p2')], errors: [{ partition: 'p1', error: 'ECONNREFUSED' }] },
+      START + 6000,
+      START + 6000,
+    );
+    expect(s.view.get(queueKey('w', 'a'))).toBeUndefined();
+    expect(s.partitions()).toContainEqual(
+      expect.objectContaining({ partition: 'p1', error: 'ECONNREFUSED' }),
+    );
+    s.observe({ queues: [], errors: [] }, START + 6050, START + 6050);
+    expect(s.partitions()).toEqual([]);
+    expect(s.view.size).toBe(0);
+  });
+
+  it('merges one queue spread over partitions', () => {
+    const s = scheduler([group('g', 4)]);
+    s.observe({ queues: [q('w', 'a', 5, 'p1'), q('w', 'a', 6, 'p2')], errors: [] }, START, START);
+    expect(s.view.get(queueKey('w', 'a'))?.ready).toBe(11);
+    expect(s.view.size).toBe(1);
+  });
+
+  it('keeps everything it knew when the whole listing call fails, then drops it after the TTL', () => {
+    const s = scheduler([group('g', 4)]);
+    s.observe({ queues: [q('w', 'a', 5, 'p1')], errors: [] }, START, START);
+    s.observe({ queues: [], errors: [{ partition: '*', error: 'boom' }] }, START + 50, START + 50);
+    expect(s.view.get(queueKey('w', 'a'))?.stale).toBe(true);
+    s.observe({ queues: [], errors: [{ partition: '*', error: 'boom' }] }, START + 5050, START + 5050);
+    expect(s.view.size).toBe(0);
+  });
+
+  it('reports notice-to-dispatch latency for queues that were waiting idle', () => {
+    const s = scheduler([group('g', 1)]);
+    s.observe({ queues: [q('w', 'a', 1)], errors: [] }, START, START + 3);
+    const p = s.pick('g', START + 5);
+    if (!p) throw new Error('expected a pick');
+    expect(s.started(p, START + 5)).toBe(5);
+  });
+});
