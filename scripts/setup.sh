@@ -14,6 +14,7 @@ APT_PACKAGES=(
   mediawiki
   puppet puppet-lint puppet-strings ruby-rspec-puppet ruby-puppetlabs-spec-helper ruby-rspec-puppet-facts
   systemd logrotate
+  chromium
 )
 
 missing=()

@@ -9,8 +9,15 @@ class jobrunner::config {
   $group = $jobrunner::service_group
   $secret_key_file = "${jobrunner::config_dir}/mediawiki-secret-key"
   $admin_token_file = "${jobrunner::config_dir}/admin-token"
+  $fingerprint_file = "${jobrunner::config_dir}/startup-settings.sha256"
+  # A config change is applied with a reload; a change of what the daemons read only at startup
+  # (see $startup_settings) restarts them instead.
   $notify_services = $jobrunner::manage_services ? {
     true    => [Service['jobrunner'], Service['jobchron']],
+    default => [],
+  }
+  $restart_services = $jobrunner::manage_services ? {
+    true    => [Exec['jobrunner: restart jobrunner.service'], Exec['jobrunner: restart jobchron.service']],
     default => [],
   }
 
@@ -125,6 +132,28 @@ class jobrunner::config {
     validate_cmd => $validate_cmd,
     require      => [File[$secret_key_file], File[$admin_token_file]],
     notify       => $notify_services,
+  }
+
+  # What the daemons read only at startup (src/runner/reload-plan.ts), plus the secret files,
+  # whose contents they do not re-read on reload. Only a hash of it is written (root, 0400).
+  $startup_settings = {
+    'backend'      => $jobrunner::backend,
+    'redis'        => $redis,
+    'statsd'       => $statsd,
+    'status'       => $status,
+    'logging.file' => $jobrunner::log_file,
+    'secrets'      => [$jobrunner::admin_token, $jobrunner::mediawiki_secret_key].map |$secret| {
+      $secret.then |$value| { $value.unwrap }
+    },
+  }
+  file { $fingerprint_file:
+    ensure  => file,
+    content => template('jobrunner/startup-fingerprint.erb'),
+    owner   => 'root',
+    group   => 'root',
+    mode    => '0400',
+    require => File[$jobrunner::config_file],
+    notify  => $restart_services,
   }
 
   if $jobrunner::log_file {

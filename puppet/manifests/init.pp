@@ -4,9 +4,11 @@
 # points to, the systemd units and (with `log_file`) a logrotate rule, and manages the two
 # services. The code bundle itself is deployed separately (scap3 or a package) to `install_dir`.
 #
-# A config change reloads both daemons (SIGHUP: the runner keeps its running jobs); a unit change
-# restarts them (the runner drains first). In the passive datacenter the units are masked, so a
-# deploy tool (scap `require_valid_service`) or a reboot cannot start them.
+# A config change reloads both daemons (SIGHUP: the runner keeps its running jobs). A change of
+# what they read only at startup (Redis servers and password, statsd, status server, log file,
+# secret files) or of a unit restarts them instead (the runner drains first). In the passive
+# datacenter the units are masked, so a deploy tool (scap `require_valid_service`) or a reboot
+# cannot start them.
 #
 # @example Production-style jobrunner host
 #   class { 'jobrunner':
@@ -181,6 +183,13 @@ class jobrunner (
     }
   } elsif $dispatcher =~ Undef {
     fail('jobrunner: dispatcher is required unless dispatch_kind is special-runjobs')
+  } elsif $dispatch_kind == 'http' and $dispatcher !~ /\Ahttps?:\/\// {
+    fail('jobrunner: dispatch_kind http needs an http:// or https:// dispatcher URL template')
+  }
+  [['redis_queues', $redis_queues], ['redis_aggregators', $redis_aggregators.lest || { [] }]].each |$list| {
+    if $list[1].unique.length != $list[1].length {
+      fail("jobrunner: ${list[0]} lists a server twice: ${list[1]}")
+    }
   }
 
   $config_file = "${config_dir}/jobrunner.conf"

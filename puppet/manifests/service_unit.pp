@@ -1,8 +1,9 @@
 # @summary A systemd unit for one daemon, and the service that runs it.
 #
 # Refresh semantics: a notification from the config (see `jobrunner::config`) reloads the daemon
-# (`systemctl reload`, i.e. SIGHUP). A change of the unit file itself runs `daemon-reload` and
-# `try-restart`, so a stopped or masked unit stays stopped.
+# (`systemctl reload`, i.e. SIGHUP). A change of the unit file, or of a setting the daemons read
+# only at startup, runs `daemon-reload` and `try-restart`, so a stopped or masked unit stays
+# stopped.
 #
 # @api private
 #
@@ -75,7 +76,8 @@ define jobrunner::service_unit (
   if $manage_service {
     $enable_state = $masked ? { true => 'mask', default => $enable }
 
-    exec { "jobrunner: apply changed ${title}.service":
+    # Also notified by jobrunner::config when a setting read only at startup changes.
+    exec { "jobrunner: restart ${title}.service":
       command     => "systemctl daemon-reload && systemctl try-restart ${title}.service",
       path        => ['/usr/bin', '/bin'],
       provider    => 'shell',
@@ -91,7 +93,7 @@ define jobrunner::service_unit (
       hasstatus => true,
       # A refresh (config change) is a reload: SIGHUP, running jobs keep running.
       restart   => "/bin/systemctl reload ${title}.service",
-      require   => [File[$unit_file], Exec["jobrunner: apply changed ${title}.service"]],
+      require   => [File[$unit_file], Exec["jobrunner: restart ${title}.service"]],
     }
   }
 }

@@ -39,6 +39,9 @@ DEBIAN_FACTS = begin
 end
 
 RSpec.configure do |c|
+  # rspec-puppet would otherwise link the module into spec/fixtures/modules: a symlink loop in
+  # the source tree that also makes rspec find every spec twice.
+  c.setup_fixtures = false
   c.strict_variables = true
   c.before(:each) { Puppet[:strict] = :error }
 end

@@ -17,7 +17,11 @@ export interface PartitionClient {
 }
 
 /** Makes the connection for one configured partition (injectable for tests). */
-export type ConnectPartition = (address: RedisServerAddress, config: JobrunnerConfig, logger: Logger) => Redis;
+export type ConnectPartition = (
+  address: RedisServerAddress,
+  config: JobrunnerConfig,
+  logger: Logger,
+) => Redis;
 
 export interface RedisBackendOptions {
   readonly connect?: ConnectPartition;
@@ -44,7 +48,11 @@ export class RedisBackend implements QueueBackend {
   private readonly failing = new Set<string>();
   private readonly log: Logger;
 
-  constructor(source: JobrunnerConfig | readonly PartitionClient[], logger: Logger, options: RedisBackendOptions = {}) {
+  constructor(
+    source: JobrunnerConfig | readonly PartitionClient[],
+    logger: Logger,
+    options: RedisBackendOptions = {},
+  ) {
     this.log = logger.child({ component: 'redis-backend' });
     let partitions: readonly PartitionClient[];
     if (Array.isArray(source)) {
@@ -59,7 +67,10 @@ export class RedisBackend implements QueueBackend {
       }));
       this.ownsClients = options.ownsClients ?? true;
     }
-    this.partitionList = partitions.map((p) => ({ address: p.address, store: new RedisQueueStore(p.client) }));
+    this.partitionList = partitions.map((p) => ({
+      address: p.address,
+      store: new RedisQueueStore(p.client),
+    }));
   }
 
   /** Partition names in config order. */
@@ -86,13 +97,18 @@ export class RedisBackend implements QueueBackend {
       const partition = this.partitionList[i]?.address ?? '?';
       if (outcome.status === 'fulfilled') {
         results.push({ partition, value: outcome.value });
-        if (this.failing.delete(partition)) this.log.info('queue partition readable again', { partition, what });
+        if (this.failing.delete(partition))
+          this.log.info('queue partition readable again', { partition, what });
       } else {
         const error = errorText(outcome.reason);
         errors.push({ partition, error });
         if (!this.failing.has(partition)) {
           this.failing.add(partition);
-          this.log.warn('queue partition could not be read; reporting the others', { partition, what, error });
+          this.log.warn('queue partition could not be read; reporting the others', {
+            partition,
+            what,
+            error,
+          });
         }
       }
     });
@@ -113,7 +129,13 @@ export class RedisBackend implements QueueBackend {
     const queues: ReadyQueue[] = [];
     for (const { partition, result } of partitions) {
       for (const { queue, ready } of result.ready) {
-        queues.push({ type: queue.type, domain: queue.domain, wiki: wikiIdFromDomain(queue.domain), partition, ready });
+        queues.push({
+          type: queue.type,
+          domain: queue.domain,
+          wiki: wikiIdFromDomain(queue.domain),
+          partition,
+          ready,
+        });
       }
     }
     return { queues, errors };
@@ -125,7 +147,9 @@ export class RedisBackend implements QueueBackend {
       const wanted = queues.filter(
         (q) =>
           (filter.type === undefined || q.type === filter.type) &&
-          (filter.wiki === undefined || wikiIdFromDomain(q.domain) === filter.wiki || q.domain === filter.wiki),
+          (filter.wiki === undefined ||
+            wikiIdFromDomain(q.domain) === filter.wiki ||
+            q.domain === filter.wiki),
       );
       return store.counts(wanted);
     });

@@ -1,12 +1,12 @@
 // One pipelined round trip of upkeep: a lease renewal followed by chron-maintain-queue for each queue
 // of the batch (no per-queue sleep or round trip; the original slept 5 ms per queue, B5).
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { limitFor, type LimitsConfig } from '../config/types.js';
 import { QUEUES_WITH_JOBS_KEY, parseQueueId, queueKeys, type QueueRef } from '../mediawiki/queue-keys.js';
 import { LeaseLostError, ScriptReplyError } from './errors.js';
 import { LEASE_KEY, QUEUES_WITH_ABANDONED_KEY } from './keys.js';
 import type { HeldLease } from './lease.js';
-import { queueScript } from './lua.js';
+import { isNoScript, NOSCRIPT_ATTEMPTS, queueScript } from './lua.js';
 
 export interface QueueResult {
   readonly queue: QueueRef;
@@ -58,57 +58,69 @@ export async function maintainBatch(redis: Redis, members: readonly string[], ct
   }
   if (queues.length === 0) return { results: [], malformed, failed: [] };
 
-  const pipeline = redis.pipeline();
-  queueScript(pipeline, 'lease-renew', [LEASE_KEY], [ctx.lease.value, ctx.leaseTtlMs]);
-  for (const queue of queues) {
-    const keys = queueKeys(queue.type, queue.domain);
-    queueScript(
-      pipeline,
-      'chron-maintain-queue',
-      [
-        keys['z-claimed'],
-        keys['h-attempts'],
-        keys['l-unclaimed'],
-        keys['h-data'],
-        keys['z-abandoned'],
-        keys['z-delayed'],
-        keys['h-idBySha1'],
-        keys['h-sha1ById'],
-        QUEUES_WITH_JOBS_KEY,
-        QUEUES_WITH_ABANDONED_KEY,
-        LEASE_KEY,
-      ],
-      [
-        ctx.nowSeconds - limitFor(ctx.limits.claimTTL, queue.type),
-        ctx.nowSeconds - ctx.pruneAfterSeconds,
-        limitFor(ctx.limits.attempts, queue.type),
-        ctx.nowSeconds,
-        queue.queueId,
-        ctx.perCategoryLimit,
-        ctx.lease.value,
-      ],
-    );
-  }
-  const replies = (await pipeline.exec()) ?? [];
-
-  const [renewError, renewed] = replies[0] ?? [new Error('empty pipeline reply'), null];
-  if (renewError) throw renewError;
-  if (renewed !== 1) throw new LeaseLostError(ctx.partition);
-
   const results: QueueResult[] = [];
   const failed: { member: string; message: string }[] = [];
-  queues.forEach((queue, i) => {
-    const [error, reply] = replies[i + 1] ?? [new Error('missing pipeline reply'), null];
-    if (error) {
-      if (error.message.startsWith('LEASE_LOST')) throw new LeaseLostError(ctx.partition);
-      // Anything but a Redis error reply (connection closed, timeout) fails the whole partition.
-      if (!isReplyError(error)) throw error;
-      failed.push({ member: queue.queueId, message: error.message });
-      return;
-    }
-    results.push(parseReply(queue, reply));
-  });
+  let pending = queues;
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    const pipeline = redis.pipeline();
+    queueScript(pipeline, 'lease-renew', [LEASE_KEY], [ctx.lease.value, ctx.leaseTtlMs]);
+    for (const queue of pending) queueStep(pipeline, queue, ctx);
+    const replies = (await pipeline.exec()) ?? [];
+
+    const [renewError, renewed] = replies[0] ?? [new Error('missing pipeline reply'), null];
+    // A renewal lost to NOSCRIPT is harmless: every step below checks the lease itself.
+    if (renewError && !isNoScript(renewError)) throw renewError;
+    if (!renewError && renewed !== 1) throw new LeaseLostError(ctx.partition);
+
+    const retry: QueueRef[] = [];
+    pending.forEach((queue, i) => {
+      const [error, reply] = replies[i + 1] ?? [new Error('missing pipeline reply'), null];
+      if (!error) {
+        results.push(parseReply(queue, reply));
+      } else if (error.message.startsWith('LEASE_LOST')) {
+        throw new LeaseLostError(ctx.partition);
+      } else if (isNoScript(error) && attempt < NOSCRIPT_ATTEMPTS) {
+        retry.push(queue); // the step never ran
+      } else if (isReplyError(error)) {
+        failed.push({ member: queue.queueId, message: error.message });
+      } else {
+        // Not a Redis error reply (connection closed, timeout): the whole partition has failed.
+        throw error;
+      }
+    });
+    pending = retry;
+  }
   return { results, malformed, failed };
+}
+
+function queueStep(pipeline: ChainableCommander, queue: QueueRef, ctx: BatchContext): void {
+  const keys = queueKeys(queue.type, queue.domain);
+  queueScript(
+    pipeline,
+    'chron-maintain-queue',
+    [
+      keys['z-claimed'],
+      keys['h-attempts'],
+      keys['l-unclaimed'],
+      keys['h-data'],
+      keys['z-abandoned'],
+      keys['z-delayed'],
+      keys['h-idBySha1'],
+      keys['h-sha1ById'],
+      QUEUES_WITH_JOBS_KEY,
+      QUEUES_WITH_ABANDONED_KEY,
+      LEASE_KEY,
+    ],
+    [
+      ctx.nowSeconds - limitFor(ctx.limits.claimTTL, queue.type),
+      ctx.nowSeconds - ctx.pruneAfterSeconds,
+      limitFor(ctx.limits.attempts, queue.type),
+      ctx.nowSeconds,
+      queue.queueId,
+      ctx.perCategoryLimit,
+      ctx.lease.value,
+    ],
+  );
 }
 
 function parseReply(queue: QueueRef, reply: unknown): QueueResult {

@@ -10,7 +10,7 @@ import { QUEUES_WITH_ABANDONED_KEY } from './keys.js';
 import { acquireLease, heartbeat, releaseLease, renewLease, type HeldLease } from './lease.js';
 import { registerChronScripts } from './lua.js';
 import { maintainBatch, type BatchContext, type QueueResult } from './maintain.js';
-import type { ReadyHashWriter } from './ready-hash.js';
+import type { ReadyHashUpdate, ReadyHashWriter } from './ready-hash.js';
 import { scanSetBatches } from './scan.js';
 import { addJobCounts, emptyJobCounts, type JobCounts, type PartitionStats } from './stats.js';
 
@@ -87,6 +87,7 @@ export class PartitionWorker {
   private failure: { streak: number; since: number; retryAt: number; error: string } | null = null;
   private readonly loggedMembers = new Set<string>();
   private passes = 0;
+  private passSeq = 0;
   private lastPass: PartitionPassReport | null = null;
 
   constructor(
@@ -112,9 +113,13 @@ export class PartitionWorker {
     return this.lease !== null;
   }
 
-  /** True while another instance is known to hold the lease (no point in trying to take it). */
+  /**
+   * True while another instance is known to hold the lease (no point in trying to take it), unless
+   * that instance has since withdrawn its heartbeat (a clean shutdown releases its leases too).
+   */
   heldElsewhere(wallNow: number): boolean {
-    return this.heldElsewhereUntil > wallNow;
+    if (this.heldElsewhereUntil <= wallNow) return false;
+    return this.heldBy === null || this.live === null || this.live.ids.includes(this.heldBy);
   }
 
   backingOff(wallNow: number): boolean {
@@ -305,6 +310,11 @@ export class PartitionWorker {
     }
   }
 
+  /** Sequence number for pass IDs (unique per worker; the fence makes it unique per partition). */
+  nextPassId(): number {
+    return ++this.passSeq;
+  }
+
   get context(): WorkerContext {
     return this.ctx;
   }
@@ -324,7 +334,7 @@ class PartitionPass {
   private readyHashFailures = 0;
   private fenced: LeaseLostError | null = null;
   private readonly batch: BatchContext;
-  private readonly target: { partition: string; partitions: readonly string[]; fence: string };
+  private readonly target: ReadyHashUpdate;
 
   constructor(
     private readonly worker: PartitionWorker,
@@ -341,7 +351,12 @@ class PartitionPass {
       perCategoryLimit: config.chron.perCategoryLimit,
       nowSeconds: Math.floor(now / 1000),
     };
-    this.target = { partition: worker.name, partitions: worker.context.partitions(), fence: lease.fence };
+    this.target = {
+      partition: worker.name,
+      partitions: worker.context.partitions(),
+      fence: lease.fence,
+      passId: `${lease.fence}/${worker.nextPassId()}`,
+    };
   }
 
   async run(): Promise<PartitionPassReport> {
@@ -372,11 +387,8 @@ class PartitionPass {
     if (complete && readyHash) {
       const interval = this.worker.context.config().chron.intervalMs;
       const staleAfterSeconds = Math.max(60, Math.ceil((10 * interval) / 1000));
-      const failures = await readyHash.sweep(
-        this.target,
-        this.now,
-        Math.floor(this.now / 1000) - staleAfterSeconds,
-      );
+      const nowSeconds = Math.floor(this.now / 1000);
+      const failures = await readyHash.sweep(this.target, nowSeconds, nowSeconds - staleAfterSeconds);
       this.readyHashFailures += failures.length;
     }
     return this.report(complete);
@@ -430,7 +442,7 @@ class PartitionPass {
     if (readyHash && (ready.length > 0 || notReady.length > 0)) {
       // Not awaited: the next batch goes out meanwhile; replies come back in order per connection.
       this.readyWrites.push(
-        readyHash.update(this.target, this.now, ready, notReady).then(
+        readyHash.update(this.target, this.batch.nowSeconds, ready, notReady).then(
           (failures) => {
             this.readyHashFailures += failures.length;
           },

@@ -26,6 +26,8 @@ export interface ReadyHashUpdate {
   /** Every configured partition (the others' contributions are consulted before deleting a field). */
   readonly partitions: readonly string[];
   readonly fence: string;
+  /** Unique per pass over the partition; marks the contribution fields this pass confirmed. */
+  readonly passId: string;
 }
 
 export class ReadyHashWriter {
@@ -44,11 +46,12 @@ export class ReadyHashWriter {
   }
 
   /** Records which queues a batch found ready and which not. Resolves with the failed aggregators. */
-  update(target: ReadyHashUpdate, nowMs: number, ready: readonly string[], notReady: readonly string[]) {
+  update(target: ReadyHashUpdate, nowSeconds: number, ready: readonly string[], notReady: readonly string[]) {
     return this.onEach(target, (agg, keys) =>
       runScript(agg.redis, 'chron-ready-hash', keys, [
         target.fence,
-        nowMs,
+        target.passId,
+        nowSeconds,
         CONTRIBUTION_TTL_MS,
         ready.length,
         ...ready,
@@ -57,15 +60,10 @@ export class ReadyHashWriter {
     );
   }
 
-  /** After a complete pass: drops own fields not seen since passStartMs and shared fields gone stale. */
-  sweep(target: ReadyHashUpdate, passStartMs: number, staleBeforeSeconds: number) {
+  /** After a complete pass: drops own fields this pass did not confirm and shared fields gone stale. */
+  sweep(target: ReadyHashUpdate, nowSeconds: number, staleBeforeSeconds: number) {
     return this.onEach(target, (agg, keys) =>
-      runScript(agg.redis, 'chron-ready-sweep', keys, [
-        target.fence,
-        passStartMs,
-        staleBeforeSeconds,
-        Math.floor(passStartMs / 1000),
-      ]),
+      runScript(agg.redis, 'chron-ready-sweep', keys, [target.fence, target.passId, staleBeforeSeconds, nowSeconds]),
     );
   }
 

@@ -75,8 +75,8 @@ export function schemaDefault(path: readonly string[]): unknown {
 }
 
 /**
- * Validates and fills in defaults in place. Returns the problems in plain words; an empty list
- * means `data` now has the RawConfig shape.
+ * Validates `data` and fills in the schema defaults in place. Valid: `data` now has the RawConfig
+ * shape. Invalid: the problems in plain words, each with the JSON path it is about.
  */
 export function validateConfigValue(
   data: unknown,

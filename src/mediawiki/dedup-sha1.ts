@@ -44,7 +44,8 @@ export class BaseConvertError extends Error {
  */
 export function baseConvert(input: string, fromBase: number, toBase: number, pad = 1): string {
   for (const base of [fromBase, toBase]) {
-    if (!Number.isInteger(base) || base < 2 || base > 36) throw new BaseConvertError(`base ${base} is not 2..36`);
+    if (!Number.isInteger(base) || base < 2 || base > 36)
+      throw new BaseConvertError(`base ${base} is not 2..36`);
   }
   const allowed = DIGITS.slice(0, fromBase);
   const lower = input.toLowerCase();
@@ -61,7 +62,12 @@ export function baseConvert(input: string, fromBase: number, toBase: number, pad
 export function dedupParams(params: PhpArray, options: DedupOptions = {}): PhpArray {
   const variant = options.variant ?? 'job';
   const copy = params.clone();
-  const drop = ['rootJobSignature', 'rootJobTimestamp', 'jobReleaseTimestamp', ...(options.ignoreParams ?? [])];
+  const drop = [
+    'rootJobSignature',
+    'rootJobTimestamp',
+    'jobReleaseTimestamp',
+    ...(options.ignoreParams ?? []),
+  ];
   if (variant === 'job') drop.push('requestId');
   for (const key of drop) copy.delete(key);
   return variant === 'job' ? phpKsort(copy) : copy;
@@ -69,15 +75,19 @@ export function dedupParams(params: PhpArray, options: DedupOptions = {}): PhpAr
 
 /** serialize(['type' => type, 'params' => dedup params]) — the bytes that get hashed. */
 export function dedupInfoBytes(type: string, params: PhpArray, options: DedupOptions = {}): Buffer {
-  return phpSerialize(PhpArray.from([
-    ['type', type],
-    ['params', dedupParams(params, options)],
-  ]));
+  return phpSerialize(
+    PhpArray.from([
+      ['type', type],
+      ['params', dedupParams(params, options)],
+    ]),
+  );
 }
 
 /** The dedup hash of a job in both forms. */
 export function dedupSha1(type: string, params: PhpArray, options: DedupOptions = {}): DedupHash {
-  const hex = createHash('sha1').update(dedupInfoBytes(type, params, options)).digest('hex');
+  const hex = createHash('sha1')
+    .update(dedupInfoBytes(type, params, options))
+    .digest('hex');
   return { hex, base36: sha1HexToBase36(hex) };
 }
 

@@ -135,7 +135,8 @@ export function decodeJobBlob(raw: Buffer): JobBlob {
   }
   if (!(value instanceof PhpArray)) throw new JobBlobError(`blob holds ${describe(value)}, not an array`);
   const params = value.get('params');
-  if (!(params instanceof PhpArray)) throw new JobBlobError(`job field "params" is ${describe(params)}, not an array`);
+  if (!(params instanceof PhpArray))
+    throw new JobBlobError(`job field "params" is ${describe(params)}, not an array`);
   const type = stringField(value, 'type');
   if (type === '') throw new JobBlobError('job field "type" is empty');
   return {

@@ -11,11 +11,17 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
  * objects {"$class": name, ...properties}.
  */
 export function phpToJson(value: PhpValue): JsonValue {
-  if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string') {
+  if (
+    value === null ||
+    typeof value === 'boolean' ||
+    typeof value === 'number' ||
+    typeof value === 'string'
+  ) {
     return value;
   }
   if (typeof value === 'bigint') return value.toString();
-  if (value instanceof PhpFloat) return Number.isFinite(value.value) ? value.value : phpFloatText(value.value);
+  if (value instanceof PhpFloat)
+    return Number.isFinite(value.value) ? value.value : phpFloatText(value.value);
   if (Buffer.isBuffer(value)) return { $binary: value.toString('base64') };
   if (value instanceof PhpArray) {
     if (value.isList()) return [...value.values()].map(phpToJson);

@@ -6,7 +6,8 @@
 // sets where this comparison is not transitive, the order can differ from PHP's.
 import { PhpArray, type PhpKey } from './php-serialize.js';
 
-type Numeric = { readonly kind: 'int'; readonly value: bigint } | { readonly kind: 'float'; readonly value: number };
+type Numeric =
+  { readonly kind: 'int'; readonly value: bigint } | { readonly kind: 'float'; readonly value: number };
 
 const WHITESPACE = /^[ \t\n\r\v\f]*|[ \t\n\r\v\f]*$/g;
 
@@ -40,7 +41,8 @@ function compareBytes(a: Buffer, b: Buffer): number {
 export function comparePhpKeys(a: PhpKey, b: PhpKey): number {
   const aInt = typeof a === 'number' || typeof a === 'bigint';
   const bInt = typeof b === 'number' || typeof b === 'bigint';
-  if (aInt && bInt) return compareNumeric({ kind: 'int', value: BigInt(a) }, { kind: 'int', value: BigInt(b) });
+  if (aInt && bInt)
+    return compareNumeric({ kind: 'int', value: BigInt(a) }, { kind: 'int', value: BigInt(b) });
   if (!aInt && !bInt) {
     const aBytes = keyBytes(a);
     const bBytes = keyBytes(b);

@@ -135,7 +135,8 @@ export class PhpArray implements Iterable<[PhpKey, PhpValue]> {
   push(value: PhpValue): this {
     let next = 0n;
     for (const [key] of this.items.values()) {
-      if ((typeof key === 'number' || typeof key === 'bigint') && BigInt(key) >= next) next = BigInt(key) + 1n;
+      if ((typeof key === 'number' || typeof key === 'bigint') && BigInt(key) >= next)
+        next = BigInt(key) + 1n;
     }
     return this.set(intToCanonical(next), value);
   }
@@ -355,7 +356,8 @@ class Reader {
     const start = this.pos;
     const count = this.length(`${what} element count`);
     // Each entry takes at least 4 bytes ("i:0;N;" is 6); refuse impossible counts up front.
-    if (count * 4 > this.input.length - this.pos) this.fail(`${what} of ${count} elements within the input`, start);
+    if (count * 4 > this.input.length - this.pos)
+      this.fail(`${what} of ${count} elements within the input`, start);
     this.expectByte(C_OPEN, `'{' opening ${what}`);
     const array = new PhpArray();
     for (let i = 0; i < count; i++) {

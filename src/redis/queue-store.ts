@@ -2,7 +2,13 @@
 // MediaWiki JobQueueRedis queues; reference: mediawiki-redis-queue.md §3–§5, §9, §11).
 // Nothing here deletes a job because its data is unreadable: corrupt blobs are reported as such.
 import type { Redis } from 'ioredis';
-import { decodeJobBlob, encodeJobBlob, JobBlobError, type JobBlob, type JobFields } from '../mediawiki/job-blob.js';
+import {
+  decodeJobBlob,
+  encodeJobBlob,
+  JobBlobError,
+  type JobBlob,
+  type JobFields,
+} from '../mediawiki/job-blob.js';
 import { PhpArray, PhpFloat, type PhpValue } from '../mediawiki/php-serialize.js';
 import {
   QUEUES_WITH_JOBS_KEY,
@@ -133,7 +139,8 @@ export function isRootJob(params: PhpArray): boolean {
 }
 
 function phpScalarString(value: PhpValue | undefined, what: string): string {
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint')
+    return String(value);
   throw new QueueStoreError(`${what} must be a string or an integer`);
 }
 
@@ -237,7 +244,13 @@ export class RedisQueueStore {
    * Up to `limit` jobs of one state, skipping `offset`: unclaimed in pop order (next first), the
    * others by score (oldest first). Unreadable or missing blobs come back as { ok: false, error }.
    */
-  async readJobs(type: string, domain: string, state: JobState, limit: number, offset = 0): Promise<StoredJob[]> {
+  async readJobs(
+    type: string,
+    domain: string,
+    state: JobState,
+    limit: number,
+    offset = 0,
+  ): Promise<StoredJob[]> {
     if (limit <= 0) return [];
     const keys = queueKeys(type, domain);
     let ids: string[];
@@ -245,7 +258,8 @@ export class RedisQueueStore {
     if (state === 'unclaimed') {
       ids = (await this.client.lrange(keys['l-unclaimed'], -(offset + limit), -(offset + 1))).reverse();
     } else {
-      const key = keys[state === 'claimed' ? 'z-claimed' : state === 'abandoned' ? 'z-abandoned' : 'z-delayed'];
+      const key =
+        keys[state === 'claimed' ? 'z-claimed' : state === 'abandoned' ? 'z-abandoned' : 'z-delayed'];
       const flat = await this.client.zrange(key, offset, offset + limit - 1, 'WITHSCORES');
       ids = [];
       for (let i = 0; i + 1 < flat.length; i += 2) {
@@ -256,7 +270,11 @@ export class RedisQueueStore {
     }
     if (ids.length === 0) return [];
     const [blobs, attempts] = pipelineResults(
-      await this.client.pipeline().hmgetBuffer(keys['h-data'], ...ids).hmget(keys['h-attempts'], ...ids).exec(),
+      await this.client
+        .pipeline()
+        .hmgetBuffer(keys['h-data'], ...ids)
+        .hmget(keys['h-attempts'], ...ids)
+        .exec(),
       'read jobs',
     ) as [(Buffer | null)[], (string | null)[]];
     return ids.map((id, i): StoredJob => {
@@ -278,11 +296,17 @@ export class RedisQueueStore {
    * through push-jobs.lua (skips sha1 duplicates, LPUSH or ZADD z-delayed, SADD the queue ID),
    * then root-job registration for every root job given. Build jobs with newJobFields().
    */
-  async pushJobs(type: string, domain: string, jobs: readonly JobFields[], options: PushOptions = {}): Promise<PushResult> {
+  async pushJobs(
+    type: string,
+    domain: string,
+    jobs: readonly JobFields[],
+    options: PushOptions = {},
+  ): Promise<PushResult> {
     const items = new Map<string, JobFields>();
     for (const [index, job] of jobs.entries()) {
       if (job.type !== type) throw new QueueStoreError(`job #${index} has type "${job.type}", not "${type}"`);
-      if (!/^[0-9a-f]{32}$/.test(job.uuid)) throw new QueueStoreError(`job #${index} uuid "${job.uuid}" is not 32 hex`);
+      if (!/^[0-9a-f]{32}$/.test(job.uuid))
+        throw new QueueStoreError(`job #${index} uuid "${job.uuid}" is not 32 hex`);
       if (job.sha1 !== '' && !/^[0-9a-z]{31}$/.test(job.sha1)) {
         throw new QueueStoreError(`job #${index} sha1 "${job.sha1}" is not 31 base-36 digits`);
       }
@@ -308,7 +332,12 @@ export class RedisQueueStore {
       const chunk = unique.slice(i, i + chunkSize);
       const args: (string | Buffer)[] = [queueId];
       for (const job of chunk) {
-        args.push(job.uuid, job.sha1, String(job.rtimestamp), encodeJobBlob(job, { compression: options.compression ?? null }));
+        args.push(
+          job.uuid,
+          job.sha1,
+          String(job.rtimestamp),
+          encodeJobBlob(job, { compression: options.compression ?? null }),
+        );
       }
       queueQueueScript(pipeline, 'push-jobs', scriptKeys, args);
       chunkSizes.push(chunk.length);
@@ -332,7 +361,13 @@ export class RedisQueueStore {
       );
     }
     const rootJobsRegistered = await this.registerRootJobs(type, domain, jobs);
-    return { requested: jobs.length, unique: items.size, pushed, duplicates: items.size - pushed, rootJobsRegistered };
+    return {
+      requested: jobs.length,
+      unique: items.size,
+      pushed,
+      duplicates: items.size - pushed,
+      rootJobsRegistered,
+    };
   }
 
   /** JobQueueRedis::doDeduplicateRootJob() for each root job, in one atomic script call. */
@@ -341,17 +376,26 @@ export class RedisQueueStore {
     const timestamps: string[] = [];
     for (const job of jobs) {
       if (!isRootJob(job.params)) continue;
-      keys.push(rootJobKey(domain, type, phpScalarString(job.params.get('rootJobSignature'), 'rootJobSignature')));
+      keys.push(
+        rootJobKey(domain, type, phpScalarString(job.params.get('rootJobSignature'), 'rootJobSignature')),
+      );
       timestamps.push(phpScalarString(job.params.get('rootJobTimestamp'), 'rootJobTimestamp'));
     }
     if (keys.length === 0) return 0;
-    return toInt(await runQueueScript(this.client, 'register-root-jobs', keys, [ROOT_JOB_TTL_SECONDS, ...timestamps]));
+    return toInt(
+      await runQueueScript(this.client, 'register-root-jobs', keys, [ROOT_JOB_TTL_SECONDS, ...timestamps]),
+    );
   }
 
   /** Ready queues in one script call (see discover-ready.lua). */
   async discoverReady(options: { withDelayed?: boolean } = {}): Promise<DiscoveryResult> {
     const reply = asArray(
-      await runQueueScript(this.client, 'discover-ready', [QUEUES_WITH_JOBS_KEY], [options.withDelayed ? '1' : '0']),
+      await runQueueScript(
+        this.client,
+        'discover-ready',
+        [QUEUES_WITH_JOBS_KEY],
+        [options.withDelayed ? '1' : '0'],
+      ),
       'discover-ready',
     );
     const [count, readyFlat, delayedFlat, badList] = reply;
@@ -377,14 +421,21 @@ export class RedisQueueStore {
    * Moves abandoned jobs back to l-unclaimed in place (see retry-abandoned.lua): the given IDs, or
    * up to `limit` (default 1000) oldest ones.
    */
-  async retryAbandoned(queue: Pick<QueueRef, 'type' | 'domain'> & { queueId?: string }, options: { ids?: readonly string[]; limit?: number } = {}): Promise<RetryResult> {
+  async retryAbandoned(
+    queue: Pick<QueueRef, 'type' | 'domain'> & { queueId?: string },
+    options: { ids?: readonly string[]; limit?: number } = {},
+  ): Promise<RetryResult> {
     const k = queueKeys(queue.type, queue.domain);
     const reply = asArray(
       await runQueueScript(
         this.client,
         'retry-abandoned',
         [k['z-abandoned'], k['l-unclaimed'], k['h-attempts'], k['h-data'], QUEUES_WITH_JOBS_KEY],
-        [queue.queueId ?? makeQueueId(queue.type, queue.domain), options.limit ?? 1000, ...(options.ids ?? [])],
+        [
+          queue.queueId ?? makeQueueId(queue.type, queue.domain),
+          options.limit ?? 1000,
+          ...(options.ids ?? []),
+        ],
       ),
       'retry-abandoned',
     );

@@ -13,8 +13,6 @@ export interface ViewQueue {
   readonly ready: number;
   /** Start time (ms) of the newest successful poll that reported this queue. */
   readonly seenAt: number;
-  /** When the queue was first seen ready after having been absent (ms). */
-  readonly readySince: number;
   /** True when every partition reporting it is a kept-over listing from before an error. */
   readonly stale: boolean;
 }
@@ -106,7 +104,6 @@ export class ReadyView {
   }
 
   private rebuild(now: number): void {
-    const previous = this.merged;
     const next = new Map<
       string,
       { wiki: string; domain: string; type: string; ready: number; seenAt: number }
@@ -138,7 +135,6 @@ export class ReadyView {
       merged.set(key, {
         key,
         ...acc,
-        readySince: previous.get(key)?.readySince ?? now,
         stale: staleness.get(key) ?? false,
       });
     }

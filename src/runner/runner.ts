@@ -48,6 +48,8 @@ interface ActiveDispatch {
 type RunnerState = 'idle' | 'running' | 'draining' | 'stopped';
 
 const RECENT_FAILURES = 50;
+/** Discovery errors this soon after start are connections still coming up, not outages. */
+const STARTUP_GRACE_MS = 2000;
 const LATENCY_SAMPLES = 200;
 
 export class JobRunner {
@@ -64,6 +66,7 @@ export class JobRunner {
   private state: RunnerState = 'idle';
   private startedAt: number | null = null;
   private lastWorkAt = -Infinity;
+  private discoveryWorked = false;
   private fillScheduled = false;
   private stopping: Promise<void> | null = null;
   private readonly failingPartitions = new Map<string, string>();
@@ -166,7 +169,11 @@ export class JobRunner {
    * children are done.
    */
   reload(newConfig: JobrunnerConfig, newDispatcher?: Dispatcher): void {
-    if (this.state === 'stopped' || this.state === 'draining') return;
+    if (this.state === 'stopped' || this.state === 'draining') {
+      this.logger.warn('Reload ignored: the runner is stopping', { config: newConfig.sourcePath });
+      void newDispatcher?.close();
+      return;
+    }
     this.config = newConfig;
     this.scheduler.reconfigure(newConfig.groups, newConfig.runner, this.clock.now());
     this.pool.resize(newConfig.groups);
@@ -209,18 +216,23 @@ export class JobRunner {
     if (this.state !== 'running') return;
     const now = this.clock.now();
     this.scheduler.observe(listing, pollStartedAt, now);
-    this.notePartitionErrors(listing);
-    this.scheduler.tick(now);
+    this.notePartitionErrors(listing, now);
+    // Like the original, the time share only runs while there is work to share.
+    if (this.scheduler.hasKnownWork()) this.scheduler.tick(now);
     const spawned = this.fill();
     if (this.scheduler.hasKnownWork() || this.inFlight.size > 0) this.lastWorkAt = now;
     this.metrics.loopState(this.loopState(spawned), now);
     this.metrics.slotGauges(this.gaugeValues(), now);
   }
 
-  private notePartitionErrors(listing: QueueListing<ReadyQueue>): void {
+  private notePartitionErrors(listing: QueueListing<ReadyQueue>, now: number): void {
     const failing = new Set<string>();
+    // Connections are still being set up right after start: only errors that outlast that count.
+    if (listing.errors.length === 0) this.discoveryWorked = true;
+    const settling = !this.discoveryWorked && now - (this.startedAt ?? now) < STARTUP_GRACE_MS;
     for (const { partition, error } of listing.errors) {
       failing.add(partition);
+      if (settling) continue;
       this.metrics.discoveryError();
       if (this.failingPartitions.get(partition) !== error) {
         this.logger.error('Discovery failed for a partition; using its last listing for a while', {
@@ -407,6 +419,16 @@ export class JobRunner {
       });
     } else if (result.outcome === 'aborted') {
       this.logger.warn('Dispatch aborted by shutdown', fields);
+    }
+    if (result.failedJobs > 0) {
+      // Failed jobs are MediaWiki's business (they stay claimed and are retried), but say which.
+      const errors = [...new Set((result.result?.jobs ?? []).flatMap((j) => (j.error ? [j.error] : [])))];
+      this.logger.warn('Jobs failed', {
+        ...fields,
+        failed: result.failedJobs,
+        ok: result.okJobs,
+        errors: errors.slice(0, 3),
+      });
     }
     if (report.firstConfigMismatch) {
       this.logger.warn('Job type not runnable on this wiki (reached: none-possible); check the config', {

@@ -13,7 +13,8 @@ import { CommandDispatcher } from '../../src/runner/dispatch/command-dispatcher.
 import { createMasker } from '../../src/runner/dispatch/masking.js';
 import type { DispatchRequest } from '../../src/runner/dispatch/types.js';
 
-const FAKE = resolve('test/fixtures/executors/fake-runjobs.sh');
+// Run through bash so the test does not depend on the script's executable bit.
+const FAKE = `bash ${resolve('test/fixtures/executors/fake-runjobs.sh')}`;
 const dir = mkdtempSync(join(tmpdir(), 'jobrunner-dispatch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

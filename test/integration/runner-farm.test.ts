@@ -83,7 +83,6 @@ interface Harness {
 
 let harness: Harness | null = null;
 afterEach(async () => {
-  if (harness) { const st = harness.runner.stats(); console.log(JSON.stringify({totals: st.totals, lat: st.pickupLatency, failures: st.recentFailures.length})); console.log(harness.logs.filter(l => l.msg==='priority mode changed' || l.msg==='dispatch start' || l.level !== 'debug').slice(0,60).map(l=>JSON.stringify(l)).join('\n')); }
   await harness?.stop();
   harness = null;
 });
@@ -113,7 +112,14 @@ function start(groups: Record<string, unknown>, runnerSettings: Record<string, u
   const backend = new RedisBackend(config, logger);
   const dispatcher: Dispatcher = createDispatcher(config, { logger });
   const metrics: Metrics = createStatsd(config.statsd, logger);
-  const runner = new JobRunner(config, { backend, dispatcher, logger, metrics, hostname: HOST, random: () => 0 });
+  const runner = new JobRunner(config, {
+    backend,
+    dispatcher,
+    logger,
+    metrics,
+    hostname: HOST,
+    random: () => 0,
+  });
   runner.start();
   return {
     runner,
@@ -128,7 +134,11 @@ function start(groups: Record<string, unknown>, runnerSettings: Record<string, u
   };
 }
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+async function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
@@ -137,6 +147,13 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, timeo
 }
 
 const unclaimed = (wiki: string, type: string) => client.llen(queueKey(type, wiki, 'l-unclaimed'));
+
+/** Calls of one Redis command since the last CONFIG RESETSTAT. */
+async function commandCalls(command: string): Promise<number> {
+  const info = await client.info('commandstats');
+  const m = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info);
+  return m ? Number(m[1]) : 0;
+}
 
 /** Every job-queue key of the farm: nothing unclaimed, claimed, abandoned, delayed or stored. */
 async function queueLeftovers(): Promise<Record<string, number>> {
@@ -170,14 +187,19 @@ describe('JobRunner on a real MediaWiki farm', () => {
     for (const wiki of farm.wikis) expect((await farm.showJobs(wiki)).trim()).toBe('0');
     expect(await queueLeftovers()).toEqual({});
     // The statsd counters on the wire add up to the same numbers.
-    await until(() => types.reduce((n, t) => n + sink.counter(`jobrunner.pop.${t}.ok.${HOST}`), 0) === 2000, 'statsd');
+    await until(
+      () => types.reduce((n, t) => n + sink.counter(`jobrunner.pop.${t}.ok.${HOST}`), 0) === 2000,
+      'statsd',
+    );
     for (const type of types) expect(sink.counter(`jobrunner.pop.${type}.ok.${HOST}`)).toBe(500);
     expect(sink.counter(`jobrunner.start-runner.${HOST}`)).toBe(1);
     expect(sink.counter(`jobrunner.spawn.${HOST}`)).toBe(runner.stats().totals.dispatches);
-    expect(sink.lines.some((l) => l.startsWith(`jobrunner.dispatch-time.null.${HOST}:`) && l.endsWith('|ms'))).toBe(
-      true,
-    );
-    expect(sink.lines.some((l) => l.startsWith(`jobrunner.slots-busy.basic.${HOST}:`) && l.endsWith('|g'))).toBe(true);
+    expect(
+      sink.lines.some((l) => l.startsWith(`jobrunner.dispatch-time.null.${HOST}:`) && l.endsWith('|ms')),
+    ).toBe(true);
+    expect(
+      sink.lines.some((l) => l.startsWith(`jobrunner.slots-busy.basic.${HOST}:`) && l.endsWith('|g')),
+    ).toBe(true);
     // Each queue needed few processes: no fan-out of one queue into one process per job.
     expect(runner.stats().totals.dispatches).toBeLessThan(100);
     expect(runner.stats().pickupLatency.count).toBeGreaterThan(0);
@@ -206,7 +228,10 @@ describe('JobRunner on a real MediaWiki farm', () => {
     for (const type of ['typeA', 'typeB', 'typeC']) {
       await farm.pushJobs('wiki1', { type, count: 3000, usleep: 5000 });
     }
-    harness = start({ main: { runners: 2, include: ['*'] } }, { highPriorityMaxTime: 1, lowPriorityMaxTime: 1 });
+    harness = start(
+      { main: { runners: 2, include: ['*'] } },
+      { highPriorityMaxTime: 1, lowPriorityMaxTime: 1 },
+    );
     const { runner } = harness;
     await until(() => runner.stats().groups[0]?.busy === 2, 'both slots on the big wiki');
     await farm.pushJobs('wiki2', { type: 'null', count: 5 });
@@ -215,5 +240,34 @@ describe('JobRunner on a real MediaWiki farm', () => {
     for (const type of ['typeA', 'typeB', 'typeC']) backlog += await unclaimed('wiki1', type);
     expect(backlog).toBeGreaterThan(3000);
     await until(() => sink.counter(`jobrunner.pop.null.ok.${HOST}`) === 5, 'small wiki counted');
+  });
+
+  it('runs one job in one queue with one process, not one per free slot (B3)', async () => {
+    await farm.pushJobs('wiki1', { type: 'null', count: 1 });
+    harness = start({ basic: { runners: 4, include: ['*'] } }, {});
+    const { runner } = harness;
+    await until(() => runner.stats().totals.jobsOk === 1, 'the job ran');
+    // Let discovery look again many times: the drained queue gets no further process.
+    await client.config('RESETSTAT');
+    await until(async () => (await commandCalls('evalsha')) >= 20, '20 more discovery polls');
+    expect(runner.stats().totals.dispatches).toBe(1);
+    expect(await queueLeftovers()).toEqual({});
+  });
+
+  it('costs one Redis command per partition per discovery poll, at most 10 a second when idle', async () => {
+    await client.config('RESETSTAT');
+    harness = start({ basic: { runners: 4, include: ['*'] } }, {});
+    await until(async () => (await commandCalls('evalsha')) > 0, 'discovery running');
+    await client.config('RESETSTAT');
+    const from = Date.now();
+    await until(async () => (await commandCalls('evalsha')) >= 15, '15 idle polls');
+    const seconds = (Date.now() - from) / 1000;
+    const info = await client.info('commandstats');
+    const commands = [...info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)]
+      .map(([, name]) => name)
+      .filter((name) => name !== 'config|resetstat' && name !== 'info' && name !== 'smembers');
+    // SMEMBERS runs inside the discovery script; the script call is all the runner sends.
+    expect(commands).toEqual(['evalsha']);
+    expect(await commandCalls('evalsha')).toBeLessThanOrEqual(2 + seconds * 10);
   });
 });

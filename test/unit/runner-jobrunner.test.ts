@@ -8,6 +8,7 @@ import type { JobrunnerConfig } from '../../src/config/types.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Metrics } from '../../src/observability/statsd.js';
 import type { DispatchRequest, DispatchResult, Dispatcher } from '../../src/runner/dispatch/types.js';
+import { planReload } from '../../src/runner/reload-plan.js';
 import { JobRunner } from '../../src/runner/runner.js';
 
 function config(groups: Record<string, unknown>, runner: Record<string, unknown> = {}): JobrunnerConfig {
@@ -344,17 +345,19 @@ describe('JobRunner', () => {
     const { backend, dispatcher, runner, lines, metrics } = make(
       config({ g: { runners: 1, include: ['*'] } }),
     );
-    let fail = true;
+    let fail = false;
     backend.listReadyQueues = async () => {
       backend.polls++;
       if (fail) throw new Error('connection lost');
-      return { queues: [q('w', 'a', 5)], errors: [] };
+      return { queues: [], errors: [] };
     };
     runner.start();
-    await until(() => backend.polls > 5, 'polls');
+    await until(() => backend.polls > 0, 'first poll');
+    fail = true;
+    await until(() => backend.polls > 6, 'polls');
     expect(lines.filter((l) => l.msg?.toString().startsWith('Discovery failed'))).toHaveLength(1);
     expect(metrics.counts.get('redis-error.host1')).toBeGreaterThan(1);
-    fail = false;
+    backend.listReadyQueues = async () => ({ queues: [q('w', 'a', 5)], errors: [] });
     await until(() => dispatcher.calls.length === 1, 'dispatch after recovery');
     expect(lines.some((l) => l.msg === 'Discovery works again for a partition')).toBe(true);
   });
@@ -371,5 +374,30 @@ describe('JobRunner', () => {
       groups: [{ name: 'g', runners: 2, busy: 0, mode: 'high' }],
       pickupLatency: { measure: 'notice-to-dispatch', count: 0 },
     });
+  });
+});
+
+describe('planReload', () => {
+  it('builds a new dispatcher only when dispatch settings change and names what needs a restart', () => {
+    const base = config({ g: { runners: 1, include: ['*'] } });
+    expect(planReload(base, config({ g: { runners: 5, include: ['*'] } }))).toEqual({
+      dispatcherChanged: false,
+      needsRestart: [],
+    });
+    expect(planReload(base, config({ g: { runners: 1, include: ['*'] } }, { killGraceSeconds: 9 }))).toEqual({
+      dispatcherChanged: true,
+      needsRestart: [],
+    });
+    const moved = parseConfigText(
+      JSON.stringify({
+        groups: { g: { runners: 1, include: ['*'] } },
+        redis: { aggregators: ['127.0.0.1:2'], queues: ['127.0.0.1:2'] },
+        dispatcher: 'php other.php --wiki=%(db)x --type=%(type)x',
+        statsd: '127.0.0.1:8125',
+        runner: { discoveryIntervalMs: 5 },
+      }),
+      '/test/jobrunner.conf',
+    );
+    expect(planReload(base, moved)).toEqual({ dispatcherChanged: true, needsRestart: ['redis', 'statsd'] });
   });
 });

@@ -10,7 +10,7 @@ describe 'jobrunner' do
     }
   end
   let(:params) { base_params }
-  let(:config) { JSON.parse(file_content(catalogue, '/etc/jobrunner/jobrunner.conf')) }
+  let(:conf) { JSON.parse(file_content(catalogue, '/etc/jobrunner/jobrunner.conf')) }
 
   DEBIAN_FACTS.each do |os, os_facts|
     context "on #{os} with the minimal parameters" do
@@ -32,11 +32,11 @@ describe 'jobrunner' do
       end
 
       it 'renders the defaults: aggregators = queues, one basic group sized by the CPU count (2)' do
-        expect(config['groups']).to eq('basic' => { 'runners' => 2, 'include' => ['*'] })
-        expect(config['redis']).to eq('aggregators' => base_params[:redis_queues], 'queues' => base_params[:redis_queues])
-        expect(config['runner']).to eq('drainTimeoutSeconds' => 60, 'killGraceSeconds' => 5)
-        expect(config.keys).not_to include('statsd', 'limits', 'chron', 'dispatch')
-        expect(catalogue.resource('File', '/etc/jobrunner/jobrunner.conf')[:content]).to be_a(String)
+        expect(conf['groups']).to eq('basic' => { 'runners' => 2, 'include' => ['*'] })
+        expect(conf['redis']).to eq('aggregators' => base_params[:redis_queues], 'queues' => base_params[:redis_queues])
+        expect(conf['runner']).to eq('drainTimeoutSeconds' => 60, 'killGraceSeconds' => 5)
+        expect(conf.keys).not_to include('statsd', 'limits', 'chron', 'dispatch')
+        expect(catalogue.resource('File', '/etc/jobrunner/jobrunner.conf').sensitive_parameters).to be_empty
       end
 
       it 'runs both services with a reload as refresh' do
@@ -48,10 +48,18 @@ describe 'jobrunner' do
 
       it 'installs units where masking can overlay them, restarting (not reloading) on unit changes' do
         is_expected.to contain_file('/lib/systemd/system/jobrunner.service').with_mode('0644')
-        is_expected.to contain_exec('jobrunner: apply changed jobrunner.service')
+        is_expected.to contain_exec('jobrunner: restart jobrunner.service')
           .with(refreshonly: true, command: 'systemctl daemon-reload && systemctl try-restart jobrunner.service')
           .that_subscribes_to('File[/lib/systemd/system/jobrunner.service]')
           .that_comes_before('Service[jobrunner]')
+      end
+
+      it 'restarts (not reloads) both daemons when a setting read only at startup changes' do
+        is_expected.to contain_file('/etc/jobrunner/startup-settings.sha256')
+          .with(owner: 'root', mode: '0400')
+          .that_requires('File[/etc/jobrunner/jobrunner.conf]')
+          .that_notifies(['Exec[jobrunner: restart jobrunner.service]', 'Exec[jobrunner: restart jobchron.service]'])
+        expect(file_content(catalogue, '/etc/jobrunner/startup-settings.sha256')).to match(%r{^\h{64}$})
       end
 
       it { is_expected.to contain_file('/etc/logrotate.d/jobrunner').with_ensure('absent') }
@@ -91,24 +99,24 @@ describe 'jobrunner' do
     it { is_expected.to compile.with_all_deps }
     it { is_expected.not_to contain_user('www-data') }
 
-    it 'sizes the weighted groups (concurrency floor(1.1 x 24) = 26) and keeps the fixed one' do
-      expect(config['groups'].transform_values { |g| g['runners'] }).to eq('basic' => 20, 'upload' => 6, 'transcode' => 0)
-      expect(config['groups'].keys).to eq(%w[basic upload transcode])
-      expect(config['groups']['basic']['low-priority']).to eq(['refreshLinks'])
+    it 'sizes the weighted groups (ceil(w / 27 x floor(1.1 x 24))) and keeps the fixed one' do
+      expect(conf['groups'].transform_values { |g| g['runners'] }).to eq('basic' => 20, 'upload' => 7, 'transcode' => 0)
+      expect(conf['groups'].keys).to eq(%w[basic upload transcode])
+      expect(conf['groups']['basic']['low-priority']).to eq(['refreshLinks'])
     end
 
     it 'writes every section with the schema key names' do
-      expect(config['redis']).to include('password' => 's3cret', 'connectTimeoutMs' => 2000,
+      expect(conf['redis']).to include('password' => 's3cret', 'connectTimeoutMs' => 2000,
                                          'aggregators' => ['rdb1001.eqiad.wmnet:6378', '[2001:db8::1]:6378'])
-      expect(config['statsd']).to eq('host' => 'statsd.eqiad.wmnet', 'port' => 8125, 'prefix' => 'jobrunner')
-      expect(config['runner']).to eq('maxPerQueue' => 3, 'drainTimeoutSeconds' => 120, 'killGraceSeconds' => 5)
-      expect(config['chron']).to eq('intervalMs' => 2000)
-      expect(config['status']).to include('adminTokenFile' => '/etc/jobrunner/admin-token')
-      expect(config['logging']).to eq('level' => 'debug', 'file' => '/var/log/jobrunner/jobrunner.log')
+      expect(conf['statsd']).to eq('host' => 'statsd.eqiad.wmnet', 'port' => 8125, 'prefix' => 'jobrunner')
+      expect(conf['runner']).to eq('maxPerQueue' => 3, 'drainTimeoutSeconds' => 120, 'killGraceSeconds' => 5)
+      expect(conf['chron']).to eq('intervalMs' => 2000)
+      expect(conf['status']).to include('adminTokenFile' => '/etc/jobrunner/admin-token')
+      expect(conf['logging']).to eq('level' => 'debug', 'file' => '/var/log/jobrunner/jobrunner.log')
     end
 
     it 'keeps secrets out of reports: Sensitive config content, 0400 secret files owned by the service user' do
-      expect(catalogue.resource('File', '/etc/jobrunner/jobrunner.conf')[:content]).to respond_to(:unwrap)
+      expect(catalogue.resource('File', '/etc/jobrunner/jobrunner.conf').sensitive_parameters).to include(:content)
       is_expected.to contain_file('/etc/jobrunner/admin-token')
         .with(ensure: 'file', owner: 'www-data', group: 'www-data', mode: '0400', show_diff: false)
         .that_comes_before('File[/etc/jobrunner/jobrunner.conf]')
@@ -119,8 +127,10 @@ describe 'jobrunner' do
       is_expected.to contain_file('/var/log/jobrunner').with(ensure: 'directory', owner: 'root', mode: '0755')
       is_expected.to contain_file('/var/log/jobrunner/jobrunner.log').with(owner: 'www-data', mode: '0640')
       rule = file_content(catalogue, '/etc/logrotate.d/jobrunner')
-      expect(rule).to include('/var/log/jobrunner/jobrunner.log {', 'create 0640 www-data www-data', 'kill -USR1')
-      expect(rule).not_to match(%r{restart})
+      expect(rule).to include('/var/log/jobrunner/jobrunner.log {', 'create 0640 www-data www-data')
+      postrotate = rule[%r{postrotate\n(.*)endscript}m, 1]
+      expect(postrotate).to include('kill -USR1')
+      expect(postrotate).not_to match(%r{restart|reload|stop})
     end
 
     it 'gives the runner a stop timeout longer than its drain (120 + 5 + 30 s)' do
@@ -142,10 +152,10 @@ describe 'jobrunner' do
     it 'writes the secret key to a 0400 file and references it by path' do
       is_expected.to contain_file('/etc/jobrunner/mediawiki-secret-key')
         .with(ensure: 'file', owner: 'jobrunner', mode: '0400')
-      expect(config['dispatch']).to eq('kind' => 'special-runjobs',
+      expect(conf['dispatch']).to eq('kind' => 'special-runjobs',
                                        'baseUrls' => { '*' => 'https://%(db)u.example.org/w/index.php' },
                                        'secretKeyFile' => '/etc/jobrunner/mediawiki-secret-key')
-      expect(config).not_to have_key('dispatcher')
+      expect(conf).not_to have_key('dispatcher')
     end
 
     context 'without the secret key' do
@@ -193,6 +203,18 @@ describe 'jobrunner' do
       let(:params) { { redis_queues: ['127.0.0.1'] } }
 
       it { is_expected.to compile.and_raise_error(%r{dispatcher is required unless dispatch_kind is special-runjobs}) }
+    end
+
+    context 'an http dispatch kind with a command dispatcher' do
+      let(:params) { base_params.merge(dispatch_kind: 'http', dispatcher: 'php runJobs.php') }
+
+      it { is_expected.to compile.and_raise_error(%r{dispatch_kind http needs an http:// or https:// dispatcher}) }
+    end
+
+    context 'a queue server listed twice' do
+      let(:params) { base_params.merge(redis_queues: ['rdb1:6380', 'rdb1:6380']) }
+
+      it { is_expected.to compile.and_raise_error(%r{redis_queues lists a server twice}) }
     end
 
     context 'a plain-text Redis password' do

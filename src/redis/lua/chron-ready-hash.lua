@@ -1,6 +1,6 @@
 -- jobchron: keep the ready-queue hash current on one aggregator, incrementally and race-free.
 -- Several jobchron instances write here at once, each for the partitions it holds. Each partition has
--- its own contribution hash (field -> last time seen ready, ms), written only by that partition's
+-- its own contribution hash (field -> ID of the pass that last saw it ready), written only by that partition's
 -- lease holder and fenced by the lease's fencing number, so a paused instance that lost its lease
 -- cannot overwrite a newer holder. The shared hash keeps MediaWiki's ≤1.32 format: field
 -- rawurlencode(type)/rawurlencode(domain) -> UNIX s, plus `_epoch`. A field leaves it only when no
@@ -12,9 +12,10 @@
 --   3… the other partitions' contribution hashes
 -- ARGV
 --   1 fencing number of the caller's partition lease
---   2 now, UNIX ms
---   3 time to live of the contribution hash, ms (it vanishes if its partition leaves the config)
---   4 R = number of ready fields; then R fields of ready queues; then fields of queues not ready
+--   2 pass ID (unique per pass over this partition)
+--   3 now, UNIX s
+--   4 time to live of the contribution hash, ms (it vanishes if its partition leaves the config)
+--   5 R = number of ready fields; then R fields of ready queues; then fields of queues not ready
 -- Returns 1, or the error reply "FENCED ..." when a newer lease holder has written this partition.
 
 local fence = tonumber(ARGV[1])
@@ -24,12 +25,12 @@ if stored and stored > fence then
 end
 redis.call('HSET', KEYS[2], '_fence', ARGV[1])
 
-local nowMs = ARGV[2]
-local nowS = math.floor(tonumber(ARGV[2]) / 1000)
-local readyCount = tonumber(ARGV[4])
-for i = 5, 4 + readyCount do
-  redis.call('HSET', KEYS[2], ARGV[i], nowMs)
-  redis.call('HSET', KEYS[1], ARGV[i], nowS)
+local passId = ARGV[2]
+local now = ARGV[3]
+local readyCount = tonumber(ARGV[5])
+for i = 6, 5 + readyCount do
+  redis.call('HSET', KEYS[2], ARGV[i], passId)
+  redis.call('HSET', KEYS[1], ARGV[i], now)
 end
 
 local function listedElsewhere(field)
@@ -39,7 +40,7 @@ local function listedElsewhere(field)
   return false
 end
 
-for i = 5 + readyCount, #ARGV do
+for i = 6 + readyCount, #ARGV do
   local field = ARGV[i]
   redis.call('HDEL', KEYS[2], field)
   if redis.call('HEXISTS', KEYS[1], field) == 1 and not listedElsewhere(field) then
@@ -47,6 +48,6 @@ for i = 5 + readyCount, #ARGV do
   end
 end
 
-redis.call('HSET', KEYS[1], '_epoch', nowS)
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[1], '_epoch', now)
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return 1

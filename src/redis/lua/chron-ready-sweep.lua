@@ -1,5 +1,5 @@
 -- jobchron: after a complete pass over a partition, drop what that pass did not confirm.
--- Contribution fields older than the pass start belong to queues that left s-queuesWithJobs (e.g.
+-- Contribution fields not stamped by this pass belong to queues that left s-queuesWithJobs (e.g.
 -- MediaWiki's doDelete); shared-hash fields not refreshed for a while belong to nobody any more
 -- (a partition that is down, or removed from the config, or entries left by the original chron).
 --
@@ -9,7 +9,7 @@
 --   3… the other partitions' contribution hashes
 -- ARGV
 --   1 fencing number of the caller's partition lease
---   2 pass start, UNIX ms: own contribution fields older than this are dropped
+--   2 ID of the pass that just completed: own contribution fields with another ID are dropped
 --   3 stale cutoff, UNIX s: shared-hash fields older than this are dropped
 --   4 now, UNIX s (written to `_epoch`)
 -- Returns {own fields dropped, shared fields dropped}, or the error reply "FENCED ...".
@@ -20,7 +20,7 @@ if stored and stored > fence then
   return redis.error_reply('FENCED a newer lease holder of this partition has written here')
 end
 
-local passStart = tonumber(ARGV[2])
+local passId = ARGV[2]
 local staleCutoff = tonumber(ARGV[3])
 
 local function listedElsewhere(field)
@@ -33,8 +33,8 @@ end
 local ownDropped, sharedDropped = 0, 0
 local own = redis.call('HGETALL', KEYS[2])
 for i = 1, #own, 2 do
-  local field, seen = own[i], tonumber(own[i + 1])
-  if field ~= '_fence' and seen and seen < passStart then
+  local field, seenBy = own[i], own[i + 1]
+  if field ~= '_fence' and seenBy ~= passId then
     redis.call('HDEL', KEYS[2], field)
     ownDropped = ownDropped + 1
     if not listedElsewhere(field) and redis.call('HDEL', KEYS[1], field) == 1 then

@@ -94,6 +94,14 @@ export class CommandDispatcher implements Dispatcher {
         target: this.options.mask(spec.display),
       });
     }
+    if (child.survivors.length > 0) {
+      this.options.logger.error('dispatch child processes survived SIGKILL (stuck in the kernel?)', {
+        wiki: request.wiki,
+        type: request.type,
+        pids: child.survivors,
+        target: this.options.mask(spec.display),
+      });
+    }
     return this.interpret(request, spec, child, abort);
   }
 

@@ -3,6 +3,7 @@
 // Never throws: every outcome is a value.
 import { Agent } from 'undici';
 import { HeadCapture } from './capped-output.js';
+import { timerMs } from './timer-ms.js';
 
 export interface PostRequest {
   readonly url: URL;
@@ -64,7 +65,7 @@ export class HttpPoster {
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort(new Error('total request timeout'));
-    }, request.timeoutMs);
+    }, timerMs(request.timeoutMs));
     const onAbort = (): void => {
       aborted = true;
       controller.abort(new Error('aborted'));
@@ -82,8 +83,8 @@ export class HttpPoster {
         },
         signal: controller.signal,
         // The overall timer above is the real limit; these only keep undici from giving up first.
-        headersTimeout: request.timeoutMs + 1000,
-        bodyTimeout: request.timeoutMs + 1000,
+        headersTimeout: timerMs(request.timeoutMs + 1000),
+        bodyTimeout: timerMs(request.timeoutMs + 1000),
       });
       const body = new HeadCapture(this.bodyCapBytes);
       for await (const chunk of response.body) {

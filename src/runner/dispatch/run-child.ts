@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import { HeadCapture, TailCapture } from './capped-output.js';
 import { liveGroupMembers, signalGroup } from './process-group.js';
+import { timerMs } from './timer-ms.js';
 
 export interface ChildRunOptions {
   readonly file: string;
@@ -41,10 +42,13 @@ export interface ChildRunResult {
   readonly killed: 'SIGTERM' | 'SIGKILL' | null;
   /** Group members still alive when the leader exited on its own (they were then killed). */
   readonly strays: number;
+  /** PIDs of the group still alive 10 s after SIGKILL (stuck in the kernel); normally empty. */
+  readonly survivors: readonly number[];
   readonly durationMs: number;
 }
 
 const PIPE_CLOSE_TIMEOUT_MS = 5000;
+const UNKILLABLE_AFTER_MS = 10_000;
 const GROUP_POLL_MS = 20;
 
 function sleep(ms: number): Promise<void> {
@@ -80,6 +84,7 @@ export async function runChild(options: ChildRunOptions): Promise<ChildRunResult
     timedOut: false,
     killed: null,
     strays: 0,
+    survivors: [],
   } as const;
 
   if (options.abort.aborted) {
@@ -121,12 +126,12 @@ export async function runChild(options: ChildRunOptions): Promise<ChildRunResult
     if (killed !== null) return;
     killed = 'SIGTERM';
     signalGroup(pid, 'SIGTERM');
-    killTimer = setTimeout(sendKill, options.killGraceMs);
+    killTimer = setTimeout(sendKill, timerMs(options.killGraceMs));
   };
   const timeoutTimer = setTimeout(() => {
     timedOut = true;
     escalate();
-  }, options.timeoutMs);
+  }, timerMs(options.timeoutMs));
   const onAbort = (): void => {
     aborted = true;
     escalate();
@@ -150,9 +155,18 @@ export async function runChild(options: ChildRunOptions): Promise<ChildRunResult
     strays = liveGroupMembers(pid).length;
     if (strays > 0) escalate();
   }
-  // No member may outlive the dispatch; SIGKILL follows SIGTERM after the grace period.
-  while (liveGroupMembers(pid).length > 0) {
+  // No member may outlive the dispatch; SIGKILL follows SIGTERM after the grace period. Only a
+  // process stuck in the kernel survives SIGKILL; it is reported rather than waited for forever.
+  let survivors: number[] = [];
+  let killSentAt: number | null = null;
+  for (;;) {
+    survivors = liveGroupMembers(pid);
+    if (survivors.length === 0) break;
     escalate();
+    if (killed === 'SIGKILL') {
+      killSentAt ??= performance.now();
+      if (performance.now() - killSentAt > UNKILLABLE_AFTER_MS) break;
+    }
     await sleep(GROUP_POLL_MS);
   }
   clearTimeout(killTimer);
@@ -178,6 +192,7 @@ export async function runChild(options: ChildRunOptions): Promise<ChildRunResult
     aborted,
     killed,
     strays,
+    survivors,
     durationMs: performance.now() - started,
   };
 }

@@ -1,0 +1,125 @@
+// Wiring of the status server into a daemon (jobrunner, jobchron) from its config: a Prometheus
+// registry fed through the statsd Metrics calls, the farm's queues over the daemon's own Redis
+// connections, the admin token from status.adminTokenFile, and every secret the daemon knows kept
+// out of responses. The daemons only call daemonMetrics() and startDaemonStatus().
+import { readFileSync } from 'node:fs';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { RedisBackend } from '../backend/redis-backend.js';
+import { readSecretFile } from '../config/secret-file.js';
+import type { JobrunnerConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/statsd.js';
+import { FarmQueues } from './farm-queues.js';
+import { summarizeFarm } from './farm-summary.js';
+import { createPrometheusMetrics, teeMetrics } from './prometheus-metrics.js';
+import { deleteQueues, retryAbandoned } from './queue-actions.js';
+import { startStatusServer, type AdminActions, type DaemonRole, type StatusServerHandle } from './server.js';
+
+export interface DaemonMetrics {
+  /** statsd and Prometheus together: give this to the runner / chron. */
+  readonly metrics: Metrics;
+  readonly registry: Registry;
+}
+
+/** A registry with process metrics and the daemon's statsd names as Prometheus metrics. */
+export function daemonMetrics(statsd: Metrics, role: DaemonRole): DaemonMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return { metrics: teeMetrics(statsd, createPrometheusMetrics(registry, { role })), registry };
+}
+
+export interface DaemonStatusOptions {
+  readonly role: DaemonRole;
+  readonly config: JobrunnerConfig;
+  readonly logger: Logger & { addSecrets?(secrets: readonly string[]): void };
+  readonly registry: Registry;
+  readonly status: () => object;
+  readonly ready: () => boolean;
+}
+
+export interface DaemonStatusHandle extends StatusServerHandle {
+  readonly adminEnabled: boolean;
+}
+
+function packageVersion(): string | undefined {
+  try {
+    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    const version = (JSON.parse(text) as { version?: unknown }).version;
+    return typeof version === 'string' ? version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Secret values that must never be served: redis password, admin token, $wgSecretKey. */
+function knownSecrets(config: JobrunnerConfig, adminToken: string | undefined): string[] {
+  const secrets: string[] = [];
+  if (config.redis.password) secrets.push(config.redis.password);
+  if (adminToken) secrets.push(adminToken);
+  if (config.dispatch.secretKeyFile) {
+    try {
+      secrets.push(readSecretFile(config.dispatch.secretKeyFile, 'dispatch.secretKeyFile'));
+    } catch {
+      // the dispatcher reports an unreadable secret file itself
+    }
+  }
+  return secrets;
+}
+
+function peerOf(role: DaemonRole, config: JobrunnerConfig): { role: DaemonRole; url: string } | undefined {
+  const peerRole: DaemonRole = role === 'jobrunner' ? 'jobchron' : 'jobrunner';
+  const port = peerRole === 'jobrunner' ? config.status.runnerPort : config.status.chronPort;
+  if (port === 0) return undefined;
+  const wildcard = ['0.0.0.0', '::', '[::]'].includes(config.status.address);
+  const host = wildcard ? '127.0.0.1' : config.status.address;
+  return { role: peerRole, url: `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}` };
+}
+
+/**
+ * Starts the status server when config.status.enabled (else resolves null).
+ * @throws ConfigError when status.adminTokenFile cannot be read; the listen error when the port is taken
+ */
+export async function startDaemonStatus(options: DaemonStatusOptions): Promise<DaemonStatusHandle | null> {
+  const { config, logger, role } = options;
+  if (!config.status.enabled) return null;
+  const adminToken = config.status.adminTokenFile
+    ? readSecretFile(config.status.adminTokenFile, 'status.adminTokenFile')
+    : undefined;
+  const secrets = knownSecrets(config, adminToken);
+  logger.addSecrets?.(secrets);
+  const backend = new RedisBackend(config, logger.child({ component: 'status-server' }));
+  const farm = new FarmQueues(backend);
+  const actions: AdminActions = {
+    retryAbandoned: async (target) => retryAbandoned(farm, (await farm.list(target)).queues),
+    deleteQueue: async (target) => deleteQueues(farm, (await farm.list(target)).queues),
+  };
+  let server: StatusServerHandle;
+  try {
+    server = await startStatusServer({
+      role,
+      address: config.status.address,
+      port: role === 'jobrunner' ? config.status.runnerPort : config.status.chronPort,
+      logger,
+      registry: options.registry,
+      queues: { summary: async () => summarizeFarm(await farm.list()) },
+      health: () => farm.ping(),
+      status: options.status,
+      ready: options.ready,
+      ...(adminToken !== undefined ? { adminToken, actions } : {}),
+      secrets,
+      peer: peerOf(role, config),
+      version: packageVersion(),
+    });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
+  return {
+    ...server,
+    adminEnabled: adminToken !== undefined,
+    close: async () => {
+      await server.close();
+      await backend.close();
+    },
+  };
+}

@@ -1,0 +1,455 @@
+// jobrunner / jobchron status dashboard. Plain browser JavaScript, no build step and no external
+// resources (works offline). The server does the heavy lifting: /api/queues returns the filtered,
+// sorted top-N rows plus totals, /api/overview the daemon state; this file only renders them and
+// refreshes on a timer. The admin token is kept in memory only (never stored, never in the URL).
+(function () {
+  'use strict';
+
+  const NAME_COLUMNS = ['wiki', 'type'];
+  const state = {
+    sort: 'attention',
+    dir: 'desc',
+    search: '',
+    abandonedOnly: false,
+    limit: 100,
+    intervalMs: 2000,
+    timer: null,
+    inFlight: null,
+    again: false,
+    adminEnabled: false,
+    token: null,
+  };
+
+  const byId = (id) => document.getElementById(id);
+
+  function el(tag, props, children) {
+    const node = document.createElement(tag);
+    if (props) {
+      for (const [key, value] of Object.entries(props)) {
+        if (value === undefined || value === null) continue;
+        if (key === 'text') node.textContent = String(value);
+        else if (key === 'className') node.className = value;
+        else if (key === 'dataset') Object.assign(node.dataset, value);
+        else node.setAttribute(key, String(value));
+      }
+    }
+    for (const child of children || []) if (child) node.append(child);
+    return node;
+  }
+
+  const numberFormat = new Intl.NumberFormat('en-US');
+  function formatCount(n) {
+    return typeof n === 'number' ? numberFormat.format(n) : '–';
+  }
+
+  function formatAge(seconds) {
+    if (seconds === null || seconds === undefined) return '–';
+    const s = Math.max(0, Math.floor(seconds));
+    if (s < 60) return s + 's';
+    if (s < 3600) return Math.floor(s / 60) + 'm' + String(s % 60).padStart(2, '0') + 's';
+    if (s < 86400) return Math.floor(s / 3600) + 'h' + String(Math.floor((s % 3600) / 60)).padStart(2, '0') + 'm';
+    return Math.floor(s / 86400) + 'd' + String(Math.floor((s % 86400) / 3600)).padStart(2, '0') + 'h';
+  }
+
+  function formatTime(ms) {
+    if (!ms) return '–';
+    return new Date(ms).toLocaleTimeString();
+  }
+
+  function formatMs(ms) {
+    if (ms === null || ms === undefined) return '–';
+    return ms < 1000 ? Math.round(ms) + ' ms' : (ms / 1000).toFixed(2) + ' s';
+  }
+
+  async function getJson(url) {
+    const response = await fetch(url, { cache: 'no-store', headers: { Accept: 'application/json' } });
+    if (!response.ok) {
+      let message = 'HTTP ' + response.status;
+      try {
+        message += ': ' + (await response.json()).error;
+      } catch (_) {
+        // not JSON
+      }
+      throw new Error(url.split('?')[0] + ' ' + message);
+    }
+    return response.json();
+  }
+
+  function queueUrl() {
+    const params = new URLSearchParams({ sort: state.sort, dir: state.dir, limit: String(state.limit) });
+    if (state.search) params.set('q', state.search);
+    if (state.abandonedOnly) params.set('abandoned', '1');
+    return 'api/queues?' + params.toString();
+  }
+
+  // ---- farm queues -------------------------------------------------------------------------
+
+  function setTotal(id, text, nonzero) {
+    const node = byId(id);
+    node.textContent = text;
+    node.classList.toggle('nonzero', Boolean(nonzero));
+  }
+
+  function renderQueues(data) {
+    const totals = data.totals;
+    setTotal('total-queues', formatCount(totals.queues));
+    setTotal('total-unclaimed', formatCount(totals.unclaimed));
+    setTotal('total-claimed', formatCount(totals.claimed));
+    setTotal('total-abandoned', formatCount(totals.abandoned), totals.abandoned > 0);
+    setTotal('total-delayed', formatCount(totals.delayed));
+    setTotal('total-oldest', formatAge(totals.oldestAgeSeconds));
+
+    const errors = byId('partition-errors');
+    errors.replaceChildren(
+      ...data.errors.map((e) => el('li', { text: 'Partition ' + e.partition + ' could not be read: ' + e.error })),
+    );
+    errors.hidden = data.errors.length === 0;
+
+    const body = document.createElement('tbody');
+    body.id = 'queue-rows';
+    for (const row of data.rows) body.append(queueRow(row));
+    byId('queue-rows').replaceWith(body);
+
+    const matched = data.matchedTotals;
+    const foot = byId('matched-totals');
+    for (const key of ['unclaimed', 'claimed', 'abandoned', 'delayed', 'total']) {
+      foot.querySelector('[data-col="' + key + '"]').textContent = formatCount(matched[key]);
+    }
+    foot.querySelector('[data-col="oldest"]').textContent = formatAge(matched.oldestAgeSeconds);
+    foot.firstElementChild.textContent = 'Matching queues: ' + formatCount(data.matched);
+
+    byId('match-info').textContent =
+      data.matched > data.rows.length
+        ? 'showing ' + formatCount(data.rows.length) + ' of ' + formatCount(data.matched) + ' matching queues'
+        : formatCount(data.matched) + ' matching queues';
+    byId('empty-note').textContent =
+      data.emptyQueues > 0 ? data.emptyQueues + ' listed queue(s) hold no jobs and are not shown.' : '';
+
+    for (const th of document.querySelectorAll('#queues th[data-sort]')) {
+      const sorted = th.dataset.sort === data.sort;
+      th.classList.toggle('sorted-asc', sorted && data.dir === 'asc');
+      th.classList.toggle('sorted-desc', sorted && data.dir === 'desc');
+      th.setAttribute('aria-sort', sorted ? (data.dir === 'asc' ? 'ascending' : 'descending') : 'none');
+    }
+  }
+
+  function queueRow(row) {
+    const tr = el('tr', {
+      className: row.abandoned > 0 ? 'has-abandoned' : '',
+      dataset: { wiki: row.wiki, type: row.type },
+    });
+    tr.append(
+      el('td', { text: row.wiki, dataset: { col: 'wiki' } }),
+      el('td', { text: row.type, dataset: { col: 'type' } }),
+    );
+    for (const key of ['unclaimed', 'claimed', 'abandoned', 'delayed', 'total']) {
+      tr.append(el('td', { className: 'num', text: formatCount(row[key]), dataset: { col: key } }));
+    }
+    tr.append(
+      el('td', { className: 'num', text: formatAge(row.oldestAgeSeconds), dataset: { col: 'oldest' } }),
+      el('td', { text: row.partitions.join(', '), className: 'muted', dataset: { col: 'partitions' } }),
+    );
+    if (state.adminEnabled && state.token) {
+      const cell = el('td', { dataset: { col: 'actions' } });
+      if (row.abandoned > 0) {
+        cell.append(
+          el('button', { type: 'button', text: 'Retry ' + row.abandoned, dataset: { action: 'retry-abandoned' } }),
+          ' ',
+        );
+      }
+      cell.append(el('button', { type: 'button', className: 'danger', text: 'Delete', dataset: { action: 'delete-queue' } }));
+      tr.append(cell);
+    }
+    return tr;
+  }
+
+  // ---- daemons -----------------------------------------------------------------------------
+
+  function card(label, value) {
+    return el('div', { className: 'card' }, [
+      el('span', { className: 'label', text: label }),
+      el('span', { className: 'value', text: value }),
+    ]);
+  }
+
+  function renderRunner(stats, note) {
+    const section = byId('runner');
+    section.hidden = false;
+    byId('runner-note').textContent = note || '';
+    if (!stats) {
+      byId('runner-totals').replaceChildren();
+      byId('groups').replaceChildren();
+      byId('failure-rows').replaceChildren();
+      return;
+    }
+    const t = stats.totals;
+    const latency = stats.pickupLatency || {};
+    byId('runner-totals').replaceChildren(
+      card('State', stats.state),
+      card('Dispatches', formatCount(t.dispatches)),
+      card('Jobs ok', formatCount(t.jobsOk)),
+      card('Jobs failed', formatCount(t.jobsFailed)),
+      card('Errors', formatCount(t.errors)),
+      card('Timeouts', formatCount(t.timeouts)),
+      card('Pickup p50 / p90', formatMs(latency.p50Ms) + ' / ' + formatMs(latency.p90Ms)),
+      card('Ready queues seen', formatCount(stats.knownQueues)),
+    );
+    const now = Date.now();
+    byId('groups').replaceChildren(
+      ...stats.groups.map((group) =>
+        el('div', { className: 'group', dataset: { group: group.name } }, [
+          el('strong', { text: group.name }),
+          el('span', {
+            className: 'muted',
+            text: ' · ' + group.busy + ' of ' + group.runners + ' busy · ' + group.mode + ' priority',
+          }),
+          el(
+            'div',
+            { className: 'slots' },
+            group.slots.map((slot) =>
+              el('span', {
+                className: 'slot' + (slot.busy ? ' busy' : ''),
+                text: slot.busy
+                  ? '#' + slot.index + ' ' + slot.wiki + ' · ' + slot.type + ' · ' + formatAge((now - slot.since) / 1000)
+                  : '#' + slot.index + ' idle',
+              }),
+            ),
+          ),
+        ]),
+      ),
+    );
+    const failures = [...stats.recentFailures].reverse().slice(0, 20);
+    byId('failure-rows').replaceChildren(
+      ...(failures.length === 0
+        ? [el('tr', {}, [el('td', { colspan: 6, className: 'muted', text: 'No failed dispatches.' })])]
+        : failures.map((f) =>
+            el('tr', {}, [
+              el('td', { text: formatTime(f.at) }),
+              el('td', { text: f.group }),
+              el('td', { text: f.wiki }),
+              el('td', { text: f.type }),
+              el('td', { text: f.outcome + (f.errorKind ? ' (' + f.errorKind + ')' : '') }),
+              el('td', {}, [el('span', { text: f.error }), f.excerpt ? el('pre', { className: 'excerpt', text: f.excerpt }) : null]),
+            ]),
+          )),
+    );
+  }
+
+  function renderChron(stats, note) {
+    const section = byId('chron');
+    section.hidden = false;
+    byId('chron-note').textContent = note || '';
+    if (!stats) {
+      byId('chron-totals').replaceChildren();
+      byId('chron-partition-rows').replaceChildren();
+      return;
+    }
+    byId('chron-totals').replaceChildren(
+      card('Running', stats.running ? 'yes' : 'no'),
+      card('Passes', formatCount(stats.passes)),
+      card('Failed passes', formatCount(stats.failedPasses)),
+      card('Last pass', formatMs(stats.lastPassMs)),
+      card('Last pass at', formatTime(stats.lastPassAt)),
+      card('Recycled', formatCount(stats.recycled)),
+      card('Abandoned', formatCount(stats.abandoned)),
+      card('Undelayed', formatCount(stats.undelayed)),
+      card('Pruned', formatCount(stats.pruned)),
+      card('Live instances', formatCount(stats.liveInstances)),
+    );
+    byId('chron-partition-rows').replaceChildren(
+      ...stats.partitions.map((p) =>
+        el('tr', {}, [
+          el('td', { text: p.name }),
+          el('td', { text: p.leaseHeld ? 'held' : p.heldBy ? 'held by ' + p.heldBy : 'not held' }),
+          el('td', { className: 'num', text: formatCount(p.passes) }),
+          el('td', { className: 'num', text: formatMs(p.lastPassMs) }),
+          el('td', { className: 'num', text: formatCount(p.lastPassQueues) }),
+          el('td', { text: p.lastError || '' }),
+        ]),
+      ),
+    );
+  }
+
+  function renderDaemon(role, daemon, note) {
+    if (role === 'jobrunner') renderRunner(daemon, note);
+    else if (role === 'jobchron') renderChron(daemon, note);
+  }
+
+  function renderOverview(data) {
+    const self = data.self;
+    byId('role').textContent = self.role;
+    document.title = self.role + ' status';
+    const pill = byId('daemon-state');
+    pill.textContent = self.ready ? 'ready' : 'not ready';
+    pill.className = 'pill ' + (self.ready ? 'ok' : 'bad');
+    byId('uptime').textContent = formatAge(self.uptimeSeconds);
+    byId('version').textContent = self.version || '–';
+    renderDaemon(self.role, self.daemon, '');
+    if (data.peer) {
+      if (data.peer.reachable) renderDaemon(data.peer.role, data.peer.status.daemon, 'From the ' + data.peer.role + ' on this host.');
+      else renderDaemon(data.peer.role, null, 'The ' + data.peer.role + ' status server is not reachable: ' + data.peer.error);
+    }
+    const enabled = Boolean(self.admin && self.admin.enabled);
+    if (enabled !== state.adminEnabled) {
+      state.adminEnabled = enabled;
+      byId('admin').hidden = !enabled;
+      showAdminColumn();
+    }
+  }
+
+  // ---- refresh loop --------------------------------------------------------------------------
+
+  function showError(message) {
+    const banner = byId('error-banner');
+    banner.textContent = message;
+    banner.hidden = !message;
+  }
+
+  async function load() {
+    const [queues, overview] = await Promise.all([getJson(queueUrl()), getJson('api/overview')]);
+    renderOverview(overview);
+    renderQueues(queues);
+    const updated = byId('updated');
+    updated.textContent = new Date(queues.generatedAt).toLocaleTimeString();
+    updated.setAttribute('datetime', new Date(queues.generatedAt).toISOString());
+    document.body.dataset.generatedAt = String(queues.generatedAt);
+    showError('');
+  }
+
+  // One request at a time; a change made while one is running triggers exactly one more.
+  function refresh() {
+    if (state.inFlight) {
+      state.again = true;
+      return state.inFlight;
+    }
+    state.inFlight = load()
+      .catch((error) => showError('Could not refresh: ' + error.message))
+      .finally(() => {
+        state.inFlight = null;
+        if (state.again) {
+          state.again = false;
+          refresh();
+        }
+      });
+    return state.inFlight;
+  }
+
+  function schedule() {
+    clearTimeout(state.timer);
+    if (state.intervalMs > 0) {
+      state.timer = setTimeout(() => refresh().then(schedule), state.intervalMs);
+    }
+  }
+
+  // ---- admin -----------------------------------------------------------------------------------
+
+  function showAdminColumn() {
+    const on = state.adminEnabled && Boolean(state.token);
+    for (const node of document.querySelectorAll('.admin-only')) node.hidden = !on;
+    byId('admin-lock').hidden = !state.token;
+  }
+
+  async function adminAction(action, wiki, type) {
+    const result = byId('admin-result');
+    result.textContent = 'Working…';
+    try {
+      const response = await fetch('api/admin/' + action, {
+        method: 'POST',
+        cache: 'no-store',
+        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + state.token },
+        body: JSON.stringify({ wiki, type }),
+      });
+      const body = await response.json();
+      if (response.status === 401 || response.status === 403) {
+        state.token = null;
+        showAdminColumn();
+        result.textContent = 'Refused: ' + body.error;
+        return;
+      }
+      if (body.error) {
+        result.textContent = 'Failed: ' + body.error;
+      } else {
+        const r = body.result;
+        result.textContent =
+          action === 'retry-abandoned'
+            ? 'Retried ' + r.moved + ' abandoned job(s) of ' + type + ' on ' + wiki + (r.noData ? ' (' + r.noData + ' without data left in place)' : '')
+            : 'Deleted ' + r.queues + ' queue(s) (' + r.jobs + ' job(s)) of ' + type + ' on ' + wiki;
+        if (r.errors.length > 0) result.textContent += '; errors: ' + r.errors.map((e) => e.partition + ': ' + e.error).join('; ');
+      }
+    } catch (error) {
+      result.textContent = 'Failed: ' + error.message;
+    }
+    refresh();
+  }
+
+  // ---- wiring ------------------------------------------------------------------------------------
+
+  function init() {
+    for (const th of document.querySelectorAll('#queues th[data-sort]')) {
+      th.addEventListener('click', () => {
+        const key = th.dataset.sort;
+        if (state.sort === key) state.dir = state.dir === 'asc' ? 'desc' : 'asc';
+        else {
+          state.sort = key;
+          state.dir = NAME_COLUMNS.includes(key) ? 'asc' : 'desc';
+        }
+        refresh();
+      });
+    }
+    byId('sort-attention').addEventListener('click', () => {
+      state.sort = 'attention';
+      state.dir = 'desc';
+      refresh();
+    });
+    let typing = null;
+    byId('filter').addEventListener('input', (event) => {
+      clearTimeout(typing);
+      typing = setTimeout(() => {
+        state.search = event.target.value.trim();
+        refresh();
+      }, 200);
+    });
+    byId('abandoned-only').addEventListener('change', (event) => {
+      state.abandonedOnly = event.target.checked;
+      refresh();
+    });
+    byId('limit').addEventListener('change', (event) => {
+      state.limit = Number(event.target.value);
+      refresh();
+    });
+    byId('refresh').addEventListener('change', (event) => {
+      state.intervalMs = Number(event.target.value);
+      schedule();
+    });
+    byId('admin-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const input = byId('admin-token');
+      state.token = input.value.trim() || null;
+      input.value = '';
+      showAdminColumn();
+      byId('admin-result').textContent = state.token ? 'Actions unlocked for this page.' : '';
+      refresh();
+    });
+    byId('admin-lock').addEventListener('click', () => {
+      state.token = null;
+      showAdminColumn();
+      byId('admin-result').textContent = 'Actions locked.';
+      refresh();
+    });
+    byId('queues').addEventListener('click', (event) => {
+      const button = event.target.closest('button[data-action]');
+      if (!button) return;
+      const tr = button.closest('tr');
+      const { wiki, type } = tr.dataset;
+      const action = button.dataset.action;
+      const question =
+        action === 'delete-queue'
+          ? 'Delete the whole ' + type + ' queue of ' + wiki + '? Its jobs are lost.'
+          : 'Retry the abandoned ' + type + ' jobs of ' + wiki + '?';
+      if (window.confirm(question)) adminAction(action, wiki, type);
+    });
+    refresh().then(schedule);
+  }
+
+  document.addEventListener('DOMContentLoaded', init);
+})();

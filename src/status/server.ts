@@ -1,0 +1,268 @@
+// The status server of jobrunner and jobchron: /healthz, /readyz, /metrics (Prometheus), /status
+// (JSON), the dashboard and its JSON API, and token-guarded admin actions. Binds 127.0.0.1 unless
+// configured otherwise. Queue numbers come from one cached farm summary (see SnapshotCache), so a
+// 10,000-queue farm costs one Redis listing per interval however often it is scraped or viewed.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { QueueBackend } from '../backend/types.js';
+import { makeQueueId } from '../mediawiki/queue-keys.js';
+import { maskSecrets, type Logger } from '../observability/logger.js';
+import { checkAdmin } from './admin-auth.js';
+import { loadDashboardAssets } from './dashboard-assets.js';
+import type { FarmListing, PartitionReport } from './farm-queues.js';
+import { queryQueues, summarizeFarm, SORT_KEYS, MAX_QUERY_LIMIT, DEFAULT_QUERY_LIMIT } from './farm-summary.js';
+import {
+  HttpError,
+  enumParam,
+  intParam,
+  optionalString,
+  readJsonBody,
+  requiredString,
+  send,
+  sendJson,
+  stringParam,
+  type Masker,
+} from './http-util.js';
+import type { DeleteReport, RetryReport } from './queue-actions.js';
+import { registerQueueMetrics } from './queue-metrics.js';
+import { SnapshotCache, type QueueSnapshotSource } from './snapshot-cache.js';
+
+export type DaemonRole = 'jobrunner' | 'jobchron';
+
+/** One (wiki, type) queue, optionally on one partition only. */
+export interface AdminTarget {
+  readonly wiki: string;
+  readonly type: string;
+  readonly partition?: string;
+}
+
+export interface AdminActions {
+  retryAbandoned(target: AdminTarget): Promise<RetryReport>;
+  deleteQueue(target: AdminTarget): Promise<DeleteReport>;
+}
+
+export interface StatusServerOptions {
+  readonly role: DaemonRole;
+  readonly address: string;
+  /** 0 picks a free port (read it from the returned handle). */
+  readonly port: number;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** Where queue numbers come from: a FarmQueues-based source, or any QueueBackend. */
+  readonly queues?: QueueSnapshotSource;
+  readonly backend?: Pick<QueueBackend, 'queueCounts'>;
+  /** The daemon's own state for /status and the dashboard (JobRunner.stats(), Chron.getStats()). */
+  readonly status: () => object;
+  readonly ready: () => boolean;
+  /** Liveness of each partition (PING); without it /healthz uses the queue listing. */
+  readonly health?: () => Promise<readonly PartitionReport[]>;
+  /** Enables the admin routes; without it they answer 403. */
+  readonly adminToken?: string;
+  readonly actions?: AdminActions;
+  /** Strings that must never appear in a response (the admin token is always added). */
+  readonly secrets?: readonly string[];
+  /** The other daemon's status server, shown on the dashboard next to this one. */
+  readonly peer?: { readonly role: DaemonRole; readonly url: string };
+  /** How long one farm listing is reused (ms); default 2000. */
+  readonly queueCacheMs?: number;
+  /** Queues labelled individually in jobqueue_jobs; default 50. */
+  readonly topQueues?: number;
+  readonly version?: string;
+}
+
+export interface StatusServerHandle {
+  readonly port: number;
+  readonly address: string;
+  /** http://address:port */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const PEER_TIMEOUT_MS = 800;
+
+/** Queue source over the generic QueueBackend boundary (per-partition counts, errors by partition). */
+export function backendQueueSource(backend: Pick<QueueBackend, 'queueCounts'>): QueueSnapshotSource {
+  return {
+    async summary() {
+      const at = Date.now();
+      const listing = await backend.queueCounts();
+      const names = new Set([...listing.queues.map((q) => q.partition), ...listing.errors.map((e) => e.partition)]);
+      const failed = new Map(listing.errors.map((e) => [e.partition, e.error]));
+      const farm: FarmListing = {
+        at,
+        queues: listing.queues.map((q) => ({ ...q, queueId: makeQueueId(q.type, q.domain) })),
+        partitions: [...names].map((name) => ({
+          name,
+          ok: !failed.has(name),
+          error: failed.get(name) ?? null,
+          listed: listing.queues.filter((q) => q.partition === name).length,
+          badMembers: 0,
+          ms: 0,
+        })),
+        errors: listing.errors,
+      };
+      return summarizeFarm(farm);
+    },
+  };
+}
+
+function urlHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+export async function startStatusServer(options: StatusServerOptions): Promise<StatusServerHandle> {
+  const log = options.logger.child({ component: 'status-server' });
+  const source = options.queues ?? (options.backend ? backendQueueSource(options.backend) : null);
+  if (!source) throw new Error('startStatusServer: give `queues` or `backend`');
+  const cache = new SnapshotCache(source, options.queueCacheMs ?? 2000);
+  registerQueueMetrics(options.registry, cache, { topQueues: options.topQueues });
+  const secrets = [...(options.secrets ?? []), ...(options.adminToken ? [options.adminToken] : [])].filter(
+    (s) => s !== '',
+  );
+  const mask: Masker = (text) => maskSecrets(text, secrets);
+  const { assets, problems } = loadDashboardAssets();
+  for (const problem of problems) log.warn('Dashboard unavailable', { problem });
+  const startedAt = Date.now();
+  const adminEnabled = options.adminToken !== undefined && options.adminToken !== '' && options.actions !== undefined;
+
+  const ownStatus = () => ({
+    role: options.role,
+    version: options.version ?? null,
+    pid: process.pid,
+    startedAt,
+    uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
+    ready: options.ready(),
+    admin: { enabled: adminEnabled },
+    daemon: options.status(),
+  });
+
+  const peerStatus = async () => {
+    if (!options.peer) return null;
+    try {
+      const response = await fetch(`${options.peer.url}/status`, { signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
+      if (!response.ok) return { role: options.peer.role, reachable: false, error: `HTTP ${response.status}` };
+      return { role: options.peer.role, reachable: true, status: (await response.json()) as unknown };
+    } catch (error) {
+      return { role: options.peer.role, reachable: false, error: error instanceof Error ? error.message : String(error) };
+    }
+  };
+
+  const admin = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    const check = checkAdmin(req.headers.authorization, adminEnabled ? options.adminToken : undefined);
+    if (!check.ok) {
+      log.warn('Admin request refused', { path, status: check.status, remote: req.socket.remoteAddress });
+      const headers: Record<string, string> =
+        check.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="jobrunner status"' } : {};
+      throw new HttpError(check.status, check.message, headers);
+    }
+    if (req.method !== 'POST') throw new HttpError(405, 'admin actions are POST requests', { Allow: 'POST' });
+    const actions = options.actions as AdminActions;
+    const body = await readJsonBody(req);
+    const target: AdminTarget = {
+      wiki: requiredString(body, 'wiki'),
+      type: requiredString(body, 'type'),
+      ...(optionalString(body, 'partition') !== undefined ? { partition: optionalString(body, 'partition') } : {}),
+    };
+    let result: RetryReport | DeleteReport;
+    if (path === '/api/admin/retry-abandoned') result = await actions.retryAbandoned(target);
+    else if (path === '/api/admin/delete-queue') result = await actions.deleteQueue(target);
+    else throw new HttpError(404, `no admin action ${path}`);
+    cache.invalidate();
+    log.info('Admin action', { action: path.slice('/api/admin/'.length), ...target, result });
+    sendJson(res, result.errors.length > 0 ? 502 : 200, { action: path.slice('/api/admin/'.length), target, result }, mask);
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://status.invalid');
+    const path = url.pathname;
+    if (path.startsWith('/api/admin/') || path === '/api/admin') return admin(req, res, path);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new HttpError(405, `${req.method ?? '?'} is not allowed here`, { Allow: 'GET, HEAD' });
+    }
+    const asset = assets.get(path);
+    if (asset) return send(res, 200, asset.body, asset.contentType, mask);
+    switch (path) {
+      case '/':
+        throw new HttpError(503, problems.join('; ') || 'dashboard unavailable');
+      case '/healthz': {
+        const partitions = options.health ? await options.health() : (await cache.get()).partitions;
+        const up = partitions.filter((p) => p.ok).length;
+        const state = up === partitions.length ? 'ok' : up === 0 ? 'unavailable' : 'degraded';
+        const body = {
+          status: state,
+          role: options.role,
+          redis: partitions.map((p) => ({ partition: p.name, ok: p.ok, error: p.error })),
+        };
+        return sendJson(res, state === 'unavailable' ? 503 : 200, body, mask);
+      }
+      case '/readyz': {
+        const ready = options.ready();
+        return sendJson(res, ready ? 200 : 503, { ready, role: options.role }, mask);
+      }
+      case '/metrics': {
+        const text = await options.registry.metrics();
+        return send(res, 200, text, options.registry.contentType, mask);
+      }
+      case '/status': {
+        const summary = await cache.get();
+        const { rows: _rows, ...queues } = summary;
+        return sendJson(res, 200, { ...ownStatus(), queues }, mask);
+      }
+      case '/api/overview':
+        return sendJson(res, 200, { self: ownStatus(), peer: await peerStatus() }, mask);
+      case '/api/queues': {
+        const params = url.searchParams;
+        const result = queryQueues(await cache.get(), {
+          wiki: stringParam(params, 'wiki'),
+          type: stringParam(params, 'type'),
+          search: stringParam(params, 'q'),
+          abandonedOnly: params.get('abandoned') === '1',
+          sort: enumParam(params, 'sort', SORT_KEYS),
+          dir: enumParam(params, 'dir', ['asc', 'desc'] as const),
+          limit: intParam(params, 'limit', DEFAULT_QUERY_LIMIT, 0, MAX_QUERY_LIMIT),
+          offset: intParam(params, 'offset', 0, 0, Number.MAX_SAFE_INTEGER),
+        });
+        return sendJson(res, 200, result, mask);
+      }
+      default:
+        throw new HttpError(404, `no such page: ${path}`);
+    }
+  };
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) {
+        sendJson(res, error.status, { error: error.message }, mask, error.headers);
+        return;
+      }
+      log.error('Status request failed', { path: req.url, error: error instanceof Error ? error.message : String(error) });
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error; see the daemon log' }, mask);
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: options.address, port: options.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  const url = `http://${urlHost(bound.address)}:${bound.port}`;
+  log.info('Status server listening', { address: bound.address, port: bound.port, admin: adminEnabled });
+  return {
+    port: bound.port,
+    address: bound.address,
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

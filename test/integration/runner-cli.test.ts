@@ -1,0 +1,228 @@
+// The real `node dist/cli/jobrunner.js` process on a real redis-server and MediaWiki farm:
+// SIGTERM drains (children finish, nothing stays claimed, exit 0), SIGHUP changes slot counts live
+// and an invalid file on SIGHUP keeps the running config.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
+import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+
+const CLI = resolve('dist/cli/jobrunner.js');
+
+let redis: RedisServerHandle;
+let farm: MediaWikiFarm;
+let client: Redis;
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  for (const source of ['src/cli/jobrunner.ts', 'src/runner/runner.ts', 'src/runner/scheduler.ts']) {
+    if (statSync(source).mtimeMs > statSync(CLI).mtimeMs) {
+      throw new Error(`${CLI} is older than ${source}: run \`npm run build\` first`);
+    }
+  }
+  redis = await startRedisServer();
+  farm = await buildFarm({ redis });
+  await farm.setExtraJobTypes({ typeA: 'null', typeB: 'null', typeC: 'null' });
+  client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
+  await client.connect();
+});
+
+afterAll(async () => {
+  client?.disconnect();
+  await farm?.destroy();
+  await redis?.stop();
+});
+
+beforeEach(async () => {
+  await client.flushall();
+});
+
+interface Daemon {
+  child: ChildProcess;
+  logs: Record<string, unknown>[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+let daemon: Daemon | null = null;
+afterEach(() => {
+  if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null)
+    daemon.child.kill('SIGKILL');
+  daemon = null;
+});
+
+function writeConfig(file: string, runners: number | string): void {
+  writeFileSync(
+    file,
+    `// written by runner-cli.test.ts
+{
+  "groups": { "basic": { "runners": ${JSON.stringify(runners)}, "include": ["*"] } },
+  "redis": { "aggregators": ["${redis.address}"], "queues": ["${redis.address}"] },
+  "dispatcher": ${JSON.stringify(farm.runJobsCommand())},
+  "runner": { "drainTimeoutSeconds": 30 },
+  "status": { "enabled": false },
+}
+`,
+  );
+}
+
+function startDaemon(configFile: string): Daemon {
+  const child = spawn(process.execPath, [CLI, `--config-file=${configFile}`, '--verbose'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let buffer = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const line of lines) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
+    // 'close' comes after stdout and stderr are fully read ('exit' may come before).
+    child.on('close', (code, signal) => {
+      if (buffer.trim()) logs.push(JSON.parse(buffer) as Record<string, unknown>);
+      if (stderr.trim()) logs.push({ msg: 'stderr', text: stderr });
+      resolveExit({ code, signal });
+    }),
+  );
+  return { child, logs, exited };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, logs?: unknown[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out waiting for: ${what}\n${(logs ?? []).map((l) => JSON.stringify(l)).join('\n')}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Children running now, from the daemon's own dispatch start/end lines. */
+function inFlight(logs: Record<string, unknown>[]): number {
+  let n = 0;
+  for (const l of logs) {
+    if (l.msg === 'dispatch start') n++;
+    if (l.msg === 'dispatch end') n--;
+  }
+  return n;
+}
+
+async function claimedTotal(): Promise<number> {
+  let total = 0;
+  for (const key of await client.keys('*:jobqueue:*:z-claimed')) total += await client.zcard(key);
+  return total;
+}
+
+/** Per queue: jobs still stored (h-data) vs still waiting (l-unclaimed); equal = none lost or stuck. */
+async function storedVsWaiting(): Promise<{ stored: number; waiting: number }> {
+  let stored = 0;
+  let waiting = 0;
+  for (const key of await client.keys('*:jobqueue:*:h-data')) stored += await client.hlen(key);
+  for (const key of await client.keys('*:jobqueue:*:l-unclaimed')) waiting += await client.llen(key);
+  return { stored, waiting };
+}
+
+describe('jobrunner CLI', () => {
+  it('SIGTERM: takes no new work, lets running children finish, leaves nothing claimed, exits 0', async () => {
+    const configFile = join(farm.dir, 'cli-drain.conf');
+    writeConfig(configFile, 2);
+    for (const wiki of farm.wikis) await farm.pushJobs(wiki, { type: 'null', count: 30, usleep: 50_000 });
+    await farm.pushJobs('wiki1', { type: 'typeA', count: 30, usleep: 50_000 });
+    daemon = startDaemon(configFile);
+    const { logs } = daemon;
+    await until(
+      async () => inFlight(logs) === 2 && (await claimedTotal()) > 0,
+      'two children running jobs',
+      logs,
+    );
+    daemon.child.kill('SIGTERM');
+    const { code, signal } = await daemon.exited;
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(await claimedTotal()).toBe(0);
+    const { stored, waiting } = await storedVsWaiting();
+    expect(stored).toBe(waiting);
+    expect(waiting).toBeGreaterThan(0); // work left for the next start: no new dispatch after SIGTERM
+    const stopAt = logs.findIndex((l) => l.msg === 'Stopping: no new work');
+    expect(stopAt).toBeGreaterThan(0);
+    expect(logs[stopAt]).toMatchObject({ inFlight: 2, drain: true });
+    expect(logs.slice(stopAt).filter((l) => l.msg === 'dispatch start')).toEqual([]);
+    expect(logs.slice(stopAt).filter((l) => l.msg === 'dispatch end')).toHaveLength(2);
+    expect(logs.some((l) => l.level === 'error' || l.msg === 'Dispatch aborted by shutdown')).toBe(false);
+    expect(logs.at(-1)).toMatchObject({ msg: 'Job runner stopped' });
+  });
+
+  it('SIGHUP: changes runner counts live, keeps children, and keeps the old config when the new one is bad', async () => {
+    const configFile = join(farm.dir, 'cli-reload.conf');
+    writeConfig(configFile, 1);
+    for (const wiki of farm.wikis) {
+      for (const type of ['typeA', 'typeB', 'typeC'])
+        await farm.pushJobs(wiki, { type, count: 20, usleep: 100_000 });
+    }
+    daemon = startDaemon(configFile);
+    const { logs } = daemon;
+    let maxBefore = 0;
+    await until(() => {
+      maxBefore = Math.max(maxBefore, inFlight(logs));
+      return logs.filter((l) => l.msg === 'dispatch start').length >= 1;
+    }, 'first dispatch');
+    expect(maxBefore).toBe(1);
+
+    writeConfig(configFile, 3);
+    daemon.child.kill('SIGHUP');
+    await until(() => logs.some((l) => l.msg === 'Configuration reloaded'), 'reload logged', logs);
+    await until(() => inFlight(logs) === 3, 'three children after the reload', logs);
+
+    // Back to one slot: the two extra children finish (not killed), then one slot remains.
+    const beforeShrink = logs.length;
+    writeConfig(configFile, 1);
+    daemon.child.kill('SIGHUP');
+    await until(
+      () => logs.filter((l) => l.msg === 'Configuration reloaded').length === 2,
+      'second reload',
+      logs,
+    );
+    await until(() => inFlight(logs) <= 1, 'back to one child', logs);
+    expect(logs.slice(beforeShrink).filter((l) => l.msg === 'dispatch end' && l.outcome !== 'ok')).toEqual(
+      [],
+    );
+
+    // A broken file is reported and ignored; the daemon keeps running the old config.
+    writeConfig(configFile, 'three');
+    daemon.child.kill('SIGHUP');
+    await until(
+      () => logs.some((l) => l.msg === 'Reload failed; keeping the current configuration'),
+      'bad reload',
+      logs,
+    );
+    const failure = logs.find((l) => l.msg === 'Reload failed; keeping the current configuration');
+    expect(String(failure?.error)).toContain('runners');
+    const afterBad = logs.length;
+    await until(
+      () => logs.slice(afterBad).some((l) => l.msg === 'dispatch start'),
+      'still dispatching',
+      logs,
+    );
+    expect(inFlight(logs)).toBeLessThanOrEqual(1);
+
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exited).toEqual({ code: 0, signal: null });
+    expect(await claimedTotal()).toBe(0);
+  });
+
+  it('refuses to start with a bad config file: one JSON error line, exit 1', async () => {
+    const configFile = join(farm.dir, 'cli-bad.conf');
+    writeConfig(configFile, 'two');
+    daemon = startDaemon(configFile);
+    expect((await daemon.exited).code).toBe(1);
+    expect(daemon.logs).toContainEqual(
+      expect.objectContaining({ level: 'error', msg: 'Cannot start: invalid configuration' }),
+    );
+  });
+});
