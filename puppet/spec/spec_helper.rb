@@ -21,21 +21,17 @@ require 'rspec-puppet-facts'
 
 include RspecPuppetFacts
 
-# facterdb in Debian bookworm has no Debian 12 fact set yet; the Debian 11 set is used for both
-# releases listed in metadata.json, with the release facts overridden to what each one reports.
+# facterdb in Debian bookworm (1.12.1) has no Debian 12 fact set, so the Debian 11 set is used
+# with the release facts of Debian 12 (the release metadata.json supports).
 DEBIAN_FACTS = begin
   base = on_supported_os(
     supported_os: [{ 'operatingsystem' => 'Debian', 'operatingsystemrelease' => ['11'] }],
   ).values.first
   raise 'facterdb has no Debian 11 facts: is ruby-rspec-puppet-facts installed?' if base.nil?
 
-  {
-    'debian-11-x86_64' => base,
-    'debian-12-x86_64' => base.merge(
-      os: base[:os].merge('release' => { 'full' => '12.5', 'major' => '12', 'minor' => '5' },
-                          'distro' => base[:os]['distro'].merge('codename' => 'bookworm')),
-    ),
-  }
+  os = base[:os].merge('release' => { 'full' => '12.5', 'major' => '12', 'minor' => '5' },
+                       'distro' => base[:os]['distro'].merge('codename' => 'bookworm'))
+  { 'debian-12-x86_64' => base.merge(os: os) }
 end
 
 RSpec.configure do |c|

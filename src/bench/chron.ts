@@ -76,7 +76,11 @@ async function timedPass(chron: Chron, client: Redis, expectQueues: number): Pro
   if (!summary.ok || visited !== expectQueues) {
     throw new Error(`pass visited ${visited} of ${expectQueues} queues (ok=${summary.ok})`);
   }
-  return { wallMs: round1(wallMs), redisCpuMs: round1(redisCpu), nodeCpuMs: round1((node.user + node.system) / 1000) };
+  return {
+    wallMs: round1(wallMs),
+    redisCpuMs: round1(redisCpu),
+    nodeCpuMs: round1((node.user + node.system) / 1000),
+  };
 }
 
 /** Runs the real daemon for a few passes: its own pass times (from its debug log) and its RSS. */
@@ -127,7 +131,9 @@ async function measure(size: number, dir: string): Promise<SizeResult> {
     );
     const config = loadConfigFile(configFile);
     const quiet = new Writable({ write: (_chunk, _enc, done) => done() });
-    const chron = new Chron(config, { logger: createLogger({ service: 'jobchron', level: 'warn', stream: quiet }) });
+    const chron = new Chron(config, {
+      logger: createLogger({ service: 'jobchron', level: 'warn', stream: quiet }),
+    });
     const coldPass = await timedPass(chron, client, size);
     const warm: PassFigures[] = [];
     for (let i = 0; i < WARM_PASSES; i++) warm.push(await timedPass(chron, client, size));
@@ -171,8 +177,19 @@ async function main(): Promise<void> {
     for (const size of SIZES) results.push(await measure(size, dir));
 
     const out = process.stdout;
-    out.write(`jobchron pass benchmark — ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, redis ${machine.redis}\n\n`);
-    const header = ['queues', 'cold pass ms', 'warm pass ms (median)', 'Redis CPU ms', 'jobchron CPU ms', 'daemon pass ms', 'daemon RSS MB', 'original ms'];
+    out.write(
+      `jobchron pass benchmark — ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, redis ${machine.redis}\n\n`,
+    );
+    const header = [
+      'queues',
+      'cold pass ms',
+      'warm pass ms (median)',
+      'Redis CPU ms',
+      'jobchron CPU ms',
+      'daemon pass ms',
+      'daemon RSS MB',
+      'original ms',
+    ];
     const rows = results.map((r) => [
       String(r.queues),
       String(r.coldPass.wallMs),
@@ -189,7 +206,9 @@ async function main(): Promise<void> {
     out.write(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n`);
     for (const row of rows) out.write(line(row));
     const target = results.find((r) => r.queues === 10_000);
-    out.write(`\ntarget: 10,000 queues in < 1000 ms — ${target && target.warmPassMedian.wallMs < 1000 ? 'met' : 'NOT met'}\n\n`);
+    out.write(
+      `\ntarget: 10,000 queues in < 1000 ms — ${target && target.warmPassMedian.wallMs < 1000 ? 'met' : 'NOT met'}\n\n`,
+    );
     out.write(`${JSON.stringify({ machine, results }, null, 2)}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -199,7 +218,9 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    process.stderr.write(`bench:chron failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `bench:chron failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exit(1);
   },
 );

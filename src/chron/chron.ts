@@ -18,10 +18,16 @@ import type { Logger } from '../observability/logger.js';
 import { noMetrics, type Metrics } from '../observability/statsd.js';
 import { connectRedis } from '../redis/connection.js';
 import { registerChronScripts } from './lua.js';
-import { PartitionWorker, type CycleInstruction, type CycleResult, type PartitionPassReport } from './partition-worker.js';
+import {
+  PartitionWorker,
+  type CycleInstruction,
+  type CycleResult,
+  type PartitionPassReport,
+} from './partition-worker.js';
 import { ReadyHashWriter } from './ready-hash.js';
 import { planLeases } from './shard.js';
 import { addJobCounts, emptyJobCounts, totalJobs, type ChronStats, type JobCounts } from './stats.js';
+import { withTimeout } from './timeout.js';
 
 export interface ChronDeps {
   readonly logger: Logger;
@@ -52,6 +58,7 @@ export interface PassSummary {
   readonly ok: boolean;
 }
 
+/** stop() is done within this, leaving the CLI time to flush metrics inside systemd's 5 s. */
 const STOP_BUDGET_MS = 4000;
 
 export class Chron {
@@ -110,17 +117,19 @@ export class Chron {
     this.loop = this.runLoop();
   }
 
-  /** Stops the loop, lets each partition finish its batch in hand, releases leases, disconnects. */
+  /**
+   * Stops the loop, lets each partition finish its batch in hand, releases leases, disconnects;
+   * bounded by STOP_BUDGET_MS even when a partition hangs.
+   */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     if (this.keeper) clearInterval(this.keeper);
     this.wake?.();
-    await this.loop;
-    const workers = [...this.workers.values()];
-    const budget = STOP_BUDGET_MS - 1000;
-    await Promise.all(workers.map((w) => w.shutdown(budget)));
-    await Promise.all(this.retiring);
+    const deadline = Date.now() + STOP_BUDGET_MS;
+    await withTimeout(Promise.resolve(this.loop), STOP_BUDGET_MS - 1500);
+    await Promise.all([...this.workers.values()].map((w) => w.shutdown(deadline)));
+    await withTimeout(Promise.all(this.retiring), Math.max(0, deadline - Date.now()));
     await Promise.all(this.aggregators.map((a) => closeQuietly(a.redis)));
     this.logger.info('jobchron stopped', { instance: this.instanceId });
   }
@@ -167,7 +176,9 @@ export class Chron {
     while (!this.stopping) {
       const started = Date.now();
       const round = this.round().catch((error: unknown) => {
-        this.logger.error('jobchron round crashed', { error: error instanceof Error ? error.stack : String(error) });
+        this.logger.error('jobchron round crashed', {
+          error: error instanceof Error ? error.stack : String(error),
+        });
       });
       this.rounds.add(round);
       void round.finally(() => this.rounds.delete(round));
@@ -226,7 +237,8 @@ export class Chron {
     const counts = emptyJobCounts();
     const byType = new Map<string, JobCounts>();
     for (const [worker, result] of results) {
-      const report = result.kind === 'processed' ? result.report : result.kind === 'lease-lost' ? result.report : null;
+      const report =
+        result.kind === 'processed' ? result.report : result.kind === 'lease-lost' ? result.report : null;
       if (result.kind === 'failed') {
         failed.push({ partition: worker.name, error: result.error });
         this.metrics.increment(['periodictasks', 'partition-failed', worker.name]);
@@ -266,12 +278,13 @@ export class Chron {
       this.metrics.increment(['job-prune', type], c.pruned);
     }
     if (processed.length === 0 && failed.length === 0) {
+      // Like the original's pool lock race: another instance holds every partition we could take.
       this.metrics.increment(['periodictasks', 'raced', this.host]);
       this.logger.debug('Raced out of periodic tasks (no partition lease held this round)');
-    } else if (processed.length > 0) {
-      this.metrics.increment(['periodictasks', 'claimed', this.host]);
+    } else {
+      if (processed.length > 0) this.metrics.increment(['periodictasks', 'claimed', this.host]);
+      this.metrics.increment(['periodictasks', ok ? 'done' : 'failed', this.host]);
     }
-    this.metrics.increment(['periodictasks', ok ? 'done' : 'failed', this.host]);
     this.metrics.timing(['periodictasks', 'duration', this.host], durationMs);
     this.passes += 1;
     if (!ok) this.failedPasses += 1;
@@ -308,7 +321,9 @@ export class Chron {
     for (const [name, worker] of this.workers) {
       if (!wanted.has(name) || connectionChanged) {
         this.workers.delete(name);
-        const retired = worker.shutdown(STOP_BUDGET_MS).finally(() => this.retiring.delete(retired));
+        const retired = worker
+          .shutdown(Date.now() + STOP_BUDGET_MS)
+          .finally(() => this.retiring.delete(retired));
         this.retiring.add(retired);
         this.logger.info('Partition removed from the configuration', { partition: name });
       }

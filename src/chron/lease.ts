@@ -46,7 +46,12 @@ export async function heartbeat(
   ttlMs: number,
   join = true,
 ): Promise<string[]> {
-  const reply = await runScript(redis, 'lease-heartbeat', [INSTANCES_KEY], [instanceId, ttlMs, join ? '1' : '0']);
+  const reply = await runScript(
+    redis,
+    'lease-heartbeat',
+    [INSTANCES_KEY],
+    [instanceId, ttlMs, join ? '1' : '0'],
+  );
   if (!Array.isArray(reply) || !reply.every((id) => typeof id === 'string')) {
     throw new ScriptReplyError('lease-heartbeat', reply);
   }

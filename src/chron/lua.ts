@@ -8,7 +8,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { defineLuaCommand, luaCommandName } from '../redis/lua-scripts.js';
 
 /** Script name → fixed number of keys, or undefined for scripts taking a variable key count. */
-const SCRIPTS = {
+export const CHRON_SCRIPTS = {
   'chron-maintain-queue': 11,
   'chron-ready-hash': undefined,
   'chron-ready-sweep': undefined,
@@ -18,13 +18,13 @@ const SCRIPTS = {
   'lease-heartbeat': 1,
 } as const;
 
-export type ChronScript = keyof typeof SCRIPTS;
+export type ChronScript = keyof typeof CHRON_SCRIPTS;
 
 type ScriptMethod = (...args: (string | number)[]) => unknown;
 
 /** Registers every chron script on the connection (idempotent). */
 export function registerChronScripts(redis: Redis): void {
-  for (const [name, keys] of Object.entries(SCRIPTS)) defineLuaCommand(redis, name, keys);
+  for (const [name, keys] of Object.entries(CHRON_SCRIPTS)) defineLuaCommand(redis, name, keys);
 }
 
 function method(target: Redis | ChainableCommander, name: ChronScript): ScriptMethod {
@@ -34,7 +34,7 @@ function method(target: Redis | ChainableCommander, name: ChronScript): ScriptMe
 }
 
 function scriptArgs(name: ChronScript, keys: readonly string[], args: readonly (string | number)[]) {
-  const fixed = SCRIPTS[name];
+  const fixed = CHRON_SCRIPTS[name];
   if (fixed !== undefined && fixed !== keys.length) {
     throw new Error(`Lua script ${name} takes ${fixed} keys, got ${keys.length}`);
   }

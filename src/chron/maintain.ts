@@ -16,9 +16,6 @@ export interface QueueResult {
   readonly undelayed: number;
   /** Jobs in l-unclaimed after the step. */
   readonly ready: number;
-  readonly claimed: number;
-  readonly delayed: number;
-  readonly abandonedLeft: number;
   /** A category hit the per-call limit: the queue needs another step. */
   readonly more: boolean;
 }
@@ -42,13 +39,17 @@ export interface BatchOutcome {
   readonly failed: { readonly member: string; readonly message: string }[];
 }
 
-const REPLY_LENGTH = 9;
+const REPLY_LENGTH = 6;
 
 function isReplyError(error: Error): boolean {
   return error.name === 'ReplyError';
 }
 
-export async function maintainBatch(redis: Redis, members: readonly string[], ctx: BatchContext): Promise<BatchOutcome> {
+export async function maintainBatch(
+  redis: Redis,
+  members: readonly string[],
+  ctx: BatchContext,
+): Promise<BatchOutcome> {
   const malformed: string[] = [];
   const queues: QueueRef[] = [];
   for (const member of members) {
@@ -127,7 +128,7 @@ function parseReply(queue: QueueRef, reply: unknown): QueueResult {
   if (!Array.isArray(reply) || reply.length !== REPLY_LENGTH || !reply.every((n) => typeof n === 'number')) {
     throw new ScriptReplyError('chron-maintain-queue', reply);
   }
-  const [released, abandoned, pruned, undelayed, ready, claimed, delayed, abandonedLeft, more] = reply as number[];
+  const [released, abandoned, pruned, undelayed, ready, more] = reply as number[];
   return {
     queue,
     released: released ?? 0,
@@ -135,9 +136,6 @@ function parseReply(queue: QueueRef, reply: unknown): QueueResult {
     pruned: pruned ?? 0,
     undelayed: undelayed ?? 0,
     ready: ready ?? 0,
-    claimed: claimed ?? 0,
-    delayed: delayed ?? 0,
-    abandonedLeft: abandonedLeft ?? 0,
     more: more === 1,
   };
 }

@@ -12,6 +12,7 @@ import { registerChronScripts } from './lua.js';
 import { maintainBatch, type BatchContext, type QueueResult } from './maintain.js';
 import type { ReadyHashUpdate, ReadyHashWriter } from './ready-hash.js';
 import { scanSetBatches } from './scan.js';
+import { withTimeout } from './timeout.js';
 import { addJobCounts, emptyJobCounts, type JobCounts, type PartitionStats } from './stats.js';
 
 /** Queues that hit the per-call limit get up to this many extra steps in the same pass. */
@@ -84,7 +85,14 @@ export class PartitionWorker {
   private live: { ids: string[]; at: number } | null = null;
   private running: Promise<CycleResult> | null = null;
   private everReady = false;
-  private failure: { streak: number; since: number; retryAt: number; error: string } | null = null;
+  private failure: {
+    streak: number;
+    since: number;
+    retryAt: number;
+    error: string;
+    /** Whether the start of this failure was logged at error level (then its end is logged too). */
+    logged: boolean;
+  } | null = null;
   private readonly loggedMembers = new Set<string>();
   private passes = 0;
   private passSeq = 0;
@@ -162,9 +170,13 @@ export class PartitionWorker {
     }
   }
 
-  /** Finishes the round in hand, gives the lease up, withdraws the heartbeat and disconnects. */
-  async shutdown(timeoutMs: number): Promise<void> {
-    await withTimeout(this.settled(), timeoutMs);
+  /**
+   * Finishes the round in hand, gives the lease up, withdraws the heartbeat and disconnects, all by
+   * `deadline` (wall-clock ms): a partition that hangs must not keep the daemon from exiting.
+   */
+  async shutdown(deadline: number): Promise<void> {
+    const left = (reserveMs: number) => Math.max(100, deadline - reserveMs - Date.now());
+    await withTimeout(this.settled(), left(1000));
     const lease = this.lease;
     this.lease = null;
     if (this.redis.status === 'ready') {
@@ -175,10 +187,12 @@ export class PartitionWorker {
         ]).then(([released]) => {
           if (lease) this.log.info('Partition lease released', { fence: lease.fence, released });
         }),
-        timeoutMs,
-      ).catch((error: unknown) => this.log.warn('Could not release the partition lease', { error: errorMessage(error) }));
+        left(400),
+      ).catch((error: unknown) =>
+        this.log.warn('Could not release the partition lease', { error: errorMessage(error) }),
+      );
     }
-    await withTimeout(this.redis.quit(), 500).catch(() => undefined);
+    await withTimeout(this.redis.quit(), 300).catch(() => undefined);
     this.redis.disconnect();
   }
 
@@ -278,18 +292,34 @@ export class PartitionWorker {
     const wallNow = Date.now();
     const streak = (this.failure?.streak ?? 0) + 1;
     const backoff = Math.min(this.ctx.config().chron.intervalMs * 2 ** (streak - 1), MAX_BACKOFF_MS);
+    let logged = this.failure?.logged ?? false;
     if (!this.failure) {
-      // One line per outage, not per pass; the recovery is logged once too.
-      this.log.error('Partition unavailable; retrying with back-off', { error: message });
+      // One line per outage, not per pass. A lost connection is already reported (once) by the
+      // connection itself, naming the server; anything else (Redis up but failing) is reported here.
+      const connectionLost = error instanceof PartitionUnreachableError || this.redis.status !== 'ready';
+      if (connectionLost) {
+        this.log.debug('Partition unreachable; retrying with back-off', { error: message });
+      } else {
+        this.log.error('Partition unavailable; retrying with back-off', { error: message });
+        logged = true;
+      }
     }
-    this.failure = { streak, since: this.failure?.since ?? wallNow, retryAt: wallNow + backoff, error: message };
+    this.failure = {
+      streak,
+      since: this.failure?.since ?? wallNow,
+      retryAt: wallNow + backoff,
+      error: message,
+      logged,
+    };
     this.live = null;
     return { kind: 'failed', error: message };
   }
 
   private recovered(): void {
     if (!this.failure) return;
-    this.log.info('Partition available again', { failedForMs: Date.now() - this.failure.since });
+    const fields = { failedForMs: Date.now() - this.failure.since };
+    if (this.failure.logged) this.log.info('Partition available again', fields);
+    else this.log.debug('Partition available again', fields);
     this.failure = null;
   }
 
@@ -500,12 +530,4 @@ class InFlight {
   private rethrow(): void {
     if (this.failure) throw this.failure.error;
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -63,7 +63,12 @@ export class ReadyHashWriter {
   /** After a complete pass: drops own fields this pass did not confirm and shared fields gone stale. */
   sweep(target: ReadyHashUpdate, nowSeconds: number, staleBeforeSeconds: number) {
     return this.onEach(target, (agg, keys) =>
-      runScript(agg.redis, 'chron-ready-sweep', keys, [target.fence, target.passId, staleBeforeSeconds, nowSeconds]),
+      runScript(agg.redis, 'chron-ready-sweep', keys, [
+        target.fence,
+        target.passId,
+        staleBeforeSeconds,
+        nowSeconds,
+      ]),
     );
   }
 

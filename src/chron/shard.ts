@@ -43,7 +43,10 @@ export function planLeases(input: LeasePlanInput): LeasePlan {
   const held = input.partitions.filter((p) => input.held.has(p));
   const release: string[] = [];
   if (held.length > target) {
-    const releasable = held.filter((p) => !input.untouchable.has(p)).sort(byPreference).reverse();
+    const releasable = held
+      .filter((p) => !input.untouchable.has(p))
+      .sort(byPreference)
+      .reverse();
     release.push(...releasable.slice(0, held.length - target));
   }
   const acquire: string[] = [];

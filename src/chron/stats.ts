@@ -36,7 +36,7 @@ export interface ChronStats extends JobCounts {
   /** Wall-clock ms when start() was called, null when never started. */
   readonly startedAt: number | null;
   readonly running: boolean;
-  /** Completed passes (rounds over the partitions this instance held). */
+  /** Completed rounds (one every intervalMs; each maintains the partitions this instance holds). */
   readonly passes: number;
   readonly failedPasses: number;
   readonly lastPassMs: number | null;

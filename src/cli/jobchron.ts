@@ -9,7 +9,14 @@ import { loadConfigFile } from '../config/load.js';
 import type { JobrunnerConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createStatsd } from '../observability/statsd.js';
-import { parseDaemonArgs, reportUsageError, runCheckConfig, UsageError, type DaemonArgs } from './daemon-cli.js';
+import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
+import {
+  parseDaemonArgs,
+  reportUsageError,
+  runCheckConfig,
+  UsageError,
+  type DaemonArgs,
+} from './daemon-cli.js';
 
 /** Exit anyway if a clean stop takes longer than this (systemd's stop timeout is larger). */
 const HARD_EXIT_MS = 4500;
@@ -43,15 +50,34 @@ async function main(argv: string[]): Promise<number> {
   const level = (c: JobrunnerConfig) => (args.verbose ? 'debug' : c.logging.level);
   const logger = createLogger({ service: 'jobchron', level: level(config), secrets: secretsOf(config) });
   logWarnings(logger, config);
-  const metrics = createStatsd(config.statsd, logger);
+  // Status server (issue 4): statsd and Prometheus get the same metric calls.
+  const observed = daemonMetrics(createStatsd(config.statsd, logger), 'jobchron');
+  const metrics = observed.metrics;
   const chron = new Chron(config, { logger, metrics });
+  try {
+    await startDaemonStatus({
+      role: 'jobchron',
+      config,
+      logger,
+      registry: observed.registry,
+      status: () => chron.getStats(),
+      ready: () => chron.getStats().running,
+    });
+  } catch (error) {
+    logger.error('Cannot start: status server', { error: error instanceof Error ? error.message : String(error) });
+    await metrics.close();
+    return 1;
+  }
+  // End of status server wiring.
 
   process.on('uncaughtException', (error) => {
     logger.error('Uncaught exception; exiting', { error: error.stack ?? error.message });
     process.exit(1);
   });
   process.on('unhandledRejection', (reason) => {
-    logger.error('Unhandled promise rejection', { error: reason instanceof Error ? reason.stack : String(reason) });
+    logger.error('Unhandled promise rejection', {
+      error: reason instanceof Error ? reason.stack : String(reason),
+    });
   });
 
   process.on('SIGHUP', () => {
@@ -90,7 +116,10 @@ async function main(argv: string[]): Promise<number> {
         .stop()
         .catch((error: unknown) => logger.error('Error while stopping', { error: String(error) }))
         .then(() => metrics.close())
-        .then(() => resolve(0), () => resolve(0));
+        .then(
+          () => resolve(0),
+          () => resolve(0),
+        );
     };
     process.on('SIGTERM', shutdown);
     process.on('SIGINT', shutdown);
@@ -103,7 +132,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`jobchron: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `jobchron: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exit(1);
   },
 );

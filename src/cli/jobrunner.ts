@@ -12,6 +12,7 @@ import { createDispatcher } from '../runner/dispatch/index.js';
 import type { Dispatcher } from '../runner/dispatch/types.js';
 import { planReload } from '../runner/reload-plan.js';
 import { JobRunner } from '../runner/runner.js';
+import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
 import { UsageError, parseDaemonArgs, reportUsageError, runCheckConfig } from './daemon-cli.js';
 
 type JobrunnerLogger = ReturnType<typeof createLogger>;
@@ -55,8 +56,25 @@ async function main(argv: string[]): Promise<number | null> {
   }
 
   const backend = new RedisBackend(config, logger);
-  const metrics = createStatsd(config.statsd, logger);
+  // Status server (issue 4): statsd and Prometheus get the same metric calls.
+  const observed = daemonMetrics(createStatsd(config.statsd, logger), 'jobrunner');
+  const metrics = observed.metrics;
   const runner = new JobRunner(config, { backend, dispatcher, logger, metrics });
+  try {
+    await startDaemonStatus({
+      role: 'jobrunner',
+      config,
+      logger,
+      registry: observed.registry,
+      status: () => runner.stats(),
+      ready: () => runner.stats().state === 'running',
+    });
+  } catch (error) {
+    logger.error('Cannot start: status server', { ...errorFields(error) });
+    await Promise.allSettled([backend.close(), metrics.close()]);
+    return 1;
+  }
+  // End of status server wiring.
 
   process.on('uncaughtException', (error) => logger.error('Unhandled error', errorFields(error)));
   process.on('unhandledRejection', (error) =>

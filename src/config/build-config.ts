@@ -14,6 +14,7 @@ import type {
 } from './types.js';
 import type { ConfigIssue } from './errors.js';
 import type { RawConfig, RawDispatch, RawRunner } from './raw-types.js';
+import { buildKafkaConfig } from './kafka-config.js';
 import { loadSchema, schemaDefault } from './schema.js';
 
 export const DEFAULT_STATSD_PORT = 8125;
@@ -42,7 +43,15 @@ export function buildConfig(raw: RawConfig, groupOrder: readonly string[], sourc
   const limits = buildLimits(raw, warnings);
   const redis = buildRedis(raw, errors);
   const statsd = buildStatsd(raw, errors);
-  const dispatch = buildDispatch(raw.dispatcher, raw.dispatch, errors);
+  // backend kafka runs jobs through kafka.endpoint, so it needs no dispatcher (kafka section).
+  const dispatch = buildDispatch(raw.dispatcher, raw.dispatch, raw.backend === 'kafka' ? [] : errors);
+  const kafka = raw.kafka === undefined ? undefined : buildKafkaConfig(raw.kafka, errors);
+  if (raw.backend === 'kafka' && raw.kafka === undefined) {
+    errors.push({
+      path: ['kafka'],
+      message: "backend is 'kafka', so a kafka section (brokers, datacenter, endpoint) is required",
+    });
+  }
   checkRunner(raw.runner, limits, errors, warnings);
   if (raw.status.enabled && raw.status.runnerPort !== 0 && raw.status.runnerPort === raw.status.chronPort) {
     errors.push({
@@ -69,6 +78,7 @@ export function buildConfig(raw: RawConfig, groupOrder: readonly string[], sourc
       adminTokenFile: fromConfigDir(raw.status.adminTokenFile),
     },
     logging: { level: raw.logging.level, file: fromConfigDir(raw.logging.file) },
+    ...(kafka === undefined ? {} : { kafka }),
   };
   return { config, errors, warnings };
 }
@@ -76,7 +86,7 @@ export function buildConfig(raw: RawConfig, groupOrder: readonly string[], sourc
 function buildGroups(raw: RawConfig, groupOrder: readonly string[], warnings: ConfigIssue[]): GroupConfig[] {
   const groups: GroupConfig[] = [];
   for (const name of groupOrder) {
-    const group = raw.groups[name];
+    const group = raw.groups?.[name];
     if (group === undefined) continue;
     groups.push({
       name,

@@ -81,7 +81,8 @@ export interface RawLogging {
 
 export interface RawConfig {
   backend: BackendKind;
-  groups: Record<string, RawGroup>;
+  /** Required unless the file has a kafka section. */
+  groups?: Record<string, RawGroup>;
   limits: RawLimits;
   redis: RawRedis;
   statsd?: string | RawStatsdObject;
@@ -92,4 +93,73 @@ export interface RawConfig {
   chron: RawChron;
   status: RawStatus;
   logging: RawLogging;
+  kafka?: RawKafka;
+}
+
+// ---- kafka section (backend kafka) ----
+
+/** Rule settings; in ruleDefaults every one is filled in by the schema defaults. */
+export interface RawKafkaRuleSettings {
+  endpoint?: string;
+  concurrency?: number;
+  timeoutMs?: number;
+  retryLimit?: number;
+  retryDelayMs?: number;
+  retryFactor?: number;
+  ignoreStatus?: number[];
+  claimTtlSeconds?: number;
+  rootClaimTtlSeconds?: number;
+  disableDelayedExecution?: boolean;
+}
+
+export interface RawKafkaPartitioning {
+  map: Record<string, number>;
+  default: number;
+  partitions?: number;
+}
+
+export interface RawKafkaRule extends RawKafkaRuleSettings {
+  types?: string[];
+  typePattern?: string;
+  excludeTypes?: string[];
+  partitioned?: RawKafkaPartitioning;
+}
+
+export interface RawKafkaLowTraffic extends RawKafkaRuleSettings {
+  enabled: boolean;
+  name: string;
+  excludeTypes: string[];
+}
+
+export interface RawKafkaDedup {
+  enabled: boolean;
+  prefix: string;
+  idWindowSeconds: number;
+  sha1WindowSeconds: number;
+  rootWindowSeconds: number;
+}
+
+export interface RawKafka {
+  brokers: string[];
+  datacenter: string;
+  serviceName: string;
+  clientId: string;
+  instanceId?: string;
+  endpoint: string;
+  startFrom: 'earliest' | 'latest';
+  sessionTimeoutMs: number;
+  commitIntervalMs: number;
+  topicRefreshMs: number;
+  lagIntervalMs: number;
+  createTopics: boolean;
+  topicPartitions: number;
+  maxMessageBytes: number;
+  delayHoldSeconds: number;
+  maxHeldEvents: number;
+  readonlyRetryDelayMs: number;
+  discardCanaryEvents: boolean;
+  ruleDefaults: Required<Omit<RawKafkaRuleSettings, 'endpoint'>>;
+  rules: Record<string, RawKafkaRule>;
+  lowTraffic: RawKafkaLowTraffic;
+  dedup: RawKafkaDedup;
 }

@@ -40,6 +40,9 @@ function validator(): ValidateFunction<RawConfig> {
       allErrors: true,
       useDefaults: true,
       strict: true,
+      // The top-level if/else ("groups is required unless there is a kafka section") lists keys
+      // that are defined in the enclosing properties, which strictRequired cannot see.
+      strictRequired: false,
       allowUnionTypes: true,
       verbose: true,
     });

@@ -135,12 +135,85 @@ export interface JobrunnerConfig {
   readonly chron: ChronSettings;
   readonly status: StatusServerConfig;
   readonly logging: LoggingConfig;
+  /** The kafka section (backend kafka); absent when the file has none. */
+  readonly kafka?: KafkaConfig;
   /**
    * Non-fatal findings of the loader (legacy `wrapper`, raised limits.real, duplicate keys, ...),
    * each formatted `FILE:LINE:COL: PATH: MESSAGE`; daemons log them at startup. Optional so
    * hand-built configs in tests need not set it.
    */
   readonly warnings?: readonly string[];
+}
+
+// ---- backend kafka ----
+
+/** How one rule executes events (kafka.ruleDefaults merged with the rule's own settings). */
+export interface KafkaRuleSettings {
+  /** RunSingleJob URL. */
+  readonly endpoint: string;
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  /** Retries after the first attempt; 0 = exactly one attempt. */
+  readonly retryLimit: number;
+  readonly retryDelayMs: number;
+  readonly retryFactor: number;
+  readonly ignoreStatus: readonly number[];
+  /** 0 = never abandon. */
+  readonly claimTtlSeconds: number;
+  readonly rootClaimTtlSeconds: number;
+  readonly disableDelayedExecution: boolean;
+}
+
+export interface KafkaPartitioningConfig {
+  /** database → partition */
+  readonly map: Readonly<Record<string, number>>;
+  readonly defaultPartition: number;
+  readonly partitions: number;
+}
+
+export interface KafkaRuleConfig extends KafkaRuleSettings {
+  readonly name: string;
+  /** Explicit job types (empty for pattern and low-traffic rules). */
+  readonly types: readonly string[];
+  /** Regex source matched against job types; undefined for explicit rules. */
+  readonly typePattern: string | undefined;
+  readonly excludeTypes: readonly string[];
+  /** The low-traffic rule: every job topic no other rule claims. */
+  readonly lowTraffic: boolean;
+  /** Only for single-type rules. */
+  readonly partitioned: KafkaPartitioningConfig | undefined;
+}
+
+export interface KafkaDedupConfig {
+  readonly enabled: boolean;
+  readonly prefix: string;
+  readonly idWindowSeconds: number;
+  readonly sha1WindowSeconds: number;
+  readonly rootWindowSeconds: number;
+}
+
+export interface KafkaConfig {
+  readonly brokers: readonly string[];
+  readonly datacenter: string;
+  readonly serviceName: string;
+  readonly clientId: string;
+  /** Static group membership ID; undefined = the host name. */
+  readonly instanceId: string | undefined;
+  readonly startFrom: 'earliest' | 'latest';
+  readonly sessionTimeoutMs: number;
+  readonly commitIntervalMs: number;
+  readonly topicRefreshMs: number;
+  readonly lagIntervalMs: number;
+  readonly createTopics: boolean;
+  readonly topicPartitions: number;
+  readonly maxMessageBytes: number;
+  readonly delayHoldSeconds: number;
+  readonly maxHeldEvents: number;
+  readonly readonlyRetryDelayMs: number;
+  readonly discardCanaryEvents: boolean;
+  /** Explicit rules in file order, then the low-traffic rule when enabled. */
+  readonly rules: readonly KafkaRuleConfig[];
+  readonly dedup: KafkaDedupConfig;
 }
 
 /** limits.<k>[type] if present, otherwise limits.<k>["*"] (original lookup rule). */

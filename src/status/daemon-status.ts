@@ -76,8 +76,9 @@ function peerOf(role: DaemonRole, config: JobrunnerConfig): { role: DaemonRole; 
 }
 
 /**
- * Starts the status server when config.status.enabled (else resolves null).
- * @throws ConfigError when status.adminTokenFile cannot be read; the listen error when the port is taken
+ * Starts the status server when config.status.enabled (else resolves null). When it cannot
+ * listen (port taken) the error is logged and null returned: jobs keep moving without it.
+ * @throws ConfigError when status.adminTokenFile cannot be read
  */
 export async function startDaemonStatus(options: DaemonStatusOptions): Promise<DaemonStatusHandle | null> {
   const { config, logger, role } = options;
@@ -112,7 +113,13 @@ export async function startDaemonStatus(options: DaemonStatusOptions): Promise<D
     });
   } catch (error) {
     await backend.close();
-    throw error;
+    // The daemon's real work goes on without its status port (taken, not permitted); say so loudly.
+    logger.error('Status server could not listen; running without it', {
+      address: config.status.address,
+      port: role === 'jobrunner' ? config.status.runnerPort : config.status.chronPort,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return null;
   }
   return {
     ...server,

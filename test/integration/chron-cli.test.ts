@@ -100,7 +100,10 @@ describe('jobchron command', () => {
     const { child, lines, exit } = daemon(file);
     try {
       await pushDueJob('wikiA');
-      await waitFor('a due delayed job made ready', async () => (await client.llen(queueKeys('null', 'wikiA')['l-unclaimed'])) === 1);
+      await waitFor(
+        'a due delayed job made ready',
+        async () => (await client.llen(queueKeys('null', 'wikiA')['l-unclaimed'])) === 1,
+      );
       expect(await client.get(LEASE_KEY)).toMatch(/^\d+ /);
 
       // A job claimed 60 s ago is not stale under claimTTL 3600: a pass makes the due job of the
@@ -121,7 +124,10 @@ describe('jobchron command', () => {
         lines.find((l) => l.msg === 'Configuration reload failed; keeping the running configuration'),
       );
       await pushDueJob('wikiC');
-      await waitFor('still working', async () => (await client.llen(queueKeys('null', 'wikiC')['l-unclaimed'])) === 1);
+      await waitFor(
+        'still working',
+        async () => (await client.llen(queueKeys('null', 'wikiC')['l-unclaimed'])) === 1,
+      );
       expect(await client.zscore(k['z-claimed'], id)).not.toBeNull();
 
       // … and a valid one with claimTTL 30 takes effect: the claim is now stale and recycled.
@@ -140,7 +146,10 @@ describe('jobchron command', () => {
       expect(await client.zcard(INSTANCES_KEY)).toBe(0);
       expect(lines.find((l) => l.msg === 'Partition lease released')).toBeDefined();
       expect(lines.find((l) => l.msg === 'jobchron stopped')).toBeDefined();
-      await waitFor('statsd datagrams', () => sink.counter(`jobrunner.start-chron.${metricSegment(hostname())}`) === 1);
+      await waitFor(
+        'statsd datagrams',
+        () => sink.counter(`jobrunner.start-chron.${metricSegment(hostname())}`) === 1,
+      );
       expect(sink.counter(`jobrunner.job-undelay.null`)).toBe(3);
       expect(sink.counter(`jobrunner.job-recycle.null`)).toBe(1);
     } finally {
@@ -161,7 +170,10 @@ describe('jobchron command', () => {
         ),
       );
     }
-    const file = configs.write({ queues: [redis.address], chron: { intervalMs: 100, batchSize: 20 } }, 'long.conf');
+    const file = configs.write(
+      { queues: [redis.address], chron: { intervalMs: 100, batchSize: 20 } },
+      'long.conf',
+    );
     const { child, exit } = daemon(file);
     try {
       await waitFor('the first pass to start', () => client.get(LEASE_KEY), 10_000);

@@ -16,7 +16,15 @@ import {
   readyHashField,
 } from '../../src/mediawiki/queue-keys.js';
 import { createStatsd, type Metrics } from '../../src/observability/statsd.js';
-import { ConfigDir, FakeClock, StatsdSink, captureLogger, countLines, waitFor, type LogLine } from './chron-support.js';
+import {
+  ConfigDir,
+  FakeClock,
+  StatsdSink,
+  captureLogger,
+  countLines,
+  waitFor,
+  type LogLine,
+} from './chron-support.js';
 
 interface RunJobsJson {
   jobs: { type: string; status: string }[];

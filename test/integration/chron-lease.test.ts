@@ -33,10 +33,13 @@ function expectNoOverlap(intervals: readonly PassInterval[]): void {
       const prev = list[k - 1] as PassInterval;
       const next = list[k] as PassInterval;
       if (prev.instance !== next.instance) {
-        expect(next.startedAt, `${partition}: ${next.instance} started inside ${prev.instance}'s pass`).toBeGreaterThanOrEqual(
-          prev.endedAt,
+        expect(
+          next.startedAt,
+          `${partition}: ${next.instance} started inside ${prev.instance}'s pass`,
+        ).toBeGreaterThanOrEqual(prev.endedAt);
+        expect(next.fence, `${partition}: a takeover must come with a higher fence`).toBeGreaterThan(
+          prev.fence,
         );
-        expect(next.fence, `${partition}: a takeover must come with a higher fence`).toBeGreaterThan(prev.fence);
       } else {
         expect(next.fence).toBeGreaterThanOrEqual(prev.fence);
       }
@@ -146,13 +149,21 @@ describe('several jobchron instances', () => {
           })),
       );
     const partitionsOf = (lines: LogLine[], since = 0) =>
-      new Set(lines.slice(since).filter((l) => l.msg === 'partition pass').map((l) => String(l.partition)));
+      new Set(
+        lines
+          .slice(since)
+          .filter((l) => l.msg === 'partition pass')
+          .map((l) => String(l.partition)),
+      );
 
     try {
       const first = launch();
       const second = launch();
       await waitFor('both processes to maintain one partition each', () => {
-        const [x, y] = [partitionsOf(first.lines, first.lines.length - 20), partitionsOf(second.lines, second.lines.length - 20)];
+        const [x, y] = [
+          partitionsOf(first.lines, first.lines.length - 20),
+          partitionsOf(second.lines, second.lines.length - 20),
+        ];
         return x.size === 1 && y.size === 1 && [...x][0] !== [...y][0];
       });
       expect(await clients[0]?.zcard(INSTANCES_KEY)).toBe(2);
@@ -162,7 +173,10 @@ describe('several jobchron instances', () => {
       first.child.kill('SIGKILL');
       expect(await first.exit).toBeNull();
       const mark = second.lines.length;
-      await waitFor('the survivor to take the dead one’s partition', () => partitionsOf(second.lines, mark).size === 2);
+      await waitFor(
+        'the survivor to take the dead one’s partition',
+        () => partitionsOf(second.lines, mark).size === 2,
+      );
       expect(partitionsOf(second.lines, mark)).toContain(victimPartition);
       const takeover = second.lines.find(
         (l, i) => i >= mark && l.msg === 'Partition lease acquired' && l.partition === victimPartition,

@@ -73,7 +73,11 @@ export function captureLogger(level: 'info' | 'debug' = 'debug'): { logger: Logg
   return { logger: createLogger({ service: 'jobchron', level, stream }), lines };
 }
 
-export function countLines(lines: readonly LogLine[], msg: string, where: Record<string, unknown> = {}): number {
+export function countLines(
+  lines: readonly LogLine[],
+  msg: string,
+  where: Record<string, unknown> = {},
+): number {
   return lines.filter((l) => l.msg === msg && Object.entries(where).every(([k, v]) => l[k] === v)).length;
 }
 

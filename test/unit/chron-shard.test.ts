@@ -65,14 +65,15 @@ describe('planLeases', () => {
     // With rendezvous hashing some instance pair prefers different partitions; find one and check
     // that their first choices split the partitions between them.
     const ids = Array.from({ length: 20 }, (_, i) => `host/${i}`);
-    const first = (id: string) => planLeases({
-      instanceId: id,
-      partitions: two,
-      held: new Set(),
-      heldElsewhere: new Set(),
-      untouchable: new Set(),
-      liveInstances: 2,
-    }).acquire;
+    const first = (id: string) =>
+      planLeases({
+        instanceId: id,
+        partitions: two,
+        held: new Set(),
+        heldElsewhere: new Set(),
+        untouchable: new Set(),
+        liveInstances: 2,
+      }).acquire;
     const choices = new Set(ids.map((id) => first(id)[0]));
     expect(choices).toEqual(new Set(two));
     for (const id of ids) expect(first(id)).toHaveLength(1);

@@ -324,8 +324,12 @@ describe('other keys', () => {
   });
 
   it('accepts every backend', () => {
+    // backend kafka also needs its kafka section (test/unit/kafka-config.test.ts has the details).
+    const kafka =
+      '"kafka": { "brokers": ["127.0.0.1:9092"], "datacenter": "dc1", "endpoint": "http://127.0.0.1/rpc/RunSingleJob.php" }';
     for (const backend of ['redis', 'kafka', 'memcached'] as const) {
-      expect(parseConfigText(configText(`"backend": "${backend}"`), 'x.conf').backend).toBe(backend);
+      const extra = backend === 'kafka' ? `"backend": "${backend}", ${kafka}` : `"backend": "${backend}"`;
+      expect(parseConfigText(configText(extra), 'x.conf').backend).toBe(backend);
     }
   });
 

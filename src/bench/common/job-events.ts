@@ -126,6 +126,11 @@ export class JobEventTracker {
     });
   }
 
+  /** Jobs stored and removed so far in one (wiki, type) queue. */
+  queue(wiki: string, type: string): QueueTally {
+    return { ...(this.tallies.get(`${wiki}\t${type}`) ?? { stored: 0, removed: 0 }) };
+  }
+
   /** Per job type: jobs stored and removed so far, over every wiki. */
   byType(): Map<string, QueueTally> {
     const out = new Map<string, QueueTally>();

@@ -31,8 +31,8 @@
 --   5 queue ID: the set member exactly as stored (never re-encoded)
 --   6 per-category limit (jobs per category per call)
 --   7 the lease value the caller holds
--- Returns {released, abandoned, pruned, undelayed, ready, claimed, delayed, abandonedLeft, more}
--- where `more` is 1 when a category hit the limit; or the error reply "LEASE_LOST ...".
+-- Returns {released, abandoned, pruned, undelayed, ready, more}: `ready` is the length of l-unclaimed
+-- after the step and `more` is 1 when a category hit the limit; or the error reply "LEASE_LOST ...".
 
 if redis.call('GET', KEYS[11]) ~= ARGV[7] then
   return redis.error_reply('LEASE_LOST the partition lease is no longer held by this jobchron')
@@ -49,7 +49,7 @@ if redis.call('EXISTS', KEYS[4]) == 0 then
   -- No job data at all: the queue is empty.
   redis.call('SREM', KEYS[9], queueId)
   redis.call('SREM', KEYS[10], queueId)
-  return {0, 0, 0, 0, 0, 0, 0, 0, 0}
+  return {0, 0, 0, 0, 0, 0}
 end
 
 local more = 0
@@ -108,21 +108,19 @@ if #old > 0 then
 end
 
 -- 3. Undelay due jobs onto the tail, earliest release first (LPUSH; popped after what is queued).
-local ready = due(KEYS[6], now)
-if #ready > 0 then
-  redis.call('LPUSH', KEYS[3], unpack(ready))
-  redis.call('ZREM', KEYS[6], unpack(ready))
+local dueIds = due(KEYS[6], now)
+if #dueIds > 0 then
+  redis.call('LPUSH', KEYS[3], unpack(dueIds))
+  redis.call('ZREM', KEYS[6], unpack(dueIds))
 end
 
--- 4. Counts, and which set lists the queue.
+-- 4. Which set lists the queue: runnable jobs (ready, claimed or delayed) keep it in
+-- s-queuesWithJobs; only abandoned ones move it to our own set; nothing at all drops it.
 local unclaimed = redis.call('LLEN', KEYS[3])
-local claimed = redis.call('ZCARD', KEYS[1])
-local delayed = redis.call('ZCARD', KEYS[6])
-local abandonedLeft = redis.call('ZCARD', KEYS[5])
-if unclaimed + claimed + delayed > 0 then
+if unclaimed > 0 or redis.call('ZCARD', KEYS[1]) > 0 or redis.call('ZCARD', KEYS[6]) > 0 then
   redis.call('SADD', KEYS[9], queueId)
   redis.call('SREM', KEYS[10], queueId)
-elseif abandonedLeft > 0 then
+elseif redis.call('ZCARD', KEYS[5]) > 0 then
   redis.call('SREM', KEYS[9], queueId)
   redis.call('SADD', KEYS[10], queueId)
 else
@@ -130,4 +128,4 @@ else
   redis.call('SREM', KEYS[10], queueId)
 end
 
-return {released, abandoned, #old, #ready, unclaimed, claimed, delayed, abandonedLeft, more}
+return {released, abandoned, #old, #dueIds, unclaimed, more}

@@ -1,0 +1,224 @@
+// jobqueue's command line: parses with yargs (never exiting the process), loads jobrunner.conf,
+// connects to the partitions and runs one command. Returns the exit code:
+// 0 success, 1 failure (unreachable partition, Redis error, declined prompt), 2 bad usage/config.
+import { readFileSync } from 'node:fs';
+import yargs, { type Argv } from 'yargs';
+import type { JobState } from '../../redis/queue-store.js';
+import { openFarm, type CliIo, type FarmContext } from './context.js';
+import { runDelete } from './delete.js';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './errors.js';
+import { runInspect } from './inspect.js';
+import { runPush } from './push.js';
+import { runRetryAbandoned } from './retry-abandoned.js';
+import { runStatus } from './status.js';
+
+export type { CliIo } from './context.js';
+
+export const DEFAULT_CONFIG_FILE = '/etc/jobrunner/jobrunner.conf';
+const STATES: readonly JobState[] = ['unclaimed', 'claimed', 'abandoned', 'delayed'];
+const COMMANDS = ['status', 'inspect', 'retry-abandoned', 'delete', 'push'] as const;
+type CommandName = (typeof COMMANDS)[number];
+
+function packageVersion(): string {
+  try {
+    const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
+    return String((JSON.parse(text) as { version?: unknown }).version ?? 'unknown');
+  } catch {
+    return 'unknown';
+  }
+}
+
+const filters = (y: Argv) =>
+  y
+    .option('wiki', { type: 'string', requiresArg: true, describe: 'Only this wiki (wiki ID or DB domain)' })
+    .option('type', { type: 'string', requiresArg: true, describe: 'Only this job type' })
+    .option('partition', { type: 'string', requiresArg: true, describe: 'Only this queue partition (as in redis.queues)' });
+
+const json = (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'Machine-readable JSON output' });
+
+const guarded = (y: Argv) =>
+  json(filters(y))
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Only show what would be done' })
+    .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' });
+
+function buildParser(argv: string[]): Argv {
+  return yargs(argv)
+    .scriptName('jobqueue')
+    .locale('en')
+    .usage("Operator tool for a MediaWiki farm's Redis job queues.\n\nUsage: $0 <command> [options]")
+    .option('config-file', {
+      alias: 'c',
+      type: 'string',
+      requiresArg: true,
+      default: DEFAULT_CONFIG_FILE,
+      describe: 'jobrunner.conf shared with the daemons',
+    })
+    .command('status', 'Queue depths of the whole farm, most urgent first', (y) =>
+      json(filters(y))
+        .option('by-partition', { type: 'boolean', default: false, describe: 'One row per partition' })
+        .option('all', { type: 'boolean', default: false, describe: 'Include listed queues without jobs' })
+        .option('limit', { type: 'number', default: 0, describe: 'Table rows to print (0 = all)' }),
+    )
+    .command('inspect', 'Show the jobs of one queue, decoded', (y) =>
+      json(filters(y))
+        .demandOption(['wiki', 'type'])
+        .option('state', { choices: STATES, default: 'unclaimed', describe: 'Which jobs' })
+        .option('limit', { type: 'number', default: 10, describe: 'Jobs to show (at most 1000)' }),
+    )
+    .command('retry-abandoned', 'Put abandoned jobs back in their queues', (y) =>
+      guarded(y).option('limit', { type: 'number', describe: 'At most this many jobs per queue' }),
+    )
+    .command('delete', 'Delete whole queues (needs --wiki and/or --type)', (y) => guarded(y))
+    .command('push', "Enqueue jobs in MediaWiki's own format (smoke tests, canaries)", (y) =>
+      json(y)
+        .option('wiki', { type: 'string', requiresArg: true, describe: 'Wiki (DB domain) to push to' })
+        .option('type', { type: 'string', requiresArg: true, describe: 'Job type' })
+        .demandOption(['wiki', 'type'])
+        .option('count', { type: 'number', default: 1, describe: 'Number of jobs' })
+        .option('delay', { type: 'number', describe: 'Release the jobs this many seconds from now' })
+        .option('params', { type: 'string', requiresArg: true, describe: 'Job params as a JSON object' })
+        .option('dedupe', { type: 'boolean', default: false, describe: 'removeDuplicates: identical pending jobs stored once' })
+        .option('title', { type: 'string', requiresArg: true, describe: 'Page title (params.title)' })
+        .option('namespace', { type: 'number', describe: 'Namespace number of --title (default 0)' })
+        .option('partition', { type: 'string', requiresArg: true, describe: 'Partition to push to' })
+        .option('gzip', { type: 'boolean', default: false, describe: "Queue uses 'compression' => 'gzip'" }),
+    )
+    .demandCommand(1, 'Name a command: status, inspect, retry-abandoned, delete or push.')
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version(packageVersion())
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .exitProcess(false);
+}
+
+type Args = Record<string, unknown>;
+
+function str(args: Args, name: string): string | undefined {
+  const value = args[name];
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw new CliError(`--${name} was given more than once`, EXIT_USAGE);
+  const text = String(value);
+  if (text.trim() === '') throw new CliError(`--${name} must not be empty`, EXIT_USAGE);
+  return text;
+}
+
+function num(args: Args, name: string, options: { min: number; max: number; integer: boolean }): number | undefined {
+  const value = args[name];
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw new CliError(`--${name} was given more than once`, EXIT_USAGE);
+  const n = Number(value);
+  if (!Number.isFinite(n) || (options.integer && !Number.isInteger(n)) || n < options.min || n > options.max) {
+    const kind = options.integer ? 'a whole number' : 'a number';
+    throw new CliError(`--${name} must be ${kind} from ${options.min} to ${options.max} (got ${String(value)})`, EXIT_USAGE);
+  }
+  return n;
+}
+
+function bool(args: Args, name: string): boolean {
+  return args[name] === true;
+}
+
+/** Parses argv; --help/--version text comes back as { output }. */
+function parse(argv: string[]): { args: Args; output: string } {
+  let args: Args = {};
+  let output = '';
+  buildParser(argv)
+    .fail((message: string | undefined, error: Error | undefined) => {
+      throw new CliError(`${message ?? error?.message ?? 'bad arguments'}\nRun 'jobqueue --help' for usage.`, EXIT_USAGE);
+    })
+    .parse(argv, {}, (_error: Error | undefined, parsed: Args, text: string) => {
+      args = parsed;
+      output = text;
+    });
+  return { args, output };
+}
+
+async function dispatch(command: CommandName, args: Args, ctx: FarmContext, io: CliIo): Promise<number> {
+  const wiki = str(args, 'wiki');
+  const type = str(args, 'type');
+  const partition = str(args, 'partition');
+  const common = { ...(wiki !== undefined ? { wiki } : {}), ...(type !== undefined ? { type } : {}), partition };
+  switch (command) {
+    case 'status':
+      return runStatus(
+        ctx,
+        {
+          ...common,
+          byPartition: bool(args, 'by-partition'),
+          all: bool(args, 'all'),
+          json: bool(args, 'json'),
+          limit: num(args, 'limit', { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }) ?? 0,
+        },
+        io,
+      );
+    case 'inspect':
+      return runInspect(
+        ctx,
+        {
+          wiki: wiki as string,
+          type: type as string,
+          partition,
+          state: (str(args, 'state') ?? 'unclaimed') as JobState,
+          limit: num(args, 'limit', { min: 1, max: 1000, integer: true }) ?? 10,
+          json: bool(args, 'json'),
+        },
+        io,
+      );
+    case 'retry-abandoned':
+    case 'delete': {
+      const guard = { ...common, dryRun: bool(args, 'dry-run'), yes: bool(args, 'yes'), json: bool(args, 'json') };
+      if (command === 'delete') return runDelete(ctx, guard, io);
+      const limit = num(args, 'limit', { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
+      return runRetryAbandoned(ctx, { ...guard, ...(limit !== undefined ? { limit } : {}) }, io);
+    }
+    case 'push':
+      return runPush(
+        ctx,
+        {
+          wiki: wiki as string,
+          type: type as string,
+          partition,
+          count: num(args, 'count', { min: 1, max: 100_000, integer: true }) ?? 1,
+          delay: num(args, 'delay', { min: 0, max: 10 * 365 * 86400, integer: false }),
+          params: str(args, 'params'),
+          dedupe: bool(args, 'dedupe'),
+          title: str(args, 'title'),
+          namespace: num(args, 'namespace', { min: -2, max: 2 ** 31 - 1, integer: true }),
+          gzip: bool(args, 'gzip'),
+          json: bool(args, 'json'),
+        },
+        io,
+      );
+  }
+}
+
+/** Runs one jobqueue command line; resolves to the exit code (never throws, never exits). */
+export async function runJobqueue(argv: string[], io: CliIo): Promise<number> {
+  let ctx: FarmContext | null = null;
+  try {
+    const { args, output } = parse(argv);
+    if (args.help === true || args.version === true) {
+      io.stdout.write(`${output}\n`);
+      return EXIT_OK;
+    }
+    const command = String((args._ as unknown[] | undefined)?.[0] ?? '') as CommandName;
+    if (!COMMANDS.includes(command)) throw new CliError(`unknown command "${command}"`, EXIT_USAGE);
+    if (command === 'delete' && args.wiki === undefined && args.type === undefined) {
+      throw new CliError('delete needs --wiki and/or --type (it will not delete every queue of the farm)', EXIT_USAGE);
+    }
+    const configFile = str(args, 'config-file') ?? DEFAULT_CONFIG_FILE;
+    ctx = await openFarm(configFile, { partition: str(args, 'partition') });
+    return await dispatch(command, args, ctx, io);
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.stderr.write(`jobqueue: ${ctx ? ctx.mask(error.message) : error.message}\n`);
+      return error.exitCode;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    io.stderr.write(`jobqueue: error: ${ctx ? ctx.mask(message) : message}\n`);
+    return EXIT_FAILURE;
+  } finally {
+    await ctx?.close();
+  }
+}
