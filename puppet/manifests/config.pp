@@ -31,7 +31,8 @@ class jobrunner::config {
   $secret_key_ensure = $jobrunner::mediawiki_secret_key ? { undef => absent, default => file }
   $admin_token_ensure = $jobrunner::admin_token ? { undef => absent, default => file }
 
-  # Secrets live in their own files (0400, service user) so the config can name them by path.
+  # Secrets live in their own files (0400, service user) so the config can name them by path. The
+  # daemons read them at startup, so a change restarts them (via the fingerprint below).
   file { $secret_key_file:
     ensure    => $secret_key_ensure,
     content   => $jobrunner::mediawiki_secret_key,
@@ -39,7 +40,6 @@ class jobrunner::config {
     group     => $group,
     mode      => '0400',
     show_diff => false,
-    notify    => $notify_services,
   }
   file { $admin_token_file:
     ensure    => $admin_token_ensure,
@@ -48,7 +48,6 @@ class jobrunner::config {
     group     => $group,
     mode      => '0400',
     show_diff => false,
-    notify    => $notify_services,
   }
 
   $groups = jobrunner::size_groups(

@@ -26,7 +26,8 @@ async function checkNodeAbi(settings, deadline) {
   const probe = await runProcess(settings.node, ['-p', 'process.versions.modules + " " + process.version'], {
     timeoutMs,
   });
-  if (probe.code !== 0) throw new CheckFailed(`cannot run ${settings.node}: ${describeExit(probe, timeoutMs)}`);
+  if (probe.code !== 0)
+    throw new CheckFailed(`cannot run ${settings.node}: ${describeExit(probe, timeoutMs)}`);
   const [abi, version] = probe.stdout.trim().split(' ');
   if (abi !== info.nodeModulesAbi) {
     throw new CheckFailed(
@@ -39,17 +40,23 @@ async function checkNodeAbi(settings, deadline) {
 
 await runCheck('check-config', import.meta.url, 45, async ({ settings, deadline }) => {
   if (!existsSync(settings.configFile)) {
-    throw new CheckFailed(`${settings.configFile} does not exist (set JOBRUNNER_CONFIG_FILE if it lives elsewhere)`);
+    throw new CheckFailed(
+      `${settings.configFile} does not exist (set JOBRUNNER_CONFIG_FILE if it lives elsewhere)`,
+    );
   }
   const abiNote = await checkNodeAbi(settings, deadline);
   for (const daemon of DAEMONS) {
     const script = join(settings.codeDir, 'dist', 'cli', `${daemon}.js`);
     if (!existsSync(script)) throw new CheckFailed(`${script} is missing: the deployed bundle is incomplete`);
     const timeoutMs = Math.max(1000, deadline - Date.now());
-    const result = await runProcess(settings.node, [script, '--check-config', `--config-file=${settings.configFile}`], {
-      timeoutMs,
-      cwd: settings.codeDir,
-    });
+    const result = await runProcess(
+      settings.node,
+      [script, '--check-config', `--config-file=${settings.configFile}`],
+      {
+        timeoutMs,
+        cwd: settings.codeDir,
+      },
+    );
     if (result.code !== 0) {
       throw new CheckFailed(
         `${daemon} of ${settings.codeDir} rejects ${settings.configFile} (${describeExit(result, timeoutMs)}):\n` +

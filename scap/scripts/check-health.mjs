@@ -25,7 +25,8 @@ await runCheck('check-health', import.meta.url, 60, async ({ settings, deadline,
         const url = `${endpoints.base[daemon]}${path}`;
         const result = await httpGet(url, 3000);
         if ('error' in result || result.status !== 200) {
-          const hint = 'error' in result && result.error === 'connection refused' ? ` (is ${daemon} running?)` : '';
+          const hint =
+            'error' in result && result.error === 'connection refused' ? ` (is ${daemon} running?)` : '';
           problems.set(`${daemon} ${url}`, `${describeHttp(result)}${hint}`);
         }
       }

@@ -36,7 +36,10 @@ async function restartWithSystemd(settings, daemon) {
   const state = await unitFileState(settings, daemon);
   if (isMasked(state)) return `${unit} is masked (passive datacenter): skipped`;
   if (state === 'not-found') return `${unit} is not installed: skipped`;
-  if (state === 'no-systemctl') throw new RestartFailed(`${settings.systemctl} not found (use JOBRUNNER_SUPERVISOR=pidfile without systemd)`);
+  if (state === 'no-systemctl')
+    throw new RestartFailed(
+      `${settings.systemctl} not found (use JOBRUNNER_SUPERVISOR=pidfile without systemd)`,
+    );
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   const [command, prefix] = root ? [settings.systemctl, []] : ['sudo', ['-n', settings.systemctl]];
   // systemd bounds the stop with TimeoutStopSec; this only guards against a hung systemctl.
@@ -50,7 +53,9 @@ async function restartWithSystemd(settings, daemon) {
   }
   const active = await runProcess(settings.systemctl, ['is-active', unit], { timeoutMs: 15_000 });
   if (active.stdout.trim() !== 'active') {
-    throw new RestartFailed(`${unit} is ${active.stdout.trim() || 'not active'} after the restart; see journalctl -u ${unit}`);
+    throw new RestartFailed(
+      `${unit} is ${active.stdout.trim() || 'not active'} after the restart; see journalctl -u ${unit}`,
+    );
   }
   return `${unit} restarted`;
 }
@@ -88,7 +93,9 @@ async function restartWithPidFile(settings, daemon) {
   const runDir = settings.runDir;
   if (!runDir) throw new SettingsError('JOBRUNNER_SUPERVISOR=pidfile needs JOBRUNNER_RUN_DIR');
   mkdirSync(runDir, { recursive: true });
-  const codeDir = resolve(settings.raw.JOBRUNNER_CODE_DIR || settings.raw.SCAP_FINAL_PATH || settings.codeDir);
+  const codeDir = resolve(
+    settings.raw.JOBRUNNER_CODE_DIR || settings.raw.SCAP_FINAL_PATH || settings.codeDir,
+  );
   const script = join(codeDir, 'dist', 'cli', `${daemon}.js`);
   if (!existsSync(script)) throw new RestartFailed(`${script} is missing: nothing to start`);
   const pidFile = join(runDir, `${daemon}.pid`);

@@ -229,7 +229,9 @@ export class PartitionWorker {
         if (await renewLease(this.redis, this.lease, settings.leaseTtlMs)) {
           result = await this.passWithLease(now);
         } else {
-          this.log.warn('Partition lease lost; another jobchron took over', { fence: this.lease.fence });
+          this.log.warn('Partition lease lost (expired, or taken over by another jobchron)', {
+            fence: this.lease.fence,
+          });
           this.lease = null;
           result = { kind: 'lease-lost', report: null };
         }

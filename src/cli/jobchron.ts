@@ -4,6 +4,7 @@
 //   SIGTERM/SIGINT  finish the batch in hand, release partition leases, exit 0 (within 5 s)
 //   SIGHUP          reload the config file; an invalid file is logged and the running config kept
 import { Chron } from '../chron/chron.js';
+import { LegacyChron } from '../legacy/registry-chron.js'; // backend memcached (issue 8)
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import type { JobrunnerConfig } from '../config/types.js';
@@ -53,7 +54,9 @@ async function main(argv: string[]): Promise<number> {
   // Status server (issue 4): statsd and Prometheus get the same metric calls.
   const observed = daemonMetrics(createStatsd(config.statsd, logger), 'jobchron');
   const metrics = observed.metrics;
-  const chron = new Chron(config, { logger, metrics });
+  // backend memcached (issue 8): keep the legacy memcached registry instead of Redis upkeep.
+  const chron =
+    config.backend === 'memcached' ? new LegacyChron(config, { logger, metrics }) : new Chron(config, { logger, metrics });
   try {
     await startDaemonStatus({
       role: 'jobchron',
@@ -64,7 +67,9 @@ async function main(argv: string[]): Promise<number> {
       ready: () => chron.getStats().running,
     });
   } catch (error) {
-    logger.error('Cannot start: status server', { error: error instanceof Error ? error.message : String(error) });
+    logger.error('Cannot start: status server', {
+      error: error instanceof Error ? error.message : String(error),
+    });
     await metrics.close();
     return 1;
   }

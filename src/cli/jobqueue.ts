@@ -4,13 +4,32 @@
 // Exit codes: 0 success, 1 failure (an unreachable partition, a Redis error, a declined prompt),
 // 2 bad command line or configuration.
 import { runJobqueue } from './jobqueue/run.js';
+// --- jobqueue migrate (issue 8; src/cli/jobqueue/migrate.ts parses its own options) ---
+import { runMigrateCli } from './jobqueue/migrate.js';
+// --- end jobqueue migrate ---
 
-runJobqueue(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then(
+// `jobqueue status | head` closes the pipe early: that is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
+// --- jobqueue migrate (issue 8) ---
+const argv = process.argv.slice(2);
+const run = argv[0] === 'migrate' ? (a: string[], io: Parameters<typeof runMigrateCli>[1]) => runMigrateCli(a.slice(1), io) : runJobqueue;
+// --- end jobqueue migrate ---
+run(argv, {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+}).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`jobqueue: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `jobqueue: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exitCode = 1;
   },
 );

@@ -4,7 +4,10 @@
 //                     then stop the rest and exit 0; a second signal stops them at once.
 //   SIGHUP            reload the config file; an invalid file is logged and the old config stays.
 import { RedisBackend } from '../backend/redis-backend.js';
+import type { QueueBackend } from '../backend/types.js';
+import { LegacyBackend } from '../legacy/legacy-backend.js'; // backend memcached (issue 8)
 import { loadConfigFile } from '../config/load.js';
+import { runKafkaDaemon } from '../kafka/daemon.js'; // backend kafka (issue 7)
 import type { JobrunnerConfig } from '../config/types.js';
 import { createLogger } from '../observability/logger.js';
 import { createStatsd } from '../observability/statsd.js';
@@ -39,6 +42,12 @@ async function main(argv: string[]): Promise<number | null> {
     config = loadConfigFile(args.configFile);
     logger.addSecrets(config.redis.password ? [config.redis.password] : []);
     if (!args.verbose) logger.setLevel(config.logging.level);
+    // >>> backend kafka (issue 7): the Kafka consumer runner (src/kafka) runs the jobs; no dispatcher.
+    if (config.backend === 'kafka') {
+      for (const warning of config.warnings ?? []) logger.warn('Configuration warning', { warning });
+      return runKafkaDaemon(config, logger);
+    }
+    // <<< backend kafka
     dispatcher = createDispatcher(config, { logger });
   } catch (error) {
     logger.error('Cannot start: invalid configuration', {
@@ -48,14 +57,10 @@ async function main(argv: string[]): Promise<number | null> {
     return 1;
   }
   for (const warning of config.warnings ?? []) logger.warn('Configuration warning', { warning });
-  if (config.backend !== 'redis') {
-    logger.error('Cannot start: this jobrunner dispatches from the redis backend only', {
-      backend: config.backend,
-    });
-    return 1;
-  }
 
-  const backend = new RedisBackend(config, logger);
+  // backend memcached (issue 8): ready queues from the legacy memcached registry.
+  const backend: QueueBackend =
+    config.backend === 'memcached' ? new LegacyBackend(config, logger) : new RedisBackend(config, logger);
   // Status server (issue 4): statsd and Prometheus get the same metric calls.
   const observed = daemonMetrics(createStatsd(config.statsd, logger), 'jobrunner');
   const metrics = observed.metrics;
@@ -133,7 +138,7 @@ function reload(
 
 async function shutdown(
   runner: JobRunner,
-  backend: RedisBackend,
+  backend: QueueBackend,
   metrics: ReturnType<typeof createStatsd>,
   logger: JobrunnerLogger,
 ): Promise<void> {

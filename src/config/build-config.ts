@@ -15,6 +15,7 @@ import type {
 import type { ConfigIssue } from './errors.js';
 import type { RawConfig, RawDispatch, RawRunner } from './raw-types.js';
 import { buildKafkaConfig } from './kafka-config.js';
+import { buildMemcachedConfig } from './memcached-config.js';
 import { loadSchema, schemaDefault } from './schema.js';
 
 export const DEFAULT_STATSD_PORT = 8125;
@@ -52,6 +53,13 @@ export function buildConfig(raw: RawConfig, groupOrder: readonly string[], sourc
       message: "backend is 'kafka', so a kafka section (brokers, datacenter, endpoint) is required",
     });
   }
+  const memcached = raw.memcached === undefined ? undefined : buildMemcachedConfig(raw.memcached, baseDir, errors);
+  if (raw.backend === 'memcached' && raw.memcached === undefined) {
+    errors.push({
+      path: ['memcached'],
+      message: "backend is 'memcached', so a memcached section (servers, wikis) is required",
+    });
+  }
   checkRunner(raw.runner, limits, errors, warnings);
   if (raw.status.enabled && raw.status.runnerPort !== 0 && raw.status.runnerPort === raw.status.chronPort) {
     errors.push({
@@ -79,6 +87,7 @@ export function buildConfig(raw: RawConfig, groupOrder: readonly string[], sourc
     },
     logging: { level: raw.logging.level, file: fromConfigDir(raw.logging.file) },
     ...(kafka === undefined ? {} : { kafka }),
+    ...(memcached === undefined ? {} : { memcached }),
   };
   return { config, errors, warnings };
 }

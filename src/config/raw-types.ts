@@ -94,6 +94,7 @@ export interface RawConfig {
   status: RawStatus;
   logging: RawLogging;
   kafka?: RawKafka;
+  memcached?: RawMemcached;
 }
 
 // ---- kafka section (backend kafka) ----
@@ -162,4 +163,23 @@ export interface RawKafka {
   rules: Record<string, RawKafkaRule>;
   lowTraffic: RawKafkaLowTraffic;
   dedup: RawKafkaDedup;
+}
+
+// ---- memcached section (backend memcached, the legacy JobQueueDB era) ----
+
+export interface RawMemcachedWiki {
+  dsn: string;
+  tablePrefix: string;
+  user?: string;
+  passwordFile?: string;
+}
+
+export interface RawMemcached {
+  servers: string[];
+  registryKey: string;
+  staleAfterSeconds: number;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  php: string;
+  wikis: Record<string, RawMemcachedWiki>;
 }

@@ -137,6 +137,8 @@ export interface JobrunnerConfig {
   readonly logging: LoggingConfig;
   /** The kafka section (backend kafka); absent when the file has none. */
   readonly kafka?: KafkaConfig;
+  /** The memcached section (backend memcached, the legacy JobQueueDB era); absent when the file has none. */
+  readonly memcached?: MemcachedConfig;
   /**
    * Non-fatal findings of the loader (legacy `wrapper`, raised limits.real, duplicate keys, ...),
    * each formatted `FILE:LINE:COL: PATH: MESSAGE`; daemons log them at startup. Optional so
@@ -214,6 +216,38 @@ export interface KafkaConfig {
   /** Explicit rules in file order, then the low-traffic rule when enabled. */
   readonly rules: readonly KafkaRuleConfig[];
   readonly dedup: KafkaDedupConfig;
+}
+
+// ---- backend memcached (legacy JobQueueDB + memcached registry) ----
+
+export interface MemcachedServerAddress {
+  /** As written in the config. */
+  readonly raw: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Where one wiki's `job` table lives. */
+export interface LegacyWikiConfig {
+  /** Wiki ID (also its DB domain: legacy wikis have no schema). */
+  readonly wiki: string;
+  /** PDO DSN; a relative SQLite path is already resolved against the config file's directory. */
+  readonly dsn: string;
+  readonly tablePrefix: string;
+  readonly user: string | undefined;
+  /** Absolute path of the file holding the DB password. Secret contents never logged. */
+  readonly passwordFile: string | undefined;
+}
+
+export interface MemcachedConfig {
+  readonly servers: readonly MemcachedServerAddress[];
+  readonly registryKey: string;
+  readonly staleAfterSeconds: number;
+  readonly connectTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+  readonly php: string;
+  /** In file order. */
+  readonly wikis: readonly LegacyWikiConfig[];
 }
 
 /** limits.<k>[type] if present, otherwise limits.<k>["*"] (original lookup rule). */

@@ -7,9 +7,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { DaemonProcess, describeExit, type DaemonExit, type LogLine } from '../bench/common/daemon-process.js';
+import {
+  DaemonProcess,
+  describeExit,
+  type DaemonExit,
+  type LogLine,
+} from '../bench/common/daemon-process.js';
 import { JobEventTracker, preciseNow } from '../bench/common/job-events.js';
-import { pending, queueTotals, type QueueTotals } from '../bench/common/queue-totals.js';
+import { farmQueue, pending, queueTotals, type QueueTotals } from '../bench/common/queue-totals.js';
 import { killStragglers, processesWithEnv } from '../bench/common/stragglers.js';
 import { waitFor } from '../bench/common/wait.js';
 import { buildFarm } from '../farm/mediawiki-farm.js';
@@ -45,7 +50,8 @@ function errorLines(daemon: DaemonProcess): string[] {
 function pendingByType(totals: QueueTotals): string {
   const parts: string[] = [];
   for (const [type, t] of totals.byType) {
-    if (pending(t) > 0) parts.push(`${type}: ${t.unclaimed} queued, ${t.claimed} claimed, ${t.delayed} delayed`);
+    if (pending(t) > 0)
+      parts.push(`${type}: ${t.unclaimed} queued, ${t.claimed} claimed, ${t.delayed} delayed`);
   }
   return parts.join('; ') || 'nothing pending';
 }
@@ -85,7 +91,8 @@ async function runDemo(
     rmSync(dir, { recursive: true, force: true });
     untrackDir(dir);
   });
-  say(`MediaWiki ${farm.mediawikiVersion}, wikis ${farm.wikis.join(' and ')}, Redis at ${redis.address}`);
+  say(`MediaWiki ${farm.mediawikiVersion} farm in ${farm.dir} (wikis ${farm.wikis.join(', ')})`);
+  say(`redis-server (pid ${redis.pid}) at ${redis.address}; demo files in ${dir}`);
 
   let dispatcher = farm.runJobsCommand();
   if (options.dispatch === 'http') {
@@ -111,10 +118,13 @@ async function runDemo(
   await client.connect();
   cleanup.add('disconnect from Redis', () => client.disconnect());
   const store = new RedisQueueStore(client);
+  const known = () => tracker.queues().map((q) => farmQueue(q.wiki, q.type));
 
   const configFile = join(dir, 'jobrunner.conf');
   writeDemoConfig(configFile, redis.address, dispatcher);
-  say(`wrote ${configFile}: groups main (${MAIN_RUNNERS} runners; htmlCacheUpdate and refreshLinks low-priority) and retries (1 runner, mwlabFail: claimTTL 2 s, ${FAILING_ATTEMPTS} attempts)`);
+  say(
+    `wrote ${configFile}: groups main (${MAIN_RUNNERS} runners; htmlCacheUpdate and refreshLinks low-priority) and retries (1 runner, mwlabFail: claimTTL 2 s, ${FAILING_ATTEMPTS} attempts)`,
+  );
 
   const logs = new DaemonLogTally();
   let chronStarted = false;
@@ -154,7 +164,9 @@ async function runDemo(
     },
     { timeoutMs: 20_000 },
   );
-  say(`jobchron (pid ${chron.pid}) and jobrunner (pid ${runner.pid}) running; pushing the workload through MediaWiki…`);
+  say(
+    `jobchron (pid ${chron.pid}) and jobrunner (pid ${runner.pid}) running; pushing the workload through MediaWiki…`,
+  );
 
   let stopped = false;
   let pushes: PushRecord[] | null = null;
@@ -174,13 +186,16 @@ async function runDemo(
 
   const slots = MAIN_RUNNERS + RETRY_RUNNERS;
   const runStartedAt = Date.now();
+  let peakPerSecond = 0;
   let totals: QueueTotals;
   try {
     for (;;) {
       if (failure) throw failure;
       checkDaemons();
-      totals = await queueTotals(store);
+      totals = await queueTotals(store, known());
       const tally = tracker.totals();
+      const perSecond = rate.perSecond(preciseNow());
+      peakPerSecond = Math.max(peakPerSecond, perSecond);
       progress.update({
         elapsedSeconds: (Date.now() - startedAt) / 1000,
         unclaimed: totals.unclaimed,
@@ -189,7 +204,7 @@ async function runDemo(
         abandoned: totals.abandoned,
         stored: tally.stored,
         done: tally.removed,
-        perSecond: rate.perSecond(preciseNow()),
+        perSecond,
         busySlots: logs.inFlight,
         slots,
       });
@@ -208,7 +223,7 @@ async function runDemo(
   const runnerExit: DaemonExit = await runner.stop(30_000);
   const chronExit: DaemonExit = await chron.stop(10_000);
   say(`jobrunner: ${describeExit(runnerExit)}; jobchron: ${describeExit(chronExit)}`);
-  const final = await queueTotals(store);
+  const final = await queueTotals(store, known());
   const [, second] = farm.wikis;
   return {
     options,
@@ -222,6 +237,7 @@ async function runDemo(
     latenciesMs: latencies ?? [],
     firstStoredAt,
     lastDoneAt,
+    peakPerSecond,
     runnerExit,
     chronExit,
     daemonErrors: [...errorLines(runner), ...errorLines(chron)],
@@ -254,7 +270,8 @@ async function main(argv: string[]): Promise<number> {
   let settingsFile: string | null = null;
   // Runs last: anything still carrying this farm's settings file in its environment was ours.
   cleanup.add('look for processes left running', async () => {
-    if (settingsFile) leftRunning.push(...(await killStragglers(processesWithEnv('MW_CONFIG_FILE', settingsFile))));
+    if (settingsFile)
+      leftRunning.push(...(await killStragglers(processesWithEnv('MW_CONFIG_FILE', settingsFile))));
   });
   const interrupted = (signal: NodeJS.Signals) => {
     progress.finish();
@@ -276,7 +293,8 @@ async function main(argv: string[]): Promise<number> {
   if (failure || !facts) {
     process.stderr.write(`\ndemo FAILED: ${errorText(failure)}\n`);
     for (const problem of cleanupProblems) process.stderr.write(`  clean-up: ${problem}\n`);
-    if (leftRunning.length > 0) process.stderr.write(`  killed processes left running: ${leftRunning.join(', ')}\n`);
+    if (leftRunning.length > 0)
+      process.stderr.write(`  killed processes left running: ${leftRunning.join(', ')}\n`);
     return 1;
   }
   const result = buildResult(facts, leftRunning, cleanupProblems);
@@ -288,7 +306,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`demo: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `demo: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -34,6 +34,8 @@ export interface RunFacts {
   readonly latenciesMs: readonly number[];
   readonly firstStoredAt: number | null;
   readonly lastDoneAt: number | null;
+  /** Most jobs acknowledged within one second. */
+  readonly peakPerSecond: number;
   readonly runnerExit: DaemonExit | null;
   readonly chronExit: DaemonExit | null;
   readonly daemonErrors: readonly string[];
@@ -49,7 +51,7 @@ export interface DemoResult {
   readonly dedupe: { pushed: number; stored: number };
   readonly delayed: { pushed: number; undelayedByChron: number };
   readonly retries: { recycled: number; abandoned: number };
-  readonly throughput: { jobs: number; seconds: number; perSecond: number };
+  readonly throughput: { jobs: number; seconds: number; perSecond: number; peakPerSecond: number };
   readonly pickupMs: LatencySummary | null;
   readonly dispatches: number;
   readonly runnerExit: DaemonExit | null;
@@ -66,7 +68,11 @@ function requested(pushes: readonly PushRecord[], match: (p: PushRecord) => bool
 export function buildResult(facts: RunFacts, leftRunning: number[], cleanupProblems: string[]): DemoResult {
   const { sizes } = facts.options;
   const problems: string[] = [];
-  const types = new Set([...facts.tallies.keys(), ...facts.logs.okByType.keys(), ...facts.logs.failedByType.keys()]);
+  const types = new Set([
+    ...facts.tallies.keys(),
+    ...facts.logs.okByType.keys(),
+    ...facts.logs.failedByType.keys(),
+  ]);
   const rows: TypeRow[] = [...types].sort().map((type) => ({
     type,
     stored: facts.tallies.get(type)?.stored ?? 0,
@@ -84,12 +90,15 @@ export function buildResult(facts: RunFacts, leftRunning: number[], cleanupProbl
       if (row.ok !== 0) problems.push(`${FAILING_TYPE}: ${row.ok} reported ok; the type always fails`);
       const attempts = wanted * facts.attemptsOfFailing;
       if (row.failed !== attempts) {
-        problems.push(`${FAILING_TYPE}: ${row.failed} failed runs reported, expected ${attempts} (${facts.attemptsOfFailing} per job)`);
+        problems.push(
+          `${FAILING_TYPE}: ${row.failed} failed runs reported, expected ${attempts} (${facts.attemptsOfFailing} per job)`,
+        );
       }
       continue;
     }
     if (row.ok !== row.stored) problems.push(`${row.type}: ${row.stored} stored but ${row.ok} reported ok`);
-    if (row.done !== row.stored) problems.push(`${row.type}: ${row.stored} stored but ${row.done} acknowledged`);
+    if (row.done !== row.stored)
+      problems.push(`${row.type}: ${row.stored} stored but ${row.done} acknowledged`);
     if (row.failed !== 0) problems.push(`${row.type}: ${row.failed} failed runs`);
     if (row.abandoned !== 0) problems.push(`${row.type}: ${row.abandoned} abandoned`);
   }
@@ -97,34 +106,54 @@ export function buildResult(facts: RunFacts, leftRunning: number[], cleanupProbl
   const nullStored = facts.tallies.get('null')?.stored ?? 0;
   const nullWanted = 2 * sizes.nullJobs + sizes.delayedJobs + 1;
   if (nullStored !== nullWanted) {
-    problems.push(`null: ${nullStored} stored, expected ${nullWanted} (${sizes.dedupePushes} identical pushes count once)`);
+    problems.push(
+      `null: ${nullStored} stored, expected ${nullWanted} (${sizes.dedupePushes} identical pushes count once)`,
+    );
   }
   const dedupeStored = facts.dedupeQueueStored - sizes.delayedJobs - sizes.nullJobs;
-  if (dedupeStored !== 1) problems.push(`de-duplication: ${sizes.dedupePushes} identical jobs gave ${dedupeStored} stored, not 1`);
+  if (dedupeStored !== 1)
+    problems.push(`de-duplication: ${sizes.dedupePushes} identical jobs gave ${dedupeStored} stored, not 1`);
   const probesStored = facts.tallies.get(PROBE_TYPE)?.stored ?? 0;
-  if (probesStored !== sizes.probes) problems.push(`${PROBE_TYPE}: ${probesStored} of ${sizes.probes} probe jobs stored`);
+  if (probesStored !== sizes.probes)
+    problems.push(`${PROBE_TYPE}: ${probesStored} of ${sizes.probes} probe jobs stored`);
   if (facts.latenciesMs.length !== sizes.probes) {
     problems.push(`pickup probes: ${facts.latenciesMs.length} of ${sizes.probes} measured`);
   }
 
   const sum = (key: keyof Omit<TypeRow, 'type'>) => rows.reduce((s, r) => s + r[key], 0);
-  const totals = { stored: sum('stored'), done: sum('done'), ok: sum('ok'), failed: sum('failed'), abandoned: sum('abandoned') };
+  const totals = {
+    stored: sum('stored'),
+    done: sum('done'),
+    ok: sum('ok'),
+    failed: sum('failed'),
+    abandoned: sum('abandoned'),
+  };
   const final = facts.logs.finalTotals;
   if (!final) problems.push('jobrunner did not log its final totals ("Job runner stopped")');
   else if (final.jobsOk !== totals.ok || final.jobsFailed !== totals.failed) {
-    problems.push(`jobrunner totals (ok ${final.jobsOk}, failed ${final.jobsFailed}) differ from its dispatch lines (ok ${totals.ok}, failed ${totals.failed})`);
+    problems.push(
+      `jobrunner totals (ok ${final.jobsOk}, failed ${final.jobsFailed}) differ from its dispatch lines (ok ${totals.ok}, failed ${totals.failed})`,
+    );
   }
   for (const line of facts.daemonErrors) problems.push(`daemon error: ${line}`);
-  for (const [name, exit] of [['jobrunner', facts.runnerExit], ['jobchron', facts.chronExit]] as const) {
+  for (const [name, exit] of [
+    ['jobrunner', facts.runnerExit],
+    ['jobchron', facts.chronExit],
+  ] as const) {
     if (!exit) problems.push(`${name} was not stopped`);
     else if (exit.killed || exit.signal !== null || exit.code !== 0) {
-      problems.push(`${name} did not exit cleanly: code ${exit.code}, signal ${exit.signal}${exit.killed ? ', needed SIGKILL' : ''}`);
+      problems.push(
+        `${name} did not exit cleanly: code ${exit.code}, signal ${exit.signal}${exit.killed ? ', needed SIGKILL' : ''}`,
+      );
     }
   }
   if (leftRunning.length > 0) problems.push(`processes left running (killed): ${leftRunning.join(', ')}`);
   problems.push(...cleanupProblems.map((p) => `clean-up: ${p}`));
 
-  const seconds = facts.firstStoredAt !== null && facts.lastDoneAt !== null ? (facts.lastDoneAt - facts.firstStoredAt) / 1000 : 0;
+  const seconds =
+    facts.firstStoredAt !== null && facts.lastDoneAt !== null
+      ? (facts.lastDoneAt - facts.firstStoredAt) / 1000
+      : 0;
   return {
     ok: problems.length === 0,
     problems,
@@ -134,7 +163,12 @@ export function buildResult(facts: RunFacts, leftRunning: number[], cleanupProbl
     dedupe: { pushed: sizes.dedupePushes, stored: dedupeStored },
     delayed: { pushed: sizes.delayedJobs, undelayedByChron: facts.logs.chron.undelayed },
     retries: { recycled: facts.logs.chron.recycled, abandoned: facts.logs.chron.abandoned },
-    throughput: { jobs: totals.done, seconds: round(seconds, 2), perSecond: seconds > 0 ? round(totals.done / seconds, 0) : 0 },
+    throughput: {
+      jobs: totals.done,
+      seconds: round(seconds, 2),
+      perSecond: seconds > 0 ? round(totals.done / seconds, 0) : 0,
+      peakPerSecond: facts.peakPerSecond,
+    },
     pickupMs: summarize(facts.latenciesMs),
     dispatches: final?.dispatches ?? facts.logs.dispatches,
     runnerExit: facts.runnerExit,
@@ -171,10 +205,13 @@ export function formatSummary(r: DemoResult): string {
     `  de-duplication: ${r.dedupe.pushed} identical jobs pushed in one batch, MediaWiki stored ${r.dedupe.stored}`,
     `  delayed: ${r.delayed.pushed} jobs held back, released by jobchron (undelayed ${r.delayed.undelayedByChron})`,
     `  retries: jobchron recycled ${r.retries.recycled} stale claims and abandoned ${r.retries.abandoned} jobs`,
-    `  throughput: ${r.throughput.jobs} jobs in ${r.throughput.seconds} s = ${r.throughput.perSecond} jobs/s (first job stored → last job done)`,
+    `  throughput: ${r.throughput.jobs} jobs in ${r.throughput.seconds} s = ${r.throughput.perSecond} jobs/s from first job stored to last job done ` +
+      `(includes waiting for delayed and retried jobs); best second ${r.throughput.peakPerSecond} jobs/s`,
     `  pickup latency (single jobs pushed during the run, stored → done): ${pickup}`,
     `  daemons: jobrunner ${exitText(r.runnerExit)} after ${r.dispatches} dispatches, jobchron ${exitText(r.chronExit)}`,
     `  left running: ${r.leftRunning.length === 0 ? 'nothing' : r.leftRunning.join(', ')}; temp dirs removed${r.cleanupProblems.length ? ' (with problems)' : ''}`,
-    r.ok ? 'RESULT: OK, every job ran (the failing type was retried, then abandoned)' : `RESULT: FAILED\n${r.problems.map((x) => `  - ${x}`).join('\n')}`,
+    r.ok
+      ? 'RESULT: OK, every job ran (the failing type was retried, then abandoned)'
+      : `RESULT: FAILED\n${r.problems.map((x) => `  - ${x}`).join('\n')}`,
   ].join('\n');
 }

@@ -27,7 +27,8 @@ function pages(count: number, wiki: string): Record<string, string> {
   };
   for (let i = 1; i <= count; i++) {
     const next = (i % count) + 1;
-    out[`DemoPage_${i}`] = `{{DemoBox|page ${i} on ${wiki}}}\nSee [[DemoPage_${next}]].\n[[Category:Demo pages]]`;
+    out[`DemoPage_${i}`] =
+      `{{DemoBox|page ${i} on ${wiki}}}\nSee [[DemoPage_${next}]].\n[[Category:Demo pages]]`;
   }
   return out;
 }
@@ -36,7 +37,9 @@ async function realJobs(farm: MediaWikiFarm, wiki: string, sizes: DemoSizes, not
   await farm.importPages(wiki, pages(sizes.pages, wiki));
   note(`${wiki}: imported ${sizes.pages} pages using ${TEMPLATE} (MediaWiki queues link and cache updates)`);
   await farm.edit(wiki, TEMPLATE, '<div class="demobox">Demo box for {{{1|?}}} (edited)</div>');
-  note(`${wiki}: edited ${TEMPLATE}: recursive refreshLinks and htmlCacheUpdate fan out to ${sizes.pages} pages`);
+  note(
+    `${wiki}: edited ${TEMPLATE}: recursive refreshLinks and htmlCacheUpdate fan out to ${sizes.pages} pages`,
+  );
 }
 
 async function push(
@@ -60,7 +63,15 @@ export async function runWorkload(farm: MediaWikiFarm, sizes: DemoSizes, note: N
   if (first === undefined || second === undefined) throw new Error('the demo needs a farm of two wikis');
   const records: PushRecord[] = [];
   const laneOne = async () => {
-    await push(farm, records, note, `${FAILING_TYPE} jobs (always fail)`, first, FAILING_TYPE, sizes.failingJobs);
+    await push(
+      farm,
+      records,
+      note,
+      `${FAILING_TYPE} jobs (always fail)`,
+      first,
+      FAILING_TYPE,
+      sizes.failingJobs,
+    );
     await push(farm, records, note, 'null jobs', first, 'null', sizes.nullJobs);
     await realJobs(farm, first, sizes, note);
   };

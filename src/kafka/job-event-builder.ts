@@ -88,10 +88,12 @@ export function buildJobEvent(spec: JobEventSpec, options: BuildEventOptions = {
   const nowMs = (options.now ?? new Date()).getTime();
   const params = toParams(spec.params);
   const requestId =
-    spec.requestId ?? (typeof params.get('requestId') === 'string' ? String(params.get('requestId')) : newRequestId());
+    spec.requestId ??
+    (typeof params.get('requestId') === 'string' ? String(params.get('requestId')) : newRequestId());
   if (!params.has('requestId')) params.set('requestId', requestId);
   if (spec.releaseTimestamp !== undefined) {
-    if (!Number.isFinite(spec.releaseTimestamp)) throw new JobSpecError('releaseTimestamp must be UNIX seconds');
+    if (!Number.isFinite(spec.releaseTimestamp))
+      throw new JobSpecError('releaseTimestamp must be UNIX seconds');
     params.set('jobReleaseTimestamp', Math.floor(spec.releaseTimestamp));
   }
   if (spec.rootJobKey !== undefined) {
@@ -127,7 +129,13 @@ export function buildJobEvent(spec: JobEventSpec, options: BuildEventOptions = {
   const rootSignature = params.get('rootJobSignature');
   const rootDt = mwTimestampToIso(params.get('rootJobTimestamp'));
   if (typeof rootSignature === 'string' && rootDt !== undefined) {
-    event.set('root_event', PhpArray.from([['signature', rootSignature], ['dt', rootDt]]));
+    event.set(
+      'root_event',
+      PhpArray.from([
+        ['signature', rootSignature],
+        ['dt', rootDt],
+      ]),
+    );
   }
   event.set('params', params);
   let json = phpJsonEncode(event);

@@ -24,7 +24,8 @@ const SHORT_ESCAPES: Readonly<Record<string, string>> = {
 
 /** A JSON string as PHP writes it with unescaped slashes and unicode (U+2028/9 stay escaped). */
 export function phpJsonString(text: string): string {
-  if (/\p{Cs}/u.test(text)) throw new PhpJsonError('string holds a lone UTF-16 surrogate (invalid UTF-8 in PHP)');
+  if (/\p{Cs}/u.test(text))
+    throw new PhpJsonError('string holds a lone UTF-16 surrogate (invalid UTF-8 in PHP)');
   // eslint-disable-next-line no-control-regex
   const escaped = text.replace(/["\\\u0000-\u001f\u2028\u2029]/g, (c) => {
     const short = SHORT_ESCAPES[c];

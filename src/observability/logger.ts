@@ -1,6 +1,7 @@
 // Structured JSON logs (one object per line) through winston. Every daemon and CLI takes its logger
 // from here so fields stay consistent: ts, level, msg, service, plus event-specific fields.
 import winston from 'winston';
+import { LogFileSink } from './log-file.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFields = Record<string, unknown>;
@@ -12,6 +13,15 @@ export interface Logger {
   debug(msg: string, fields?: LogFields): void;
   child(fields: LogFields): Logger;
   setLevel(level: LogLevel): void;
+}
+
+/** What the daemons need beyond Logger: secrets learned from config, and the optional log file. */
+export interface DaemonLogger extends Logger {
+  addSecrets(secrets: readonly string[]): void;
+  /** Also write every line to this file (logging.file); replaces an earlier file. */
+  setLogFile(path: string | undefined): void;
+  /** Reopen the log file (SIGUSR1 from logrotate). */
+  reopenLogFile(): void;
 }
 
 export interface LoggerOptions {
@@ -32,11 +42,30 @@ export function maskSecrets(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-class WinstonLogger implements Logger {
+class WinstonLogger implements DaemonLogger {
+  private fileTransport: winston.transport | null = null;
+  private fileSink: LogFileSink | null = null;
+
   constructor(
     private readonly inner: winston.Logger,
     private readonly secrets: string[],
   ) {}
+
+  setLogFile(path: string | undefined): void {
+    if (this.fileSink?.path === path) return;
+    if (this.fileTransport) this.inner.remove(this.fileTransport);
+    this.fileSink?.end();
+    this.fileTransport = null;
+    this.fileSink = null;
+    if (path === undefined) return;
+    this.fileSink = new LogFileSink(path);
+    this.fileTransport = new winston.transports.Stream({ stream: this.fileSink });
+    this.inner.add(this.fileTransport);
+  }
+
+  reopenLogFile(): void {
+    this.fileSink?.reopen();
+  }
 
   private write(level: LogLevel, msg: string, fields?: LogFields): void {
     this.inner.log(level, maskSecrets(msg, this.secrets), fields ? this.mask(fields) : undefined);
@@ -79,7 +108,7 @@ class WinstonLogger implements Logger {
   }
 }
 
-export function createLogger(options: LoggerOptions): Logger & { addSecrets(s: readonly string[]): void } {
+export function createLogger(options: LoggerOptions): DaemonLogger {
   const stream = options.stream ?? process.stdout;
   const inner = winston.createLogger({
     level: options.level ?? 'info',

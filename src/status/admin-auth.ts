@@ -4,8 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 export type AdminCheck =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly status: 401 | 403; readonly message: string };
+  { readonly ok: true } | { readonly ok: false; readonly status: 401 | 403; readonly message: string };
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();

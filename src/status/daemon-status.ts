@@ -72,7 +72,10 @@ function peerOf(role: DaemonRole, config: JobrunnerConfig): { role: DaemonRole; 
   if (port === 0) return undefined;
   const wildcard = ['0.0.0.0', '::', '[::]'].includes(config.status.address);
   const host = wildcard ? '127.0.0.1' : config.status.address;
-  return { role: peerRole, url: `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}` };
+  return {
+    role: peerRole,
+    url: `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`,
+  };
 }
 
 /**

@@ -5,8 +5,24 @@
 import type { Redis } from 'ioredis';
 import type { PartitionError } from '../backend/types.js';
 import { QUEUES_WITH_ABANDONED_KEY } from '../chron/keys.js';
-import { QUEUES_WITH_JOBS_KEY, parseQueueId, wikiIdFromDomain, type QueueRef } from '../mediawiki/queue-keys.js';
+import {
+  QUEUES_WITH_JOBS_KEY,
+  parseQueueId,
+  wikiIdFromDomain,
+  type QueueRef,
+} from '../mediawiki/queue-keys.js';
+import { waitReady } from '../redis/connection.js';
 import type { RedisQueueStore } from '../redis/queue-store.js';
+
+/** How long a request waits for a connection that is still being set up (daemon start-up). */
+const FIRST_CONNECT_WAIT_MS = 2000;
+
+/** Waits for a first connection in progress; a connection that is down fails at once instead. */
+async function connected(client: Redis): Promise<void> {
+  if (client.status === 'wait' || client.status === 'connecting' || client.status === 'connect') {
+    await waitReady(client, FIRST_CONNECT_WAIT_MS);
+  }
+}
 
 /** Above this many members a set is read with SSCAN instead of one SMEMBERS. */
 const SSCAN_THRESHOLD = 10_000;
@@ -60,7 +76,10 @@ export interface PartitionStores {
   store(partition: string): RedisQueueStore;
 }
 
-export function matchesFilter(queue: { wiki: string; domain: string; type: string }, filter: QueueFilter): boolean {
+export function matchesFilter(
+  queue: { wiki: string; domain: string; type: string },
+  filter: QueueFilter,
+): boolean {
   if (filter.type !== undefined && queue.type !== filter.type) return false;
   if (filter.wiki !== undefined && queue.wiki !== filter.wiki && queue.domain !== filter.wiki) return false;
   return true;
@@ -123,7 +142,8 @@ export class FarmQueues {
         queues.push(...outcome.value.queues);
         partitions.push(outcome.value.report);
       } else {
-        const error = outcome.reason instanceof PartitionFailure ? outcome.reason.message : String(outcome.reason);
+        const error =
+          outcome.reason instanceof PartitionFailure ? outcome.reason.message : String(outcome.reason);
         errors.push({ partition: name, error });
         partitions.push({ name, ok: false, error, listed: 0, badMembers: 0, ms: 0 });
       }
@@ -141,6 +161,7 @@ export class FarmQueues {
         let client: Redis | null = null;
         try {
           client = this.source.store(name).client;
+          await connected(client);
           await client.ping();
           return { name, ok: true, error: null, listed: 0, badMembers: 0, ms: Date.now() - started };
         } catch (error) {
@@ -163,6 +184,7 @@ export class FarmQueues {
     try {
       const store = this.source.store(name);
       client = store.client;
+      await connected(client);
       const [withJobs, abandonedOnly] = await Promise.all([
         setMembers(client, QUEUES_WITH_JOBS_KEY),
         setMembers(client, QUEUES_WITH_ABANDONED_KEY),
@@ -175,24 +197,29 @@ export class FarmQueues {
         if (ref) refs.set(member, ref);
         else badMembers++;
       }
+      // Farms have far fewer wikis than queues: derive each wiki ID once.
+      const wikiIds = new Map<string, string>();
+      const wikiOf = (domain: string): string => {
+        let wiki = wikiIds.get(domain);
+        if (wiki === undefined) wikiIds.set(domain, (wiki = wikiIdFromDomain(domain)));
+        return wiki;
+      };
       const wanted = [...refs.values()].filter((ref) =>
-        matchesFilter({ wiki: wikiIdFromDomain(ref.domain), domain: ref.domain, type: ref.type }, filter),
+        matchesFilter({ wiki: wikiOf(ref.domain), domain: ref.domain, type: ref.type }, filter),
       );
       const counts = await store.counts(wanted, now / 1000);
-      const queues = counts.map(
-        (c): PartitionQueue => ({
-          partition: name,
-          wiki: wikiIdFromDomain(c.queue.domain),
-          domain: c.queue.domain,
-          type: c.queue.type,
-          queueId: c.queue.queueId,
-          unclaimed: c.unclaimed,
-          claimed: c.claimed,
-          abandoned: c.abandoned,
-          delayed: c.delayed,
-          oldestAgeSeconds: c.oldestAgeSeconds,
-        }),
-      );
+      const queues = counts.map((c): PartitionQueue => ({
+        partition: name,
+        wiki: wikiIdFromDomain(c.queue.domain),
+        domain: c.queue.domain,
+        type: c.queue.type,
+        queueId: c.queue.queueId,
+        unclaimed: c.unclaimed,
+        claimed: c.claimed,
+        abandoned: c.abandoned,
+        delayed: c.delayed,
+        oldestAgeSeconds: c.oldestAgeSeconds,
+      }));
       const report = { name, ok: true, error: null, listed: refs.size, badMembers, ms: Date.now() - started };
       return { queues, report };
     } catch (error) {

@@ -178,7 +178,10 @@ function rowOf(q: PartitionQueue): QueueRow & { partitions: string[] } {
   };
 }
 
-function addQueue(row: QueueRow & { partitions: string[] }, q: PartitionQueue): QueueRow & { partitions: string[] } {
+function addQueue(
+  row: QueueRow & { partitions: string[] },
+  q: PartitionQueue,
+): QueueRow & { partitions: string[] } {
   const next = rowOf(q);
   return {
     ...row,

@@ -54,7 +54,10 @@ export function sendJson(
 }
 
 /** Reads a JSON object body of at most `maxBytes`. */
-export async function readJsonBody(req: IncomingMessage, maxBytes = 16 * 1024): Promise<Record<string, unknown>> {
+export async function readJsonBody(
+  req: IncomingMessage,
+  maxBytes = 16 * 1024,
+): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\b/i.test(type)) {
     throw new HttpError(415, 'expected a JSON body (Content-Type: application/json)');
@@ -95,17 +98,28 @@ export function requiredString(body: Record<string, unknown>, name: string): str
 }
 
 /** An integer query parameter within [min, max], or the default when absent. */
-export function intParam(params: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+export function intParam(
+  params: URLSearchParams,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = params.get(name);
   if (raw === null || raw === '') return fallback;
   if (!/^\d+$/.test(raw)) throw new HttpError(400, `query parameter "${name}" must be a whole number`);
   const value = Number(raw);
-  if (value < min || value > max) throw new HttpError(400, `query parameter "${name}" must be between ${min} and ${max}`);
+  if (value < min || value > max)
+    throw new HttpError(400, `query parameter "${name}" must be between ${min} and ${max}`);
   return value;
 }
 
 /** A query parameter that must be one of `allowed`, or undefined when absent. */
-export function enumParam<T extends string>(params: URLSearchParams, name: string, allowed: readonly T[]): T | undefined {
+export function enumParam<T extends string>(
+  params: URLSearchParams,
+  name: string,
+  allowed: readonly T[],
+): T | undefined {
   const raw = params.get(name);
   if (raw === null || raw === '') return undefined;
   if (!(allowed as readonly string[]).includes(raw)) {

@@ -46,7 +46,11 @@ const PASS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 function runnerFamilies(registers: Registry[]) {
   return {
     starts: new Counter({ name: 'jobrunner_starts_total', help: 'jobrunner start-ups.', registers }),
-    spawned: new Counter({ name: 'jobrunner_dispatches_started_total', help: 'Dispatches started.', registers }),
+    spawned: new Counter({
+      name: 'jobrunner_dispatches_started_total',
+      help: 'Dispatches started.',
+      registers,
+    }),
     priorityChanges: new Counter({
       name: 'jobrunner_priority_changes_total',
       help: 'Priority mode switches of runner groups.',
@@ -89,7 +93,11 @@ function runnerFamilies(registers: Registry[]) {
       labelNames: ['reason'],
       registers,
     }),
-    redisErrors: new Counter({ name: 'jobrunner_redis_errors_total', help: 'Failed discovery polls.', registers }),
+    redisErrors: new Counter({
+      name: 'jobrunner_redis_errors_total',
+      help: 'Failed discovery polls.',
+      registers,
+    }),
     slotsBusy: new Gauge({
       name: 'jobrunner_slots_busy',
       help: 'Runner slots with a dispatch in flight, by group.',
@@ -132,7 +140,11 @@ function chronFamilies(registers: Registry[]) {
       labelNames: ['partition'],
       registers,
     }),
-    redisErrors: new Counter({ name: 'jobchron_redis_errors_total', help: 'Redis command errors.', registers }),
+    redisErrors: new Counter({
+      name: 'jobchron_redis_errors_total',
+      help: 'Redis command errors.',
+      registers,
+    }),
   };
 }
 
@@ -192,7 +204,8 @@ export function createPrometheusMetrics(registry: Registry, options: PrometheusM
         }
         break;
       default:
-        if (head !== undefined && LOOP_STATES.has(head)) return runnerMetrics().loopStates.inc({ state: head }, delta);
+        if (head !== undefined && LOOP_STATES.has(head))
+          return runnerMetrics().loopStates.inc({ state: head }, delta);
         if (head !== undefined && a !== undefined && CHRON_ACTIONS[head] !== undefined) {
           return chronMetrics().jobs.inc({ action: CHRON_ACTIONS[head], type: types.value(a) }, delta);
         }
@@ -218,8 +231,10 @@ export function createPrometheusMetrics(registry: Registry, options: PrometheusM
   const gauge = (segments: readonly string[], value: number): void => {
     if (!Number.isFinite(value)) return;
     const [head, a] = segments;
-    if (head === 'slots-busy' && a !== undefined) runnerMetrics().slotsBusy.set({ group: groups.value(a) }, value);
-    else if (head === 'slots-total' && a !== undefined) runnerMetrics().slotsTotal.set({ group: groups.value(a) }, value);
+    if (head === 'slots-busy' && a !== undefined)
+      runnerMetrics().slotsBusy.set({ group: groups.value(a) }, value);
+    else if (head === 'slots-total' && a !== undefined)
+      runnerMetrics().slotsTotal.set({ group: groups.value(a) }, value);
     else unmapped.inc({ name: names.value(head ?? '') });
   };
 

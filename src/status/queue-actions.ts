@@ -39,7 +39,12 @@ function actionError(queue: PartitionQueue, farm: FarmQueues, error: unknown): Q
   } catch {
     // the partition is not connected at all; the error says why
   }
-  return { partition: queue.partition, wiki: queue.wiki, type: queue.type, error: describeRedisError(client, error) };
+  return {
+    partition: queue.partition,
+    wiki: queue.wiki,
+    type: queue.type,
+    error: describeRedisError(client, error),
+  };
 }
 
 /**
@@ -79,7 +84,10 @@ export async function retryAbandoned(
 }
 
 /** Deletes whole queues like MediaWiki's JobQueue::delete() (all eight keys and the set member). */
-export async function deleteQueues(farm: FarmQueues, queues: readonly PartitionQueue[]): Promise<DeleteReport> {
+export async function deleteQueues(
+  farm: FarmQueues,
+  queues: readonly PartitionQueue[],
+): Promise<DeleteReport> {
   let deleted = 0;
   let jobs = 0;
   const errors: QueueActionError[] = [];

@@ -17,7 +17,9 @@ export interface QueueMetricsOptions {
 /** Rows for the gauges: the deepest `top` as they are, the rest merged into one "_other" row. */
 export function boundedRows(rows: readonly QueueRow[], top: number): QueueRow[] {
   if (rows.length <= top) return [...rows];
-  const byDepth = [...rows].sort((a, b) => b.total - a.total || (b.oldestAgeSeconds ?? -1) - (a.oldestAgeSeconds ?? -1));
+  const byDepth = [...rows].sort(
+    (a, b) => b.total - a.total || (b.oldestAgeSeconds ?? -1) - (a.oldestAgeSeconds ?? -1),
+  );
   const kept = byDepth.slice(0, top);
   const rest = byDepth.slice(top);
   const other: QueueRow = {
@@ -41,7 +43,9 @@ export function boundedRows(rows: readonly QueueRow[], top: number): QueueRow[] 
       delayed: sum.delayed + row.delayed,
       total: sum.total + row.total,
       oldestAgeSeconds:
-        row.oldestAgeSeconds === null ? sum.oldestAgeSeconds : Math.max(sum.oldestAgeSeconds ?? 0, row.oldestAgeSeconds),
+        row.oldestAgeSeconds === null
+          ? sum.oldestAgeSeconds
+          : Math.max(sum.oldestAgeSeconds ?? 0, row.oldestAgeSeconds),
     }),
     other,
   );
@@ -63,7 +67,11 @@ function latest(cache: SnapshotCache): Promise<FarmSummary> {
 }
 
 /** Registers the queue gauges; each scrape reads the (cached) summary. */
-export function registerQueueMetrics(registry: Registry, cache: SnapshotCache, options: QueueMetricsOptions = {}): void {
+export function registerQueueMetrics(
+  registry: Registry,
+  cache: SnapshotCache,
+  options: QueueMetricsOptions = {},
+): void {
   const top = Math.max(0, options.topQueues ?? DEFAULT_TOP_QUEUES);
   const registers = [registry];
   new Gauge({

@@ -11,7 +11,13 @@ import { maskSecrets, type Logger } from '../observability/logger.js';
 import { checkAdmin } from './admin-auth.js';
 import { loadDashboardAssets } from './dashboard-assets.js';
 import type { FarmListing, PartitionReport } from './farm-queues.js';
-import { queryQueues, summarizeFarm, SORT_KEYS, MAX_QUERY_LIMIT, DEFAULT_QUERY_LIMIT } from './farm-summary.js';
+import {
+  queryQueues,
+  summarizeFarm,
+  SORT_KEYS,
+  MAX_QUERY_LIMIT,
+  DEFAULT_QUERY_LIMIT,
+} from './farm-summary.js';
 import {
   HttpError,
   enumParam,
@@ -87,7 +93,10 @@ export function backendQueueSource(backend: Pick<QueueBackend, 'queueCounts'>): 
     async summary() {
       const at = Date.now();
       const listing = await backend.queueCounts();
-      const names = new Set([...listing.queues.map((q) => q.partition), ...listing.errors.map((e) => e.partition)]);
+      const names = new Set([
+        ...listing.queues.map((q) => q.partition),
+        ...listing.errors.map((e) => e.partition),
+      ]);
       const failed = new Map(listing.errors.map((e) => [e.partition, e.error]));
       const farm: FarmListing = {
         at,
@@ -124,7 +133,8 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   const { assets, problems } = loadDashboardAssets();
   for (const problem of problems) log.warn('Dashboard unavailable', { problem });
   const startedAt = Date.now();
-  const adminEnabled = options.adminToken !== undefined && options.adminToken !== '' && options.actions !== undefined;
+  const adminEnabled =
+    options.adminToken !== undefined && options.adminToken !== '' && options.actions !== undefined;
 
   const ownStatus = () => ({
     role: options.role,
@@ -140,11 +150,18 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   const peerStatus = async () => {
     if (!options.peer) return null;
     try {
-      const response = await fetch(`${options.peer.url}/status`, { signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
-      if (!response.ok) return { role: options.peer.role, reachable: false, error: `HTTP ${response.status}` };
+      const response = await fetch(`${options.peer.url}/status`, {
+        signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
+      });
+      if (!response.ok)
+        return { role: options.peer.role, reachable: false, error: `HTTP ${response.status}` };
       return { role: options.peer.role, reachable: true, status: (await response.json()) as unknown };
     } catch (error) {
-      return { role: options.peer.role, reachable: false, error: error instanceof Error ? error.message : String(error) };
+      return {
+        role: options.peer.role,
+        reachable: false,
+        error: error instanceof Error ? error.message : String(error),
+      };
     }
   };
 
@@ -158,19 +175,22 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     }
     if (req.method !== 'POST') throw new HttpError(405, 'admin actions are POST requests', { Allow: 'POST' });
     const actions = options.actions as AdminActions;
+    const name = path.slice('/api/admin/'.length);
+    if (name !== 'retry-abandoned' && name !== 'delete-queue')
+      throw new HttpError(404, `no admin action ${path}`);
     const body = await readJsonBody(req);
     const target: AdminTarget = {
       wiki: requiredString(body, 'wiki'),
       type: requiredString(body, 'type'),
-      ...(optionalString(body, 'partition') !== undefined ? { partition: optionalString(body, 'partition') } : {}),
+      ...(optionalString(body, 'partition') !== undefined
+        ? { partition: optionalString(body, 'partition') }
+        : {}),
     };
-    let result: RetryReport | DeleteReport;
-    if (path === '/api/admin/retry-abandoned') result = await actions.retryAbandoned(target);
-    else if (path === '/api/admin/delete-queue') result = await actions.deleteQueue(target);
-    else throw new HttpError(404, `no admin action ${path}`);
+    const result: RetryReport | DeleteReport =
+      name === 'retry-abandoned' ? await actions.retryAbandoned(target) : await actions.deleteQueue(target);
     cache.invalidate();
-    log.info('Admin action', { action: path.slice('/api/admin/'.length), ...target, result });
-    sendJson(res, result.errors.length > 0 ? 502 : 200, { action: path.slice('/api/admin/'.length), target, result }, mask);
+    log.info('Admin action', { action: name, ...target, result });
+    sendJson(res, result.errors.length > 0 ? 502 : 200, { action: name, target, result }, mask);
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -236,7 +256,10 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
         sendJson(res, error.status, { error: error.message }, mask, error.headers);
         return;
       }
-      log.error('Status request failed', { path: req.url, error: error instanceof Error ? error.message : String(error) });
+      log.error('Status request failed', {
+        path: req.url,
+        error: error instanceof Error ? error.message : String(error),
+      });
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error; see the daemon log' }, mask);
       else res.destroy();
     });

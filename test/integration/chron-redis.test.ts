@@ -152,7 +152,9 @@ describe('jobchron on real Redis', () => {
     expect(stale.leaseLost).toEqual([a.address]);
     expect(stale.counts.undelayed).toBe(0);
     expect(await ca.zcard(queueKeys('null', 'wiki0')['z-delayed'])).toBe(1);
-    expect(countLines(first.lines, 'Partition lease lost; another jobchron took over')).toBe(1);
+    expect(countLines(first.lines, 'Partition lease lost (expired, or taken over by another jobchron)')).toBe(
+      1,
+    );
     expect(first.chron.getStats().partitions[0]?.leaseHeld).toBe(false);
     expect(first.chron.getStats().partitions[0]?.heldBy).toBeNull();
 
@@ -205,6 +207,27 @@ describe('jobchron on real Redis', () => {
     clock.advanceSeconds(61);
     await chron.runPass();
     expect(await ca.hexists(READY_QUEUES_HASH_KEY, 'refreshLinks/oldwiki')).toBe(0);
+  });
+
+  it('reports a damaged queue once and still maintains the others', async () => {
+    const config = configs.load({ queues: [a.address] });
+    const { chron, clock, lines } = chronFor(config);
+    await pushDelayed(ca, 3, 1, clock.seconds - 1);
+    const damaged = queueKeys('null', 'wiki1');
+    await ca.del(damaged['z-delayed']);
+    await ca.set(damaged['z-delayed'], 'not a sorted set'); // WRONGTYPE for the upkeep step
+    for (let pass = 1; pass <= 2; pass++) {
+      const summary = await chron.runPass();
+      expect(summary.ok).toBe(false);
+      expect(summary.processed[0]?.failedQueues).toBe(1);
+      expect(summary.counts.undelayed).toBe(pass === 1 ? 2 : 0);
+    }
+    const logged = lines.filter((l) => l.msg === 'Upkeep step failed for a queue; left as it is');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]?.member).toBe(makeQueueId('null', 'wiki1'));
+    expect(String(logged[0]?.error)).toContain('WRONGTYPE');
+    expect(await ca.hlen(damaged['h-data'])).toBe(1);
+    expect(chron.getStats()).toMatchObject({ failedPasses: 2 });
   });
 
   it('bounds each call by perCategoryLimit and gives a backlog extra calls in the same pass', async () => {

@@ -40,6 +40,8 @@ export class ConfigDir {
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.statsd ? { statsd: opts.statsd } : {}),
       chron: opts.chron ?? {},
+      // Several daemons may run at once: let each status server pick a free port.
+      status: { runnerPort: 0, chronPort: 0 },
       logging: { level: opts.logLevel ?? 'info' },
     };
     const path = join(this.dir, name);

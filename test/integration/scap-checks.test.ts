@@ -42,6 +42,7 @@ afterEach(async () => {
 interface ConfigOptions {
   runners?: number;
   dispatcher?: string;
+  runner?: Record<string, unknown>;
 }
 
 function writeConfig(name: string, opts: ConfigOptions = {}): string {
@@ -51,10 +52,14 @@ function writeConfig(name: string, opts: ConfigOptions = {}): string {
     dispatcher: opts.dispatcher ?? farm.runJobsCommand(),
     status: { address: '127.0.0.1', runnerPort, chronPort },
     chron: { intervalMs: 500 },
+    ...(opts.runner ? { runner: opts.runner } : {}),
   });
 }
 
-async function startServices(configFile: string, which: ('jobrunner' | 'jobchron')[] = ['jobrunner', 'jobchron']) {
+async function startServices(
+  configFile: string,
+  which: ('jobrunner' | 'jobchron')[] = ['jobrunner', 'jobchron'],
+) {
   for (const name of which) {
     const daemon = startDaemon(name, configFile);
     running.push(daemon);
@@ -94,7 +99,9 @@ describe('deploy checks on a healthy host', () => {
     expect(baseline.code).toBe(0);
 
     const config = await check('check-config.mjs', env);
-    expect(config.stdout).toContain(`check-config: OK: jobrunner and jobchron of ${REPO} accept ${configFile}`);
+    expect(config.stdout).toContain(
+      `check-config: OK: jobrunner and jobchron of ${REPO} accept ${configFile}`,
+    );
     expect(config.code).toBe(0);
 
     const health = await check('check-health.mjs', env);
@@ -104,7 +111,9 @@ describe('deploy checks on a healthy host', () => {
     expect(health.code).toBe(0);
 
     const work = await check('check-takes-work.mjs', env);
-    expect(work.stdout).toMatch(/check-takes-work: OK: jobrunner ran \d+ job\(s\) OK within [\d.]+ s of pushing null jobs to wiki1/);
+    expect(work.stdout).toMatch(
+      /check-takes-work: OK: jobrunner ran \d+ job\(s\) OK within [\d.]+ s of pushing null jobs to wiki1/,
+    );
     expect(work.code).toBe(0);
 
     const errors = await check('check-error-rate.mjs', env);
@@ -117,7 +126,9 @@ describe('deploy checks on a healthy host', () => {
     const configFile = writeConfig('passive.conf');
     const root = join(dir, 'masked-root');
     mkdirSync(root, { recursive: true });
-    execFileSync('systemctl', [`--root=${root}`, 'mask', 'jobrunner.service', 'jobchron.service'], { stdio: 'pipe' });
+    execFileSync('systemctl', [`--root=${root}`, 'mask', 'jobrunner.service', 'jobchron.service'], {
+      stdio: 'pipe',
+    });
     const env = checkEnv(configFile, { JOBRUNNER_SYSTEMCTL_ROOT: root });
     // Nothing runs here; only the config check has something to look at.
     const health = await check('check-health.mjs', env);
@@ -127,7 +138,9 @@ describe('deploy checks on a healthy host', () => {
     expect(health.code).toBe(0);
     for (const script of ['check-takes-work.mjs', 'check-error-rate.mjs', 'error-rate-baseline.mjs']) {
       const result = await check(script, env);
-      expect(result.stdout, script).toMatch(/SKIPPED: jobrunner\.service masked \(passive datacenter\): no runner here/);
+      expect(result.stdout, script).toMatch(
+        /SKIPPED: jobrunner\.service masked \(passive datacenter\): no runner here/,
+      );
       expect(result.code, script).toBe(0);
     }
     const config = await check('check-config.mjs', env);
@@ -140,11 +153,15 @@ describe('deploy checks fail with a reason', () => {
     const broken = join(dir, 'broken.conf');
     writeFileSync(broken, '{ "groups": { "basic": { "runners": "many" } }, "redis": { "queues": [] } ');
     const result = await check('check-config.mjs', checkEnv(broken));
-    expect(result.stdout).toContain(`check-config: FAILED: jobrunner of ${REPO} rejects ${broken} (exit status 1):`);
+    expect(result.stdout).toContain(
+      `check-config: FAILED: jobrunner of ${REPO} rejects ${broken} (exit status 1):`,
+    );
     expect(result.stdout).toContain(broken);
     expect(result.code).toBe(1);
 
-    const invalid = writeJson(join(dir, 'invalid.conf'), { groups: { basic: { runners: -1, include: ['*'] } } });
+    const invalid = writeJson(join(dir, 'invalid.conf'), {
+      groups: { basic: { runners: -1, include: ['*'] } },
+    });
     const second = await check('check-config.mjs', checkEnv(invalid));
     expect(second.stdout).toMatch(/check-config: FAILED: jobrunner of .* rejects .*invalid\.conf/);
     expect(second.stdout).toMatch(/runners/);
@@ -183,29 +200,36 @@ describe('deploy checks fail with a reason', () => {
   it('a runner with no slots: check-takes-work says it ran nothing', async () => {
     const configFile = writeConfig('idle.conf', { runners: 0 });
     await startServices(configFile);
-    const result = await check('check-takes-work.mjs', checkEnv(configFile, { JOBRUNNER_CHECK_TIMEOUT: '4' }));
+    const result = await check(
+      'check-takes-work.mjs',
+      checkEnv(configFile, { JOBRUNNER_CHECK_TIMEOUT: '4' }),
+    );
     expect(result.stdout).toMatch(/check-takes-work: pushed 3 null job\(s\) to wiki1 \(push 1\)/);
     expect(result.stdout).toMatch(
-      /check-takes-work: FAILED: jobrunner on this host ran no job OK within 4 s of pushing 1×3 null job\(s\) to wiki1: it has no runner slots/,
+      /check-takes-work: FAILED: jobrunner on this host ran no job OK within 4 s of pushing 3 null job\(s\) to wiki1 in 1 push\(es\): it has no runner slots/,
     );
     expect(result.code).toBe(1);
   });
 
   it('a dispatcher that fails: no work done, and the error rate check fails', async () => {
     const failing = farm.runJobsCommand().replace('runJobs.php', 'noSuchRunJobs.php');
-    const configFile = writeConfig('failing.conf', { dispatcher: failing });
+    // Short back-offs: the failures keep coming, as over a farm's many queues.
+    const configFile = writeConfig('failing.conf', {
+      dispatcher: failing,
+      runner: { failureBackoffSeconds: 0.2, maxFailureBackoffSeconds: 0.5 },
+    });
     await startServices(configFile);
-    const env = checkEnv(configFile, { JOBRUNNER_CHECK_TIMEOUT: '8' });
+    const env = checkEnv(configFile, { JOBRUNNER_CHECK_TIMEOUT: '5' });
     const work = await check('check-takes-work.mjs', env);
     expect(work.stdout).toMatch(
-      /check-takes-work: FAILED: jobrunner on this host ran no job OK within 8 s .*: meanwhile 0 job\(s\) failed and [1-9]\d* dispatch\(es\) errored or timed out/,
+      /check-takes-work: FAILED: jobrunner on this host ran no job OK within 5 s .*: meanwhile 0 job\(s\) failed and [1-9]\d* dispatch\(es\) errored or timed out/,
     );
     expect(work.code).toBe(1);
 
     // Jobs are still queued (nothing ran them), so the runner keeps failing on them.
     const errors = await check(
       'check-error-rate.mjs',
-      checkEnv(configFile, { JOBRUNNER_ERROR_WINDOW: '4', JOBRUNNER_ERROR_MIN_FAILURES: '1' }),
+      checkEnv(configFile, { JOBRUNNER_ERROR_WINDOW: '3', JOBRUNNER_ERROR_MIN_FAILURES: '1' }),
     );
     expect(errors.stdout).toMatch(
       /check-error-rate: FAILED: error rate jumped after the restart: [1-9]\d* failure\(s\) and 0 OK job\(s\) in \d+ s \(100\.0% failed\); allowed 10\.0%/,

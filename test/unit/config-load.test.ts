@@ -327,8 +327,12 @@ describe('other keys', () => {
     // backend kafka also needs its kafka section (test/unit/kafka-config.test.ts has the details).
     const kafka =
       '"kafka": { "brokers": ["127.0.0.1:9092"], "datacenter": "dc1", "endpoint": "http://127.0.0.1/rpc/RunSingleJob.php" }';
+    // backend memcached needs its memcached section (test/integration/legacy-backend.test.ts uses it).
+    const memcached = '"memcached": { "servers": ["127.0.0.1:11211"], "wikis": { "w": { "dsn": "sqlite:w.sqlite" } } }';
+    const sections: Record<string, string> = { kafka, memcached };
     for (const backend of ['redis', 'kafka', 'memcached'] as const) {
-      const extra = backend === 'kafka' ? `"backend": "${backend}", ${kafka}` : `"backend": "${backend}"`;
+      const section = sections[backend];
+      const extra = section !== undefined ? `"backend": "${backend}", ${section}` : `"backend": "${backend}"`;
       expect(parseConfigText(configText(extra), 'x.conf').backend).toBe(backend);
     }
   });

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 
 const SCAP_DIR = resolve('scap');
@@ -44,7 +44,8 @@ function parseIni(text: string, file: string, into: Sections = new Map()): Secti
     const header = /^\[(.+)\]$/.exec(stripped);
     if (header) {
       sectionName = header[1] ?? '';
-      if (seenSections.has(sectionName)) throw new IniError(`${where}: section [${sectionName}] already exists`);
+      if (seenSections.has(sectionName))
+        throw new IniError(`${where}: section [${sectionName}] already exists`);
       seenSections.add(sectionName);
       section = into.get(sectionName) ?? new Map<string, string>();
       into.set(sectionName, section);
@@ -127,7 +128,8 @@ function python(args: string[]): string {
     return execFileSync('python3', args, { encoding: 'utf8' });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error('python3 is missing: it reads scap.cfg and checks.yaml as scap does');
+    if (code === 'ENOENT')
+      throw new Error('python3 is missing: it reads scap.cfg and checks.yaml as scap does');
     throw error;
   }
 }
@@ -136,15 +138,42 @@ function python(args: string[]): string {
 // scap's value types (config.py DEFAULT_CONFIG) and known keys (deployment reference §1.3).
 
 const BOOLEAN_WORDS = ['1', 'yes', 'true', 'on', '0', 'no', 'false', 'off'];
-const BOOLEAN_KEYS = ['git_submodules', 'git_upstream_submodules', 'config_deploy', 'perform_checks', 'require_valid_service'];
+const BOOLEAN_KEYS = [
+  'git_submodules',
+  'git_upstream_submodules',
+  'config_deploy',
+  'perform_checks',
+  'require_valid_service',
+];
 const INTEGER_KEYS = ['group_size', 'cache_revs', 'tags_to_keep', 'batch_size'];
 const FLOAT_KEYS = ['service_timeout'];
 const KNOWN_KEYS = new Set([
-  'git_repo', 'dsh_targets', 'git_deploy_dir', 'git_repo_user', 'ssh_user', 'git_submodules',
-  'git_upstream_submodules', 'git_binary_manager', 'git_rev', 'git_server', 'server_groups',
-  'group_size', 'failure_limit', 'service_name', 'service_port', 'service_timeout',
-  'require_valid_service', 'lock_file', 'config_deploy', 'nrpe_dir', 'perform_checks',
-  'batch_size', 'cache_revs', 'tags_to_keep', 'environment', 'keyholder_key',
+  'git_repo',
+  'dsh_targets',
+  'git_deploy_dir',
+  'git_repo_user',
+  'ssh_user',
+  'git_submodules',
+  'git_upstream_submodules',
+  'git_binary_manager',
+  'git_rev',
+  'git_server',
+  'server_groups',
+  'group_size',
+  'failure_limit',
+  'service_name',
+  'service_port',
+  'service_timeout',
+  'require_valid_service',
+  'lock_file',
+  'config_deploy',
+  'nrpe_dir',
+  'perform_checks',
+  'batch_size',
+  'cache_revs',
+  'tags_to_keep',
+  'environment',
+  'keyholder_key',
 ]);
 const STAGES = ['fetch', 'config_deploy', 'promote', 'finalize', 'rollback', 'config_diff'];
 const CHECK_STAGES = [...STAGES, 'restart_service', 'handle_service'];
@@ -188,9 +217,11 @@ function expectValidConfig(config: ScapConfig): void {
     if (INTEGER_KEYS.includes(key) || key.endsWith('_group_size') || key.endsWith('_batch_size')) {
       expect(config[key], key).toMatch(/^\d+$/);
     }
-    if (key === 'failure_limit' || key.endsWith('_failure_limit')) expect(config[key], key).toMatch(/^\d+%?$/);
+    if (key === 'failure_limit' || key.endsWith('_failure_limit'))
+      expect(config[key], key).toMatch(/^\d+%?$/);
   }
-  for (const key of FLOAT_KEYS) if (config[key] !== undefined) expect(Number(config[key]), key).toBeGreaterThan(0);
+  for (const key of FLOAT_KEYS)
+    if (config[key] !== undefined) expect(Number(config[key]), key).toBeGreaterThan(0);
   expect(config.git_repo).toBe('jobrunner/jobrunner');
   expect(config.lock_file).toBeTruthy();
   for (const group of groups) {
@@ -217,7 +248,7 @@ describe('scap.cfg', () => {
       [BETA_DEPLOY_HOST, 'beta'],
     ];
     for (const [host, env] of cases) {
-      // `environment` is the argument on our side and a file value on Python's; compared above.
+      // `environment` is the argument on our side and a file value on Python's; the tests below check it.
       const { environment: _ours, ...ours } = loadScapConfig(host, env);
       const { environment: _theirs, ...theirs } = pythonScapConfig(host, env);
       expect(ours, `${host} ${env ?? ''}`).toEqual(theirs);
@@ -265,23 +296,36 @@ describe('scap.cfg', () => {
     expect(config.service_port).toBe('');
     const passive = targetHosts(targetFile(config, 'default'));
     const primary = loadScapConfig(PRODUCTION_DEPLOY_HOST);
-    const active = [...targetHosts(targetFile(primary, 'default')), ...targetHosts(targetFile(primary, 'canary'))];
+    const active = [
+      ...targetHosts(targetFile(primary, 'default')),
+      ...targetHosts(targetFile(primary, 'canary')),
+    ];
     expect(passive.filter((h) => active.includes(h))).toEqual([]);
     expect(config.lock_file).toBe(primary.lock_file);
   });
 
   it('rejects an environment that does not exist, as scap does', () => {
-    expect(() => loadScapConfig(PRODUCTION_DEPLOY_HOST, 'staging')).toThrow(/Environment staging does not exist/);
+    expect(() => loadScapConfig(PRODUCTION_DEPLOY_HOST, 'staging')).toThrow(
+      /Environment staging does not exist/,
+    );
   });
 
   it('the parser enforces ConfigParser rules the files rely on', () => {
-    const parsed = parseIni('[global]\nKey: a\nother = b c\n  continued\n# comment\n; comment\n[wmnet]\nempty:\n', 'x');
+    const parsed = parseIni(
+      '[global]\nKey: a\nother = b c\n  continued\n# comment\n; comment\n[wmnet]\nempty:\n',
+      'x',
+    );
     expect(Object.fromEntries(parsed.get('global') ?? [])).toEqual({ key: 'a', other: 'b c\ncontinued' });
     expect(parsed.get('wmnet')?.get('empty')).toBe('');
     expect(() => parseIni('key: value\n', 'x')).toThrow(/x:1: no section header/);
     expect(() => parseIni('[a]\nk: 1\nK: 2\n', 'x')).toThrow(/x:3: option k already set/);
     expect(() => parseIni('[a]\n[a]\n', 'x')).toThrow(/x:2: section \[a\] already exists/);
-    expect(sectionOrder('deploy1002.eqiad.wmnet')).toEqual(['global', 'wmnet', 'eqiad.wmnet', 'deploy1002.eqiad.wmnet']);
+    expect(sectionOrder('deploy1002.eqiad.wmnet')).toEqual([
+      'global',
+      'wmnet',
+      'eqiad.wmnet',
+      'deploy1002.eqiad.wmnet',
+    ]);
   });
 });
 
@@ -331,7 +375,9 @@ interface CheckEntry {
 function loadChecks(): { checks: Record<string, CheckEntry> } {
   const program = 'import json, sys, yaml\nprint(json.dumps(yaml.safe_load(open(sys.argv[1]))))';
   try {
-    return JSON.parse(python(['-c', program, join(SCAP_DIR, 'checks.yaml')])) as { checks: Record<string, CheckEntry> };
+    return JSON.parse(python(['-c', program, join(SCAP_DIR, 'checks.yaml')])) as {
+      checks: Record<string, CheckEntry>;
+    };
   } catch (error) {
     if (String(error).includes("No module named 'yaml'")) {
       throw new Error('PyYAML is missing (Debian python3-yaml): scap reads checks.yaml with it');
@@ -373,7 +419,8 @@ describe('checks.yaml', () => {
   });
 
   it('groups are server groups; restart checks run health, then work, then error rate', () => {
-    for (const [name, check] of entries) if (check.group !== undefined) expect(groups, name).toContain(check.group);
+    for (const [name, check] of entries)
+      if (check.group !== undefined) expect(groups, name).toContain(check.group);
     const stageOf = (c: CheckEntry) => c.stage ?? c.after ?? c.before;
     expect(Object.fromEntries(entries.map(([n, c]) => [n, stageOf(c)]))).toEqual({
       error_rate_baseline: 'fetch',
@@ -396,7 +443,9 @@ describe('scap/scripts and scap/tools', () => {
 
   it('scripts use only Node.js built-ins and each other, so they run from the bundle offline', () => {
     for (const file of files) {
-      const imports = [...readFileSync(file, 'utf8').matchAll(/^import\s[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]);
+      const imports = [...readFileSync(file, 'utf8').matchAll(/^import\s[^;]*?from\s+'([^']+)'/gms)].map(
+        (m) => m[1],
+      );
       for (const spec of imports) expect(spec, file).toMatch(/^(node:|\.\/|\.\.\/)/);
     }
   });

@@ -88,7 +88,8 @@ export async function runCheck(name, scriptUrl, defaultTimeoutSeconds, body) {
       const seconds = settings.timeoutSeconds ?? defaultTimeoutSeconds;
       const result = await runProcess(command, args, { timeoutMs: (seconds + 5) * 1000 });
       process.stdout.write(result.stdout);
-      if (result.spawnError !== undefined || (result.code !== 0 && result.code !== 1)) {
+      // The check always ends with a "<name>: ..." line; without one, sudo itself refused.
+      if (result.spawnError !== undefined || !result.stdout.includes(`${name}: `)) {
         process.stdout.write(result.stderr);
         out(
           `ERROR: could not run as ${settings.checkUser} with 'sudo -n -u ${settings.checkUser}' ` +
@@ -101,10 +102,13 @@ export async function runCheck(name, scriptUrl, defaultTimeoutSeconds, body) {
     const seconds = settings.timeoutSeconds ?? defaultTimeoutSeconds;
     const deadline = started + seconds * 1000;
     // A last resort if the body hangs past its own deadline handling.
-    const guard = setTimeout(() => {
-      out(`FAILED: no result within ${seconds} s`);
-      process.exit(1);
-    }, seconds * 1000 + 3000);
+    const guard = setTimeout(
+      () => {
+        out(`FAILED: no result within ${seconds} s`);
+        process.exit(1);
+      },
+      seconds * 1000 + 3000,
+    );
     const message = await body({ settings, deadline, seconds, note: (line) => out(line) });
     clearTimeout(guard);
     out(`OK: ${message}`);

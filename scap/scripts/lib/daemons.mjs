@@ -50,15 +50,20 @@ export async function statusEndpoints(settings) {
   if (!status.enabled) {
     throw new CheckFailed(
       `the status servers are disabled (status.enabled is false in ${settings.configFile}); ` +
-        'the deploy checks and scap\'s port check need them',
+        "the deploy checks and scap's port check need them",
     );
   }
   if (status.runnerPort === 0 || status.chronPort === 0) {
-    throw new CheckFailed(`status ports must be fixed for deploy checks (runnerPort/chronPort 0 in ${settings.configFile})`);
+    throw new CheckFailed(
+      `status ports must be fixed for deploy checks (runnerPort/chronPort 0 in ${settings.configFile})`,
+    );
   }
   const host = connectHost(status.address);
   return {
-    base: { jobrunner: `http://${host}:${status.runnerPort}`, jobchron: `http://${host}:${status.chronPort}` },
+    base: {
+      jobrunner: `http://${host}:${status.runnerPort}`,
+      jobchron: `http://${host}:${status.chronPort}`,
+    },
     configFile: settings.configFile,
   };
 }
@@ -75,4 +80,24 @@ export async function readJobCounters(endpoints) {
     throw new CheckFailed(`cannot read jobrunner's metrics at ${url}: ${describeHttp(result)}`);
   }
   return jobCounters(parseMetrics(result.body));
+}
+
+/**
+ * Runner slots configured over all groups, from jobrunner's /status (daemon.groups[].runners);
+ * null when that cannot be read.
+ * @param {StatusEndpoints} endpoints
+ * @returns {Promise<number | null>}
+ */
+export async function readRunnerSlots(endpoints) {
+  const result = await httpGet(`${endpoints.base.jobrunner}/status`, 5000);
+  if ('error' in result || result.status !== 200) return null;
+  try {
+    /** @type {{ daemon?: { groups?: Array<{ runners?: unknown }> } }} */
+    const status = JSON.parse(result.body);
+    const groups = status.daemon?.groups;
+    if (!Array.isArray(groups)) return null;
+    return groups.reduce((sum, g) => sum + (typeof g.runners === 'number' ? g.runners : 0), 0);
+  } catch {
+    return null;
+  }
 }

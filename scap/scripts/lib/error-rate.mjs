@@ -116,7 +116,11 @@ export function loadBaseline(settings) {
     return { counts: undefined, why: `no baseline in ${file}` };
   }
   const counts = record?.counts;
-  if (typeof counts?.ok !== 'number' || typeof counts?.failures !== 'number' || typeof counts?.seconds !== 'number') {
+  if (
+    typeof counts?.ok !== 'number' ||
+    typeof counts?.failures !== 'number' ||
+    typeof counts?.seconds !== 'number'
+  ) {
     return { counts: undefined, why: `unreadable baseline in ${file}` };
   }
   if (typeof record.takenAt !== 'number' || Date.now() - record.takenAt > BASELINE_MAX_AGE_MS) {

@@ -47,7 +47,9 @@ export function runProcess(command, args, opts) {
     child.on('error', (error) =>
       finish({ code: null, signal: null, stdout, stderr, timedOut, spawnError: error.message }),
     );
-    child.on('close', (code, signal) => finish({ code, signal, stdout, stderr, timedOut, spawnError: undefined }));
+    child.on('close', (code, signal) =>
+      finish({ code, signal, stdout, stderr, timedOut, spawnError: undefined }),
+    );
   });
 }
 

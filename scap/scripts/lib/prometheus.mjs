@@ -56,9 +56,9 @@ export function jobCounters(samples) {
   return {
     ok: sumOf(samples, 'jobrunner_jobs_total', (l) => l.outcome === 'ok'),
     failed: sumOf(samples, 'jobrunner_jobs_total', (l) => l.outcome !== 'ok'),
-    problems: sumOf(samples, 'jobrunner_dispatch_problems_total', (l) => PROBLEM_STATUSES.has(l.status ?? '')),
-    /** Configured runner slots; null before the runner has reported any. */
-    slots: samples.some((s) => s.name === 'jobrunner_slots_total') ? sumOf(samples, 'jobrunner_slots_total') : null,
+    problems: sumOf(samples, 'jobrunner_dispatch_problems_total', (l) =>
+      PROBLEM_STATUSES.has(l.status ?? ''),
+    ),
   };
 }
 

@@ -17,13 +17,14 @@ export const SETTING_NAMES = Object.freeze({
   JOBRUNNER_NODE: 'node binary that runs the daemons (default /usr/bin/node if present, else this node)',
   JOBRUNNER_CHECK_USER: 'run as this user through `sudo -n -u` (the service user can read the config)',
   JOBRUNNER_CANARY_WIKI: 'wiki ID the "takes work" check pushes null jobs to (unset: that check is skipped)',
-  JOBRUNNER_CANARY_JOBS: 'null jobs pushed per attempt (default 3)',
+  JOBRUNNER_CANARY_JOBS: 'null jobs in the first push, doubled on each further one up to 100 (default 3)',
   JOBRUNNER_CHECK_TIMEOUT: 'seconds a check may take before it fails (default per check)',
   JOBRUNNER_ERROR_WINDOW: 'seconds the error-rate checks watch the failure counters (default 30)',
   JOBRUNNER_ERROR_MIN_FAILURES: 'failures in the window below which the rate is not judged (default 5)',
   JOBRUNNER_ERROR_MAX_RATIO: 'failure ratio that always passes (default 0.1)',
   JOBRUNNER_ERROR_FACTOR: 'allowed growth of the failure ratio over the pre-deploy baseline (default 2)',
-  JOBRUNNER_CHECK_STATE_DIR: 'where the error-rate baseline is kept between stages (default a private dir in /tmp)',
+  JOBRUNNER_CHECK_STATE_DIR:
+    'where the error-rate baseline is kept between stages (default a private dir in /tmp)',
   JOBRUNNER_SYSTEMCTL: 'systemctl binary (default systemctl)',
   JOBRUNNER_SYSTEMCTL_ROOT: 'passed as systemctl --root (for inspecting an image; default none)',
   JOBRUNNER_SUPERVISOR: 'restart hook: systemd (default) or pidfile (hosts without systemd, rehearsals)',
@@ -81,7 +82,9 @@ export function parseSettingsText(text, file) {
     const key = match[1] ?? '';
     let value = match[2] ?? '';
     if (!Object.prototype.hasOwnProperty.call(SETTING_NAMES, key)) {
-      throw new SettingsError(`${file}:${i + 1}: unknown setting ${key} (known: ${Object.keys(SETTING_NAMES).join(', ')})`);
+      throw new SettingsError(
+        `${file}:${i + 1}: unknown setting ${key} (known: ${Object.keys(SETTING_NAMES).join(', ')})`,
+      );
     }
     const quoted = /^(["'])(.*)\1$/.exec(value);
     if (quoted) value = quoted[2] ?? '';
@@ -105,7 +108,8 @@ function positiveNumber(key, text, fallback, opts = {}) {
   if (!Number.isFinite(value) || value <= 0 || (opts.integer && !Number.isInteger(value))) {
     throw new SettingsError(`${key}=${text}: expected a positive ${opts.integer ? 'integer' : 'number'}`);
   }
-  if (opts.max !== undefined && value > opts.max) throw new SettingsError(`${key}=${text}: at most ${opts.max}`);
+  if (opts.max !== undefined && value > opts.max)
+    throw new SettingsError(`${key}=${text}: at most ${opts.max}`);
   return value;
 }
 
@@ -140,7 +144,9 @@ export function loadSettings(env = process.env) {
     const code = /** @type {NodeJS.ErrnoException} */ (error).code;
     // The default file is optional; one named explicitly must exist.
     if (code !== 'ENOENT' || env.JOBRUNNER_DEPLOY_CHECKS_ENV) {
-      throw new SettingsError(`cannot read settings file ${file}: ${error instanceof Error ? error.message : error}`);
+      throw new SettingsError(
+        `cannot read settings file ${file}: ${error instanceof Error ? error.message : error}`,
+      );
     }
   }
   if (text !== undefined) fromFile = parseSettingsText(text, file);
@@ -164,7 +170,10 @@ export function loadSettings(env = process.env) {
     node: get('JOBRUNNER_NODE') ?? (readableFile('/usr/bin/node') ? '/usr/bin/node' : process.execPath),
     checkUser: get('JOBRUNNER_CHECK_USER'),
     canaryWiki: get('JOBRUNNER_CANARY_WIKI'),
-    canaryJobs: positiveNumber('JOBRUNNER_CANARY_JOBS', get('JOBRUNNER_CANARY_JOBS'), 3, { integer: true, max: 100 }),
+    canaryJobs: positiveNumber('JOBRUNNER_CANARY_JOBS', get('JOBRUNNER_CANARY_JOBS'), 3, {
+      integer: true,
+      max: 100,
+    }),
     timeoutSeconds: get('JOBRUNNER_CHECK_TIMEOUT')
       ? positiveNumber('JOBRUNNER_CHECK_TIMEOUT', get('JOBRUNNER_CHECK_TIMEOUT'), 1)
       : undefined,
@@ -172,7 +181,9 @@ export function loadSettings(env = process.env) {
     errorMinFailures: positiveNumber('JOBRUNNER_ERROR_MIN_FAILURES', get('JOBRUNNER_ERROR_MIN_FAILURES'), 5, {
       integer: true,
     }),
-    errorMaxRatio: positiveNumber('JOBRUNNER_ERROR_MAX_RATIO', get('JOBRUNNER_ERROR_MAX_RATIO'), 0.1, { max: 1 }),
+    errorMaxRatio: positiveNumber('JOBRUNNER_ERROR_MAX_RATIO', get('JOBRUNNER_ERROR_MAX_RATIO'), 0.1, {
+      max: 1,
+    }),
     errorFactor: positiveNumber('JOBRUNNER_ERROR_FACTOR', get('JOBRUNNER_ERROR_FACTOR'), 2),
     stateDir: get('JOBRUNNER_CHECK_STATE_DIR') ?? join(tmpdir(), `jobrunner-deploy-checks-${uid}`),
     systemctl: get('JOBRUNNER_SYSTEMCTL') ?? 'systemctl',

@@ -4,7 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { buildFarm, type ExtraJobBehaviour, type FarmWebServer, type MediaWikiFarm } from '../../farm/mediawiki-farm.js';
+import {
+  buildFarm,
+  type ExtraJobBehaviour,
+  type FarmWebServer,
+  type MediaWikiFarm,
+} from '../../farm/mediawiki-farm.js';
 import { trackDir, untrackDir } from '../../farm/process-tree.js';
 import { startRedisServer, type RedisServerHandle } from '../../farm/redis-server.js';
 import { RedisQueueStore } from '../../redis/queue-store.js';

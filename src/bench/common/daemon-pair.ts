@@ -106,9 +106,13 @@ export class DaemonPair {
     const bad = [
       ['jobrunner', runner],
       ['jobchron', chron],
-    ].filter((entry): entry is [string, DaemonExit] => entry[1] !== null && !cleanExit(entry[1] as DaemonExit));
+    ].filter(
+      (entry): entry is [string, DaemonExit] => entry[1] !== null && !cleanExit(entry[1] as DaemonExit),
+    );
     if (bad.length > 0) {
-      throw new Error(bad.map(([name, exit]) => `${name} did not stop cleanly (${describeExit(exit)})`).join('; '));
+      throw new Error(
+        bad.map(([name, exit]) => `${name} did not stop cleanly (${describeExit(exit)})`).join('; '),
+      );
     }
     return { runner, chron, totals: this.totals, errors };
   }

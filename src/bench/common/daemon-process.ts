@@ -9,7 +9,10 @@ import { trackPid, untrackPid } from '../../farm/process-tree.js';
 export type DaemonName = 'jobrunner' | 'jobchron';
 
 /** One stdout line of a daemon: its JSON fields, or { level: 'raw', msg } when not JSON. */
-export type LogLine = Readonly<Record<string, unknown>> & { readonly msg?: unknown; readonly level?: unknown };
+export type LogLine = Readonly<Record<string, unknown>> & {
+  readonly msg?: unknown;
+  readonly level?: unknown;
+};
 
 export interface DaemonExit {
   readonly code: number | null;
@@ -58,7 +61,10 @@ export class DaemonProcess {
     this.name = options.name;
     const args = [daemonScript(options.name), `--config-file=${options.configFile}`];
     if (options.verbose) args.push('--verbose');
-    this.child = spawn(process.execPath, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, args, {
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     if (this.child.pid === undefined) throw new DaemonError(`could not start ${options.name}`);
     this.pid = this.child.pid;
     trackPid(this.pid);
@@ -72,8 +78,9 @@ export class DaemonProcess {
     this.readLines(this.child.stderr, (text) => {
       this.remember(this.errorLines, { level: 'stderr', msg: text }, 100);
     });
+    // 'close', not 'exit': the last log lines (the runner's final totals) are read by then.
     this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => {
+      this.child.once('close', (code, signal) => {
         untrackPid(this.pid);
         this.exit = { code, signal, killed: this.killedBySigkill };
         this.log?.end();

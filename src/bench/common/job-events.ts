@@ -131,6 +131,14 @@ export class JobEventTracker {
     return { ...(this.tallies.get(`${wiki}\t${type}`) ?? { stored: 0, removed: 0 }) };
   }
 
+  /** Every (wiki, type) queue an event was seen for. */
+  queues(): { wiki: string; type: string }[] {
+    return [...this.tallies.keys()].map((label) => {
+      const tab = label.indexOf('\t');
+      return { wiki: label.slice(0, tab), type: label.slice(tab + 1) };
+    });
+  }
+
   /** Per job type: jobs stored and removed so far, over every wiki. */
   byType(): Map<string, QueueTally> {
     const out = new Map<string, QueueTally>();

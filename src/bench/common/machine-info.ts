@@ -2,7 +2,7 @@
 // MediaWiki, so every published figure names its machine.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { mediawikiPath } from '../../farm/farm-paths.js';
 
 export interface MachineInfo {
@@ -15,12 +15,18 @@ export interface MachineInfo {
   readonly php: string;
   readonly redis: string;
   readonly mediawiki: string;
+  /** 1, 5 and 15 minute load averages when the info was collected. */
+  readonly loadAverage: readonly number[];
 }
 
 /** First line of a command's output, or "unavailable (<reason>)". */
 function commandOutput(command: string, args: string[], pick: (text: string) => string | undefined): string {
   try {
-    const text = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    const text = execFileSync(command, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 10_000,
+    });
     return pick(text) ?? text.trim().split('\n')[0] ?? 'unknown';
   } catch (error) {
     return `unavailable (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`;
@@ -49,9 +55,14 @@ export function collectMachineInfo(): MachineInfo {
     os: osName(),
     kernel: release(),
     node: process.version,
-    php: commandOutput('php', ['-r', 'echo PHP_VERSION, " (phpredis ", phpversion("redis") ?: "none", ")";'], () => undefined),
+    php: commandOutput(
+      'php',
+      ['-r', 'echo PHP_VERSION, " (phpredis ", phpversion("redis") ?: "none", ")";'],
+      () => undefined,
+    ),
     redis: commandOutput('redis-server', ['--version'], (t) => /v=(\S+)/.exec(t)?.[1]),
     mediawiki: mediawikiVersion(),
+    loadAverage: loadavg().map((n) => Math.round(n * 100) / 100),
   };
 }
 
@@ -64,5 +75,13 @@ export function formatMachineInfo(info: MachineInfo): string {
     `PHP:       ${info.php}`,
     `Redis:     ${info.redis}`,
     `MediaWiki: ${info.mediawiki}`,
+    `Load:      ${info.loadAverage.join(' ')} (1, 5, 15 min)`,
   ].join('\n');
+}
+
+/** A warning when other work was running (figures taken then are not comparable), else null. */
+export function busyMachineWarning(info: MachineInfo): string | null {
+  const oneMinute = info.loadAverage[0] ?? 0;
+  if (oneMinute <= info.cores * 0.5) return null;
+  return `warning: load average ${oneMinute} on ${info.cores} cores: other work is running and will skew these figures`;
 }

@@ -42,7 +42,11 @@ export async function parkQueues(bench: BenchFarm, count: number): Promise<void>
   const wikis = bench.wikis;
   for (let i = 0; i < count; i++) {
     const wiki = wikis[i % wikis.length] as string;
-    await pushTestJobs(bench.store, { wiki, type: `${PARKED_TYPE_PREFIX}${Math.floor(i / wikis.length)}`, count: 1 });
+    await pushTestJobs(bench.store, {
+      wiki,
+      type: `${PARKED_TYPE_PREFIX}${Math.floor(i / wikis.length)}`,
+      count: 1,
+    });
   }
 }
 
@@ -80,7 +84,8 @@ export async function measurePickup(bench: BenchFarm, options: PickupOptions): P
       const wiki = bench.wikis[i % bench.wikis.length] as string;
       const [low, high] = i < options.warmup ? [0, 50] : options.gapMs;
       await sleep(low + Math.random() * (high - low));
-      const mine = (kind: JobEvent['kind']) => (e: JobEvent) => e.kind === kind && e.wiki === wiki && e.type === 'null';
+      const mine = (kind: JobEvent['kind']) => (e: JobEvent) =>
+        e.kind === kind && e.wiki === wiki && e.type === 'null';
       const events = Promise.all([
         tracker.next(mine('stored'), SAMPLE_TIMEOUT_MS, `sample ${i + 1} stored`),
         tracker.next(mine('removed'), SAMPLE_TIMEOUT_MS, `sample ${i + 1} done (is the runner working?)`),
@@ -91,7 +96,9 @@ export async function measurePickup(bench: BenchFarm, options: PickupOptions): P
       if (i < options.warmup) continue;
       samples.push(done.at - stored.at);
       // The runner logs in whole milliseconds; a start up to 1 ms "before" the store is the same one.
-      const start = starts.find((s) => s.wiki === wiki && s.at >= Math.floor(stored.at) - 1 && s.at <= done.at);
+      const start = starts.find(
+        (s) => s.wiki === wiki && s.at >= Math.floor(stored.at) - 1 && s.at <= done.at,
+      );
       if (start) {
         notice.push(Math.max(0, start.at - stored.at));
         run.push(Math.max(0, done.at - start.at));
@@ -99,7 +106,8 @@ export async function measurePickup(bench: BenchFarm, options: PickupOptions): P
     }
     const stop = await pair.stop();
     pair = null;
-    if (stop.errors.length > 0) throw new Error(`daemon errors during ${options.label}:\n${stop.errors.join('\n')}`);
+    if (stop.errors.length > 0)
+      throw new Error(`daemon errors during ${options.label}:\n${stop.errors.join('\n')}`);
     return {
       label: options.label,
       latencyMs: summarize(samples) as LatencySummary,

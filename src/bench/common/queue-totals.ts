@@ -1,4 +1,5 @@
 // Job counts over every queue of a partition, by state, from MediaWiki's own keys.
+import { makeQueueId, type QueueRef } from '../../mediawiki/queue-keys.js';
 import type { RedisQueueStore } from '../../redis/queue-store.js';
 
 export interface StateTotals {
@@ -18,8 +19,22 @@ export function emptyTotals(): StateTotals {
   return { unclaimed: 0, claimed: 0, abandoned: 0, delayed: 0 };
 }
 
-export async function queueTotals(store: RedisQueueStore): Promise<QueueTotals> {
-  const { queues } = await store.listQueues();
+/** A queue by wiki and type, for a farm whose DB domains equal the wiki IDs. */
+export function farmQueue(wiki: string, type: string): QueueRef {
+  return { type, domain: wiki, queueId: makeQueueId(type, wiki) };
+}
+
+/**
+ * Totals over the queues in s-queuesWithJobs plus `known` ones: a queue holding only abandoned jobs
+ * leaves that set, but its jobs still count.
+ */
+export async function queueTotals(
+  store: RedisQueueStore,
+  known: readonly QueueRef[] = [],
+): Promise<QueueTotals> {
+  const listed = (await store.listQueues()).queues;
+  const seen = new Set(listed.map((q) => q.queueId));
+  const queues = [...listed, ...known.filter((q) => !seen.has(q.queueId))];
   const counts = await store.counts(queues);
   const sum = emptyTotals();
   const byType = new Map<string, StateTotals>();

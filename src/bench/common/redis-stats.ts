@@ -2,6 +2,8 @@
 // a MONITOR sample that separates commands sent by clients from those run by scripts, and Redis
 // CPU time.
 import { Redis } from 'ioredis';
+import { connect } from 'node:net';
+import { respCommand } from '../../farm/tcp-probe.js';
 import type { RedisTarget } from './job-events.js';
 
 export type CommandCounts = ReadonlyMap<string, number>;
@@ -46,26 +48,57 @@ export interface MonitorSample {
 }
 
 /**
- * Watches MONITOR for `seconds`. MONITOR lines look like
- *   1700000000.123456 [0 127.0.0.1:50000] "evalsha" "..."   (a client)
- *   1700000000.123500 [0 lua] "LLEN" "..."                    (inside a script)
+ * Watches MONITOR for `seconds` over a plain socket (ioredis' monitor mode loses track of replies
+ * on a busy server). MONITOR lines look like
+ *   +1700000000.123456 [0 127.0.0.1:50000] "evalsha" "..."   (a client)
+ *   +1700000000.123500 [0 lua] "LLEN" "..."                    (inside a script)
  */
-export async function monitorSample(target: RedisTarget, seconds: number): Promise<MonitorSample> {
-  const client = new Redis({ host: target.host, port: target.port, password: target.password, lazyConnect: true });
-  await client.connect();
-  const monitor = await client.monitor();
+export function monitorSample(target: RedisTarget, seconds: number): Promise<MonitorSample> {
   const clientCommands = new Map<string, number>();
   const scriptCommands = new Map<string, number>();
-  // ioredis: source is "host:port" of the sending client, or "lua" inside a script.
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    const name = (args[0] ?? '').toLowerCase();
-    const counts = source === 'lua' ? scriptCommands : clientCommands;
-    counts.set(name, (counts.get(name) ?? 0) + 1);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: target.host, port: target.port });
+    let buffer = '';
+    let started = false;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      if (started) resolve({ clientCommands, scriptCommands, seconds });
+      else reject(new Error('MONITOR did not start'));
+    }, seconds * 1000);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => {
+      const auth = target.password ? respCommand('AUTH', target.password) : '';
+      socket.write(auth + respCommand('MONITOR'));
+    });
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      let end = buffer.indexOf('\r\n');
+      while (end >= 0) {
+        const line = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        end = buffer.indexOf('\r\n');
+        if (line === '+OK') {
+          started = true;
+          continue;
+        }
+        if (line.startsWith('-')) {
+          clearTimeout(timer);
+          socket.destroy();
+          reject(new Error(`MONITOR: ${line.slice(1)}`));
+          return;
+        }
+        const match = /^\+[0-9.]+ \[[0-9]+ ([^\]]+)\] "([^"]*)"/.exec(line);
+        if (!match) continue;
+        const counts = match[1] === 'lua' ? scriptCommands : clientCommands;
+        const name = (match[2] as string).toLowerCase();
+        counts.set(name, (counts.get(name) ?? 0) + 1);
+      }
+    });
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
   });
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  monitor.disconnect();
-  client.disconnect();
-  return { clientCommands, scriptCommands, seconds };
 }
 
 export function sumCounts(counts: CommandCounts): number {

@@ -15,7 +15,10 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
   return [line(headers), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
 }
 
-export function formatMarkdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+export function formatMarkdownTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
   const escape = (c: string) => c.replace(/\|/g, '\\|');
   const line = (cells: readonly string[]) => `| ${cells.map(escape).join(' | ')} |`;
   return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');

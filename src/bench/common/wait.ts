@@ -3,7 +3,9 @@ import { sleep } from '../../farm/process-tree.js';
 
 export class WaitTimeoutError extends Error {
   constructor(what: string, timeoutMs: number, detail?: string) {
-    super(`timed out after ${(timeoutMs / 1000).toFixed(1)} s waiting for ${what}${detail ? `: ${detail}` : ''}`);
+    super(
+      `timed out after ${(timeoutMs / 1000).toFixed(1)} s waiting for ${what}${detail ? `: ${detail}` : ''}`,
+    );
     this.name = 'WaitTimeoutError';
   }
 }
@@ -24,7 +26,11 @@ export async function waitFor(
   const deadline = Date.now() + options.timeoutMs;
   while (!(await condition())) {
     if (Date.now() >= deadline) {
-      throw new WaitTimeoutError(what, options.timeoutMs, options.detail ? await options.detail() : undefined);
+      throw new WaitTimeoutError(
+        what,
+        options.timeoutMs,
+        options.detail ? await options.detail() : undefined,
+      );
     }
     await sleep(options.intervalMs ?? 20);
   }

@@ -33,7 +33,8 @@ export function loadConfig(path: string): JobrunnerConfig {
   try {
     return loadConfigFile(path);
   } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(`invalid configuration:\n${error.message}`, EXIT_USAGE);
+    if (error instanceof ConfigError)
+      throw new CliError(`invalid configuration:\n${error.message}`, EXIT_USAGE);
     throw error;
   }
 }
@@ -60,23 +61,35 @@ async function connectOnce(address: RedisServerAddress, config: JobrunnerConfig)
     return client;
   } catch (error) {
     client.disconnect();
-    const reason = (lastError as Error | null)?.message ?? (error instanceof Error ? error.message : String(error));
+    const reason =
+      (lastError as Error | null)?.message ?? (error instanceof Error ? error.message : String(error));
     throw new Error(`cannot connect to Redis at ${address.raw}: ${reason}`);
   }
 }
 
 /** Loads the config and connects to its partitions (only `partition` when given). */
-export async function openFarm(configFile: string, options: { partition?: string } = {}): Promise<FarmContext> {
+export async function openFarm(
+  configFile: string,
+  options: { partition?: string } = {},
+): Promise<FarmContext> {
   const config = loadConfig(configFile);
   if (config.backend !== 'redis') {
-    throw new CliError(`jobqueue works on the redis backend; ${configFile} has backend "${config.backend}"`, EXIT_USAGE);
+    throw new CliError(
+      `jobqueue works on the redis backend; ${configFile} has backend "${config.backend}"`,
+      EXIT_USAGE,
+    );
   }
   const secrets = config.redis.password ? [config.redis.password] : [];
   const mask = (text: string) => maskSecrets(text, secrets);
-  const addresses = config.redis.queues.filter((a) => options.partition === undefined || a.raw === options.partition);
+  const addresses = config.redis.queues.filter(
+    (a) => options.partition === undefined || a.raw === options.partition,
+  );
   if (addresses.length === 0) {
     const known = config.redis.queues.map((a) => a.raw).join(', ');
-    throw new CliError(`--partition ${options.partition ?? ''} is not in redis.queues of ${configFile} (${known})`, EXIT_USAGE);
+    throw new CliError(
+      `--partition ${options.partition ?? ''} is not in redis.queues of ${configFile} (${known})`,
+      EXIT_USAGE,
+    );
   }
   const settled = await Promise.allSettled(addresses.map((address) => connectOnce(address, config)));
   const clients: { address: string; client: Redis }[] = [];
@@ -84,7 +97,11 @@ export async function openFarm(configFile: string, options: { partition?: string
   settled.forEach((outcome, i) => {
     const address = addresses[i]?.raw ?? '?';
     if (outcome.status === 'fulfilled') clients.push({ address, client: outcome.value });
-    else unreachable.set(address, mask(outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason)));
+    else
+      unreachable.set(
+        address,
+        mask(outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason)),
+      );
   });
   // Logs of the shared backend code are for daemons; the CLI reports problems itself.
   const logger = createLogger({ service: 'jobqueue', level: 'error', stream: nullStream(), secrets });

@@ -10,7 +10,10 @@ import { planTable, reportListingErrors, type ActionFilterArgs } from './retry-a
 
 export async function runDelete(ctx: FarmContext, args: ActionFilterArgs, io: CliIo): Promise<number> {
   if (args.wiki === undefined && args.type === undefined) {
-    throw new CliError('delete needs --wiki and/or --type (it will not delete every queue of the farm)', EXIT_USAGE);
+    throw new CliError(
+      'delete needs --wiki and/or --type (it will not delete every queue of the farm)',
+      EXIT_USAGE,
+    );
   }
   const listing = await ctx.farm.list({ wiki: args.wiki, type: args.type, partition: args.partition });
   reportListingErrors(ctx, listing.errors, io);
@@ -20,14 +23,23 @@ export async function runDelete(ctx: FarmContext, args: ActionFilterArgs, io: Cl
   const jobs = queues.reduce((n, q) => n + total(q), 0);
   const out = args.json ? io.stderr : io.stdout;
   if (queues.length === 0) {
-    if (args.json) io.stdout.write(`${JSON.stringify({ dryRun: args.dryRun, queues: 0, jobs: 0, errors: listing.errors })}\n`);
+    if (args.json)
+      io.stdout.write(
+        `${JSON.stringify({ dryRun: args.dryRun, queues: 0, jobs: 0, errors: listing.errors })}\n`,
+      );
     else io.stdout.write('No queues match.\n');
     return failed;
   }
   out.write(planTable(queues, total, 'JOBS'));
   if (args.dryRun) {
-    if (args.json) io.stdout.write(`${JSON.stringify({ dryRun: true, queues: queues.length, jobs, errors: listing.errors })}\n`);
-    else io.stdout.write(`Dry run: would delete ${plural(queues.length, 'queue')} holding ${plural(jobs, 'job')}.\n`);
+    if (args.json)
+      io.stdout.write(
+        `${JSON.stringify({ dryRun: true, queues: queues.length, jobs, errors: listing.errors })}\n`,
+      );
+    else
+      io.stdout.write(
+        `Dry run: would delete ${plural(queues.length, 'queue')} holding ${plural(jobs, 'job')}.\n`,
+      );
     return failed;
   }
   const question = `Delete ${plural(queues.length, 'queue')} holding ${plural(jobs, 'job')}? This cannot be undone.`;
@@ -37,12 +49,16 @@ export async function runDelete(ctx: FarmContext, args: ActionFilterArgs, io: Cl
   }
   const report = await deleteQueues(ctx.farm, queues);
   if (args.json) {
-    io.stdout.write(`${JSON.stringify({ dryRun: false, ...report, errors: [...listing.errors, ...report.errors] })}\n`);
+    io.stdout.write(
+      `${JSON.stringify({ dryRun: false, ...report, errors: [...listing.errors, ...report.errors] })}\n`,
+    );
   } else {
     io.stdout.write(`Deleted ${plural(report.queues, 'queue')} holding ${plural(report.jobs, 'job')}.\n`);
   }
   for (const e of report.errors) {
-    io.stderr.write(`jobqueue: error: ${e.type} on ${e.wiki} (partition ${e.partition}): ${ctx.mask(e.error)}\n`);
+    io.stderr.write(
+      `jobqueue: error: ${e.type} on ${e.wiki} (partition ${e.partition}): ${ctx.mask(e.error)}\n`,
+    );
   }
   return report.errors.length > 0 ? EXIT_FAILURE : failed;
 }

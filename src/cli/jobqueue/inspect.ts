@@ -68,7 +68,9 @@ function jobText(found: Found, now: number): string {
   const lines = [`${job.id}  ${job.state}  attempts=${job.attempts}  partition=${found.partition}`];
   const meaning = SCORE_MEANING[job.state];
   if (meaning && job.score !== null) {
-    lines.push(`  ${meaning}: ${isoSeconds(job.score)} (${formatAge(Math.abs(now - job.score))} ${job.score > now ? 'from now' : 'ago'})`);
+    lines.push(
+      `  ${meaning}: ${isoSeconds(job.score)} (${formatAge(Math.abs(now - job.score))} ${job.score > now ? 'from now' : 'ago'})`,
+    );
   }
   if (!job.ok) {
     lines.push(`  unreadable: ${job.error} (left in place)`);
@@ -97,10 +99,15 @@ export async function runInspect(ctx: FarmContext, args: InspectArgs, io: CliIo)
   await Promise.all(
     targets.map(async (target) => {
       try {
-        const jobs = await ctx.farm.store(target.partition).readJobs(args.type, target.domain, args.state, args.limit);
+        const jobs = await ctx.farm
+          .store(target.partition)
+          .readJobs(args.type, target.domain, args.state, args.limit);
         for (const job of jobs) found.push({ partition: target.partition, job });
       } catch (error) {
-        errors.push({ partition: target.partition, error: error instanceof Error ? error.message : String(error) });
+        errors.push({
+          partition: target.partition,
+          error: error instanceof Error ? error.message : String(error),
+        });
       }
     }),
   );
@@ -108,12 +115,15 @@ export async function runInspect(ctx: FarmContext, args: InspectArgs, io: CliIo)
   found.sort((a, b) => sortTime(a) - sortTime(b));
   const shown = found.slice(0, args.limit);
   if (args.json) {
-    io.stdout.write(`${JSON.stringify({ wiki: args.wiki, type: args.type, state: args.state, jobs: shown.map((f) => jobJson(f, now)), errors }, null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify({ wiki: args.wiki, type: args.type, state: args.state, jobs: shown.map((f) => jobJson(f, now)), errors }, null, 2)}\n`,
+    );
   } else if (shown.length === 0) {
     io.stdout.write(`No ${args.state} ${args.type} jobs for ${args.wiki}.\n`);
   } else {
     io.stdout.write(`${shown.map((f) => jobText(f, now)).join('\n\n')}\n`);
   }
-  for (const e of errors) io.stderr.write(`jobqueue: error: partition ${e.partition} could not be read: ${ctx.mask(e.error)}\n`);
+  for (const e of errors)
+    io.stderr.write(`jobqueue: error: partition ${e.partition} could not be read: ${ctx.mask(e.error)}\n`);
   return errors.length > 0 ? EXIT_FAILURE : EXIT_OK;
 }

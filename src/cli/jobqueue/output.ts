@@ -17,7 +17,11 @@ function pad(text: string, size: number, align: 'left' | 'right'): string {
 }
 
 /** Rows under a header, columns separated by two spaces; `footer` rows come after a rule. */
-export function formatTable<T>(columns: readonly Column<T>[], rows: readonly T[], footer: readonly T[] = []): string {
+export function formatTable<T>(
+  columns: readonly Column<T>[],
+  rows: readonly T[],
+  footer: readonly T[] = [],
+): string {
   const cells = (row: T) => columns.map((c) => c.value(row).replace(/[\r\n\t]/g, ' '));
   const body = rows.map(cells);
   const foot = footer.map(cells);

@@ -28,7 +28,10 @@ export interface PushArgs {
 }
 
 /** Params from --params/--title/--namespace/--delay, in the order MediaWiki would hold them. */
-export function buildParams(args: Pick<PushArgs, 'params' | 'title' | 'namespace' | 'delay'>, nowSeconds: number): PhpArray {
+export function buildParams(
+  args: Pick<PushArgs, 'params' | 'title' | 'namespace' | 'delay'>,
+  nowSeconds: number,
+): PhpArray {
   let params = new PhpArray();
   if (args.params !== undefined) {
     let parsed: unknown;

@@ -32,9 +32,14 @@ const filters = (y: Argv) =>
   y
     .option('wiki', { type: 'string', requiresArg: true, describe: 'Only this wiki (wiki ID or DB domain)' })
     .option('type', { type: 'string', requiresArg: true, describe: 'Only this job type' })
-    .option('partition', { type: 'string', requiresArg: true, describe: 'Only this queue partition (as in redis.queues)' });
+    .option('partition', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'Only this queue partition (as in redis.queues)',
+    });
 
-const json = (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'Machine-readable JSON output' });
+const json = (y: Argv) =>
+  y.option('json', { type: 'boolean', default: false, describe: 'Machine-readable JSON output' });
 
 const guarded = (y: Argv) =>
   json(filters(y))
@@ -77,13 +82,20 @@ function buildParser(argv: string[]): Argv {
         .option('count', { type: 'number', default: 1, describe: 'Number of jobs' })
         .option('delay', { type: 'number', describe: 'Release the jobs this many seconds from now' })
         .option('params', { type: 'string', requiresArg: true, describe: 'Job params as a JSON object' })
-        .option('dedupe', { type: 'boolean', default: false, describe: 'removeDuplicates: identical pending jobs stored once' })
+        .option('dedupe', {
+          type: 'boolean',
+          default: false,
+          describe: 'removeDuplicates: identical pending jobs stored once',
+        })
         .option('title', { type: 'string', requiresArg: true, describe: 'Page title (params.title)' })
         .option('namespace', { type: 'number', describe: 'Namespace number of --title (default 0)' })
         .option('partition', { type: 'string', requiresArg: true, describe: 'Partition to push to' })
         .option('gzip', { type: 'boolean', default: false, describe: "Queue uses 'compression' => 'gzip'" }),
     )
     .demandCommand(1, 'Name a command: status, inspect, retry-abandoned, delete or push.')
+    .epilog(
+      'Exit codes: 0 success; 1 failure (unreachable partition, Redis error, declined prompt); 2 bad usage or config.',
+    )
     .strict()
     .help()
     .alias('help', 'h')
@@ -103,14 +115,26 @@ function str(args: Args, name: string): string | undefined {
   return text;
 }
 
-function num(args: Args, name: string, options: { min: number; max: number; integer: boolean }): number | undefined {
+function num(
+  args: Args,
+  name: string,
+  options: { min: number; max: number; integer: boolean },
+): number | undefined {
   const value = args[name];
   if (value === undefined) return undefined;
   if (Array.isArray(value)) throw new CliError(`--${name} was given more than once`, EXIT_USAGE);
   const n = Number(value);
-  if (!Number.isFinite(n) || (options.integer && !Number.isInteger(n)) || n < options.min || n > options.max) {
+  if (
+    !Number.isFinite(n) ||
+    (options.integer && !Number.isInteger(n)) ||
+    n < options.min ||
+    n > options.max
+  ) {
     const kind = options.integer ? 'a whole number' : 'a number';
-    throw new CliError(`--${name} must be ${kind} from ${options.min} to ${options.max} (got ${String(value)})`, EXIT_USAGE);
+    throw new CliError(
+      `--${name} must be ${kind} from ${options.min} to ${options.max} (got ${String(value)})`,
+      EXIT_USAGE,
+    );
   }
   return n;
 }
@@ -125,7 +149,10 @@ function parse(argv: string[]): { args: Args; output: string } {
   let output = '';
   buildParser(argv)
     .fail((message: string | undefined, error: Error | undefined) => {
-      throw new CliError(`${message ?? error?.message ?? 'bad arguments'}\nRun 'jobqueue --help' for usage.`, EXIT_USAGE);
+      throw new CliError(
+        `${message ?? error?.message ?? 'bad arguments'}\nRun 'jobqueue --help' for usage.`,
+        EXIT_USAGE,
+      );
     })
     .parse(argv, {}, (_error: Error | undefined, parsed: Args, text: string) => {
       args = parsed;
@@ -138,7 +165,11 @@ async function dispatch(command: CommandName, args: Args, ctx: FarmContext, io: 
   const wiki = str(args, 'wiki');
   const type = str(args, 'type');
   const partition = str(args, 'partition');
-  const common = { ...(wiki !== undefined ? { wiki } : {}), ...(type !== undefined ? { type } : {}), partition };
+  const common = {
+    ...(wiki !== undefined ? { wiki } : {}),
+    ...(type !== undefined ? { type } : {}),
+    partition,
+  };
   switch (command) {
     case 'status':
       return runStatus(
@@ -167,7 +198,12 @@ async function dispatch(command: CommandName, args: Args, ctx: FarmContext, io: 
       );
     case 'retry-abandoned':
     case 'delete': {
-      const guard = { ...common, dryRun: bool(args, 'dry-run'), yes: bool(args, 'yes'), json: bool(args, 'json') };
+      const guard = {
+        ...common,
+        dryRun: bool(args, 'dry-run'),
+        yes: bool(args, 'yes'),
+        json: bool(args, 'json'),
+      };
       if (command === 'delete') return runDelete(ctx, guard, io);
       const limit = num(args, 'limit', { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
       return runRetryAbandoned(ctx, { ...guard, ...(limit !== undefined ? { limit } : {}) }, io);
@@ -205,7 +241,10 @@ export async function runJobqueue(argv: string[], io: CliIo): Promise<number> {
     const command = String((args._ as unknown[] | undefined)?.[0] ?? '') as CommandName;
     if (!COMMANDS.includes(command)) throw new CliError(`unknown command "${command}"`, EXIT_USAGE);
     if (command === 'delete' && args.wiki === undefined && args.type === undefined) {
-      throw new CliError('delete needs --wiki and/or --type (it will not delete every queue of the farm)', EXIT_USAGE);
+      throw new CliError(
+        'delete needs --wiki and/or --type (it will not delete every queue of the farm)',
+        EXIT_USAGE,
+      );
     }
     const configFile = str(args, 'config-file') ?? DEFAULT_CONFIG_FILE;
     ctx = await openFarm(configFile, { partition: str(args, 'partition') });

@@ -50,7 +50,7 @@ export async function runStatus(ctx: FarmContext, args: StatusArgs, io: CliIo): 
   const listing = await ctx.farm.list({ wiki: args.wiki, type: args.type, partition: args.partition });
   const summary = summarizeFarm(listing, { byPartition: args.byPartition, includeEmpty: args.all });
   if (args.json) {
-    io.stdout.write(`${JSON.stringify(statusJson(summary), null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify(statusJson(summary))}\n`);
   } else {
     const shown = args.limit > 0 ? summary.rows.slice(0, args.limit) : summary.rows;
     const t = summary.totals;
@@ -64,19 +64,25 @@ export async function runStatus(ctx: FarmContext, args: StatusArgs, io: CliIo): 
       delayed: t.delayed,
       total: t.total,
       oldestAgeSeconds: t.oldestAgeSeconds,
-      partitions: [`${summary.partitions.filter((p) => p.ok).length}/${summary.partitions.length} partitions read`],
+      partitions: [
+        `${summary.partitions.filter((p) => p.ok).length}/${summary.partitions.length} partitions read`,
+      ],
     };
     io.stdout.write(formatTable(columns(args.byPartition), shown, [total]));
     if (shown.length < summary.rows.length) {
       io.stdout.write(`(${summary.rows.length - shown.length} more queues not shown; --limit 0 shows all)\n`);
     }
     if (summary.emptyQueues > 0 && !args.all) {
-      io.stdout.write(`(${plural(summary.emptyQueues, 'listed queue')} without jobs not shown; --all shows them)\n`);
+      io.stdout.write(
+        `(${plural(summary.emptyQueues, 'listed queue')} without jobs not shown; --all shows them)\n`,
+      );
     }
   }
   for (const p of summary.partitions) {
     if (p.badMembers > 0) {
-      io.stderr.write(`jobqueue: warning: partition ${p.name} lists ${p.badMembers} malformed queue ID(s) (left in place)\n`);
+      io.stderr.write(
+        `jobqueue: warning: partition ${p.name} lists ${p.badMembers} malformed queue ID(s) (left in place)\n`,
+      );
     }
   }
   for (const e of summary.errors) {

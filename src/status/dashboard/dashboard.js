@@ -47,7 +47,8 @@
     const s = Math.max(0, Math.floor(seconds));
     if (s < 60) return s + 's';
     if (s < 3600) return Math.floor(s / 60) + 'm' + String(s % 60).padStart(2, '0') + 's';
-    if (s < 86400) return Math.floor(s / 3600) + 'h' + String(Math.floor((s % 3600) / 60)).padStart(2, '0') + 'm';
+    if (s < 86400)
+      return Math.floor(s / 3600) + 'h' + String(Math.floor((s % 3600) / 60)).padStart(2, '0') + 'm';
     return Math.floor(s / 86400) + 'd' + String(Math.floor((s % 86400) / 3600)).padStart(2, '0') + 'h';
   }
 
@@ -101,7 +102,9 @@
 
     const errors = byId('partition-errors');
     errors.replaceChildren(
-      ...data.errors.map((e) => el('li', { text: 'Partition ' + e.partition + ' could not be read: ' + e.error })),
+      ...data.errors.map((e) =>
+        el('li', { text: 'Partition ' + e.partition + ' could not be read: ' + e.error }),
+      ),
     );
     errors.hidden = data.errors.length === 0;
 
@@ -153,11 +156,22 @@
       const cell = el('td', { dataset: { col: 'actions' } });
       if (row.abandoned > 0) {
         cell.append(
-          el('button', { type: 'button', text: 'Retry ' + row.abandoned, dataset: { action: 'retry-abandoned' } }),
+          el('button', {
+            type: 'button',
+            text: 'Retry ' + row.abandoned,
+            dataset: { action: 'retry-abandoned' },
+          }),
           ' ',
         );
       }
-      cell.append(el('button', { type: 'button', className: 'danger', text: 'Delete', dataset: { action: 'delete-queue' } }));
+      cell.append(
+        el('button', {
+          type: 'button',
+          className: 'danger',
+          text: 'Delete',
+          dataset: { action: 'delete-queue' },
+        }),
+      );
       tr.append(cell);
     }
     return tr;
@@ -176,7 +190,8 @@
     const section = byId('runner');
     section.hidden = false;
     byId('runner-note').textContent = note || '';
-    if (!stats) {
+    if (!stats || !stats.totals || !Array.isArray(stats.groups)) {
+      if (stats && !note) byId('runner-note').textContent = 'This runner reports no slot state.';
       byId('runner-totals').replaceChildren();
       byId('groups').replaceChildren();
       byId('failure-rows').replaceChildren();
@@ -210,7 +225,14 @@
               el('span', {
                 className: 'slot' + (slot.busy ? ' busy' : ''),
                 text: slot.busy
-                  ? '#' + slot.index + ' ' + slot.wiki + ' · ' + slot.type + ' · ' + formatAge((now - slot.since) / 1000)
+                  ? '#' +
+                    slot.index +
+                    ' ' +
+                    slot.wiki +
+                    ' · ' +
+                    slot.type +
+                    ' · ' +
+                    formatAge((now - slot.since) / 1000)
                   : '#' + slot.index + ' idle',
               }),
             ),
@@ -229,7 +251,10 @@
               el('td', { text: f.wiki }),
               el('td', { text: f.type }),
               el('td', { text: f.outcome + (f.errorKind ? ' (' + f.errorKind + ')' : '') }),
-              el('td', {}, [el('span', { text: f.error }), f.excerpt ? el('pre', { className: 'excerpt', text: f.excerpt }) : null]),
+              el('td', {}, [
+                el('span', { text: f.error }),
+                f.excerpt ? el('pre', { className: 'excerpt', text: f.excerpt }) : null,
+              ]),
             ]),
           )),
     );
@@ -239,7 +264,8 @@
     const section = byId('chron');
     section.hidden = false;
     byId('chron-note').textContent = note || '';
-    if (!stats) {
+    if (!stats || !Array.isArray(stats.partitions)) {
+      if (stats && !note) byId('chron-note').textContent = 'This jobchron reports no pass state.';
       byId('chron-totals').replaceChildren();
       byId('chron-partition-rows').replaceChildren();
       return;
@@ -270,9 +296,15 @@
     );
   }
 
+  // A daemon whose state cannot be drawn (older or newer shape) must not stop the queue table.
   function renderDaemon(role, daemon, note) {
-    if (role === 'jobrunner') renderRunner(daemon, note);
-    else if (role === 'jobchron') renderChron(daemon, note);
+    const render = role === 'jobrunner' ? renderRunner : role === 'jobchron' ? renderChron : null;
+    if (!render) return;
+    try {
+      render(daemon, note);
+    } catch (error) {
+      render(null, 'Cannot show the ' + role + ' state: ' + error.message);
+    }
   }
 
   function renderOverview(data) {
@@ -286,8 +318,18 @@
     byId('version').textContent = self.version || '–';
     renderDaemon(self.role, self.daemon, '');
     if (data.peer) {
-      if (data.peer.reachable) renderDaemon(data.peer.role, data.peer.status.daemon, 'From the ' + data.peer.role + ' on this host.');
-      else renderDaemon(data.peer.role, null, 'The ' + data.peer.role + ' status server is not reachable: ' + data.peer.error);
+      if (data.peer.reachable)
+        renderDaemon(
+          data.peer.role,
+          data.peer.status.daemon,
+          'From the ' + data.peer.role + ' on this host.',
+        );
+      else
+        renderDaemon(
+          data.peer.role,
+          null,
+          'The ' + data.peer.role + ' status server is not reachable: ' + data.peer.error,
+        );
     }
     const enabled = Boolean(self.admin && self.admin.enabled);
     if (enabled !== state.adminEnabled) {
@@ -307,8 +349,8 @@
 
   async function load() {
     const [queues, overview] = await Promise.all([getJson(queueUrl()), getJson('api/overview')]);
-    renderOverview(overview);
     renderQueues(queues);
+    renderOverview(overview);
     const updated = byId('updated');
     updated.textContent = new Date(queues.generatedAt).toLocaleTimeString();
     updated.setAttribute('datetime', new Date(queues.generatedAt).toISOString());
@@ -372,9 +414,16 @@
         const r = body.result;
         result.textContent =
           action === 'retry-abandoned'
-            ? 'Retried ' + r.moved + ' abandoned job(s) of ' + type + ' on ' + wiki + (r.noData ? ' (' + r.noData + ' without data left in place)' : '')
+            ? 'Retried ' +
+              r.moved +
+              ' abandoned job(s) of ' +
+              type +
+              ' on ' +
+              wiki +
+              (r.noData ? ' (' + r.noData + ' without data left in place)' : '')
             : 'Deleted ' + r.queues + ' queue(s) (' + r.jobs + ' job(s)) of ' + type + ' on ' + wiki;
-        if (r.errors.length > 0) result.textContent += '; errors: ' + r.errors.map((e) => e.partition + ': ' + e.error).join('; ');
+        if (r.errors.length > 0)
+          result.textContent += '; errors: ' + r.errors.map((e) => e.partition + ': ' + e.error).join('; ');
       }
     } catch (error) {
       result.textContent = 'Failed: ' + error.message;

@@ -1,0 +1,65 @@
+// `jobrunner` with backend kafka: runs the Kafka consumer runner until SIGTERM/SIGINT.
+//   SIGTERM / SIGINT  stop fetching, let running executions finish (runner.drainTimeoutSeconds),
+//                     commit, leave the consumer groups, exit 0; a second signal stops at once.
+//   SIGHUP            logged; backend kafka applies configuration changes on restart only.
+import type { JobrunnerConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { createStatsd } from '../observability/statsd.js';
+import { startKafkaRunner, type KafkaRunner } from './runner.js';
+
+function errorFields(error: unknown): { error: string; stack?: string } {
+  if (error instanceof Error) return { error: error.message, ...(error.stack ? { stack: error.stack } : {}) };
+  return { error: String(error) };
+}
+
+export interface KafkaDaemonHooks {
+  /** Called with the running runner (e.g. to expose stats() on a status server). */
+  readonly onStarted?: (runner: KafkaRunner) => void;
+}
+
+/** Starts the runner; resolves null while it runs (the process exits on a signal), or an exit code. */
+export async function runKafkaDaemon(
+  config: JobrunnerConfig,
+  logger: Logger,
+  hooks: KafkaDaemonHooks = {},
+): Promise<number | null> {
+  const metrics = createStatsd(config.statsd, logger);
+  let runner: KafkaRunner;
+  try {
+    runner = await startKafkaRunner(config, { logger, metrics });
+  } catch (error) {
+    logger.error('Cannot start the Kafka runner', errorFields(error));
+    await metrics.close();
+    return 1;
+  }
+  hooks.onStarted?.(runner);
+  process.on('uncaughtException', (error) => logger.error('Unhandled error', errorFields(error)));
+  process.on('unhandledRejection', (error) =>
+    logger.error('Unhandled promise rejection', errorFields(error)),
+  );
+  process.on('SIGHUP', () =>
+    logger.warn(
+      'SIGHUP: backend kafka does not reload its configuration; restart jobrunner to apply changes',
+    ),
+  );
+  let stopping = false;
+  const onStop = (signal: NodeJS.Signals): void => {
+    const drain = !stopping;
+    if (stopping) logger.warn('Second stop signal: stopping now', { signal });
+    else logger.info('Caught signal; draining', { signal });
+    stopping = true;
+    void runner.stop(drain).then(
+      async () => {
+        await metrics.close();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error('Error while stopping', errorFields(error));
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  return null;
+}

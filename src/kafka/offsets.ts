@@ -1,0 +1,109 @@
+// Per-partition offset bookkeeping for out-of-order completion with in-order commits: events finish
+// in any order, but the committed offset only moves past an event once it and every earlier event
+// of the partition are finished. A crash then re-reads at most the events that were in flight.
+
+export type AcceptResult = 'new' | 'seen' | 'reset';
+
+export class PartitionOffsets {
+  /** Offsets handed out, ascending; entries before `head` are finished. */
+  private order: bigint[] = [];
+  private head = 0;
+  private readonly finished = new Set<bigint>();
+  private highest: bigint | undefined;
+  private lowest: bigint | undefined;
+  /** Last offset committed (the next offset a restarted consumer reads). */
+  committed: bigint | undefined;
+
+  /**
+   * Registers an offset delivered by the consumer. 'seen': delivered again after a reconnect and
+   * already handled or in flight here, so skip it. 'reset': below what was committed (topic recreated
+   * or offsets reset by an operator), so the old state is dropped and the offset is new.
+   */
+  accept(offset: bigint): AcceptResult {
+    let result: AcceptResult = 'new';
+    if (this.highest !== undefined) {
+      const floor = this.committed ?? this.lowest ?? offset;
+      if (offset < floor) {
+        this.clear();
+        result = 'reset';
+      } else if (offset <= this.highest) {
+        return 'seen';
+      }
+    }
+    this.order.push(offset);
+    this.highest = offset;
+    this.lowest ??= offset;
+    return result;
+  }
+
+  finish(offset: bigint): void {
+    if (this.highest === undefined || offset > this.highest) return; // from before a reset
+    this.finished.add(offset);
+    while (this.head < this.order.length) {
+      const next = this.order[this.head] as bigint;
+      if (!this.finished.has(next)) break;
+      this.finished.delete(next);
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Events delivered and not yet finished. */
+  get pending(): number {
+    return this.order.length - this.head;
+  }
+
+  /** The offset to commit now (first unfinished, or one past the last delivered), if any. */
+  committable(): bigint | undefined {
+    if (this.highest === undefined) return undefined;
+    const first = this.order[this.head];
+    return first ?? this.highest + 1n;
+  }
+
+  /** The committable offset when it is ahead of what was committed. */
+  commitDue(): bigint | undefined {
+    const next = this.committable();
+    if (next === undefined) return undefined;
+    return this.committed === undefined || next > this.committed ? next : undefined;
+  }
+
+  private clear(): void {
+    this.order = [];
+    this.head = 0;
+    this.finished.clear();
+    this.highest = undefined;
+    this.lowest = undefined;
+    this.committed = undefined;
+  }
+}
+
+/** Offsets of every partition a consumer reads, keyed "topic:partition". */
+export class OffsetBook {
+  private readonly partitions = new Map<
+    string,
+    { topic: string; partition: number; offsets: PartitionOffsets }
+  >();
+
+  get(topic: string, partition: number): PartitionOffsets {
+    const key = `${topic}:${partition}`;
+    let entry = this.partitions.get(key);
+    if (entry === undefined) {
+      entry = { topic, partition, offsets: new PartitionOffsets() };
+      this.partitions.set(key, entry);
+    }
+    return entry.offsets;
+  }
+
+  *entries(): IterableIterator<{ topic: string; partition: number; offsets: PartitionOffsets }> {
+    yield* this.partitions.values();
+  }
+
+  get pending(): number {
+    let total = 0;
+    for (const { offsets } of this.partitions.values()) total += offsets.pending;
+    return total;
+  }
+}

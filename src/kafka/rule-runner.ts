@@ -1,0 +1,501 @@
+// One rule: its consumers (main, retry + delayed, and for partitioned rules the partitioner and one
+// consumer per partition) and what happens to each event: delay, abandon, dedup, POST, outcome.
+import type { KafkaConfig, KafkaRuleConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/statsd.js';
+import type { Clock } from './clock.js';
+import type { Deduplicator } from './dedup.js';
+import { JobEventError } from './errors.js';
+import type { EventExecutor, ExecuteResult } from './executor.js';
+import {
+  HEADER_NOT_BEFORE,
+  HEADER_RETRIES_LEFT,
+  delayedMessage,
+  errorMessage,
+  parseIntHeader,
+  requeuedMessage,
+  retryMessage,
+} from './follow-up.js';
+import { HeldEvents, type ReleaseReason } from './held-events.js';
+import { parseJobEvent, type JobEventView } from './job-event.js';
+import { ConsumerLane, type LaneHandler, type LaneMessage } from './lane.js';
+import { classify } from './outcome.js';
+import type { Outbox } from './outbox.js';
+import { Slots } from './slots.js';
+import { Histogram, newCounters, type RuleStats } from './stats.js';
+import {
+  delayedTopic,
+  errorTopic,
+  partitionedTopic,
+  partitionerGroup,
+  retryTopic,
+  ruleGroup,
+  timedGroup,
+  type TopicNaming,
+} from './topics.js';
+
+export interface RuleDeps {
+  readonly kafka: KafkaConfig;
+  readonly clock: Clock;
+  readonly executor: EventExecutor;
+  readonly dedup: Deduplicator;
+  readonly outbox: Outbox;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Static membership ID base of this runner. */
+  readonly instanceId: string;
+}
+
+interface ExecContext {
+  readonly slots: Slots;
+  readonly retriesLeft: number;
+  readonly isRetry: boolean;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class RuleRunner {
+  readonly naming: TopicNaming;
+  private readonly lanes: ConsumerLane[] = [];
+  /** Lanes consuming the job topics (the partitioner for partitioned rules). */
+  private readonly sourceLanes: ConsumerLane[] = [];
+  private readonly slots: Slots[] = [];
+  private readonly held: HeldEvents;
+  private readonly counters = newCounters();
+  private readonly delay = new Histogram();
+  private readonly totalDelay = new Histogram();
+  private readonly log: Logger;
+  private readonly endpoint: URL;
+  private lag: Record<string, number> = {};
+  private lagMeasuredAt: string | undefined;
+  private jobTopics: string[] = [];
+  private stopping = false;
+  private readonly timedLane: ConsumerLane;
+
+  constructor(
+    readonly rule: KafkaRuleConfig,
+    private readonly deps: RuleDeps,
+  ) {
+    const k = deps.kafka;
+    this.naming = { datacenter: k.datacenter, serviceName: k.serviceName };
+    this.log = deps.logger.child({ rule: rule.name });
+    this.endpoint = new URL(rule.endpoint);
+    this.held = new HeldEvents(deps.clock, k.delayHoldSeconds * 1000);
+    const lane = (
+      suffix: string,
+      groupId: string,
+      maxOutstanding: number,
+      handler: LaneHandler,
+    ): ConsumerLane =>
+      new ConsumerLane({
+        name: `${rule.name}/${suffix}`,
+        groupId,
+        clientId: `${k.clientId}-${rule.name}-${suffix}`,
+        instanceId: `${deps.instanceId}-${rule.name}-${suffix}`,
+        brokers: k.brokers,
+        startFrom: k.startFrom,
+        sessionTimeoutMs: k.sessionTimeoutMs,
+        commitIntervalMs: k.commitIntervalMs,
+        maxMessageBytes: k.maxMessageBytes,
+        maxOutstanding,
+        handler,
+        logger: deps.logger,
+      });
+    const prefetch = Math.max(rule.concurrency, 64);
+    const timedSlots = new Slots(rule.concurrency);
+    this.slots.push(timedSlots);
+    if (rule.partitioned === undefined) {
+      const slots = new Slots(rule.concurrency);
+      this.slots.push(slots);
+      const main = lane('main', ruleGroup(this.naming, rule.name), rule.concurrency + prefetch, (m) =>
+        this.onJobMessage(m, slots),
+      );
+      this.lanes.push(main);
+      this.sourceLanes.push(main);
+    } else {
+      const partitioner = lane('partitioner', partitionerGroup(this.naming, rule.name), 1000, (m) =>
+        this.onPartitionMessage(m),
+      );
+      this.lanes.push(partitioner);
+      this.sourceLanes.push(partitioner);
+      const topic = this.partitionedTopicName();
+      for (let p = 0; p < rule.partitioned.partitions; p++) {
+        const slots = new Slots(rule.concurrency);
+        this.slots.push(slots);
+        const member = lane(`p${p}`, ruleGroup(this.naming, rule.name), rule.concurrency + prefetch, (m) =>
+          this.onJobMessage(m, slots),
+        );
+        member.setTopics([topic]);
+        this.lanes.push(member);
+      }
+    }
+    const timed = lane('retry', timedGroup(this.naming, rule.name), k.maxHeldEvents + rule.concurrency, (m) =>
+      this.onTimedMessage(m, timedSlots),
+    );
+    timed.setTopics([this.retryTopicName(), this.delayedTopicName()]);
+    this.lanes.push(timed);
+    this.timedLane = timed;
+  }
+
+  retryTopicName(): string {
+    return retryTopic(this.naming, this.rule.name);
+  }
+
+  delayedTopicName(): string {
+    return delayedTopic(this.naming, this.rule.name);
+  }
+
+  partitionedTopicName(): string {
+    const type = this.rule.types[0] ?? '';
+    return partitionedTopic(this.naming, type);
+  }
+
+  /** Topics this rule produces to that must exist (with their partition counts). */
+  ownTopics(): { topic: string; partitions: number }[] {
+    const k = this.deps.kafka;
+    const own = [
+      { topic: this.retryTopicName(), partitions: k.topicPartitions },
+      { topic: this.delayedTopicName(), partitions: k.topicPartitions },
+    ];
+    if (this.rule.partitioned !== undefined) {
+      own.push({ topic: this.partitionedTopicName(), partitions: this.rule.partitioned.partitions });
+    }
+    return own;
+  }
+
+  setJobTopics(topics: readonly string[]): void {
+    this.jobTopics = [...topics];
+    for (const lane of this.sourceLanes) lane.setTopics(topics);
+  }
+
+  start(): void {
+    for (const lane of this.lanes) lane.start();
+  }
+
+  /** Lanes with a live consumer, for lag measurement. */
+  connectedLanes(): ConsumerLane[] {
+    return this.lanes.filter((lane) => lane.connectedConsumer !== undefined);
+  }
+
+  setLag(lag: Record<string, number>, at: Date): void {
+    this.lag = lag;
+    this.lagMeasuredAt = at.toISOString();
+    let total = 0;
+    for (const value of Object.values(lag)) total += value;
+    this.deps.metrics.gauge([`${this.rule.name}_lag`], total);
+  }
+
+  async stop(drainMs: number): Promise<void> {
+    this.stopping = true;
+    // Held retry/delayed events go back to the end of their topics (quick produces), so the timed
+    // consumer always waits for those even when not draining; their offsets can then be committed.
+    this.held.stop();
+    await Promise.all(
+      this.lanes.map((lane) => lane.stop(lane === this.timedLane ? Math.max(drainMs, 5000) : drainMs)),
+    );
+  }
+
+  stats(): RuleStats {
+    const lanes = this.lanes.map((lane) => lane.stats());
+    let lagTotal = 0;
+    for (const value of Object.values(this.lag)) lagTotal += value;
+    return {
+      name: this.rule.name,
+      groupId: ruleGroup(this.naming, this.rule.name),
+      concurrency: this.rule.concurrency,
+      partitioned: this.rule.partitioned !== undefined,
+      lowTraffic: this.rule.lowTraffic,
+      topics: this.jobTopics,
+      executing: this.slots.reduce((sum, s) => sum + s.inUse, 0),
+      waiting: this.slots.reduce((sum, s) => sum + s.waiting, 0),
+      held: this.held.size,
+      inFlight: lanes.reduce((sum, lane) => sum + lane.outstanding, 0),
+      lag: { ...this.lag },
+      lagTotal,
+      lagMeasuredAt: this.lagMeasuredAt,
+      counters: { ...this.counters },
+      delay: this.delay.snapshot(),
+      totalDelay: this.totalDelay.snapshot(),
+      consumers: lanes,
+    };
+  }
+
+  // ---- event handling ----
+
+  private statName(event: JobEventView, isRetry: boolean): string {
+    const stream = (event.stream ?? `mediawiki.job.${event.type}`).replace(/\./g, '_');
+    return `${this.rule.name}-${stream}${isRetry ? '_retry' : ''}`;
+  }
+
+  /** Sends a follow-up message; if the outbox is closing, the event stays uncommitted (re-read later). */
+  private async produce(what: string, send: Promise<void>): Promise<void> {
+    try {
+      await send;
+    } catch (error) {
+      this.log.warn(`Could not produce the ${what} message; the event will be read again`, {
+        error: errorText(error),
+      });
+      throw error;
+    }
+  }
+
+  private async toErrorTopic(
+    message: LaneMessage,
+    event: JobEventView | undefined,
+    reason: string,
+    status: number,
+    attempts: number,
+    response?: { headers: Readonly<Record<string, string>>; body: string },
+  ): Promise<void> {
+    const k = this.deps.kafka;
+    this.counters.failed++;
+    this.deps.metrics.increment([`${this.rule.name}_error`]);
+    this.log.error('Event sent to the error topic', {
+      reason,
+      status,
+      attempts,
+      type: event?.type,
+      database: event?.database,
+      id: event?.id,
+      source: `${message.topic}/${message.partition}/${message.offset}`,
+    });
+    await this.produce(
+      'error',
+      this.deps.outbox.send(
+        errorMessage({
+          topic: errorTopic(this.naming),
+          emitterId: `${k.serviceName}#${this.rule.name}`,
+          stream: `${k.serviceName}.error`,
+          message,
+          event,
+          reason,
+          status,
+          attempts,
+          ...(response ? { responseHeaders: response.headers, responseBody: response.body } : {}),
+          now: this.deps.clock.now(),
+        }),
+      ),
+    );
+  }
+
+  /** Parses the event; bad input goes to the error topic (never lost, never run). */
+  private async parse(message: LaneMessage): Promise<JobEventView | undefined> {
+    try {
+      return parseJobEvent(message.value);
+    } catch (error) {
+      if (!(error instanceof JobEventError)) throw error;
+      this.counters.invalid++;
+      await this.toErrorTopic(message, undefined, `invalid event: ${error.message}`, 0, 0);
+      return undefined;
+    }
+  }
+
+  private async onJobMessage(message: LaneMessage, slots: Slots): Promise<void> {
+    try {
+      this.counters.received++;
+      const event = await this.parse(message);
+      if (event === undefined) return;
+      this.deps.metrics.increment([`${this.statName(event, false)}_dequeue`]);
+      if (this.deps.kafka.discardCanaryEvents && event.domain === 'canary') {
+        this.counters.canary++;
+        return;
+      }
+      const now = this.deps.clock.now();
+      if (
+        !this.rule.disableDelayedExecution &&
+        event.delayUntilMs !== undefined &&
+        event.delayUntilMs > now
+      ) {
+        // Off to the delayed topic: no slot is held and this offset can be committed.
+        await this.produce(
+          'delayed',
+          this.deps.outbox.send(delayedMessage(this.delayedTopicName(), message, event.delayUntilMs)),
+        );
+        this.counters.delayed++;
+        return;
+      }
+      await this.execute(message, event, { slots, retriesLeft: this.rule.retryLimit, isRetry: false });
+    } catch (error) {
+      await this.failedHandling(message, error);
+    }
+  }
+
+  private async onTimedMessage(message: LaneMessage, slots: Slots): Promise<void> {
+    try {
+      this.counters.received++;
+      const event = await this.parse(message);
+      if (event === undefined) return;
+      const isRetry = message.topic === this.retryTopicName();
+      const now = this.deps.clock.now();
+      let notBefore = parseIntHeader(message, HEADER_NOT_BEFORE) ?? event.delayUntilMs ?? now;
+      if (!isRetry && this.rule.disableDelayedExecution) notBefore = now;
+      const reason = await new Promise<ReleaseReason>((resolve) => this.held.hold(notBefore, resolve));
+      if (reason !== 'due') {
+        await this.produce('requeued', this.deps.outbox.send(requeuedMessage(message)));
+        this.counters.requeued++;
+        return;
+      }
+      const retriesLeft = parseIntHeader(message, HEADER_RETRIES_LEFT) ?? this.rule.retryLimit;
+      this.deps.metrics.increment([`${this.statName(event, isRetry)}_dequeue`]);
+      await this.execute(message, event, { slots, retriesLeft, isRetry });
+    } catch (error) {
+      await this.failedHandling(message, error);
+    }
+  }
+
+  private async onPartitionMessage(message: LaneMessage): Promise<void> {
+    try {
+      this.counters.received++;
+      const event = await this.parse(message);
+      if (event === undefined) return;
+      const partitioning = this.rule.partitioned;
+      if (partitioning === undefined) return;
+      const partition = partitioning.map[event.database] ?? partitioning.defaultPartition;
+      await this.produce(
+        'partitioned',
+        this.deps.outbox.send({
+          topic: this.partitionedTopicName(),
+          partition,
+          value: message.value ?? Buffer.alloc(0),
+          headers: Object.fromEntries(message.headers),
+        }),
+      );
+      this.counters.partitioned++;
+    } catch (error) {
+      await this.failedHandling(message, error);
+    }
+  }
+
+  /**
+   * A handler step threw (the outbox closed while stopping, or a bug): the offset must not be
+   * committed, so this never resolves; the lane is stopping or the runner restarts and re-reads it.
+   */
+  private failedHandling(message: LaneMessage, error: unknown): Promise<void> {
+    const level = this.stopping ? 'warn' : 'error';
+    this.log[level]('Event left unfinished; its offset is not committed and it will be read again', {
+      source: `${message.topic}/${message.partition}/${message.offset}`,
+      error: errorText(error),
+    });
+    return new Promise<void>(() => undefined);
+  }
+
+  private async execute(message: LaneMessage, event: JobEventView, ctx: ExecContext): Promise<void> {
+    const rule = this.rule;
+    const { clock, metrics } = this.deps;
+    const stat = this.statName(event, ctx.isRetry);
+    const release = await ctx.slots.acquire();
+    let startedAt = 0;
+    let result: ExecuteResult;
+    try {
+      const now = clock.now();
+      const tooOld =
+        (rule.claimTtlSeconds > 0 &&
+          event.dtMs !== undefined &&
+          now - event.dtMs > rule.claimTtlSeconds * 1000) ||
+        (rule.rootClaimTtlSeconds > 0 &&
+          event.rootDtMs !== undefined &&
+          now - event.rootDtMs > rule.rootClaimTtlSeconds * 1000);
+      if (tooOld) {
+        this.counters.abandoned++;
+        metrics.increment([`${stat}_abandoned`]);
+        return;
+      }
+      const duplicate = await this.deps.dedup.check(rule.name, event);
+      if (duplicate !== undefined) {
+        this.counters.duplicates++;
+        metrics.increment([`${rule.name}_dedupe`]);
+        this.log.debug('Duplicate event skipped', { by: duplicate, id: event.id, type: event.type });
+        return;
+      }
+      if (event.dtMs !== undefined) {
+        metrics.timing([`${stat}_delay`], now - event.dtMs);
+        this.delay.observe((now - event.dtMs) / 1000);
+      }
+      if (!ctx.isRetry && event.rootDtMs !== undefined) {
+        metrics.timing([`${stat}_totaldelay`], now - event.rootDtMs);
+        this.totalDelay.observe((now - event.rootDtMs) / 1000);
+      }
+      startedAt = clock.now();
+      const t0 = performance.now();
+      result = await this.deps.executor.execute({
+        url: this.endpoint,
+        body: message.value ?? Buffer.alloc(0),
+        timeoutMs: rule.timeoutMs,
+        requestId: event.requestId,
+      });
+      metrics.timing([`${stat}_exec`], performance.now() - t0);
+    } finally {
+      release();
+    }
+    const outcome = classify(result, { ignoreStatus: rule.ignoreStatus, retriesLeft: ctx.retriesLeft });
+    const attempt = rule.retryLimit - ctx.retriesLeft + 1;
+    switch (outcome.kind) {
+      case 'ok':
+      case 'ignored':
+        if (outcome.kind === 'ok') this.counters.ok++;
+        else this.counters.ignored++;
+        await this.deps.dedup.record(rule.name, event, startedAt);
+        return;
+      case 'readonly': {
+        this.counters.readonly++;
+        const wait = this.deps.kafka.readonlyRetryDelayMs * (1 + Math.random());
+        this.log.info('Wiki is read-only; retrying without using up an attempt', {
+          type: event.type,
+          database: event.database,
+          waitMs: Math.round(wait),
+        });
+        await this.produce(
+          'retry',
+          this.deps.outbox.send(
+            retryMessage(this.retryTopicName(), message, {
+              notBefore: clock.now() + wait,
+              retriesLeft: ctx.retriesLeft,
+              attempt: attempt - 1,
+              reason: outcome.reason,
+            }),
+          ),
+        );
+        return;
+      }
+      case 'retry': {
+        this.counters.retried++;
+        const done = rule.retryLimit - ctx.retriesLeft;
+        const wait = rule.retryDelayMs * rule.retryFactor ** Math.max(0, done);
+        this.log.warn('Event failed; retrying later', {
+          type: event.type,
+          database: event.database,
+          id: event.id,
+          status: outcome.status,
+          reason: outcome.reason,
+          attempt,
+          retriesLeft: ctx.retriesLeft - 1,
+          waitMs: wait,
+        });
+        await this.produce(
+          'retry',
+          this.deps.outbox.send(
+            retryMessage(this.retryTopicName(), message, {
+              notBefore: clock.now() + wait,
+              retriesLeft: ctx.retriesLeft - 1,
+              attempt,
+              reason: outcome.reason,
+            }),
+          ),
+        );
+        return;
+      }
+      case 'error':
+        await this.toErrorTopic(
+          message,
+          event,
+          outcome.reason,
+          outcome.status,
+          attempt,
+          result.kind === 'response' ? { headers: result.headers, body: result.body } : undefined,
+        );
+        return;
+    }
+  }
+}

@@ -1,0 +1,400 @@
+// The Kafka end: mediawiki/job events in <dc>.mediawiki.job.<type> topics, consumed by jobrunner's
+// Kafka backend (src/kafka).
+//
+// As a target, events are produced as EventGate would write them. Before the first write to a
+// topic the topic's end offsets are checkpointed; a resumed run reads from there to find the events
+// the interrupted run already produced (by meta.id) and does not produce them again, and
+// verification reads the same range back.
+//
+// As a source, the pending events are what the Kafka runner has not finished: for every rule, each
+// topic it consumes from its consumer group's committed offset (or from where kafka.startFrom would
+// start a group without one) to the end: job topics, partitioned topics, and the rule's retry and
+// delayed topics (their messages carry the original event bytes). The runner must be stopped.
+// "Deleting" means moving the groups' committed offsets past migrated events, which is possible only
+// up to the first event that stays (not migrated, not verified) on each partition.
+import type { JobrunnerConfig, KafkaConfig } from '../../config/types.js';
+import { HEADER_ATTEMPT } from '../../kafka/follow-up.js';
+import { assignJobTopics } from '../../kafka/rule-topics.js';
+import {
+  delayedTopic,
+  jobTopic,
+  partitionedTopic,
+  partitionerGroup,
+  retryTopic,
+  ruleGroup,
+  timedGroup,
+  type TopicNaming,
+} from '../../kafka/topics.js';
+import type { CheckpointState, CheckpointWriter } from '../checkpoint.js';
+import { eventToJob, jobToEvent } from '../convert/job-event.js';
+import { CorruptJobError, queueKey, type MigratedJob } from '../job.js';
+import { KafkaIo, type KafkaRecordAt, type OffsetRange } from './kafka-io.js';
+import type {
+  DeleteResult,
+  MigrationFilter,
+  MigrationSource,
+  MigrationTarget,
+  PreflightProblem,
+  ReadBack,
+  SourceQueue,
+  SourceRecord,
+  WriteResult,
+} from './types.js';
+
+export const KAFKA_BATCH = 1000;
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+export interface KafkaEndOptions {
+  readonly runId: string;
+  readonly now?: () => number;
+  /** $wgSecretKey: events get mediawiki_signature. */
+  readonly secretKey?: string;
+  readonly batchSize?: number;
+}
+
+/** One consumer group reading one topic. */
+interface GroupTopic {
+  readonly group: string;
+  readonly topic: string;
+}
+
+/** A pending source event and where it sits. */
+interface PendingEvent {
+  readonly at: KafkaRecordAt;
+  readonly group: string;
+  readonly record: SourceRecord;
+  /** The job ID, when the event could be read. */
+  readonly id: string | null;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class KafkaEnd implements MigrationSource, MigrationTarget {
+  readonly kind = 'kafka' as const;
+  readonly name: string;
+  private readonly kafka: KafkaConfig | undefined;
+  private readonly naming: TopicNaming;
+  private readonly io: KafkaIo | null;
+  private readonly now: () => number;
+  private readonly batchSize: number;
+  // target state
+  private marks = new Map<string, Record<string, string>>();
+  private resumedTopics = new Set<string>();
+  private writer: CheckpointWriter | null = null;
+  private readonly written = new Map<string, Set<string>>();
+  private readonly scanned = new Map<string, Map<string, Buffer>>();
+  // source state
+  private pending = new Map<string, PendingEvent[]>();
+  private ranges: { gt: GroupTopic; partition: number; from: bigint; to: bigint }[] = [];
+
+  constructor(
+    config: JobrunnerConfig,
+    private readonly options: KafkaEndOptions,
+  ) {
+    this.kafka = config.kafka;
+    this.naming = { datacenter: this.kafka?.datacenter ?? '', serviceName: this.kafka?.serviceName ?? '' };
+    this.io = this.kafka ? new KafkaIo(this.kafka.brokers, `${this.kafka.clientId}-migrate`) : null;
+    this.name = `kafka (${this.kafka?.brokers.join(', ') ?? 'no kafka section'})`;
+    this.now = options.now ?? (() => Date.now() / 1000);
+    this.batchSize = options.batchSize ?? KAFKA_BATCH;
+  }
+
+  /** The checkpoint's topic marks (a resumed run continues from them). */
+  useCheckpoint(state: CheckpointState | null, writer: CheckpointWriter | null): void {
+    this.marks = new Map(state?.marks ?? []);
+    this.resumedTopics = new Set(this.marks.keys());
+    this.writer = writer;
+  }
+
+  private requireIo(): KafkaIo {
+    if (!this.io) throw new Error('the configuration has no kafka section');
+    return this.io;
+  }
+
+  /** Every (group, topic) the runner's rules consume, for the job topics that exist. */
+  private groupTopics(topics: readonly string[]): GroupTopic[] {
+    const kafka = this.kafka;
+    if (!kafka) return [];
+    const existing = new Set(topics);
+    const assigned = assignJobTopics(kafka.rules, topics, this.naming);
+    const out: GroupTopic[] = [];
+    for (const rule of kafka.rules) {
+      const jobTopics = assigned.get(rule.name) ?? [];
+      if (rule.partitioned) {
+        for (const topic of jobTopics) out.push({ group: partitionerGroup(this.naming, rule.name), topic });
+        const type = rule.types[0];
+        if (type !== undefined) out.push({ group: ruleGroup(this.naming, rule.name), topic: partitionedTopic(this.naming, type) });
+      } else {
+        for (const topic of jobTopics) out.push({ group: ruleGroup(this.naming, rule.name), topic });
+      }
+      out.push({ group: timedGroup(this.naming, rule.name), topic: retryTopic(this.naming, rule.name) });
+      out.push({ group: timedGroup(this.naming, rule.name), topic: delayedTopic(this.naming, rule.name) });
+    }
+    return out.filter((gt) => existing.has(gt.topic));
+  }
+
+  async preflight(): Promise<PreflightProblem[]> {
+    if (!this.kafka || !this.io) return [{ kind: 'config', message: 'the configuration has no kafka section' }];
+    const problems: PreflightProblem[] = [];
+    let topics: string[];
+    try {
+      topics = await this.io.listTopics();
+    } catch (error) {
+      return [{ kind: 'unreachable', message: `brokers ${this.kafka.brokers.join(', ')}: ${message(error)}` }];
+    }
+    if (this.kafka.startFrom === 'latest') {
+      problems.push({
+        kind: 'config',
+        message:
+          "kafka.startFrom is 'latest': a rule whose consumer group has not committed on a job topic yet would skip the migrated events; set it to 'earliest' for the cutover",
+      });
+    }
+    try {
+      const groups = [...new Set(this.groupTopics(topics).map((gt) => gt.group))];
+      for (const [group, members] of await this.io.groupMembers(groups)) {
+        if (members > 0) {
+          problems.push({
+            kind: 'config',
+            message: `consumer group ${group} has ${members} active member(s): stop the Kafka runner before migrating from or to Kafka`,
+          });
+        }
+      }
+    } catch (error) {
+      problems.push({ kind: 'unreachable', message: `reading consumer groups: ${message(error)}` });
+    }
+    return problems;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // source
+
+  async listQueues(filter: MigrationFilter): Promise<SourceQueue[]> {
+    const io = this.requireIo();
+    const kafka = this.kafka as KafkaConfig;
+    const topics = await io.listTopics();
+    const pairs = this.groupTopics(topics);
+    const allTopics = [...new Set(pairs.map((p) => p.topic))];
+    const [ends, starts] = await Promise.all([io.endOffsets(allTopics), io.startOffsets(allTopics)]);
+    this.ranges = [];
+    for (const gt of pairs) {
+      const committed = (await io.committed(gt.group, [gt.topic])).get(gt.topic) ?? new Map<number, bigint>();
+      (ends.get(gt.topic) ?? []).forEach((end, partition) => {
+        const start = starts.get(gt.topic)?.[partition] ?? 0n;
+        const done = committed.get(partition) ?? -1n;
+        let from = done >= 0n ? done : kafka.startFrom === 'earliest' ? start : end;
+        if (from < start) from = start; // retention already removed the older ones
+        if (end > from) this.ranges.push({ gt, partition, from, to: end });
+      });
+    }
+    const ranges: OffsetRange[] = this.ranges.map((r) => ({ topic: r.gt.topic, partition: r.partition, from: r.from, to: r.to }));
+    const records = await io.read(ranges);
+    const now = this.now();
+    this.pending = new Map();
+    for (const at of records) {
+      const range = this.ranges.find((r) => r.gt.topic === at.topic && r.partition === at.partition);
+      if (!range) continue;
+      let record: SourceRecord;
+      let id: string | null = null;
+      let key: string;
+      const ref = `${at.topic}/${at.partition}/${at.offset}`;
+      try {
+        const job = eventToJob(at.value, now);
+        const attempt = Number(at.headers.get(HEADER_ATTEMPT) ?? 0);
+        const withAttempts = Number.isInteger(attempt) && attempt > 0 ? { ...job, attempts: attempt } : job;
+        record = { kind: 'job', job: withAttempts };
+        id = job.id;
+        key = queueKey(job.wiki, job.type);
+      } catch (error) {
+        if (!(error instanceof CorruptJobError)) throw error;
+        record = { kind: 'corrupt', ref, reason: error.message };
+        key = queueKey('(unreadable)', at.topic);
+      }
+      const list = this.pending.get(key) ?? [];
+      list.push({ at, group: range.gt.group, record, id });
+      this.pending.set(key, list);
+    }
+    const queues: SourceQueue[] = [];
+    for (const [key, list] of this.pending) {
+      const [wiki = '', type = ''] = key.split('\t');
+      if (filter.wikis.length > 0 && !filter.wikis.includes(wiki)) continue;
+      if (filter.types.length > 0 && !filter.types.includes(type)) continue;
+      queues.push({ wiki, type, size: list.length });
+    }
+    return queues;
+  }
+
+  async *read(queue: SourceQueue): AsyncIterable<SourceRecord[]> {
+    const list = this.pending.get(queueKey(queue.wiki, queue.type)) ?? [];
+    for (let i = 0; i < list.length; i += this.batchSize) {
+      yield list.slice(i, i + this.batchSize).map((p) => p.record);
+    }
+  }
+
+  async deleteVerified(queue: SourceQueue, verified: ReadonlyMap<string, string>): Promise<DeleteResult> {
+    const results = await this.deleteAll(new Map([[queueKey(queue.wiki, queue.type), verified]]));
+    return results.get(queueKey(queue.wiki, queue.type)) ?? { deleted: 0, kept: [] };
+  }
+
+  /**
+   * Moves each group's committed offset past the leading run of verified events on every partition.
+   * Counted as deleted per queue: its verified events now below the committed offset.
+   */
+  async deleteAll(verifiedByQueue: ReadonlyMap<string, ReadonlyMap<string, string>>): Promise<Map<string, DeleteResult>> {
+    const io = this.requireIo();
+    const verifiedIds = new Set<string>();
+    for (const map of verifiedByQueue.values()) for (const id of map.keys()) verifiedIds.add(id);
+    const results = new Map<string, DeleteResult & { kept: { ref: string; reason: string }[] }>();
+    for (const key of verifiedByQueue.keys()) results.set(key, { deleted: 0, kept: [] });
+    const byRange = new Map<string, PendingEvent[]>();
+    for (const list of this.pending.values()) {
+      for (const p of list) {
+        const rangeKey = `${p.group}\t${p.at.topic}\t${p.at.partition}`;
+        byRange.set(rangeKey, [...(byRange.get(rangeKey) ?? []), p]);
+      }
+    }
+    const commits = new Map<string, Map<string, Map<number, bigint>>>();
+    for (const range of this.ranges) {
+      const rangeKey = `${range.gt.group}\t${range.gt.topic}\t${range.partition}`;
+      const events = (byRange.get(rangeKey) ?? []).sort((a, b) => (a.at.offset < b.at.offset ? -1 : 1));
+      let commitAt = range.from;
+      let blocker: PendingEvent | null = null;
+      for (const event of events) {
+        if (event.id !== null && verifiedIds.has(event.id)) {
+          commitAt = event.at.offset + 1n;
+        } else {
+          blocker = event;
+          break;
+        }
+      }
+      if (blocker === null) commitAt = range.to;
+      for (const event of events) {
+        if (event.id === null || !verifiedIds.has(event.id) || event.record.kind !== 'job') continue;
+        const result = results.get(queueKey(event.record.job.wiki, event.record.job.type));
+        if (!result) continue;
+        if (event.at.offset < commitAt) {
+          (result as { deleted: number }).deleted++;
+        } else if (blocker) {
+          result.kept.push({
+            ref: `${event.at.topic}/${event.at.partition}/${event.at.offset}`,
+            reason: `offset ${blocker.at.offset} before it on that partition stays (not migrated or not verified), so ${range.gt.group} cannot move past it`,
+          });
+        }
+      }
+      if (commitAt > range.from) {
+        const byTopic = commits.get(range.gt.group) ?? new Map<string, Map<number, bigint>>();
+        const offsets = byTopic.get(range.gt.topic) ?? new Map<number, bigint>();
+        offsets.set(range.partition, commitAt);
+        byTopic.set(range.gt.topic, offsets);
+        commits.set(range.gt.group, byTopic);
+      }
+    }
+    for (const [group, byTopic] of commits) {
+      for (const [topic, offsets] of byTopic) await io.commit(group, topic, offsets);
+    }
+    return results;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // target
+
+  cannotHold(job: MigratedJob): string | null {
+    if (job.state === 'abandoned') {
+      return 'abandoned (attempts used up): Kafka has no abandoned state; retry it on the source first (jobqueue retry-abandoned) or leave it';
+    }
+    if (!TOPIC_NAME.test(jobTopic(this.naming, job.type))) return `job type "${job.type}" cannot be part of a Kafka topic name`;
+    return null;
+  }
+
+  /** IDs of the events from `from` offsets to the end of a topic (meta.id → bytes). */
+  private async scan(topic: string, from: Record<string, string>): Promise<Map<string, Buffer>> {
+    const io = this.requireIo();
+    const ends = (await io.endOffsets([topic])).get(topic) ?? [];
+    const ranges: OffsetRange[] = ends.map((to, partition) => ({
+      topic,
+      partition,
+      from: BigInt(from[String(partition)] ?? '0'),
+      to,
+    }));
+    const out = new Map<string, Buffer>();
+    for (const record of await io.read(ranges)) {
+      try {
+        out.set(eventToJob(record.value, this.now()).id, record.value);
+      } catch {
+        // other producers' unreadable events are not ours
+      }
+    }
+    return out;
+  }
+
+  async write(jobs: readonly MigratedJob[]): Promise<WriteResult> {
+    const io = this.requireIo();
+    const written: string[] = [];
+    const present: string[] = [];
+    const byTopic = new Map<string, MigratedJob[]>();
+    for (const job of jobs) {
+      const topic = jobTopic(this.naming, job.type);
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), job]);
+    }
+    for (const [topic, list] of byTopic) {
+      if (!this.marks.has(topic)) {
+        const exists = (await io.listTopics()).includes(topic);
+        const ends = exists ? ((await io.endOffsets([topic])).get(topic) ?? []) : [];
+        const offsets: Record<string, string> = {};
+        ends.forEach((end, partition) => (offsets[String(partition)] = end.toString()));
+        this.marks.set(topic, offsets);
+        this.writer?.mark(topic, offsets);
+      }
+      let seen = this.written.get(topic);
+      if (!seen) {
+        seen = new Set<string>();
+        if (this.resumedTopics.has(topic)) {
+          for (const id of (await this.scan(topic, this.marks.get(topic) ?? {})).keys()) seen.add(id);
+        }
+        this.written.set(topic, seen);
+      }
+      const fresh = list.filter((job) => !seen.has(job.id));
+      for (const job of list) if (seen.has(job.id)) present.push(job.id);
+      for (let i = 0; i < fresh.length; i += this.batchSize) {
+        const chunk = fresh.slice(i, i + this.batchSize);
+        await io.produce(
+          topic,
+          chunk.map((job) => jobToEvent(job, this.options.secretKey !== undefined ? { secretKey: this.options.secretKey } : {})),
+        );
+        for (const job of chunk) {
+          seen.add(job.id);
+          written.push(job.id);
+        }
+      }
+    }
+    return { written, present };
+  }
+
+  async readBack(wiki: string, type: string, ids: readonly string[]): Promise<Map<string, ReadBack>> {
+    const topic = jobTopic(this.naming, type);
+    const out = new Map<string, ReadBack>();
+    const mark = this.marks.get(topic);
+    if (mark === undefined) return out;
+    let events = this.scanned.get(topic);
+    if (!events) {
+      events = await this.scan(topic, mark);
+      this.scanned.set(topic, events);
+    }
+    for (const id of ids) {
+      const bytes = events.get(id);
+      if (!bytes) continue;
+      try {
+        const job = eventToJob(bytes, this.now());
+        out.set(id, job.wiki === wiki ? job : { corrupt: `event is for wiki ${job.wiki}` });
+      } catch (error) {
+        out.set(id, { corrupt: message(error) });
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.io?.close();
+  }
+}

@@ -1,0 +1,312 @@
+// The status dashboard in real headless Chromium (Debian `chromium` via playwright-core) against a
+// JobRunner on the MediaWiki test farm, wired as the jobrunner daemon wires it: the page shows the
+// queues that exist with the numbers `jobqueue status --json` gives, follows pushes and drains,
+// shows slots, failures and the jobchron next door, and its admin actions need the token.
+// A screenshot is kept in test-artifacts/.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisBackend } from '../../src/backend/redis-backend.js';
+import { Chron } from '../../src/chron/chron.js';
+import { runJobqueue } from '../../src/cli/jobqueue/run.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import type { JobrunnerConfig } from '../../src/config/types.js';
+import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
+import { freePort } from '../../src/farm/free-port.js';
+import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { noMetrics } from '../../src/observability/statsd.js';
+import { createDispatcher } from '../../src/runner/dispatch/index.js';
+import type { Dispatcher } from '../../src/runner/dispatch/types.js';
+import { JobRunner } from '../../src/runner/runner.js';
+import { daemonMetrics, startDaemonStatus, type DaemonStatusHandle } from '../../src/status/daemon-status.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const PASSWORD = 'dashboard-test-redis-pw-5e1f';
+const TOKEN = 'dashboard-test-admin-token-a77c3';
+const ARTIFACTS = resolve('test-artifacts');
+
+let redis: RedisServerHandle;
+let farm: MediaWikiFarm;
+let client: Redis;
+let dir: string;
+let configFile: string;
+let config: JobrunnerConfig;
+let runner: JobRunner;
+let backend: RedisBackend;
+let dispatcher: Dispatcher;
+let chron: Chron;
+let runnerStatus: DaemonStatusHandle;
+let chronStatus: DaemonStatusHandle;
+let browser: Browser;
+let page: Page;
+const logs: string[] = [];
+
+function logger(service: string) {
+  return createLogger({
+    service,
+    level: 'info',
+    stream: new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logs.push(chunk.toString());
+        done();
+      },
+    }),
+  });
+}
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+async function jobqueue(...args: string[]): Promise<string> {
+  const stdin = new PassThrough();
+  stdin.end();
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await runJobqueue(['-c', configFile, ...args], { stdin, stdout, stderr });
+  if (code !== 0) throw new Error(`jobqueue ${args.join(' ')} exited ${code}: ${stderr.text}`);
+  return stdout.text;
+}
+
+interface Row {
+  wiki: string;
+  type: string;
+  unclaimed: number;
+  claimed: number;
+  abandoned: number;
+  delayed: number;
+}
+
+async function cliRows(): Promise<{ rows: Row[]; totals: Record<string, number> }> {
+  const doc = JSON.parse(await jobqueue('status', '--json')) as {
+    queues: Row[];
+    totals: Record<string, number>;
+  };
+  return {
+    rows: doc.queues.map(({ wiki, type, unclaimed, claimed, abandoned, delayed }) => ({
+      wiki,
+      type,
+      unclaimed,
+      claimed,
+      abandoned,
+      delayed,
+    })),
+    totals: doc.totals,
+  };
+}
+
+/** The queue table as the page shows it. */
+async function pageRows(): Promise<Row[]> {
+  return page.$$eval('#queue-rows tr', (trs) =>
+    trs.map((tr) => {
+      const cell = (col: string) =>
+        Number((tr.querySelector(`[data-col="${col}"]`)?.textContent ?? '').replace(/,/g, ''));
+      return {
+        wiki: tr.getAttribute('data-wiki') ?? '',
+        type: tr.getAttribute('data-type') ?? '',
+        unclaimed: cell('unclaimed'),
+        claimed: cell('claimed'),
+        abandoned: cell('abandoned'),
+        delayed: cell('delayed'),
+      };
+    }),
+  );
+}
+
+async function pageTotal(id: string): Promise<number> {
+  return Number(((await page.textContent(`#total-${id}`)) ?? '').replace(/,/g, ''));
+}
+
+async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const byName = (a: Row, b: Row) => `${a.wiki}/${a.type}`.localeCompare(`${b.wiki}/${b.type}`);
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: install the Debian package chromium (scripts/setup.sh)`);
+  redis = await startRedisServer({ password: PASSWORD });
+  farm = await buildFarm({ redis });
+  client = new Redis({ host: redis.host, port: redis.port, password: PASSWORD });
+  dir = mkdtempSync(join(tmpdir(), 'dashboard-'));
+  writeFileSync(join(dir, 'admin.token'), `${TOKEN}\n`, { mode: 0o600 });
+  configFile = join(dir, 'jobrunner.conf');
+  const chronPort = await freePort();
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      // The runner runs only `null` jobs, so every other queue holds still while the page is compared.
+      groups: { basic: { runners: 2, include: ['null'] } },
+      redis: { aggregators: [redis.address], queues: [redis.address], password: PASSWORD },
+      dispatcher: farm.runJobsCommand(),
+      runner: { failureBackoffSeconds: 1, maxFailureBackoffSeconds: 2 },
+      status: { address: '127.0.0.1', runnerPort: 0, chronPort, adminTokenFile: join(dir, 'admin.token') },
+    }),
+  );
+  config = loadConfigFile(configFile);
+
+  const runnerLog = logger('jobrunner');
+  const runnerMetrics = daemonMetrics(noMetrics, 'jobrunner');
+  backend = new RedisBackend(config, runnerLog);
+  dispatcher = createDispatcher(config, { logger: runnerLog });
+  runner = new JobRunner(config, {
+    backend,
+    dispatcher,
+    logger: runnerLog,
+    metrics: runnerMetrics.metrics,
+    random: () => 0,
+  });
+  const started = await startDaemonStatus({
+    role: 'jobrunner',
+    config,
+    logger: runnerLog,
+    registry: runnerMetrics.registry,
+    status: () => runner.stats(),
+    ready: () => runner.stats().state === 'running',
+  });
+  const chronMetrics = daemonMetrics(noMetrics, 'jobchron');
+  chron = new Chron(config, { logger: logger('jobchron'), metrics: chronMetrics.metrics, random: () => 0 });
+  const chronStarted = await startDaemonStatus({
+    role: 'jobchron',
+    config,
+    logger: logger('jobchron'),
+    registry: chronMetrics.registry,
+    status: () => chron.getStats(),
+    ready: () => true,
+  });
+  if (!started || !chronStarted) throw new Error('status servers did not start');
+  runnerStatus = started;
+  chronStatus = chronStarted;
+  expect(chronStatus.port).toBe(chronPort);
+
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await runner?.stop(true);
+  await dispatcher?.close();
+  await backend?.close();
+  await chron?.stop();
+  await runnerStatus?.close();
+  await chronStatus?.close();
+  client?.disconnect();
+  await farm?.destroy();
+  await redis?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('dashboard', () => {
+  it('shows the farm with the numbers of jobqueue status, follows pushes and drains, and guards admin actions', async () => {
+    // Queues in every state: pushed by jobqueue and by MediaWiki, one claimed by a failed MediaWiki run.
+    await jobqueue('push', '--wiki', 'wiki1', '--type', 'typeHold', '--count', '4');
+    await jobqueue('push', '--wiki', 'wiki2', '--type', 'refreshLinks', '--count', '2', '--delay', '3600');
+    await jobqueue('push', '--wiki', 'nosuchwiki', '--type', 'null', '--count', '1');
+    await farm.pushJobs('wiki2', { type: 'mwlabFail', count: 1 });
+    await farm.runJobs('wiki2', { type: 'mwlabFail' });
+    await farm.pushJobs('wiki1', { type: 'null', count: 6 });
+    await chron.runPass(); // nothing due: gives the chron section a pass to show
+
+    await page.goto(runnerStatus.url);
+    const expected = await cliRows();
+    expect(expected.rows).toHaveLength(5);
+    await until('the page to list the farm', async () => (await pageRows()).length === 5);
+    expect((await pageRows()).sort(byName)).toEqual([...expected.rows].sort(byName));
+    for (const key of ['queues', 'unclaimed', 'claimed', 'abandoned', 'delayed']) {
+      expect(await pageTotal(key), key).toBe(expected.totals[key]);
+    }
+    expect(await page.textContent('#role')).toBe('jobrunner');
+    expect(await page.textContent('#daemon-state')).toBe('not ready');
+    expect(await page.isVisible('#chron')).toBe(true);
+    expect(await page.textContent('#chron-totals')).toContain('Passes1');
+
+    // A push shows up without reloading the page.
+    await jobqueue('push', '--wiki', 'wiki2', '--type', 'null', '--count', '3');
+    await until('the pushed queue to appear', async () =>
+      (await pageRows()).some((r) => r.wiki === 'wiki2' && r.type === 'null' && r.unclaimed === 3),
+    );
+
+    // The runner drains the null queues; the page follows and shows slots and the failing wiki.
+    runner.start();
+    await until('the null queues of real wikis to drain on the page', async () => {
+      const rows = await pageRows();
+      return !rows.some((r) => r.type === 'null' && r.wiki !== 'nosuchwiki');
+    });
+    await until('the failed dispatch to be listed', async () =>
+      ((await page.textContent('#failure-rows')) ?? '').includes('nosuchwiki'),
+    );
+    expect(await page.textContent('#failure-rows')).toMatch(/unknown wiki 'nosuchwiki'/);
+    expect(await page.textContent('#daemon-state')).toBe('ready');
+    expect(await page.textContent('#groups')).toContain('basic');
+    expect(await page.locator('#groups .slot').count()).toBe(2);
+    const drained = await cliRows();
+    await until(
+      'the page to match jobqueue status again',
+      async () =>
+        JSON.stringify((await pageRows()).sort(byName)) === JSON.stringify([...drained.rows].sort(byName)),
+    );
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+
+    // Sorting and filtering happen on the server.
+    await page.click('#queues th[data-sort="delayed"]');
+    await until(
+      'sorted by delayed',
+      async () => (await page.getAttribute('#queues th[data-sort="delayed"]', 'aria-sort')) === 'descending',
+    );
+    expect((await pageRows())[0]).toMatchObject({ wiki: 'wiki2', type: 'refreshLinks', delayed: 2 });
+    await page.fill('#filter', 'hold');
+    await until('the filter to apply', async () => (await pageRows()).length === 1);
+    expect((await pageRows())[0]).toMatchObject({ wiki: 'wiki1', type: 'typeHold', unclaimed: 4 });
+
+    // Admin: hidden until a token is given; a wrong token is refused; the right one deletes.
+    expect(await page.locator('#queue-rows button').count()).toBe(0);
+    page.on('dialog', (dialog) => void dialog.accept());
+    await page.fill('#admin-token', 'not-the-token');
+    await page.click('#admin-form button[type="submit"]');
+    await until(
+      'action buttons',
+      async () => (await page.locator('#queue-rows button[data-action="delete-queue"]').count()) === 1,
+    );
+    await page.click('#queue-rows button[data-action="delete-queue"]');
+    await until('the refusal', async () =>
+      ((await page.textContent('#admin-result')) ?? '').startsWith('Refused: wrong admin token'),
+    );
+    expect(await client.exists('wiki1:jobqueue:typeHold:h-data')).toBe(1);
+    await page.fill('#admin-token', TOKEN);
+    await page.click('#admin-form button[type="submit"]');
+    await until(
+      'action buttons',
+      async () => (await page.locator('#queue-rows button[data-action="delete-queue"]').count()) === 1,
+    );
+    await page.click('#queue-rows button[data-action="delete-queue"]');
+    await until('the deletion', async () =>
+      ((await page.textContent('#admin-result')) ?? '').startsWith('Deleted 1 queue(s) (4 job(s))'),
+    );
+    expect(await client.exists('wiki1:jobqueue:typeHold:h-data')).toBe(0);
+    await until('the row to go', async () => (await pageRows()).length === 0);
+    expect((await cliRows()).rows.some((r) => r.type === 'typeHold')).toBe(false);
+
+    // Nothing secret reached the page or the logs.
+    const html = await page.content();
+    for (const text of [html, logs.join('')]) {
+      for (const secret of [PASSWORD, TOKEN, farm.secretKey]) expect(text).not.toContain(secret);
+    }
+  });
+});

@@ -1,0 +1,485 @@
+// backend kafka against a real single-node Kafka 4 broker and a real redis-server (dedup), with a
+// local HTTP server standing in for RunSingleJob. One broker for the whole file; every scenario uses
+// its own datacenter prefix, so topics and consumer groups do not meet.
+import { createHash } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startKafkaBroker, type KafkaBrokerHandle } from '../../src/farm/kafka-broker.js';
+import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import { OffsetClock } from '../../src/kafka/clock.js';
+import { produceJobEvents } from '../../src/kafka/producer.js';
+import { startKafkaRunner, type KafkaRunner } from '../../src/kafka/runner.js';
+import {
+  kafkaConfig,
+  quietLogger,
+  readTopic,
+  startTestExecutor,
+  waitFor,
+  type TestExecutor,
+} from './kafka-support.js';
+
+let broker: KafkaBrokerHandle;
+let redis: RedisServerHandle;
+const runners: KafkaRunner[] = [];
+const executors: TestExecutor[] = [];
+
+beforeAll(async () => {
+  [broker, redis] = await Promise.all([startKafkaBroker(), startRedisServer()]);
+}, 120_000);
+
+// Each scenario's runner stops when the scenario ends, so later scenarios (and the broker restart)
+// do not share the machine with idle runners.
+afterEach(async () => {
+  await Promise.allSettled(runners.splice(0).map((r) => r.stop(false)));
+});
+
+afterAll(async () => {
+  await Promise.allSettled(runners.map((r) => r.stop(false)));
+  await Promise.allSettled(executors.map((e) => e.close()));
+  await Promise.allSettled([broker?.stop(), redis?.stop()]);
+}, 60_000);
+
+async function executor(): Promise<TestExecutor> {
+  const e = await startTestExecutor();
+  executors.push(e);
+  return e;
+}
+
+async function runner(...args: Parameters<typeof startKafkaRunner>): Promise<KafkaRunner> {
+  const r = await startKafkaRunner(...args);
+  runners.push(r);
+  return r;
+}
+
+const sha = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
+
+describe('happy path', () => {
+  it('runs 5,000 events of four types exactly once each, forwarding the raw bytes, and commits', async () => {
+    const exec = await executor();
+    const config = kafkaConfig(
+      {
+        brokers: [broker.address],
+        datacenter: 'happy',
+        endpoint: exec.url,
+        rules: { fast: { types: ['kafkaA', 'kafkaB'], concurrency: 50 } },
+        lowTraffic: { concurrency: 50 },
+      },
+      redis.address,
+    );
+    const types = ['kafkaA', 'kafkaB', 'kafkaC', 'kafkaD'];
+    const events = Array.from({ length: 5000 }, (_, i) => ({
+      type: types[i % types.length] ?? 'kafkaA',
+      database: `wiki${(i % 3) + 1}`,
+      params: { seq: i, title: `Page ${i}/é`, namespace: 0, nested: { list: [1, 2.5, 'x'], empty: [] } },
+    }));
+    const produced = await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'happy',
+      events,
+      secretKey: 'test-secret',
+    });
+    expect(produced.produced).toBe(5000);
+    const r = await runner(config, { logger: quietLogger() });
+    await waitFor('5,000 executions', () => exec.requests.length >= 5000, 90_000);
+    // Lag measurement sees everything committed.
+    await waitFor('lag 0 on every rule', () =>
+      r.stats().rules.every((rule) => rule.lagMeasuredAt !== undefined && rule.lagTotal === 0),
+    );
+    expect(exec.requests.length).toBe(5000);
+    expect(new Set(exec.requests.map((q) => q.id))).toEqual(new Set(produced.ids));
+    expect([...exec.counts.values()].every((n) => n === 1)).toBe(true);
+
+    // The bodies are the produced bytes, untouched.
+    const sent = await readTopic([broker.address], 'happy.mediawiki.job.kafkaA', (m) => m.length >= 1250);
+    const sentHashes = new Set(sent.map((m) => sha(m.value)));
+    const received = exec.requests.filter((q) => q.type === 'kafkaA');
+    expect(received.length).toBe(1250);
+    expect(received.every((q) => sentHashes.has(sha(q.body)))).toBe(true);
+    expect(received[0]?.headers['content-type']).toBe('application/json');
+
+    const stats = r.stats();
+    const byName = Object.fromEntries(stats.rules.map((rule) => [rule.name, rule]));
+    expect(byName.fast?.topics).toEqual(['happy.mediawiki.job.kafkaA', 'happy.mediawiki.job.kafkaB']);
+    expect(byName.low_traffic_jobs?.topics).toEqual([
+      'happy.mediawiki.job.kafkaC',
+      'happy.mediawiki.job.kafkaD',
+    ]);
+    expect(byName.fast?.counters.ok).toBe(2500);
+    expect(byName.low_traffic_jobs?.counters.ok).toBe(2500);
+    expect(byName.fast?.inFlight).toBe(0);
+  }, 150_000);
+});
+
+interface ErrorEvent {
+  $schema: string;
+  emitter_id: string;
+  raw_event: string;
+  message: string;
+  details: { status: number; attempts: number };
+}
+
+const parseError = (value: Buffer): ErrorEvent => JSON.parse(value.toString('utf8')) as ErrorEvent;
+
+describe('failures', () => {
+  it('retries 5xx at the configured delays, then sends the event to the error topic', async () => {
+    const exec = await executor();
+    exec.reply = () => ({ status: 500, body: '<title>MWException: it broke</title>' });
+    const clock = new OffsetClock();
+    const config = kafkaConfig(
+      {
+        brokers: [broker.address],
+        datacenter: 'retry',
+        endpoint: exec.url,
+        rules: { failing: { types: ['kafkaFail'], retryLimit: 2, retryDelayMs: 60_000, retryFactor: 6 } },
+        lowTraffic: { enabled: false },
+      },
+      redis.address,
+    );
+    const produced = await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'retry',
+      events: [{ type: 'kafkaFail', database: 'wiki1', params: { n: 1 } }],
+    });
+    const r = await runner(config, { logger: quietLogger(), clock });
+    const id = produced.ids[0] ?? '';
+    const attempts = () => exec.requests.filter((q) => q.id === id);
+    const rule = () => r.stats().rules[0];
+
+    await waitFor('attempt 1', () => attempts().length === 1);
+    await waitFor('retry 1 held', () => rule()?.held === 1);
+    const first = attempts()[0]?.at ?? 0;
+    const retries = await readTopic([broker.address], 'retry.jobrunner.retry.failing', (m) => m.length >= 1);
+    const notBefore = Number(retries[0]?.headers.get('jobrunner-not-before'));
+    // Due retryDelayMs after the failure (on the runner's clock).
+    expect(notBefore - (first + clock.offsetMs)).toBeGreaterThanOrEqual(60_000 - 50);
+    expect(notBefore - (first + clock.offsetMs)).toBeLessThan(60_000 + 5_000);
+    expect(retries[0]?.headers.get('jobrunner-retries-left')).toBe('1');
+    // The original bytes travel unchanged.
+    expect(retries[0]?.value.equals(exec.requests[0]?.body ?? Buffer.alloc(0))).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(attempts().length).toBe(1);
+
+    clock.advance(60_000);
+    await waitFor('attempt 2', () => attempts().length === 2);
+    await waitFor('retry 2 held', () => rule()?.held === 1);
+    clock.advance(59_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(attempts().length).toBe(2);
+    clock.advance(360_000 - 59_000);
+    await waitFor('attempt 3', () => attempts().length === 3);
+
+    const errors = await readTopic([broker.address], 'retry.jobrunner.error', (m) => m.length >= 1);
+    expect(errors.length).toBe(1);
+    const error = parseError(errors[0]?.value ?? Buffer.alloc(0));
+    expect(error.$schema).toBe('/error/0.0.3');
+    expect(error.emitter_id).toBe('jobrunner#failing');
+    expect(error.message).toBe('HTTP 500: MWException: it broke (no retries left)');
+    expect(error.details).toMatchObject({ status: 500, attempts: 3 });
+    expect(Buffer.from(error.raw_event, 'utf8').equals(exec.requests[0]?.body ?? Buffer.alloc(0))).toBe(true);
+    expect(rule()?.counters).toMatchObject({ retried: 2, failed: 1, ok: 0 });
+    expect(attempts().length).toBe(3);
+  }, 90_000);
+
+  it('makes exactly one attempt with retryLimit 0; 4xx is not retried; 412 counts as done', async () => {
+    const exec = await executor();
+    exec.reply = (q) =>
+      ({
+        kafkaOnce: { status: 503 },
+        kafkaBad: { status: 400, body: 'bad params' },
+        kafkaGone: { status: 412 },
+      })[q.type] ?? { status: 200 };
+    const config = kafkaConfig(
+      {
+        brokers: [broker.address],
+        datacenter: 'once',
+        endpoint: exec.url,
+        rules: { once: { types: ['kafkaOnce'], retryLimit: 0 } },
+        lowTraffic: { retryDelayMs: 1 },
+      },
+      redis.address,
+    );
+    await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'once',
+      events: [
+        { type: 'kafkaOnce', database: 'wiki1' },
+        { type: 'kafkaBad', database: 'wiki1' },
+        { type: 'kafkaGone', database: 'wiki1' },
+      ],
+    });
+    const r = await runner(config, { logger: quietLogger() });
+    const errors = await readTopic([broker.address], 'once.jobrunner.error', (m) => m.length >= 2);
+    const byMessage = errors
+      .map((e) => parseError(e.value))
+      .map((e) => [e.emitter_id, e.message, e.details.attempts]);
+    expect(byMessage).toEqual(
+      expect.arrayContaining([
+        ['jobrunner#once', 'HTTP 503 (no retries left)', 1],
+        ['jobrunner#low_traffic_jobs', 'HTTP 400: bad params', 1],
+      ]),
+    );
+    await waitFor('412 counted as ignored', () =>
+      r.stats().rules.some((rule) => rule.counters.ignored === 1),
+    );
+    expect(exec.requests.map((q) => q.type).sort()).toEqual(['kafkaBad', 'kafkaGone', 'kafkaOnce']);
+    const once = r.stats().rules.find((rule) => rule.name === 'once');
+    expect(once?.counters).toMatchObject({ retried: 0, failed: 1 });
+  }, 60_000);
+
+  it('retries a read-only 5xx without using up an attempt', async () => {
+    const exec = await executor();
+    let calls = 0;
+    exec.reply = () => (++calls === 1 ? { status: 500, headers: { 'X-Readonly': 'true' } } : { status: 200 });
+    const clock = new OffsetClock();
+    const config = kafkaConfig(
+      {
+        brokers: [broker.address],
+        datacenter: 'readonly',
+        endpoint: exec.url,
+        readonlyRetryDelayMs: 30_000,
+        ruleDefaults: { retryLimit: 1 },
+      },
+      redis.address,
+    );
+    await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'readonly',
+      events: [{ type: 'kafkaRO', database: 'wiki1' }],
+    });
+    const r = await runner(config, { logger: quietLogger(), clock });
+    await waitFor('held after read-only', () => r.stats().rules[0]?.held === 1);
+    const retries = await readTopic(
+      [broker.address],
+      'readonly.jobrunner.retry.low_traffic_jobs',
+      (m) => m.length >= 1,
+    );
+    expect(retries[0]?.headers.get('jobrunner-retries-left')).toBe('1');
+    clock.advance(60_000);
+    await waitFor('second attempt', () => exec.requests.length === 2);
+    await waitFor('done', () => r.stats().rules[0]?.counters.ok === 1);
+    expect(r.stats().rules[0]?.counters).toMatchObject({ readonly: 1, retried: 0, failed: 0 });
+  }, 60_000);
+
+  it('sends bad input to the error topic without running it', async () => {
+    const exec = await executor();
+    const config = kafkaConfig(
+      { brokers: [broker.address], datacenter: 'junk', endpoint: exec.url },
+      redis.address,
+    );
+    await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'junk',
+      events: [{ type: 'kafkaJunk', database: 'wiki1' }],
+    });
+    const { produceRaw } = await import('./kafka-support.js');
+    await produceRaw(
+      [broker.address],
+      [
+        { topic: 'junk.mediawiki.job.kafkaJunk', value: Buffer.from('{not json') },
+        { topic: 'junk.mediawiki.job.kafkaJunk', value: Buffer.from('{"type":"kafkaJunk","params":{}}') },
+        {
+          topic: 'junk.mediawiki.job.kafkaJunk',
+          value: Buffer.from('{"type":"kafkaJunk","database":"w","params":{},"delay_until":"soon"}'),
+        },
+      ],
+    );
+    await runner(config, { logger: quietLogger() });
+    const errors = await readTopic([broker.address], 'junk.jobrunner.error', (m) => m.length >= 3);
+    expect(errors.map((e) => parseError(e.value).message)).toEqual([
+      expect.stringMatching(/^invalid event: not JSON/),
+      "invalid event: missing or empty 'database'",
+      'invalid event: delay_until "soon" is neither ISO-8601 nor UNIX seconds',
+    ]);
+    expect(parseError(errors[0]?.value ?? Buffer.alloc(0)).raw_event).toBe('{not json');
+    await waitFor('the valid event', () => exec.requests.length === 1);
+  }, 60_000);
+});
+
+describe('delayed events', () => {
+  it('runs a delayed event at its time without holding a slot or the commits of later events', async () => {
+    const exec = await executor();
+    const clock = new OffsetClock();
+    const config = kafkaConfig(
+      {
+        brokers: [broker.address],
+        datacenter: 'later',
+        endpoint: exec.url,
+        rules: { delayed: { types: ['kafkaDelay'], concurrency: 1 } },
+        lowTraffic: { enabled: false },
+      },
+      redis.address,
+    );
+    const inAnHour = Math.floor(Date.now() / 1000) + 3600;
+    const produced = await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'later',
+      events: [
+        { type: 'kafkaDelay', database: 'wiki1', releaseTimestamp: inAnHour, params: { which: 'delayed' } },
+        ...Array.from({ length: 50 }, (_, i) => ({
+          type: 'kafkaDelay',
+          database: 'wiki1',
+          params: { which: i },
+        })),
+      ],
+    });
+    const r = await runner(config, { logger: quietLogger(), clock });
+    const delayedId = produced.ids[0] ?? '';
+    await waitFor('the 50 undelayed events', () => exec.requests.length === 50);
+    expect(exec.counts.has(delayedId)).toBe(false);
+    // The main topic is committed past the delayed event; the event waits (held, no slot) instead.
+    await waitFor('main topic committed to the end', () => {
+      const rule = r.stats().rules[0];
+      return rule?.lag['later.mediawiki.job.kafkaDelay'] === 0 && rule.held === 1;
+    });
+    expect(r.stats().rules[0]?.executing).toBe(0);
+
+    clock.advance(3600_000 + 1000);
+    await waitFor('the delayed event', () => exec.counts.get(delayedId) === 1);
+    expect(exec.requests.length).toBe(51);
+    expect(r.stats().rules[0]?.counters).toMatchObject({ delayed: 1, ok: 51 });
+  }, 60_000);
+});
+
+describe('dedup', () => {
+  it('skips the same event ID and events superseded by a newer root job', async () => {
+    const exec = await executor();
+    const config = kafkaConfig(
+      { brokers: [broker.address], datacenter: 'dedup', endpoint: exec.url },
+      redis.address,
+    );
+    const first = await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'dedup',
+      now: new Date('2030-01-01T00:10:00Z'),
+      events: [{ type: 'kafkaRoot', database: 'wiki1', rootJobKey: 'root:Template:X', params: { leaf: 1 } }],
+    });
+    const r = await runner(config, { logger: quietLogger() });
+    await waitFor('first root leaf', () => exec.requests.length === 1);
+    const { produceRaw } = await import('./kafka-support.js');
+    // The same bytes again (a re-delivery), and a leaf of an older run of the same root job.
+    await produceRaw(
+      [broker.address],
+      [{ topic: 'dedup.mediawiki.job.kafkaRoot', value: exec.requests[0]?.body ?? Buffer.alloc(0) }],
+    );
+    await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'dedup',
+      now: new Date('2030-01-01T00:00:00Z'),
+      events: [{ type: 'kafkaRoot', database: 'wiki1', rootJobKey: 'root:Template:X', params: { leaf: 2 } }],
+    });
+    await waitFor('two duplicates', () => r.stats().rules[0]?.counters.duplicates === 2);
+    expect(exec.requests.map((q) => q.id)).toEqual(first.ids);
+  }, 60_000);
+});
+
+describe('partitioned rules', () => {
+  it('keeps other database sections running while one section is stuck', async () => {
+    const exec = await executor();
+    // wiki1 (section 0) gets no answer until released; the other sections must not wait for it.
+    const stuck: (() => void)[] = [];
+    exec.reply = (q) =>
+      JSON.parse(q.body.toString('utf8')).database === 'wiki1'
+        ? new Promise((resolve) => stuck.push(() => resolve({ status: 200 })))
+        : { status: 200 };
+    const config = kafkaConfig(
+      {
+        brokers: [broker.address],
+        datacenter: 'sections',
+        endpoint: exec.url,
+        rules: {
+          refreshLinks: {
+            types: ['refreshLinks'],
+            concurrency: 2,
+            partitioned: { map: { wiki1: 0, wiki2: 1 }, default: 2 },
+          },
+        },
+        lowTraffic: { enabled: false },
+      },
+      redis.address,
+    );
+    await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'sections',
+      events: Array.from({ length: 30 }, (_, i) => ({
+        type: 'refreshLinks',
+        database: `wiki${(i % 3) + 1}`,
+      })),
+    });
+    const r = await runner(config, { logger: quietLogger() });
+    const ran = (db: string) =>
+      exec.requests.filter((q) => JSON.parse(q.body.toString('utf8')).database === db).length;
+    await waitFor(
+      'wiki2 and wiki3 done while wiki1 is stuck',
+      () => ran('wiki2') === 10 && ran('wiki3') === 10,
+    );
+    expect(ran('wiki1')).toBe(2); // its section's two slots, nothing more
+    await waitFor('wiki1 done', () => {
+      for (const release of stuck.splice(0)) release();
+      return ran('wiki1') === 10 && r.stats().rules[0]?.counters.ok === 30;
+    });
+    const rule = r.stats().rules[0];
+    expect(rule?.partitioned).toBe(true);
+    expect(rule?.counters.partitioned).toBe(30);
+    const copies = await readTopic(
+      [broker.address],
+      'sections.jobrunner.partitioned.mediawiki.job.refreshLinks',
+      (m) => m.length >= 30,
+    );
+    const partitionOf = (m: (typeof copies)[number]) => [
+      JSON.parse(m.value.toString('utf8')).database,
+      m.partition,
+    ];
+    expect(new Set(copies.map((m) => JSON.stringify(partitionOf(m))))).toEqual(
+      new Set([JSON.stringify(['wiki1', 0]), JSON.stringify(['wiki2', 1]), JSON.stringify(['wiki3', 2])]),
+    );
+  }, 90_000);
+});
+
+describe('broker restart', () => {
+  it('recovers without restarting the runner and loses nothing', async () => {
+    const exec = await executor();
+    exec.reply = () => new Promise((resolve) => setTimeout(() => resolve({ status: 200 }), 5));
+    const config = kafkaConfig(
+      {
+        brokers: [broker.address],
+        datacenter: 'bounce',
+        endpoint: exec.url,
+        ruleDefaults: { concurrency: 5 },
+      },
+      redis.address,
+    );
+    const before = await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'bounce',
+      events: Array.from({ length: 1500 }, (_, i) => ({
+        type: `kafkaBounce${i % 2}`,
+        database: 'wiki1',
+        params: { i },
+      })),
+    });
+    const r = await runner(config, { logger: quietLogger() });
+    await waitFor('a third of the events', () => exec.requests.length >= 500);
+    await broker.restart();
+    const after = await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'bounce',
+      events: Array.from({ length: 500 }, (_, i) => ({
+        type: `kafkaBounce${i % 2}`,
+        database: 'wiki1',
+        params: { i },
+      })),
+    });
+    const all = [...before.ids, ...after.ids];
+    await waitFor('every event after the restart', () => all.every((id) => exec.counts.has(id)), 120_000);
+    await waitFor(
+      'everything committed',
+      () => r.stats().rules[0]?.lagTotal === 0 && r.stats().rules[0]?.lagMeasuredAt !== undefined,
+    );
+    const duplicates = all.filter((id) => (exec.counts.get(id) ?? 0) > 1).length;
+    // At most the events that were in flight when the broker went away may run twice.
+    const rule = r.stats().rules[0];
+    expect(duplicates).toBeLessThanOrEqual(5 + 64);
+    expect(exec.requests.length).toBe(all.length + duplicates);
+    expect(rule?.consumers.some((lane) => lane.reconnects > 0)).toBe(true);
+    console.log(`broker restart: ${all.length} events, ${duplicates} ran twice`);
+  }, 180_000);
+});

@@ -1,0 +1,157 @@
+// Shared pieces of the legacy-backend and migration integration tests: the built CLIs (checked to be
+// newer than their sources), config files for a farm, a poll helper and job-table counting.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
+import { JobTableClient } from '../../src/legacy/job-table-client.js';
+
+export const JOBQUEUE = resolve('dist/cli/jobqueue.js');
+export const JOBRUNNER = resolve('dist/cli/jobrunner.js');
+export const JOBCHRON = resolve('dist/cli/jobchron.js');
+
+function newestSource(dir: string): { file: string; mtime: number } {
+  let newest = { file: dir, mtime: 0 };
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const stat = statSync(path);
+    const candidate = stat.isDirectory() ? newestSource(path) : { file: path, mtime: stat.mtimeMs };
+    if (candidate.mtime > newest.mtime) newest = candidate;
+  }
+  return newest;
+}
+
+/** Fails loudly when dist/ is missing or older than the sources these tests exercise. */
+export function requireFreshBuild(): void {
+  for (const cli of [JOBQUEUE, JOBRUNNER, JOBCHRON]) {
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
+  }
+  const built = Math.min(...[JOBQUEUE, JOBRUNNER, JOBCHRON].map((f) => statSync(f).mtimeMs));
+  for (const dir of ['src/migrate', 'src/legacy', 'src/cli/jobqueue/migrate.ts']) {
+    const newest = statSync(dir).isDirectory() ? newestSource(dir) : { file: dir, mtime: statSync(dir).mtimeMs };
+    if (newest.mtime > built) throw new Error(`dist/ is older than ${newest.file}: run \`npm run build\` first`);
+  }
+}
+
+export interface ConfigParts {
+  farm: MediaWikiFarm;
+  redis?: string;
+  memcached?: string;
+  backend?: 'redis' | 'memcached' | 'kafka';
+  extra?: Record<string, unknown>;
+}
+
+/** A jobrunner.conf for the farm: memcached section over its SQLite job tables when memcached is given. */
+export function writeFarmConfig(file: string, parts: ConfigParts): string {
+  const redis = parts.redis ?? '127.0.0.1:9';
+  const config: Record<string, unknown> = {
+    ...(parts.backend ? { backend: parts.backend } : {}),
+    groups: { basic: { runners: 2, include: ['*'] } },
+    redis: { aggregators: [redis], queues: [redis] },
+    dispatcher: parts.farm.runJobsCommand(),
+    chron: { intervalMs: 200 },
+    runner: { discoveryIntervalMs: 100, noneReadyBackoffSeconds: 1 },
+    status: { enabled: false },
+    ...(parts.memcached
+      ? {
+          memcached: {
+            servers: [parts.memcached],
+            wikis: Object.fromEntries(
+              parts.farm.wikis.map((wiki) => [wiki, { dsn: `sqlite:${parts.farm.dir}/data/${wiki}_jobqueue.sqlite` }]),
+            ),
+          },
+        }
+      : {}),
+    ...(parts.extra ?? {}),
+  };
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface Daemon {
+  readonly child: ChildProcess;
+  readonly logs: Record<string, unknown>[];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts a built daemon; its JSON log lines are collected. */
+export function startDaemon(cli: string, configFile: string): Daemon {
+  const child = spawn(process.execPath, [cli, `--config-file=${configFile}`, '--verbose'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let buffer = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: 'stdout', text: line });
+      }
+    }
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.on('close', (code, signal) => {
+      if (stderr.trim()) logs.push({ msg: 'stderr', text: stderr });
+      done({ code, signal });
+    }),
+  );
+  return { child, logs, exited };
+}
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `jobqueue <args>` from dist to the end. */
+export function runJobqueue(args: string[], cwd?: string): Promise<CliRun> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [JOBQUEUE, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Rows per wiki in the farm's job tables. */
+export async function jobTableRows(tables: JobTableClient, farm: MediaWikiFarm): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const wiki of farm.wikis) {
+    const summary = await tables.summary(
+      { dsn: `sqlite:${farm.dir}/data/${wiki}_jobqueue.sqlite`, prefix: '' },
+      { default: { claimTTL: 3600, attempts: 3 }, types: {} },
+      Date.now() / 1000,
+    );
+    out.set(wiki, summary.reduce((n, s) => n + s.unclaimed + s.claimed, 0));
+  }
+  return out;
+}
+
+export function total(counts: Map<string, number>): number {
+  return [...counts.values()].reduce((a, b) => a + b, 0);
+}
+
+/** SIGKILLs daemons still running and waits until they are gone (their children with them). */
+export async function killDaemons(daemons: readonly Daemon[]): Promise<void> {
+  for (const d of daemons) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+  await Promise.all(daemons.map((d) => d.exited));
+}
