@@ -12,7 +12,8 @@
 #
 # Layout of DIR: FarmSettings.php, farm/ (test job class, pushJobs.php), wikis.list, wikis/<id>/
 # (installer output), data/ (SQLite files), secret.key (the farm's $wgSecretKey, mode 0600),
-# job-types.json (extra test job types), docroot/ (for `php -S`: MediaWiki + rpc/RunJobs.php), tmp/,
+# job-types.json (extra test job types), docroot/ (for `php -S`: MediaWiki + rpc/RunJobs.php and
+# rpc/RunSingleJob.php), tmp/,
 # cache/, logs/, opcache/ (for php -d opcache.file_cache=...). A second run on a complete DIR changes
 # nothing; a larger --wikis adds the missing wikis.
 set -euo pipefail
@@ -73,6 +74,7 @@ sync_file "$SRC/MwlabJob.php" farm/MwlabJob.php
 sync_file "$SRC/pushJobs.php" farm/pushJobs.php
 sync_file "$SRC/prefixTables.php" farm/prefixTables.php
 sync_file "$SRC/rpc/RunJobs.php" docroot/rpc/RunJobs.php
+sync_file "$SRC/RunSingleJob.php" docroot/rpc/RunSingleJob.php # backend kafka (issue 7)
 [ -f job-types.json ] || echo '{}' > job-types.json
 
 if [ ! -s secret.key ]; then

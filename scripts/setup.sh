@@ -54,3 +54,21 @@ fi
 
 # Build: tsc is incremental enough at this size; always rebuilding keeps dist/ honest.
 npm run --silent build
+
+# >>> backend kafka (issue 7) -----------------------------------------------------------------------
+# Java 17 and Maven, then the jars of the private Kafka 4 broker the Kafka tests, demo and benchmarks
+# start (scripts/kafka/fetch-jars.sh: `mvn dependency:copy-dependencies` once; a no-op when present).
+kafka_missing=()
+command -v java >/dev/null || kafka_missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || kafka_missing+=(maven)
+if [ ${#kafka_missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing Debian packages (${kafka_missing[*]}) and not root: run 'sudo bash scripts/setup.sh' once"
+    exit 1
+  fi
+  log "installing Debian packages: ${kafka_missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${kafka_missing[@]}" >/dev/null
+fi
+bash scripts/kafka/fetch-jars.sh
+# <<< backend kafka ---------------------------------------------------------------------------------

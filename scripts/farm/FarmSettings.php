@@ -15,6 +15,7 @@
  *   JOBRUNNER_FARM_GZIP            1 = JobQueueRedis 'compression' => 'gzip'
  *   JOBRUNNER_FARM_MEMCACHED       host:port = main cache in memcached (default: no main cache)
  *   JOBRUNNER_FARM_DEBUG_LOG       1 = debug log groups runJobs, JobExecutor, redis, ... in logs/
+ *   JOBRUNNER_FARM_VERIFY_EVENTS   1 = rpc/RunSingleJob.php checks mediawiki_signature ($wgSecretKey)
  */
 
 if ( !defined( 'MEDIAWIKI' ) ) {
@@ -70,6 +71,11 @@ $wgCacheDirectory = "$mwfarmDir/cache";
 $wgUploadDirectory = "$mwfarmDir/tmp/images";
 $wgEnableEmail = false;
 $wgShowExceptionDetails = true;
+
+// backend kafka (issue 7): rpc/RunSingleJob.php verifies job events signed with $wgSecretKey.
+if ( getenv( 'JOBRUNNER_FARM_VERIFY_EVENTS' ) === '1' ) {
+	$wgRunSingleJobSecretKey = $wgSecretKey;
+}
 
 // Jobs run only when a runner asks for them.
 $wgJobRunRate = 0;

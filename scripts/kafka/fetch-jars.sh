@@ -37,10 +37,12 @@ staging="$(mktemp -d "$parent/.libs-staging.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
 echo "kafka-jars: fetching the Kafka broker jars into $dir (Maven Central)" >&2
 started=$SECONDS
-mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+if ! mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
   -DoutputDirectory="$staging/libs" -DincludeScope=runtime \
-  -Dmaven.repo.local="${JOBRUNNER_KAFKA_M2:-$parent/m2}" ||
+  -Dmaven.repo.local="${JOBRUNNER_KAFKA_M2:-$parent/m2}" >"$staging/mvn.log" 2>&1; then
+  cat "$staging/mvn.log" >&2
   die "mvn dependency:copy-dependencies failed (is Maven Central reachable?)"
+fi
 ls "$staging/libs"/kafka_2.13-*.jar >/dev/null 2>&1 || die "mvn finished but no kafka_2.13 jar was copied"
 echo "$want" > "$staging/libs/.pom.sha256"
 rm -rf "$dir.old"

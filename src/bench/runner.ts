@@ -5,6 +5,7 @@
 // original service's figures and the targets, and the full results as JSON.
 import { writeFileSync } from 'node:fs';
 import { BenchFarm, type DispatchKind } from './common/bench-farm.js';
+import { measureCeiling, type CeilingResult } from './common/ceiling.js';
 import { measureIdleLoad, type IdleResult } from './common/idle-load.js';
 import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
 import { formatMs } from './common/percentiles.js';
@@ -94,7 +95,8 @@ function log(text: string): void {
 function throughputLine(r: ThroughputResult): string {
   return (
     `${r.label}: ${r.jobs} jobs, start → done ${r.startToDoneSeconds.toFixed(2)} s = ${Math.round(r.jobsPerSecond)} jobs/s; ` +
-    `drain ${r.drainSeconds.toFixed(2)} s = ${Math.round(r.drainJobsPerSecond)} jobs/s; first done after ` +
+    `drain ${r.drainSeconds.toFixed(2)} s = ${Math.round(r.drainJobsPerSecond)} jobs/s; after start: runner ready ` +
+    `${r.runnerReadySeconds?.toFixed(2) ?? '?'} s, first dispatch ${r.firstDispatchSeconds?.toFixed(2) ?? '?'} s, first done ` +
     `${r.firstDoneSeconds.toFixed(2)} s; ${r.totals?.dispatches ?? '?'} dispatches, runner reported ok ${r.totals?.jobsOk ?? '?'}; ` +
     `Redis CPU ${r.redisCpuSeconds.toFixed(2)} s (push took ${r.pushSeconds.toFixed(2)} s)`
   );
@@ -146,6 +148,16 @@ async function twoWikiScenarios(options: BenchOptions, results: BenchResults): P
           log(throughputLine(run));
         }
         results.throughput.push({ kind, runs });
+        const ceiling: CeilingResult[] = [];
+        for (let rep = 1; rep <= options.reps; rep++) {
+          const c = await measureCeiling(bench, kind, 10_000, 4);
+          ceiling.push(c);
+          log(
+            `ceiling-${kind}-${rep}: MediaWiki alone, ${c.lanes} lanes, ${c.jobs} jobs in ${c.seconds.toFixed(2)} s = ` +
+              `${Math.round(c.jobsPerSecond)} jobs/s (${c.calls} calls)`,
+          );
+        }
+        results.ceiling.push({ kind, runs: ceiling });
       }
     }
     if (options.only.has('idle')) {
@@ -228,7 +240,7 @@ async function main(argv: string[]): Promise<number> {
     "Jobs for the runs are pushed straight into Redis in MediaWiki's format (RedisQueueStore, the same Lua " +
       'steps as JobQueueRedis), much faster than PHP; they are then run by real MediaWiki.',
   );
-  const results: BenchResults = { pickup: [], throughput: [], small: [], idle: [] };
+  const results: BenchResults = { pickup: [], throughput: [], ceiling: [], small: [], idle: [] };
   const started = Date.now();
   if (['pickup', 'throughput', 'idle'].some((s) => options.only.has(s as Scenario)))
     await twoWikiScenarios(options, results);

@@ -18,6 +18,7 @@ import {
   UsageError,
   type DaemonArgs,
 } from './daemon-cli.js';
+import { announceReady, announceStopping, setUpLogFile } from './daemon-lifecycle.js';
 
 /** Exit anyway if a clean stop takes longer than this (systemd's stop timeout is larger). */
 const HARD_EXIT_MS = 4500;
@@ -50,13 +51,16 @@ async function main(argv: string[]): Promise<number> {
   }
   const level = (c: JobrunnerConfig) => (args.verbose ? 'debug' : c.logging.level);
   const logger = createLogger({ service: 'jobchron', level: level(config), secrets: secretsOf(config) });
+  setUpLogFile(logger, config.logging.file);
   logWarnings(logger, config);
   // Status server (issue 4): statsd and Prometheus get the same metric calls.
   const observed = daemonMetrics(createStatsd(config.statsd, logger), 'jobchron');
   const metrics = observed.metrics;
   // backend memcached (issue 8): keep the legacy memcached registry instead of Redis upkeep.
   const chron =
-    config.backend === 'memcached' ? new LegacyChron(config, { logger, metrics }) : new Chron(config, { logger, metrics });
+    config.backend === 'memcached'
+      ? new LegacyChron(config, { logger, metrics })
+      : new Chron(config, { logger, metrics });
   try {
     await startDaemonStatus({
       role: 'jobchron',
@@ -90,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
       const next = loadConfigFile(args.configFile);
       logger.addSecrets(secretsOf(next));
       logger.setLevel(level(next));
+      logger.setLogFile(next.logging.file);
       logWarnings(logger, next);
       chron.reload(next);
       if (JSON.stringify(next.statsd) !== JSON.stringify(config.statsd)) {
@@ -113,6 +118,7 @@ async function main(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info('Caught signal; finishing the batch in hand and releasing leases', { signal });
+      void announceStopping(logger);
       setTimeout(() => {
         logger.warn('Clean stop took too long; exiting anyway');
         resolve(0);
@@ -131,6 +137,7 @@ async function main(argv: string[]): Promise<number> {
   });
 
   await chron.start();
+  await announceReady(logger);
   return stopped;
 }
 

@@ -17,6 +17,7 @@ import { planReload } from '../runner/reload-plan.js';
 import { JobRunner } from '../runner/runner.js';
 import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
 import { UsageError, parseDaemonArgs, reportUsageError, runCheckConfig } from './daemon-cli.js';
+import { announceReady, announceStopping, setUpLogFile } from './daemon-lifecycle.js';
 
 type JobrunnerLogger = ReturnType<typeof createLogger>;
 
@@ -42,6 +43,7 @@ async function main(argv: string[]): Promise<number | null> {
     config = loadConfigFile(args.configFile);
     logger.addSecrets(config.redis.password ? [config.redis.password] : []);
     if (!args.verbose) logger.setLevel(config.logging.level);
+    setUpLogFile(logger, config.logging.file);
     // >>> backend kafka (issue 7): the Kafka consumer runner (src/kafka) runs the jobs; no dispatcher.
     if (config.backend === 'kafka') {
       for (const warning of config.warnings ?? []) logger.warn('Configuration warning', { warning });
@@ -100,12 +102,14 @@ async function main(argv: string[]): Promise<number | null> {
     }
     stopping = true;
     logger.info('Caught signal; draining', { signal });
+    void announceStopping(logger);
     void shutdown(runner, backend, metrics, logger);
   };
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
 
   runner.start();
+  await announceReady(logger);
   return null;
 }
 
@@ -132,6 +136,7 @@ function reload(
   for (const warning of next.warnings ?? []) logger.warn('Configuration warning', { warning });
   logger.addSecrets(next.redis.password ? [next.redis.password] : []);
   if (!verbose) logger.setLevel(next.logging.level);
+  logger.setLogFile(next.logging.file);
   runner.reload(next, dispatcher);
   return next;
 }

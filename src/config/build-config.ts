@@ -53,7 +53,8 @@ export function buildConfig(raw: RawConfig, groupOrder: readonly string[], sourc
       message: "backend is 'kafka', so a kafka section (brokers, datacenter, endpoint) is required",
     });
   }
-  const memcached = raw.memcached === undefined ? undefined : buildMemcachedConfig(raw.memcached, baseDir, errors);
+  const memcached =
+    raw.memcached === undefined ? undefined : buildMemcachedConfig(raw.memcached, baseDir, errors);
   if (raw.backend === 'memcached' && raw.memcached === undefined) {
     errors.push({
       path: ['memcached'],

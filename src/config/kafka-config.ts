@@ -97,7 +97,11 @@ export function buildKafkaConfig(raw: RawKafka, errors: ConfigIssue[]): KafkaCon
           message: `partition ${used} is used but the topic has only ${partitions} partitions (0..${partitions - 1})`,
         });
       }
-      partitioned = { map: { ...rule.partitioned.map }, defaultPartition: rule.partitioned.default, partitions };
+      partitioned = {
+        map: { ...rule.partitioned.map },
+        defaultPartition: rule.partitioned.default,
+        partitions,
+      };
     }
     rules.push({
       name,

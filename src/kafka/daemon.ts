@@ -5,6 +5,7 @@
 import type { JobrunnerConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { createStatsd } from '../observability/statsd.js';
+import { daemonMetrics, startDaemonStatus, type DaemonStatusHandle } from '../status/daemon-status.js';
 import { startKafkaRunner, type KafkaRunner } from './runner.js';
 
 function errorFields(error: unknown): { error: string; stack?: string } {
@@ -20,10 +21,12 @@ export interface KafkaDaemonHooks {
 /** Starts the runner; resolves null while it runs (the process exits on a signal), or an exit code. */
 export async function runKafkaDaemon(
   config: JobrunnerConfig,
-  logger: Logger,
+  logger: Logger & { addSecrets?(secrets: readonly string[]): void },
   hooks: KafkaDaemonHooks = {},
 ): Promise<number | null> {
-  const metrics = createStatsd(config.statsd, logger);
+  // statsd and the status server's Prometheus registry get the same metric calls.
+  const observed = daemonMetrics(createStatsd(config.statsd, logger), 'jobrunner');
+  const metrics = observed.metrics;
   let runner: KafkaRunner;
   try {
     runner = await startKafkaRunner(config, { logger, metrics });
@@ -33,6 +36,20 @@ export async function runKafkaDaemon(
     return 1;
   }
   hooks.onStarted?.(runner);
+  // GET /status shows the Kafka rules with their lag, work in flight and outcome counters.
+  let status: DaemonStatusHandle | null = null;
+  try {
+    status = await startDaemonStatus({
+      role: 'jobrunner',
+      config,
+      logger,
+      registry: observed.registry,
+      status: () => runner.stats(),
+      ready: () => true,
+    });
+  } catch (error) {
+    logger.error('Status server not started', errorFields(error));
+  }
   process.on('uncaughtException', (error) => logger.error('Unhandled error', errorFields(error)));
   process.on('unhandledRejection', (error) =>
     logger.error('Unhandled promise rejection', errorFields(error)),
@@ -50,6 +67,7 @@ export async function runKafkaDaemon(
     stopping = true;
     void runner.stop(drain).then(
       async () => {
+        await status?.close();
         await metrics.close();
         process.exit(0);
       },

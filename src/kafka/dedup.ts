@@ -80,16 +80,19 @@ export class Deduplicator {
   async record(rule: string, event: JobEventView, startedAtMs: number): Promise<void> {
     if (!this.config.enabled || this.redis === undefined) return;
     const keys = this.keys(rule, event);
-    const pipeline = this.redis.pipeline();
-    if (keys.id) pipeline.set(keys.id, '1', 'EX', this.config.idWindowSeconds);
+    const redis = this.redis;
+    const writes: Promise<unknown>[] = [];
+    if (keys.id) writes.push(redis.set(keys.id, '1', 'EX', this.config.idWindowSeconds));
     if (keys.sha1) {
-      pipeline.set(keys.sha1, new Date(startedAtMs).toISOString(), 'EX', this.config.sha1WindowSeconds);
+      writes.push(
+        redis.set(keys.sha1, new Date(startedAtMs).toISOString(), 'EX', this.config.sha1WindowSeconds),
+      );
     }
-    if (keys.root && event.rootDt) pipeline.set(keys.root, event.rootDt, 'EX', this.config.rootWindowSeconds);
+    if (keys.root && event.rootDt) {
+      writes.push(redis.set(keys.root, event.rootDt, 'EX', this.config.rootWindowSeconds));
+    }
     try {
-      const results = await pipeline.exec();
-      const failed = results?.find(([error]) => error !== null);
-      if (failed) this.redisFailed(failed[0]);
+      await Promise.all(writes);
     } catch (error) {
       this.redisFailed(error);
     }

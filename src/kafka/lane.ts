@@ -74,7 +74,9 @@ export class ConsumerLane {
   private failures = 0;
   private reconnects = 0;
   private commitTimer: NodeJS.Timeout | undefined;
-  private committing = false;
+  private commitChain: Promise<void> = Promise.resolve();
+  /** A periodic commit is queued or running (the timer skips a tick instead of piling up). */
+  private commitPending = false;
   private readonly drained: (() => void)[] = [];
   private readonly log: Logger;
 
@@ -120,15 +122,6 @@ export class ConsumerLane {
       outstanding: this.outstanding,
       reconnects: this.reconnects,
     };
-  }
-
-  /** Committed offset per "topic:partition" as this lane knows it. */
-  committedOffsets(): Map<string, bigint> {
-    const out = new Map<string, bigint>();
-    for (const { topic, partition, offsets } of this.book.entries()) {
-      if (offsets.committed !== undefined) out.set(`${topic}:${partition}`, offsets.committed);
-    }
-    return out;
   }
 
   private requestReconnect(afterFailure: boolean): void {
@@ -287,12 +280,23 @@ export class ConsumerLane {
 
   private async commit(): Promise<void> {
     const consumer = this.consumer;
-    if (consumer === undefined || this.stream === undefined) return;
-    await this.commitWith(consumer);
+    if (consumer === undefined || this.stream === undefined || this.commitPending) return;
+    this.commitPending = true;
+    try {
+      await this.commitWith(consumer);
+    } finally {
+      this.commitPending = false;
+    }
   }
 
-  private async commitWith(consumer: Consumer): Promise<void> {
-    if (this.committing) return;
+  /** Commits run one after another; a commit asked for while one runs follows it (final commits). */
+  private commitWith(consumer: Consumer): Promise<void> {
+    const next = this.commitChain.then(() => this.commitNow(consumer));
+    this.commitChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async commitNow(consumer: Consumer): Promise<void> {
     const assigned = new Set<string>();
     for (const { topic, partitions } of consumer.assignments ?? []) {
       for (const partition of partitions) assigned.add(`${topic}:${partition}`);
@@ -304,7 +308,6 @@ export class ConsumerLane {
         due.push({ topic, partition, offset });
     }
     if (due.length === 0) return;
-    this.committing = true;
     try {
       await consumer.commit({ offsets: due.map((d) => ({ ...d, leaderEpoch: -1 })) });
       for (const { topic, partition, offset } of due) {
@@ -313,8 +316,6 @@ export class ConsumerLane {
       }
     } catch (error) {
       this.log.warn('Offset commit failed; will retry', { error: errorText(error), partitions: due.length });
-    } finally {
-      this.committing = false;
     }
   }
 

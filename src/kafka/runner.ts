@@ -95,6 +95,8 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
   const first = config.redis.aggregators[0];
   if (kafka.dedup.enabled && first !== undefined) {
     redis = connectRedis(first, config.redis, { logger, role: 'dedup' });
+    // Every event does a GET and a SET: let ioredis send the commands of one tick in one round trip.
+    redis.options.enableAutoPipelining = true;
   }
   const dedup = new Deduplicator(redis, kafka.dedup, logger);
   const connections = kafka.rules.reduce(

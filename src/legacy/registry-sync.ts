@@ -35,7 +35,11 @@ export class RegistrySync {
     if (!memcached) throw new Error('backend memcached needs the memcached section');
     const scan = await scanJobTables(this.tables, memcached.wikis, config.limits, nowSeconds);
     const byWiki = new Map<string, LegacyQueueSummary[]>();
-    for (const q of scan.queues) byWiki.set(q.wiki, [...(byWiki.get(q.wiki) ?? []), q]);
+    for (const q of scan.queues) {
+      const list = byWiki.get(q.wiki);
+      if (list) list.push(q);
+      else byWiki.set(q.wiki, [q]);
+    }
     const failed = new Set(scan.errors.map((e) => e.wiki));
     for (const wiki of memcached.wikis) {
       if (!failed.has(wiki.wiki)) this.lastGood.set(wiki.wiki, byWiki.get(wiki.wiki) ?? []);

@@ -42,6 +42,9 @@ export interface MigrateDeps {
   readonly onCheckpoint?: (state: CheckpointState | null, writer: CheckpointWriter | null) => void;
 }
 
+/** Target writes of one queue that may be under way at once. */
+const MAX_WRITES_IN_FLIGHT = 4;
+
 /** A migration refused before anything was touched: exit 2 (config/usage) or 1 (unreachable). */
 export class MigrationRefusedError extends Error {
   constructor(
@@ -193,7 +196,16 @@ async function copyQueue(
   const earlier = state?.copied.get(key) ?? new Set<string>();
   const hashes = new Map<string, string>();
   const label = `${queue.wiki} ${queue.type}`;
-  for await (const batch of deps.source.read(queue)) {
+  const inFlight = new Set<Promise<void>>();
+  // The next batch is read while the current one is written.
+  const batches = deps.source.read(queue)[Symbol.asyncIterator]();
+  let next = batches.next();
+  for (;;) {
+    const step = await next;
+    if (step.done) break;
+    next = batches.next();
+    next.catch(() => undefined); // surfaced when awaited above
+    const batch = step.value;
     const pending: MigratedJob[] = [];
     for (const record of batch) {
       report.found++;
@@ -226,14 +238,20 @@ async function copyQueue(
       for (let i = 0; i < pending.length; i += chunk) {
         const part = pending.slice(i, i + chunk);
         await limiter.take(part.length);
-        const result = await deps.target.write(part);
-        writer?.copied(key, [...result.written, ...result.present]);
-        report.copied += result.written.length;
-        report.alreadyCopied += result.present.length;
+        // A few writes in flight hide the target's round trips; each is checkpointed when it is done.
+        if (inFlight.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(inFlight);
+        const write: Promise<void> = deps.target.write(part).then((result) => {
+          writer?.copied(key, [...result.written, ...result.present]);
+          report.copied += result.written.length;
+          report.alreadyCopied += result.present.length;
+          inFlight.delete(write);
+        });
+        inFlight.add(write);
       }
     }
     progress.advance(batch.length, label);
   }
+  await Promise.all(inFlight);
   return hashes;
 }
 

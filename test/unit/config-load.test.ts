@@ -328,7 +328,8 @@ describe('other keys', () => {
     const kafka =
       '"kafka": { "brokers": ["127.0.0.1:9092"], "datacenter": "dc1", "endpoint": "http://127.0.0.1/rpc/RunSingleJob.php" }';
     // backend memcached needs its memcached section (test/integration/legacy-backend.test.ts uses it).
-    const memcached = '"memcached": { "servers": ["127.0.0.1:11211"], "wikis": { "w": { "dsn": "sqlite:w.sqlite" } } }';
+    const memcached =
+      '"memcached": { "servers": ["127.0.0.1:11211"], "wikis": { "w": { "dsn": "sqlite:w.sqlite" } } }';
     const sections: Record<string, string> = { kafka, memcached };
     for (const backend of ['redis', 'kafka', 'memcached'] as const) {
       const section = sections[backend];

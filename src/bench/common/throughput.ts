@@ -32,6 +32,10 @@ export interface ThroughputResult {
   readonly jobs: number;
   /** Seconds to push the batch through RedisQueueStore (set-up, not part of the measure). */
   readonly pushSeconds: number;
+  /** Daemon spawn → the runner's "Starting job runner" line (process start, config, connect). */
+  readonly runnerReadySeconds: number | null;
+  /** Daemon spawn → the runner's first "dispatch start" line. */
+  readonly firstDispatchSeconds: number | null;
   /** Daemon spawn → first job acknowledged. */
   readonly firstDoneSeconds: number;
   /** Daemon spawn → last job acknowledged. */
@@ -71,7 +75,21 @@ export async function measureThroughput(
     runner: { maxPerQueue: options.maxPerQueue },
   });
   const cpuBefore = await redisCpuSeconds(bench.client);
-  const pair = await DaemonPair.start({ configFile, logDir: bench.dir }, options.label);
+  let readyAt: number | null = null;
+  let firstDispatchAt: number | null = null;
+  const pair = await DaemonPair.start(
+    {
+      configFile,
+      logDir: bench.dir,
+      verboseRunner: true, // one "dispatch start" line per dispatch: a handful per run
+      onRunnerLine: (line) => {
+        const at = typeof line.ts === 'string' ? Date.parse(line.ts) : Date.now();
+        if (line.msg === 'Starting job runner') readyAt ??= at;
+        if (line.msg === 'dispatch start') firstDispatchAt ??= at;
+      },
+    },
+    options.label,
+  );
   let firstDone: number | null = null;
   let lastDone: number;
   const interval = dataKeys.length > 20 ? 10 : 5;
@@ -106,6 +124,8 @@ export async function measureThroughput(
     label: options.label,
     jobs,
     pushSeconds,
+    runnerReadySeconds: readyAt === null ? null : (readyAt - pair.startedAt) / 1000,
+    firstDispatchSeconds: firstDispatchAt === null ? null : (firstDispatchAt - pair.startedAt) / 1000,
     firstDoneSeconds: first / 1000,
     startToDoneSeconds: total / 1000,
     drainSeconds: drain / 1000,

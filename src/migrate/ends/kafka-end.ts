@@ -192,8 +192,9 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
     const records = await io.read(ranges);
     const now = this.now();
     this.pending = new Map();
+    const rangeOf = new Map(this.ranges.map((r) => [`${r.gt.topic}:${r.partition}`, r]));
     for (const at of records) {
-      const range = this.ranges.find((r) => r.gt.topic === at.topic && r.partition === at.partition);
+      const range = rangeOf.get(`${at.topic}:${at.partition}`);
       if (!range) continue;
       let record: SourceRecord;
       let id: string | null = null;
@@ -251,7 +252,9 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
     for (const list of this.pending.values()) {
       for (const p of list) {
         const rangeKey = `${p.group}\t${p.at.topic}\t${p.at.partition}`;
-        byRange.set(rangeKey, [...(byRange.get(rangeKey) ?? []), p]);
+        const list = byRange.get(rangeKey);
+        if (list) list.push(p);
+        else byRange.set(rangeKey, [p]);
       }
     }
     const commits = new Map<string, Map<string, Map<number, bigint>>>();
@@ -335,7 +338,9 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
     const byTopic = new Map<string, MigratedJob[]>();
     for (const job of jobs) {
       const topic = jobTopic(this.naming, job.type);
-      byTopic.set(topic, [...(byTopic.get(topic) ?? []), job]);
+      const list = byTopic.get(topic);
+      if (list) list.push(job);
+      else byTopic.set(topic, [job]);
     }
     for (const [topic, list] of byTopic) {
       if (!this.marks.has(topic)) {

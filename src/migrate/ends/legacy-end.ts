@@ -195,7 +195,11 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
     const written: string[] = [];
     const present: string[] = [];
     const byWiki = new Map<string, MigratedJob[]>();
-    for (const job of jobs) byWiki.set(job.wiki, [...(byWiki.get(job.wiki) ?? []), job]);
+    for (const job of jobs) {
+      const list = byWiki.get(job.wiki);
+      if (list) list.push(job);
+      else byWiki.set(job.wiki, [job]);
+    }
     for (const [wiki, list] of byWiki) {
       const outcomes = await this.tables.insert(this.db(wiki), list.map(jobToRow));
       for (const o of outcomes) (o.inserted ? written : present).push(o.key);

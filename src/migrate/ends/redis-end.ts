@@ -71,14 +71,21 @@ function connect(address: RedisServerAddress, config: JobrunnerConfig): Redis {
     connectTimeout: config.redis.connectTimeoutMs,
     commandTimeout: Math.max(config.redis.commandTimeoutMs, 30_000),
     lazyConnect: true,
-    maxRetriesPerRequest: 2,
-    retryStrategy: (times) => (times > 5 ? null : 200 * times),
+    // One attempt: an unreachable partition fails the preflight (or the run, which --resume continues)
+    // at once with the real reason instead of retrying in the background.
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
   });
-  client.on('error', () => undefined); // surfaced through the failing commands
+  client.on('error', (error: Error) => {
+    lastErrors.set(client, error.message);
+  });
   client.defineCommand(PUSH, { numberOfKeys: 9, lua: readFileSync(new URL('migrate-push.lua', luaDir), 'utf8') });
   client.defineCommand(REMOVE, { numberOfKeys: 9, lua: readFileSync(new URL('migrate-remove.lua', luaDir), 'utf8') });
   return client;
 }
+
+/** The last connection error per client: ioredis rejects commands with "Connection is closed." only. */
+const lastErrors = new WeakMap<Redis, string>();
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -125,7 +132,8 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
           });
           await p.client.ping();
         } catch (error) {
-          problems.push({ kind: 'unreachable', message: `redis ${p.address}: ${message(error)}` });
+          const reason = lastErrors.get(p.client) ?? message(error);
+          problems.push({ kind: 'unreachable', message: `redis ${p.address}: ${reason}` });
         }
       }),
     );
@@ -361,6 +369,8 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
   async close(): Promise<void> {
     await Promise.allSettled(
       this.partitions.map(async (p) => {
+        // A connection that already ended needs nothing (disconnect() would arm a 2 s timer).
+        if (p.client.status === 'end') return;
         try {
           await p.client.quit();
         } catch {

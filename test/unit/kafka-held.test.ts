@@ -1,0 +1,71 @@
+// Retry/delayed events wait in memory until due on the runner's clock; a jump of the clock releases them.
+import { describe, expect, it } from 'vitest';
+import { OffsetClock } from '../../src/kafka/clock.js';
+import { HeldEvents, type ReleaseReason } from '../../src/kafka/held-events.js';
+import { Slots } from '../../src/kafka/slots.js';
+
+function waitForValue<T>(get: () => T | undefined): Promise<T> {
+  return new Promise((resolve) => {
+    const poll = (): void => {
+      const value = get();
+      if (value !== undefined) resolve(value);
+      else setTimeout(poll, 5);
+    };
+    poll();
+  });
+}
+
+describe('HeldEvents', () => {
+  it('releases an event when the clock reaches its time, and one due now at once', async () => {
+    const clock = new OffsetClock();
+    const held = new HeldEvents(clock, 3600_000, 10);
+    let later: ReleaseReason | undefined;
+    let now: ReleaseReason | undefined;
+    held.hold(clock.now() + 3600_000, (r) => (later = r));
+    held.hold(clock.now() - 1, (r) => (now = r));
+    expect(now).toBe('due');
+    expect(held.size).toBe(1);
+    clock.advance(3600_000);
+    expect(await waitForValue(() => later)).toBe('due');
+    expect(held.size).toBe(0);
+  });
+
+  it('gives an event back after the hold time when it is due much later', async () => {
+    const clock = new OffsetClock();
+    const held = new HeldEvents(clock, 20, 5);
+    let reason: ReleaseReason | undefined;
+    held.hold(clock.now() + 86_400_000, (r) => (reason = r));
+    expect(await waitForValue(() => reason)).toBe('hold-expired');
+  });
+
+  it('releases everything on stop, and later holds at once', () => {
+    const clock = new OffsetClock();
+    const held = new HeldEvents(clock, 1000, 10);
+    const reasons: ReleaseReason[] = [];
+    held.hold(clock.now() + 500, (r) => reasons.push(r));
+    held.hold(clock.now() + 900, (r) => reasons.push(r));
+    held.stop();
+    held.hold(clock.now() + 900, (r) => reasons.push(r));
+    expect(reasons).toEqual(['stopping', 'stopping', 'stopping']);
+  });
+});
+
+describe('Slots', () => {
+  it('admits at most size holders and serves waiters in order', async () => {
+    const slots = new Slots(2);
+    const a = await slots.acquire();
+    const b = await slots.acquire();
+    const order: string[] = [];
+    const c = slots.acquire().then((release) => (order.push('c'), release));
+    const d = slots.acquire().then((release) => (order.push('d'), release));
+    expect(slots.inUse).toBe(2);
+    expect(slots.waiting).toBe(2);
+    a();
+    a(); // a second call is a no-op
+    (await c)();
+    b();
+    (await d)();
+    expect(order).toEqual(['c', 'd']);
+    expect(slots.inUse).toBe(0);
+  });
+});

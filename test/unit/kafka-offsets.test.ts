@@ -1,0 +1,66 @@
+// In-order commits over out-of-order completion, and what a re-delivery after a reconnect means.
+import { describe, expect, it } from 'vitest';
+import { PartitionOffsets } from '../../src/kafka/offsets.js';
+
+describe('PartitionOffsets', () => {
+  it('commits only past events that are finished together with everything before them', () => {
+    const p = new PartitionOffsets();
+    for (const o of [10n, 11n, 12n, 13n]) expect(p.accept(o)).toBe('new');
+    expect(p.commitDue()).toBe(10n);
+    p.finish(12n);
+    p.finish(11n);
+    expect(p.commitDue()).toBe(10n); // 10 still running
+    p.finish(10n);
+    expect(p.commitDue()).toBe(13n);
+    p.finish(13n);
+    expect(p.commitDue()).toBe(14n);
+    expect(p.pending).toBe(0);
+    p.committed = 14n;
+    expect(p.commitDue()).toBeUndefined();
+  });
+
+  it('skips offsets delivered again after a reconnect, whether finished or still running', () => {
+    const p = new PartitionOffsets();
+    p.accept(0n);
+    p.accept(1n);
+    p.accept(2n);
+    p.finish(0n);
+    p.committed = 1n;
+    expect(p.accept(1n)).toBe('seen'); // running
+    expect(p.accept(2n)).toBe('seen');
+    expect(p.accept(3n)).toBe('new');
+  });
+
+  it('treats offsets below the committed one as a reset partition (topic re-created)', () => {
+    const p = new PartitionOffsets();
+    p.accept(100n);
+    p.finish(100n);
+    p.committed = 101n;
+    expect(p.accept(0n)).toBe('reset');
+    expect(p.committed).toBeUndefined();
+    expect(p.commitDue()).toBe(0n);
+    p.finish(0n);
+    expect(p.commitDue()).toBe(1n);
+  });
+
+  it('handles gaps in offsets (compaction, transaction markers) and long runs', () => {
+    const p = new PartitionOffsets();
+    for (const o of [5n, 9n, 20n]) p.accept(o);
+    p.finish(9n);
+    p.finish(5n);
+    expect(p.commitDue()).toBe(20n);
+    for (let o = 21n; o < 5000n; o++) p.accept(o);
+    for (let o = 20n; o < 5000n; o++) p.finish(o);
+    expect(p.commitDue()).toBe(5000n);
+    expect(p.pending).toBe(0);
+  });
+
+  it('ignores a finish for an offset from before a reset', () => {
+    const p = new PartitionOffsets();
+    p.accept(50n);
+    p.committed = 50n;
+    p.accept(1n); // reset
+    p.finish(50n);
+    expect(p.commitDue()).toBe(1n);
+  });
+});
