@@ -34,6 +34,39 @@ export interface PartitionDiscovery {
   readonly result: DiscoveryResult;
 }
 
+/** Reported for a partition whose first connection attempt is still under way. */
+export const CONNECTING_ERROR = 'still connecting to Redis';
+
+/**
+ * Tells whether a client is still on its first connection attempt. Until it is ready, fails
+ * (an 'error' event: that is an outage, reported and logged as one) or `limitMs` passes, commands
+ * are not sent: with enableOfflineQueue off they would only fail with "Stream isn't writeable".
+ */
+class FirstConnect {
+  private settled: boolean;
+
+  constructor(client: Redis, limitMs: number) {
+    this.settled = client.status === 'ready' || client.status === 'end';
+    if (this.settled) return;
+    const settle = (): void => {
+      this.settled = true;
+      clearTimeout(timer);
+      client.off('ready', settle);
+      client.off('error', settle);
+      client.off('end', settle);
+    };
+    const timer = setTimeout(settle, limitMs);
+    timer.unref();
+    client.once('ready', settle);
+    client.once('error', settle);
+    client.once('end', settle);
+  }
+
+  pending(client: Redis): boolean {
+    return !this.settled && client.status !== 'ready';
+  }
+}
+
 const defaultConnect: ConnectPartition = (address, config, logger) =>
   connectRedis(address, config.redis, { logger, role: 'queue' });
 
@@ -43,7 +76,11 @@ function errorText(error: unknown): string {
 
 export class RedisBackend implements QueueBackend {
   readonly kind = 'redis' as const;
-  private readonly partitionList: { readonly address: string; readonly store: RedisQueueStore }[];
+  private readonly partitionList: {
+    readonly address: string;
+    readonly store: RedisQueueStore;
+    readonly firstConnect: FirstConnect;
+  }[];
   private readonly ownsClients: boolean;
   private readonly failing = new Set<string>();
   private readonly log: Logger;
@@ -55,11 +92,13 @@ export class RedisBackend implements QueueBackend {
   ) {
     this.log = logger.child({ component: 'redis-backend' });
     let partitions: readonly PartitionClient[];
+    let connectTimeoutMs = 10_000;
     if (Array.isArray(source)) {
       partitions = source as readonly PartitionClient[];
       this.ownsClients = options.ownsClients ?? false;
     } else {
       const config = source as JobrunnerConfig;
+      connectTimeoutMs = config.redis.connectTimeoutMs;
       const connect = options.connect ?? defaultConnect;
       partitions = config.redis.queues.map((address) => ({
         address: address.raw,
@@ -70,6 +109,9 @@ export class RedisBackend implements QueueBackend {
     this.partitionList = partitions.map((p) => ({
       address: p.address,
       store: new RedisQueueStore(p.client),
+      // ioredis gives up on a connection attempt after connectTimeout (an 'error'); the margin
+      // only matters if that event never comes.
+      firstConnect: new FirstConnect(p.client, connectTimeoutMs + 1000),
     }));
   }
 
@@ -85,16 +127,22 @@ export class RedisBackend implements QueueBackend {
     return found.store;
   }
 
-  /** Runs fn on every partition at once; failures become PartitionErrors, logged once per outage. */
+  /**
+   * Runs fn on every partition at once; failures become PartitionErrors, logged once per outage.
+   * A partition still making its first connection is skipped and reported as `connecting`.
+   */
   private async eachPartition<T>(
     what: string,
     fn: (store: RedisQueueStore, partition: string) => Promise<T>,
   ): Promise<{ results: { partition: string; value: T }[]; errors: PartitionError[] }> {
-    const settled = await Promise.allSettled(this.partitionList.map((p) => fn(p.store, p.address)));
+    const live = this.partitionList.filter((p) => !p.firstConnect.pending(p.store.client));
+    const errors: PartitionError[] = this.partitionList
+      .filter((p) => !live.includes(p))
+      .map((p) => ({ partition: p.address, error: CONNECTING_ERROR, connecting: true }));
+    const settled = await Promise.allSettled(live.map((p) => fn(p.store, p.address)));
     const results: { partition: string; value: T }[] = [];
-    const errors: PartitionError[] = [];
     settled.forEach((outcome, i) => {
-      const partition = this.partitionList[i]?.address ?? '?';
+      const partition = live[i]?.address ?? '?';
       if (outcome.status === 'fulfilled') {
         results.push({ partition, value: outcome.value });
         if (this.failing.delete(partition))

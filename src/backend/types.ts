@@ -32,6 +32,8 @@ export interface QueueCounts {
 export interface PartitionError {
   readonly partition: string;
   readonly error: string;
+  /** Not an outage: the first connection to the partition is still being made (just after start). */
+  readonly connecting?: boolean;
 }
 
 export interface QueueListing<T> {

@@ -18,7 +18,7 @@ import {
   UsageError,
   type DaemonArgs,
 } from './daemon-cli.js';
-import { announceReady, announceStopping, setUpLogFile } from './daemon-lifecycle.js';
+import { announceReady, announceStopping, setUpLogFile } from '../observability/daemon-lifecycle.js';
 
 /** Exit anyway if a clean stop takes longer than this (systemd's stop timeout is larger). */
 const HARD_EXIT_MS = 4500;

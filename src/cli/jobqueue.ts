@@ -16,7 +16,10 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 // --- jobqueue migrate (issue 8) ---
 const argv = process.argv.slice(2);
-const run = argv[0] === 'migrate' ? (a: string[], io: Parameters<typeof runMigrateCli>[1]) => runMigrateCli(a.slice(1), io) : runJobqueue;
+const run =
+  argv[0] === 'migrate'
+    ? (a: string[], io: Parameters<typeof runMigrateCli>[1]) => runMigrateCli(a.slice(1), io)
+    : runJobqueue;
 // --- end jobqueue migrate ---
 run(argv, {
   stdin: process.stdin,

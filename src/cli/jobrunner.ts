@@ -17,7 +17,7 @@ import { planReload } from '../runner/reload-plan.js';
 import { JobRunner } from '../runner/runner.js';
 import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
 import { UsageError, parseDaemonArgs, reportUsageError, runCheckConfig } from './daemon-cli.js';
-import { announceReady, announceStopping, setUpLogFile } from './daemon-lifecycle.js';
+import { announceReady, announceStopping, setUpLogFile } from '../observability/daemon-lifecycle.js';
 
 type JobrunnerLogger = ReturnType<typeof createLogger>;
 

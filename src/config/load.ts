@@ -14,6 +14,17 @@ import { validateConfigValue } from './schema.js';
 import { fileReadReason } from './secret-file.js';
 import type { JobrunnerConfig } from './types.js';
 
+/** Keys and values echoed in a message stay on one line (a newline in a key cannot forge a problem). */
+function escapeControls(text: string): string {
+  let out = '';
+  for (const c of text) {
+    const code = c.charCodeAt(0);
+    const control = code < 0x20 || code === 0x7f || code === 0x2028 || code === 0x2029;
+    out += control ? `\\u${code.toString(16).padStart(4, '0')}` : c;
+  }
+  return out;
+}
+
 /** Reads and validates a config file. @throws ConfigError listing every problem found */
 export function loadConfigFile(path: string): JobrunnerConfig {
   let text: string;
@@ -44,7 +55,7 @@ export function parseConfigText(text: string, sourcePath: string): JobrunnerConf
       path: maskSecrets(formatJsonPath(issue.path), secrets),
       line,
       column,
-      message: maskSecrets(issue.message, secrets),
+      message: escapeControls(maskSecrets(issue.message, secrets)),
     };
   };
   const fail = (issues: ConfigIssue[]): never => {

@@ -16,7 +16,11 @@ function resolveDsn(dsn: string, baseDir: string): string {
   return `sqlite:${resolve(baseDir, file)}`;
 }
 
-export function buildMemcachedConfig(raw: RawMemcached, baseDir: string, errors: ConfigIssue[]): MemcachedConfig {
+export function buildMemcachedConfig(
+  raw: RawMemcached,
+  baseDir: string,
+  errors: ConfigIssue[],
+): MemcachedConfig {
   const servers: MemcachedServerAddress[] = [];
   raw.servers.forEach((text, index) => {
     try {
@@ -24,7 +28,10 @@ export function buildMemcachedConfig(raw: RawMemcached, baseDir: string, errors:
       servers.push({ raw: text, host, port });
     } catch (error) {
       const detail = error instanceof AddressError ? error.message : String(error);
-      errors.push({ path: ['memcached', 'servers', index], message: `expected "host[:port]", but ${detail}` });
+      errors.push({
+        path: ['memcached', 'servers', index],
+        message: `expected "host[:port]", but ${detail}`,
+      });
     }
   });
   const wikis: LegacyWikiConfig[] = [];
@@ -37,7 +44,10 @@ export function buildMemcachedConfig(raw: RawMemcached, baseDir: string, errors:
       });
     }
     if (entry.dsn.startsWith('mysql:') && entry.user === undefined) {
-      errors.push({ path: ['memcached', 'wikis', wiki, 'dsn'], message: 'a mysql DSN needs "user" (and usually "passwordFile")' });
+      errors.push({
+        path: ['memcached', 'wikis', wiki, 'dsn'],
+        message: 'a mysql DSN needs "user" (and usually "passwordFile")',
+      });
     }
     wikis.push({
       wiki,

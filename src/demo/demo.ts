@@ -3,41 +3,26 @@
 // as child processes, and a mixed workload pushed through MediaWiki itself. Shows live progress,
 // ends when every job is done or abandoned, prints a checked summary, stops everything it started
 // and removes its temp dirs. Exit 0 only when every check passed and clean-up was complete.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import {
   DaemonProcess,
   describeExit,
   type DaemonExit,
   type LogLine,
 } from '../bench/common/daemon-process.js';
-import { JobEventTracker, preciseNow } from '../bench/common/job-events.js';
-import { farmQueue, pending, queueTotals, type QueueTotals } from '../bench/common/queue-totals.js';
+import { preciseNow } from '../bench/common/job-events.js';
+import { pending, queueTotals, type QueueTotals } from '../bench/common/queue-totals.js';
 import { killStragglers, processesWithEnv } from '../bench/common/stragglers.js';
-import { waitFor } from '../bench/common/wait.js';
-import { buildFarm } from '../farm/mediawiki-farm.js';
-import { sleep, trackDir, untrackDir } from '../farm/process-tree.js';
-import { startRedisServer } from '../farm/redis-server.js';
-import { RedisQueueStore } from '../redis/queue-store.js';
+import { sleep } from '../farm/process-tree.js';
 import { Cleanup } from './cleanup.js';
-import { DaemonLogTally } from './daemon-logs.js';
-import { FAILING_ATTEMPTS, MAIN_RUNNERS, RETRY_RUNNERS, writeDemoConfig } from './demo-config.js';
+import { FAILING_ATTEMPTS, MAIN_RUNNERS, RETRY_RUNNERS } from './demo-config.js';
 import { DemoUsageError, USAGE, parseDemoArgs, type DemoOptions } from './options.js';
 import { runProbes } from './probes.js';
 import { Progress } from './progress.js';
+import { DemoError, startDemoStack } from './stack.js';
 import { buildResult, formatSummary, type RunFacts } from './summary.js';
-import { PROBE_TYPE, runWorkload, type PushRecord } from './workload.js';
+import { runWorkload, type PushRecord } from './workload.js';
 
 const TICK_MS = 200;
-
-class DemoError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DemoError';
-  }
-}
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -77,33 +62,9 @@ async function runDemo(
   const startedAt = Date.now();
   const say = (text: string) => progress.note(text);
   const { sizes } = options;
+  const stack = await startDemoStack(options, cleanup, say, onFarm);
+  const { farm, store, tracker, runner, chron, logs } = stack;
 
-  say('starting a private redis-server and a 2-wiki MediaWiki farm (temp dirs)…');
-  const redis = await startRedisServer();
-  cleanup.add('stop redis-server', () => redis.stop());
-  const farm = await buildFarm({ redis });
-  onFarm(farm.settingsFile);
-  cleanup.add('remove the MediaWiki farm', () => farm.destroy());
-  await farm.setExtraJobTypes({ [PROBE_TYPE]: 'null' });
-  const dir = mkdtempSync(join(tmpdir(), 'jobrunner-demo-'));
-  trackDir(dir);
-  cleanup.add('remove the demo dir', () => {
-    rmSync(dir, { recursive: true, force: true });
-    untrackDir(dir);
-  });
-  say(`MediaWiki ${farm.mediawikiVersion} farm in ${farm.dir} (wikis ${farm.wikis.join(', ')})`);
-  say(`redis-server (pid ${redis.pid}) at ${redis.address}; demo files in ${dir}`);
-
-  let dispatcher = farm.runJobsCommand();
-  if (options.dispatch === 'http') {
-    const web = await farm.startWebServer({ workers: MAIN_RUNNERS + RETRY_RUNNERS });
-    cleanup.add('stop php -S', () => web.stop());
-    dispatcher = web.rpcRunJobsTemplate();
-    say(`dispatching over HTTP to ${web.baseUrl}/rpc/RunJobs.php`);
-  }
-
-  const tracker = await JobEventTracker.start(redis);
-  cleanup.add('stop watching Redis', () => tracker.stop());
   let firstStoredAt: number | null = null;
   let lastDoneAt: number | null = null;
   const rate = new RateWindow();
@@ -114,60 +75,8 @@ async function runDemo(
       rate.add(event.at);
     }
   });
-  const client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
-  await client.connect();
-  cleanup.add('disconnect from Redis', () => client.disconnect());
-  const store = new RedisQueueStore(client);
-  const known = () => tracker.queues().map((q) => farmQueue(q.wiki, q.type));
 
-  const configFile = join(dir, 'jobrunner.conf');
-  writeDemoConfig(configFile, redis.address, dispatcher);
-  say(
-    `wrote ${configFile}: groups main (${MAIN_RUNNERS} runners; htmlCacheUpdate and refreshLinks low-priority) and retries (1 runner, mwlabFail: claimTTL 2 s, ${FAILING_ATTEMPTS} attempts)`,
-  );
-
-  const logs = new DaemonLogTally();
-  let chronStarted = false;
-  let runnerStarted = false;
-  const chron = DaemonProcess.start({
-    name: 'jobchron',
-    configFile,
-    logFile: join(dir, 'jobchron.log'),
-    onLine: (line) => {
-      if (line.msg === 'jobchron started') chronStarted = true;
-      logs.onChronLine(line);
-    },
-  });
-  cleanup.add('stop jobchron', async () => void (await chron.stop(10_000)));
-  const runner = DaemonProcess.start({
-    name: 'jobrunner',
-    configFile,
-    verbose: true,
-    logFile: join(dir, 'jobrunner.log'),
-    onLine: (line) => {
-      if (line.msg === 'Starting job runner') runnerStarted = true;
-      logs.onRunnerLine(line);
-    },
-  });
-  cleanup.add('stop jobrunner', async () => void (await runner.stop(30_000)));
-  const daemons = [runner, chron];
-  const checkDaemons = () => {
-    for (const d of daemons) {
-      if (!d.running) throw new DemoError(`${d.name} exited unexpectedly; its last output:\n${d.tail()}`);
-    }
-  };
-  await waitFor(
-    'jobrunner and jobchron to start',
-    () => {
-      checkDaemons();
-      return runnerStarted && chronStarted;
-    },
-    { timeoutMs: 20_000 },
-  );
-  say(
-    `jobchron (pid ${chron.pid}) and jobrunner (pid ${runner.pid}) running; pushing the workload through MediaWiki…`,
-  );
-
+  say('pushing the workload through MediaWiki…');
   let stopped = false;
   let pushes: PushRecord[] | null = null;
   let latencies: number[] | null = null;
@@ -184,15 +93,13 @@ async function runDemo(
     (error: unknown) => (failure ??= error),
   );
 
-  const slots = MAIN_RUNNERS + RETRY_RUNNERS;
   const runStartedAt = Date.now();
   let peakPerSecond = 0;
-  let totals: QueueTotals;
   try {
     for (;;) {
       if (failure) throw failure;
-      checkDaemons();
-      totals = await queueTotals(store, known());
+      stack.checkDaemons();
+      const totals = await queueTotals(store, stack.knownQueues());
       const tally = tracker.totals();
       const perSecond = rate.perSecond(preciseNow());
       peakPerSecond = Math.max(peakPerSecond, perSecond);
@@ -206,7 +113,7 @@ async function runDemo(
         done: tally.removed,
         perSecond,
         busySlots: logs.inFlight,
-        slots,
+        slots: MAIN_RUNNERS + RETRY_RUNNERS,
       });
       if (pushes && latencies && pending(totals) === 0 && logs.inFlight === 0) break;
       if (Date.now() - runStartedAt > sizes.timeoutSeconds * 1000) {
@@ -223,7 +130,7 @@ async function runDemo(
   const runnerExit: DaemonExit = await runner.stop(30_000);
   const chronExit: DaemonExit = await chron.stop(10_000);
   say(`jobrunner: ${describeExit(runnerExit)}; jobchron: ${describeExit(chronExit)}`);
-  const final = await queueTotals(store, known());
+  const final = await queueTotals(store, stack.knownQueues());
   const [, second] = farm.wikis;
   return {
     options,

@@ -1,9 +1,11 @@
 // `jobrunner` with backend kafka: runs the Kafka consumer runner until SIGTERM/SIGINT.
 //   SIGTERM / SIGINT  stop fetching, let running executions finish (runner.drainTimeoutSeconds),
-//                     commit, leave the consumer groups, exit 0; a second signal stops at once.
+//                     commit, close the consumers, exit 0; a second signal exits at once (events in
+//                     flight are then read again after a restart, as after kill -9).
 //   SIGHUP            logged; backend kafka applies configuration changes on restart only.
 import type { JobrunnerConfig } from '../config/types.js';
-import type { Logger } from '../observability/logger.js';
+import type { DaemonLogger } from '../observability/logger.js';
+import { announceReady } from '../observability/daemon-lifecycle.js';
 import { createStatsd } from '../observability/statsd.js';
 import { daemonMetrics, startDaemonStatus, type DaemonStatusHandle } from '../status/daemon-status.js';
 import { startKafkaRunner, type KafkaRunner } from './runner.js';
@@ -21,7 +23,7 @@ export interface KafkaDaemonHooks {
 /** Starts the runner; resolves null while it runs (the process exits on a signal), or an exit code. */
 export async function runKafkaDaemon(
   config: JobrunnerConfig,
-  logger: Logger & { addSecrets?(secrets: readonly string[]): void },
+  logger: DaemonLogger,
   hooks: KafkaDaemonHooks = {},
 ): Promise<number | null> {
   // statsd and the status server's Prometheus registry get the same metric calls.
@@ -61,11 +63,15 @@ export async function runKafkaDaemon(
   );
   let stopping = false;
   const onStop = (signal: NodeJS.Signals): void => {
-    const drain = !stopping;
-    if (stopping) logger.warn('Second stop signal: stopping now', { signal });
-    else logger.info('Caught signal; draining', { signal });
+    if (stopping) {
+      // Like kill -9 for the events in flight: their offsets are not committed, so they are read
+      // (and, unless dedup knows they finished, run) again after the restart.
+      logger.warn('Second stop signal: exiting now; events in flight will be read again', { signal });
+      process.exit(0);
+    }
     stopping = true;
-    void runner.stop(drain).then(
+    logger.info('Caught signal; draining', { signal });
+    void runner.stop(true).then(
       async () => {
         await status?.close();
         await metrics.close();
@@ -79,5 +85,6 @@ export async function runKafkaDaemon(
   };
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
+  await announceReady(logger);
   return null;
 }

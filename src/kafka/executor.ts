@@ -87,7 +87,13 @@ export class EventExecutor {
     }
   }
 
+  /** Waits for running requests, then closes the connections. */
   close(): Promise<void> {
     return this.agent.close();
+  }
+
+  /** Aborts running requests (their events stay uncommitted and are read again later). */
+  destroy(): Promise<void> {
+    return this.agent.destroy();
   }
 }

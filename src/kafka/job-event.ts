@@ -42,7 +42,8 @@ function isoMs(value: unknown): number | undefined {
  */
 export function parseDelayUntil(value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value === 'number' && Number.isFinite(value)) return value * 1000;
+  // A number too large for a time (1e308 s → Infinity ms) is rejected like any other bad value.
+  if (typeof value === 'number' && Number.isFinite(value * 1000)) return value * 1000;
   if (typeof value === 'string' && /^[0-9]{1,12}(\.[0-9]+)?$/.test(value)) return Number(value) * 1000;
   const ms = isoMs(value);
   if (ms === undefined) {

@@ -229,6 +229,11 @@ export class RuleRunner {
     return `${this.rule.name}-${stream}${isRetry ? '_retry' : ''}`;
   }
 
+  /** statsd <rule>_outcome.<kind> (events sent to the error topic are counted as <rule>_error). */
+  private countOutcome(kind: 'ok' | 'ignored' | 'readonly' | 'retry' | 'delayed' | 'canary'): void {
+    this.deps.metrics.increment([`${this.rule.name}_outcome`, kind]);
+  }
+
   /** Sends a follow-up message; if the outbox is closing, the event stays uncommitted (re-read later). */
   private async produce(what: string, send: Promise<void>): Promise<void> {
     try {
@@ -300,6 +305,7 @@ export class RuleRunner {
       this.deps.metrics.increment([`${this.statName(event, false)}_dequeue`]);
       if (this.deps.kafka.discardCanaryEvents && event.domain === 'canary') {
         this.counters.canary++;
+        this.countOutcome('canary');
         return;
       }
       const now = this.deps.clock.now();
@@ -314,6 +320,7 @@ export class RuleRunner {
           this.deps.outbox.send(delayedMessage(this.delayedTopicName(), message, event.delayUntilMs)),
         );
         this.counters.delayed++;
+        this.countOutcome('delayed');
         return;
       }
       await this.execute(message, event, { slots, retriesLeft: this.rule.retryLimit, isRetry: false });
@@ -436,10 +443,12 @@ export class RuleRunner {
       case 'ignored':
         if (outcome.kind === 'ok') this.counters.ok++;
         else this.counters.ignored++;
+        this.countOutcome(outcome.kind);
         await this.deps.dedup.record(rule.name, event, startedAt);
         return;
       case 'readonly': {
         this.counters.readonly++;
+        this.countOutcome('readonly');
         const wait = this.deps.kafka.readonlyRetryDelayMs * (1 + Math.random());
         this.log.info('Wiki is read-only; retrying without using up an attempt', {
           type: event.type,
@@ -461,6 +470,7 @@ export class RuleRunner {
       }
       case 'retry': {
         this.counters.retried++;
+        this.countOutcome('retry');
         const done = rule.retryLimit - ctx.retriesLeft;
         const wait = rule.retryDelayMs * rule.retryFactor ** Math.max(0, done);
         this.log.warn('Event failed; retrying later', {

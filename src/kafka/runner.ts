@@ -194,7 +194,8 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
         logger.info('Kafka runner stopping', { drain, drainMs });
         await Promise.all(rules.map((rule) => rule.stop(drainMs)));
         await outbox.close(5000);
-        await executor.close().catch(() => undefined);
+        // Not draining: requests still running are cut off; their offsets were not committed.
+        await (drain ? executor.close() : executor.destroy()).catch(() => undefined);
         await closeAll();
         logger.info('Kafka runner stopped');
       })();

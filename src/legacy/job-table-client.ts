@@ -228,7 +228,12 @@ export class JobTableClient {
   private call(op: string, db: JobTableDb, args: Record<string, unknown>): Promise<unknown> {
     const child = this.ensureChild();
     const id = this.nextId++;
-    const request = { id, op, db: { dsn: db.dsn, user: db.user, password: db.password, prefix: db.prefix }, ...args };
+    const request = {
+      id,
+      op,
+      db: { dsn: db.dsn, user: db.user, password: db.password, prefix: db.prefix },
+      ...args,
+    };
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       child.stdin.write(`${JSON.stringify(request)}\n`);
@@ -256,7 +261,9 @@ export class JobTableClient {
       if (this.child === child) this.child = null;
       const how = signal ? `signal ${signal}` : `exit code ${String(code)}`;
       const detail = this.stderrTail.trim();
-      this.failAll(new JobTableError('process', `job-table helper stopped (${how})${detail ? `: ${detail}` : ''}`));
+      this.failAll(
+        new JobTableError('process', `job-table helper stopped (${how})${detail ? `: ${detail}` : ''}`),
+      );
     });
     return child;
   }
@@ -272,7 +279,9 @@ export class JobTableClient {
       try {
         reply = JSON.parse(text) as Reply;
       } catch {
-        this.failAll(new JobTableError('process', `job-table helper printed non-JSON: ${text.slice(0, 200)}`));
+        this.failAll(
+          new JobTableError('process', `job-table helper printed non-JSON: ${text.slice(0, 200)}`),
+        );
         continue;
       }
       const waiting = reply.id === null ? undefined : this.waiting.get(reply.id);

@@ -4,7 +4,13 @@
 // an error naming why, so a dead jobchron is visible instead of silently running stale work.
 import type { JobrunnerConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { PartitionError, QueueBackend, QueueCounts, QueueListing, ReadyQueue } from '../backend/types.js';
+import type {
+  PartitionError,
+  QueueBackend,
+  QueueCounts,
+  QueueListing,
+  ReadyQueue,
+} from '../backend/types.js';
 import { JobTableClient } from './job-table-client.js';
 import { RegistryFormatError } from './registry-format.js';
 import { RegistryStore, RegistryUnavailableError } from './registry-store.js';
@@ -41,7 +47,10 @@ export class LegacyBackend implements QueueBackend {
       const { registry, server, errors } = await this.store.read();
       const age = this.now() / 1000 - (registry?.timestamp ?? 0);
       if (registry === null) {
-        problem = { partition: server, error: `no registry at ${this.store.key} (is jobchron running with backend memcached?)` };
+        problem = {
+          partition: server,
+          error: `no registry at ${this.store.key} (is jobchron running with backend memcached?)`,
+        };
       } else if (memcached.staleAfterSeconds > 0 && age > memcached.staleAfterSeconds) {
         problem = {
           partition: server,
@@ -59,7 +68,8 @@ export class LegacyBackend implements QueueBackend {
       const firstError = errors[0];
       if (firstError && problem === null) problem = { partition: firstError.server, error: firstError.error };
     } catch (error) {
-      if (!(error instanceof RegistryUnavailableError) && !(error instanceof RegistryFormatError)) throw error;
+      if (!(error instanceof RegistryUnavailableError) && !(error instanceof RegistryFormatError))
+        throw error;
       problem = { partition: this.store.servers.join(','), error: error.message };
     }
     this.logProblem(problem);
@@ -84,9 +94,13 @@ export class LegacyBackend implements QueueBackend {
         claimed: q.claimed,
         abandoned: q.abandoned,
         delayed: 0, // JobQueueDB has no delayed jobs
-        oldestAgeSeconds: q.oldestTimestamp === null ? null : Math.max(0, Math.floor(nowSeconds - q.oldestTimestamp)),
+        oldestAgeSeconds:
+          q.oldestTimestamp === null ? null : Math.max(0, Math.floor(nowSeconds - q.oldestTimestamp)),
       }));
-    return { queues, errors: scan.errors.map((e) => ({ partition: tablePartition(e.wiki), error: e.error })) };
+    return {
+      queues,
+      errors: scan.errors.map((e) => ({ partition: tablePartition(e.wiki), error: e.error })),
+    };
   }
 
   async close(): Promise<void> {

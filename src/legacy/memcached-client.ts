@@ -41,7 +41,9 @@ const MAX_KEY_BYTES = 250;
 function checkKey(key: string): void {
   const bytes = Buffer.from(key);
   if (bytes.length === 0 || bytes.length > MAX_KEY_BYTES || bytes.some((b) => b <= 0x20 || b === 0x7f)) {
-    throw new TypeError(`memcached key ${JSON.stringify(key)} must be 1-250 bytes without spaces or control characters`);
+    throw new TypeError(
+      `memcached key ${JSON.stringify(key)} must be 1-250 bytes without spaces or control characters`,
+    );
   }
 }
 
@@ -74,7 +76,11 @@ const getReply: ReplyParser = (buffer) => {
   const error = replyError(first.text);
   if (error) return { consumed: first.end, value: error };
   const match = /^VALUE \S+ (\d+) (\d+)(?: \d+)?$/.exec(first.text);
-  if (!match) return { consumed: buffer.length, value: new Error(`unexpected memcached reply ${JSON.stringify(first.text)}`) };
+  if (!match)
+    return {
+      consumed: buffer.length,
+      value: new Error(`unexpected memcached reply ${JSON.stringify(first.text)}`),
+    };
   const flags = Number(match[1]);
   const bytes = Number(match[2]);
   const dataEnd = first.end + bytes;
@@ -118,7 +124,11 @@ export class MemcachedClient {
   }
 
   /** Stores only when the key is absent; false when it exists (how BagOStuff locks work). */
-  async add(key: string, value: Buffer, options: { flags?: number; exptime?: number } = {}): Promise<boolean> {
+  async add(
+    key: string,
+    value: Buffer,
+    options: { flags?: number; exptime?: number } = {},
+  ): Promise<boolean> {
     const reply = await this.store('add', key, value, options);
     if (reply === 'STORED') return true;
     if (reply === 'NOT_STORED') return false;
@@ -136,7 +146,8 @@ export class MemcachedClient {
   /** The server's version string; doubles as a reachability check. */
   async version(): Promise<string> {
     const reply = String(await this.request(Buffer.from('version\r\n'), simpleReply));
-    if (!reply.startsWith('VERSION ')) throw new MemcachedError(`unexpected version reply ${reply}`, this.server);
+    if (!reply.startsWith('VERSION '))
+      throw new MemcachedError(`unexpected version reply ${reply}`, this.server);
     return reply.slice('VERSION '.length);
   }
 

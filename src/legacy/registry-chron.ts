@@ -113,7 +113,8 @@ export class LegacyChron {
       this.metrics.gauge(['registry', 'queues'], report.queues);
       this.metrics.gauge(['registry', 'ready'], report.readyJobs);
       this.metrics.timing(['registry', 'pass'], this.lastPassMs);
-      for (const e of report.wikiErrors) this.logger.warn('job table could not be read; keeping its last entries', e);
+      for (const e of report.wikiErrors)
+        this.logger.warn('job table could not be read; keeping its last entries', e);
       for (const e of report.serverErrors) this.logger.warn('registry not written to a memcached server', e);
       if (report.written.length === 0) throw new Error('the registry was written to no memcached server');
       return report;
@@ -148,7 +149,11 @@ export class LegacyChron {
     const next = this.pendingConfig;
     if (!next?.memcached) return;
     this.pendingConfig = null;
-    const before = JSON.stringify([this.config.memcached?.servers, this.config.memcached?.registryKey, this.config.memcached?.php]);
+    const before = JSON.stringify([
+      this.config.memcached?.servers,
+      this.config.memcached?.registryKey,
+      this.config.memcached?.php,
+    ]);
     this.config = next;
     if (before !== JSON.stringify([next.memcached.servers, next.memcached.registryKey, next.memcached.php])) {
       this.tables.close();
@@ -165,7 +170,9 @@ export class LegacyChron {
       try {
         await this.runPass();
       } catch (error) {
-        this.logger.error('registry pass failed', { error: error instanceof Error ? error.message : String(error) });
+        this.logger.error('registry pass failed', {
+          error: error instanceof Error ? error.message : String(error),
+        });
       }
       const wait = Math.max(0, this.config.chron.intervalMs - (Date.now() - started));
       if (this.stopping) break;

@@ -7,7 +7,13 @@
 // never read, 'readyCounts' => [<type> => [<wiki> => <ready jobs>]], so the runner can weigh queues;
 // readers that know only pendingDBs are unaffected.
 import { inflateSync } from 'node:zlib';
-import { PhpArray, phpSerialize, phpUnserialize, PhpUnserializeError, type PhpValue } from '../mediawiki/php-serialize.js';
+import {
+  PhpArray,
+  phpSerialize,
+  phpUnserialize,
+  PhpUnserializeError,
+  type PhpValue,
+} from '../mediawiki/php-serialize.js';
 
 /** MediaWiki's MemcachedClient flag bits. */
 export const FLAG_SERIALIZED = 1;
@@ -116,7 +122,8 @@ export function decodeRegistry(bytes: Buffer, flags: number): LegacyRegistry {
     for (const [type, byWiki] of asArray(countsValue, "'readyCounts'")) {
       const map = new Map<string, number>();
       for (const [wiki, count] of asArray(byWiki, `readyCounts[${keyText(type)}]`)) {
-        if (typeof count !== 'number') throw new RegistryFormatError(`readyCounts[${keyText(type)}][${keyText(wiki)}] is not an integer`);
+        if (typeof count !== 'number')
+          throw new RegistryFormatError(`readyCounts[${keyText(type)}][${keyText(wiki)}] is not an integer`);
         map.set(keyText(wiki), count);
       }
       readyCounts.set(keyText(type), map);

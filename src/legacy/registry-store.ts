@@ -45,7 +45,9 @@ export class RegistryStore {
   readonly key: string;
   private readonly clients: MemcachedClient[];
 
-  constructor(config: Pick<MemcachedConfig, 'servers' | 'registryKey' | 'connectTimeoutMs' | 'commandTimeoutMs'>) {
+  constructor(
+    config: Pick<MemcachedConfig, 'servers' | 'registryKey' | 'connectTimeoutMs' | 'commandTimeoutMs'>,
+  ) {
     this.key = config.registryKey;
     this.clients = config.servers.map(
       (s) =>
@@ -120,7 +122,8 @@ export class RegistryStore {
     const lockKey = `${this.key}:lock`;
     for (let attempt = 1; ; attempt++) {
       if (await client.add(lockKey, Buffer.from('1'), { flags: 0, exptime: LOCK_TTL_SECONDS })) break;
-      if (attempt >= LOCK_ATTEMPTS) throw new MemcachedError(`${lockKey} is held by another writer`, client.server);
+      if (attempt >= LOCK_ATTEMPTS)
+        throw new MemcachedError(`${lockKey} is held by another writer`, client.server);
       await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
     }
     try {

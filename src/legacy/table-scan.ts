@@ -32,14 +32,20 @@ export async function scanJobTables(
 ): Promise<WikiScan> {
   const perTypeLimits = summaryLimits(limits);
   const settled = await Promise.allSettled(
-    wikis.map(async (wiki) => ({ wiki: wiki.wiki, types: await tables.summary(jobTableDb(wiki), perTypeLimits, now) })),
+    wikis.map(async (wiki) => ({
+      wiki: wiki.wiki,
+      types: await tables.summary(jobTableDb(wiki), perTypeLimits, now),
+    })),
   );
   const queues: LegacyQueueSummary[] = [];
   const errors: { wiki: string; error: string }[] = [];
   settled.forEach((outcome, i) => {
     const wiki = wikis[i]?.wiki ?? '?';
     if (outcome.status === 'rejected') {
-      errors.push({ wiki, error: outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason) });
+      errors.push({
+        wiki,
+        error: outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason),
+      });
       return;
     }
     for (const t of outcome.value.types) {

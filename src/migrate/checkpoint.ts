@@ -58,7 +58,9 @@ export function loadCheckpoint(file: string): CheckpointState | null {
     }
     if (record.t === 'header') {
       if (record.version !== CHECKPOINT_VERSION) {
-        throw new CheckpointError(`${file}: checkpoint version ${record.version}, expected ${CHECKPOINT_VERSION}`);
+        throw new CheckpointError(
+          `${file}: checkpoint version ${record.version}, expected ${CHECKPOINT_VERSION}`,
+        );
       }
       header = record;
     } else if (record.t === 'copied') {
@@ -71,7 +73,8 @@ export function loadCheckpoint(file: string): CheckpointState | null {
       done = true;
     }
   });
-  if (header === null) throw new CheckpointError(`${file}: no header line; not a jobqueue migrate checkpoint`);
+  if (header === null)
+    throw new CheckpointError(`${file}: no header line; not a jobqueue migrate checkpoint`);
   return { header, copied, marks, done };
 }
 

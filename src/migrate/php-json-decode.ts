@@ -41,9 +41,9 @@ class Parser {
     if (c === '{') return this.object(depth);
     if (c === '[') return this.array(depth);
     if (c === '"') return this.string();
-    if (c === 't' && this.text.startsWith('true', this.pos)) return (this.pos += 4), true;
-    if (c === 'f' && this.text.startsWith('false', this.pos)) return (this.pos += 5), false;
-    if (c === 'n' && this.text.startsWith('null', this.pos)) return (this.pos += 4), null;
+    if (c === 't' && this.text.startsWith('true', this.pos)) return ((this.pos += 4), true);
+    if (c === 'f' && this.text.startsWith('false', this.pos)) return ((this.pos += 5), false);
+    if (c === 'n' && this.text.startsWith('null', this.pos)) return ((this.pos += 4), null);
     return this.number();
   }
 
@@ -51,7 +51,7 @@ class Parser {
     this.pos++;
     const out = new PhpArray();
     this.skipSpace();
-    if (this.text[this.pos] === '}') return this.pos++, out;
+    if (this.text[this.pos] === '}') return (this.pos++, out);
     for (;;) {
       this.skipSpace();
       if (this.text[this.pos] !== '"') this.fail('expected a string key');
@@ -71,7 +71,7 @@ class Parser {
     this.pos++;
     const out = new PhpArray();
     this.skipSpace();
-    if (this.text[this.pos] === ']') return this.pos++, out;
+    if (this.text[this.pos] === ']') return (this.pos++, out);
     for (;;) {
       out.push(this.value(depth + 1));
       this.skipSpace();
@@ -141,14 +141,18 @@ class Parser {
   }
 
   number(): PhpValue {
-    const match = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(this.text.slice(this.pos, this.pos + 400));
+    const match = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(
+      this.text.slice(this.pos, this.pos + 400),
+    );
     if (!match) this.fail('unexpected character');
     const text = match[0];
     this.pos += text.length;
     if (match[2] === undefined && match[3] === undefined) {
       const big = BigInt(text);
       if (big >= INT64_MIN && big <= INT64_MAX) {
-        return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+        return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER)
+          ? Number(big)
+          : big;
       }
     }
     return new PhpFloat(Number(text)); // PHP: beyond int64 is a float too

@@ -84,7 +84,11 @@ export class LineProgress implements Progress {
     this.drawn = true;
     if (this.out.isTTY) {
       const columns = this.out.columns ?? 100;
-      this.out.write(`\r${this.line().slice(0, columns - 1).padEnd(columns - 1)}`);
+      this.out.write(
+        `\r${this.line()
+          .slice(0, columns - 1)
+          .padEnd(columns - 1)}`,
+      );
     } else {
       this.out.write(`${this.line()}\n`);
     }

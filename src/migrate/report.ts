@@ -91,7 +91,17 @@ export function skippedTotal(queue: QueueReport): number {
 }
 
 export function totalsOf(queues: readonly QueueReport[]): MigrationReport['totals'] {
-  const totals = { found: 0, copied: 0, alreadyCopied: 0, skipped: 0, corrupt: 0, verified: 0, mismatched: 0, deleted: 0, kept: 0 };
+  const totals = {
+    found: 0,
+    copied: 0,
+    alreadyCopied: 0,
+    skipped: 0,
+    corrupt: 0,
+    verified: 0,
+    mismatched: 0,
+    deleted: 0,
+    kept: 0,
+  };
   for (const q of queues) {
     totals.found += q.found;
     totals.copied += q.copied;
@@ -113,7 +123,18 @@ function pad(text: string, width: number, right: boolean): string {
 
 /** The operator's view: one row per queue, totals, then every reason a job was left in the source. */
 export function formatReport(report: MigrationReport): string {
-  const header = ['WIKI', 'TYPE', 'FOUND', 'COPIED', 'EARLIER', 'SKIPPED', 'CORRUPT', 'VERIFIED', 'MISMATCH', 'DELETED'];
+  const header = [
+    'WIKI',
+    'TYPE',
+    'FOUND',
+    'COPIED',
+    'EARLIER',
+    'SKIPPED',
+    'CORRUPT',
+    'VERIFIED',
+    'MISMATCH',
+    'DELETED',
+  ];
   const row = (q: QueueReport | (MigrationReport['totals'] & { wiki: string; type: string })) => [
     q.wiki,
     q.type,
@@ -128,17 +149,29 @@ export function formatReport(report: MigrationReport): string {
   ];
   const rows = report.queues.map(row);
   const total = row({ ...report.totals, wiki: 'total', type: '' });
-  const widths = header.map((h, i) => Math.max([...h].length, ...[...rows, total].map((r) => [...(r[i] ?? '')].length)));
-  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i] ?? 0, i >= 2)).join('  ').trimEnd();
+  const widths = header.map((h, i) =>
+    Math.max([...h].length, ...[...rows, total].map((r) => [...(r[i] ?? '')].length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => pad(c, widths[i] ?? 0, i >= 2))
+      .join('  ')
+      .trimEnd();
   const out = [line(header), ...rows.map(line), widths.map((w) => '-'.repeat(w)).join('  '), line(total)];
   const verb = report.dryRun ? 'Dry run: nothing was written' : `${report.from} → ${report.to}`;
-  out.push('', `${verb}; ${report.totals.found} records in ${(report.durationMs / 1000).toFixed(1)} s (${Math.round(report.jobsPerSecond)} jobs/s).`);
+  out.push(
+    '',
+    `${verb}; ${report.totals.found} records in ${(report.durationMs / 1000).toFixed(1)} s (${Math.round(report.jobsPerSecond)} jobs/s).`,
+  );
   for (const q of report.queues) {
     const where = `${q.wiki} ${q.type}`;
     for (const [reason, n] of Object.entries(q.skipped)) out.push(`skipped ${n} in ${where}: ${reason}`);
-    for (const r of q.corruptRecords) out.push(`corrupt in ${where}: ${r.ref}: ${r.reason} (left in the source)`);
-    if (q.corrupt > q.corruptRecords.length) out.push(`corrupt in ${where}: ${q.corrupt - q.corruptRecords.length} more`);
-    for (const r of q.mismatchedRecords) out.push(`not verified in ${where}: ${r.ref}: ${r.reason} (not deleted from the source)`);
+    for (const r of q.corruptRecords)
+      out.push(`corrupt in ${where}: ${r.ref}: ${r.reason} (left in the source)`);
+    if (q.corrupt > q.corruptRecords.length)
+      out.push(`corrupt in ${where}: ${q.corrupt - q.corruptRecords.length} more`);
+    for (const r of q.mismatchedRecords)
+      out.push(`not verified in ${where}: ${r.ref}: ${r.reason} (not deleted from the source)`);
     for (const r of q.keptRecords) out.push(`not deleted in ${where}: ${r.ref}: ${r.reason}`);
   }
   if (report.deleteSource && !report.dryRun) {

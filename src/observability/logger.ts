@@ -68,7 +68,9 @@ class WinstonLogger implements DaemonLogger {
   }
 
   private write(level: LogLevel, msg: string, fields?: LogFields): void {
-    this.inner.log(level, maskSecrets(msg, this.secrets), fields ? this.mask(fields) : undefined);
+    // One info object, not log(level, msg, meta): winston treats a msg containing "%s" (e.g. a job
+    // type) as a format string and then drops the fields.
+    this.inner.log({ ...(fields ? this.mask(fields) : {}), level, message: maskSecrets(msg, this.secrets) });
   }
 
   private mask(fields: LogFields): LogFields {

@@ -230,9 +230,10 @@ export class JobRunner {
     // Connections are still being set up right after start: only errors that outlast that count.
     if (listing.errors.length === 0) this.discoveryWorked = true;
     const settling = !this.discoveryWorked && now - (this.startedAt ?? now) < STARTUP_GRACE_MS;
-    for (const { partition, error } of listing.errors) {
+    for (const { partition, error, connecting } of listing.errors) {
       failing.add(partition);
-      if (settling) continue;
+      // A first connection still being made is not an outage (the backend says so).
+      if (settling || connecting === true) continue;
       this.metrics.discoveryError();
       if (this.failingPartitions.get(partition) !== error) {
         this.logger.error('Discovery failed for a partition; using its last listing for a while', {

@@ -1,10 +1,11 @@
 // Prometheus metrics fed by the daemons' statsd calls: the runner and the chron keep emitting the
 // original statsd names through the Metrics interface, and this adapter turns each known name into
-// a labelled prom-client metric. The host segment is dropped (Prometheus adds `instance` itself);
+// a labelled prom-client metric (the Kafka backend's names: kafka-prometheus.ts). The host segment is dropped (Prometheus adds `instance` itself);
 // label values that come from data (job types, group names, partitions) are capped in number so a
 // flood of odd job types cannot blow up the series count.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Metrics } from '../observability/statsd.js';
+import { kafkaTranslator } from './kafka-prometheus.js';
 
 /** Distinct values kept per data-driven label; later ones are reported as "_other". */
 export const DEFAULT_MAX_LABEL_VALUES = 200;
@@ -159,6 +160,11 @@ export function createPrometheusMetrics(registry: Registry, options: PrometheusM
   const groups = new LabelCap(cap);
   const partitions = new LabelCap(cap);
   const names = new LabelCap(cap);
+  const kafka = kafkaTranslator(registers, {
+    rules: new LabelCap(cap),
+    types,
+    streams: new LabelCap(cap),
+  });
   let runner: ReturnType<typeof runnerFamilies> | null = null;
   let chron: ReturnType<typeof chronFamilies> | null = null;
   const runnerMetrics = () => (runner ??= runnerFamilies(registers));
@@ -209,6 +215,7 @@ export function createPrometheusMetrics(registry: Registry, options: PrometheusM
         if (head !== undefined && a !== undefined && CHRON_ACTIONS[head] !== undefined) {
           return chronMetrics().jobs.inc({ action: CHRON_ACTIONS[head], type: types.value(a) }, delta);
         }
+        if (kafka.increment(segments, delta)) return;
     }
     unmapped.inc({ name: names.value(head ?? '') }, delta);
   };
@@ -223,7 +230,7 @@ export function createPrometheusMetrics(registry: Registry, options: PrometheusM
       runnerMetrics().pickupLatency.observe(seconds);
     } else if (head === 'periodictasks' && a === 'duration') {
       chronMetrics().passDuration.observe(seconds);
-    } else {
+    } else if (!kafka.timing(segments, seconds)) {
       unmapped.inc({ name: names.value(head ?? '') });
     }
   };
@@ -235,7 +242,7 @@ export function createPrometheusMetrics(registry: Registry, options: PrometheusM
       runnerMetrics().slotsBusy.set({ group: groups.value(a) }, value);
     else if (head === 'slots-total' && a !== undefined)
       runnerMetrics().slotsTotal.set({ group: groups.value(a) }, value);
-    else unmapped.inc({ name: names.value(head ?? '') });
+    else if (!kafka.gauge(segments, value)) unmapped.inc({ name: names.value(head ?? '') });
   };
 
   return { increment, timing, gauge, close: () => Promise.resolve() };

@@ -77,7 +77,7 @@ describe('jobrunner --config-file (backend kafka) killed with SIGKILL', () => {
           instanceId: 'crash-test',
           commitIntervalMs: 100,
           sessionTimeoutMs: 10000,
-          ruleDefaults: { concurrency: CONCURRENCY },
+          lowTraffic: { concurrency: CONCURRENCY },
         },
       }),
     );

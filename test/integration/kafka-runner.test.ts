@@ -119,6 +119,30 @@ interface ErrorEvent {
 
 const parseError = (value: Buffer): ErrorEvent => JSON.parse(value.toString('utf8')) as ErrorEvent;
 
+describe('topics appearing', () => {
+  it('runs a job type whose topic is created while the runner is running, from its first event', async () => {
+    const exec = await executor();
+    const config = kafkaConfig(
+      { brokers: [broker.address], datacenter: 'fresh', endpoint: exec.url },
+      redis.address,
+    );
+    const r = await runner(config, { logger: quietLogger() });
+    expect(r.stats().rules[0]?.topics).toEqual([]);
+    const produced = await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'fresh',
+      events: [
+        { type: 'brandNew', database: 'wiki1' },
+        { type: 'brandNew', database: 'wiki2' },
+      ],
+    });
+    await waitFor('both events of the new topic', () =>
+      produced.ids.every((id) => exec.counts.get(id) === 1),
+    );
+    expect(r.stats().rules[0]?.topics).toEqual(['fresh.mediawiki.job.brandNew']);
+  }, 60_000);
+});
+
 describe('failures', () => {
   it('retries 5xx at the configured delays, then sends the event to the error topic', async () => {
     const exec = await executor();

@@ -47,7 +47,11 @@ beforeAll(async () => {
   memcached = await startMemcached();
   farm = await buildFarm({ redis: '127.0.0.1:9', queue: 'db', memcached: memcached.address });
   tables = new JobTableClient();
-  configFile = writeFarmConfig(join(farm.dir, 'legacy.conf'), { farm, memcached: memcached.address, backend: 'memcached' });
+  configFile = writeFarmConfig(join(farm.dir, 'legacy.conf'), {
+    farm,
+    memcached: memcached.address,
+    backend: 'memcached',
+  });
   // Real edits: a template used by three pages, edited again (recursive refreshLinks), and a link.
   await farm.edit('wiki1', 'Template:Box', 'box v1');
   await farm.importPages('wiki1', { Alpha: 'a {{Box}}', Beta: 'b {{Box}}', Gamma: 'c {{Box}}' });
@@ -58,8 +62,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await killDaemons(daemons);
   tables?.close();
-  await farm?.destroy();
-  await memcached?.stop();
+  try {
+    await farm?.destroy();
+  } finally {
+    await memcached?.stop();
+  }
 });
 
 describe('backend memcached (legacy JobQueueDB era)', () => {
@@ -132,7 +139,9 @@ describe('backend memcached (legacy JobQueueDB era)', () => {
     expect(ends.length).toBeGreaterThan(0);
     expect(ends.every((l) => l.outcome === 'ok')).toBe(true);
     // The runner dispatched from the registry: wikis and types it named.
-    const dispatched = new Set(runner.logs.filter((l) => l.msg === 'dispatch start').map((l) => `${String(l.wiki)}/${String(l.type)}`));
+    const dispatched = new Set(
+      runner.logs.filter((l) => l.msg === 'dispatch start').map((l) => `${String(l.wiki)}/${String(l.type)}`),
+    );
     expect([...dispatched].some((q) => q.startsWith('wiki1/'))).toBe(true);
     expect([...dispatched].some((q) => q.startsWith('wiki2/'))).toBe(true);
     // With the tables empty, the next registry pass lists nothing.

@@ -73,8 +73,11 @@ afterAll(async () => {
   await runner?.stop(false);
   client?.disconnect();
   await io?.close();
-  await farm?.destroy();
-  await Promise.allSettled([broker?.stop(), redis?.stop()]);
+  try {
+    await farm?.destroy();
+  } finally {
+    await Promise.allSettled([broker?.stop(), redis?.stop()]);
+  }
 }, 60_000);
 
 function report(stdout: string): MigrationReport {
@@ -94,8 +97,12 @@ async function eventIds(types: readonly string[]): Promise<string[]> {
   const existing = new Set(await io.listTopics());
   const wanted = topics.filter((t) => existing.has(t));
   const ends = await io.endOffsets(wanted);
-  const ranges = wanted.flatMap((topic) => (ends.get(topic) ?? []).map((to, partition) => ({ topic, partition, from: 0n, to })));
-  return (await io.read(ranges)).map((r) => idFromEventId((JSON.parse(r.value.toString('utf8')) as { meta: { id: string } }).meta.id));
+  const ranges = wanted.flatMap((topic) =>
+    (ends.get(topic) ?? []).map((to, partition) => ({ topic, partition, from: 0n, to })),
+  );
+  return (await io.read(ranges)).map((r) =>
+    idFromEventId((JSON.parse(r.value.toString('utf8')) as { meta: { id: string } }).meta.id),
+  );
 }
 
 /** Jobs MediaWiki logged as run and good, by their `marker` param. */
@@ -120,10 +127,28 @@ describe('jobqueue migrate --from redis --to kafka', () => {
     const ids = await redisJobIds();
     expect(ids.length).toBeGreaterThanOrEqual(45);
 
-    const run = await runJobqueue(['migrate', '-c', configFile, '--from', 'redis', '--to', 'kafka', '--delete-source', '--json', '--no-progress', '--checkpoint', join(farm.dir, 'r2k.cp')]);
+    const run = await runJobqueue([
+      'migrate',
+      '-c',
+      configFile,
+      '--from',
+      'redis',
+      '--to',
+      'kafka',
+      '--delete-source',
+      '--json',
+      '--no-progress',
+      '--checkpoint',
+      join(farm.dir, 'r2k.cp'),
+    ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(report(run.stdout).totals).toMatchObject({ found: ids.length, copied: ids.length, verified: ids.length, deleted: ids.length });
+    expect(report(run.stdout).totals).toMatchObject({
+      found: ids.length,
+      copied: ids.length,
+      verified: ids.length,
+      deleted: ids.length,
+    });
     expect(await redisJobIds()).toEqual([]);
     const types = ['null', 'htmlCacheUpdate', 'refreshLinks', 'recentChangesUpdate'];
     const events = await eventIds(types);
@@ -132,7 +157,10 @@ describe('jobqueue migrate --from redis --to kafka', () => {
     runner = await startKafkaRunner(loadConfigFile(configFile), { logger: quietLogger() });
     const okCount = () => runner?.stats().rules.reduce((sum, rule) => sum + rule.counters.ok, 0) ?? 0;
     await until(() => okCount() >= ids.length, `the Kafka runner ran ${ids.length} events`, 120_000);
-    await until(() => (goodRuns().get('m-a') ?? 0) + (goodRuns().get('m-b') ?? 0) >= 40, 'MediaWiki logged the null jobs');
+    await until(
+      () => (goodRuns().get('m-a') ?? 0) + (goodRuns().get('m-b') ?? 0) >= 40,
+      'MediaWiki logged the null jobs',
+    );
     expect(goodRuns().get('m-a')).toBe(20);
     expect(goodRuns().get('m-b')).toBe(20);
     const stats = runner.stats();
@@ -148,9 +176,28 @@ describe('jobqueue migrate --from redis --to kafka', () => {
     const before = new Set(await eventIds(['null']));
     const checkpoint = join(farm.dir, 'kill.cp');
     // Jobs the runner's MediaWiki runs may push follow-up jobs of other types to Redis: only null moves.
-    const args = ['migrate', '-c', configFile, '--from', 'redis', '--to', 'kafka', '--type', 'null', '--no-progress', '--json', '--checkpoint', checkpoint];
+    const args = [
+      'migrate',
+      '-c',
+      configFile,
+      '--from',
+      'redis',
+      '--to',
+      'kafka',
+      '--type',
+      'null',
+      '--no-progress',
+      '--json',
+      '--checkpoint',
+      checkpoint,
+    ];
     const child = spawn(process.execPath, [JOBQUEUE, ...args, '--rate', '150'], { stdio: 'ignore' });
-    const copied = () => (existsSync(checkpoint) ? readFileSync(checkpoint, 'utf8').split('\n').filter((l) => l.includes('"copied"')).length : 0);
+    const copied = () =>
+      existsSync(checkpoint)
+        ? readFileSync(checkpoint, 'utf8')
+            .split('\n')
+            .filter((l) => l.includes('"copied"')).length
+        : 0;
     await until(() => copied() >= 3, 'some batches produced');
     child.kill('SIGKILL');
     await new Promise((done) => child.on('close', done));
@@ -173,10 +220,28 @@ describe('jobqueue migrate --from kafka --to redis (rollback)', () => {
     const config = loadConfigFile(configFile);
     const lowTraffic = config.kafka?.rules.find((r) => r.lowTraffic);
     expect(lowTraffic).toBeDefined();
-    const group = ruleGroup({ datacenter: DC, serviceName: config.kafka?.serviceName ?? '' }, lowTraffic?.name ?? '');
+    const group = ruleGroup(
+      { datacenter: DC, serviceName: config.kafka?.serviceName ?? '' },
+      lowTraffic?.name ?? '',
+    );
     const topic = jobTopic({ datacenter: DC, serviceName: '' }, 'null');
     const pending = await eventIds(['null']);
-    const run = await runJobqueue(['migrate', '-c', configFile, '--from', 'kafka', '--to', 'redis', '--type', 'null', '--delete-source', '--json', '--no-progress', '--checkpoint', join(farm.dir, 'k2r.cp')]);
+    const run = await runJobqueue([
+      'migrate',
+      '-c',
+      configFile,
+      '--from',
+      'kafka',
+      '--to',
+      'redis',
+      '--type',
+      'null',
+      '--delete-source',
+      '--json',
+      '--no-progress',
+      '--checkpoint',
+      join(farm.dir, 'k2r.cp'),
+    ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const result = report(run.stdout);

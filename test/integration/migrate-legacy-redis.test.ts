@@ -2,7 +2,7 @@
 // real farm: jobs from real edits move to Redis and MediaWiki's runJobs (Redis configuration) runs
 // them all; a migration killed mid-way and resumed leaves every job on Redis exactly once; corrupt
 // rows and fresh claims stay in the tables, reported; the rollback (Redis → legacy) works the same.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -20,6 +20,7 @@ import {
   jobTableRows,
   requireFreshBuild,
   runJobqueue,
+  runScript,
   total,
   until,
   writeFarmConfig,
@@ -79,9 +80,11 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.disconnect();
   tables?.close();
-  await dbFarm?.destroy();
-  await memcached?.stop();
-  await redis?.stop();
+  try {
+    await dbFarm?.destroy();
+  } finally {
+    await Promise.allSettled([memcached?.stop(), redis?.stop()]);
+  }
 });
 
 describe('jobqueue migrate --from memcached --to redis', () => {
@@ -94,10 +97,17 @@ describe('jobqueue migrate --from memcached --to redis', () => {
     const ids = { wiki1: await rowIds('wiki1'), wiki2: await rowIds('wiki2') };
     expect(total(before)).toBeGreaterThanOrEqual(6);
 
-    const run = await runJobqueue(migrateArgs('--from', 'memcached', '--to', 'redis', '--delete-source'), dbFarm.dir);
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
-    const result = report(run.stdout);
+    // Through the cutover wrapper: dry run, then copy + verify + delete, report saved as JSON.
+    const state = join(dbFarm.dir, 'state');
+    const wrapper = await runScript('scripts/migrate/legacy-to-redis.sh', ['--config', configFile], {
+      JOBQUEUE_MIGRATE_STATE: state,
+      JOBQUEUE: `${process.execPath} ${JOBQUEUE}`,
+    });
+    expect(wrapper.code).toBe(0);
+    expect(wrapper.stdout).toMatch(/^WIKI +TYPE +FOUND +COPIED/); // the dry run's table
+    const saved = readdirSync(state).filter((f) => f.endsWith('.json'));
+    expect(saved).toHaveLength(1);
+    const result = report(readFileSync(join(state, saved[0] ?? ''), 'utf8'));
     expect(result.totals).toMatchObject({
       found: total(before),
       copied: total(before),
@@ -112,7 +122,8 @@ describe('jobqueue migrate --from memcached --to redis', () => {
     // Every job is on Redis under its stable ID, once.
     const stored: string[] = [];
     for (const wiki of ['wiki1', 'wiki2'] as const) {
-      for (const key of await client.keys(`${wiki}:jobqueue:*:h-data`)) stored.push(...(await client.hkeys(key)));
+      for (const key of await client.keys(`${wiki}:jobqueue:*:h-data`))
+        stored.push(...(await client.hkeys(key)));
     }
     expect(stored.sort()).toEqual([...ids.wiki1, ...ids.wiki2].sort());
 
@@ -129,9 +140,25 @@ describe('jobqueue migrate --from memcached --to redis', () => {
     const expected = await rowIds('wiki2');
     expect(expected).toHaveLength(400);
     const checkpoint = join(dbFarm.dir, 'kill.checkpoint');
-    const args = migrateArgs('--from', 'memcached', '--to', 'redis', '--type', 'null', '--rate', '200', '--checkpoint', checkpoint);
+    const args = migrateArgs(
+      '--from',
+      'memcached',
+      '--to',
+      'redis',
+      '--type',
+      'null',
+      '--rate',
+      '200',
+      '--checkpoint',
+      checkpoint,
+    );
     const child = spawn(process.execPath, [JOBQUEUE, ...args], { stdio: 'ignore' });
-    const copiedLines = () => (existsSync(checkpoint) ? readFileSync(checkpoint, 'utf8').split('\n').filter((l) => l.includes('"copied"')).length : 0);
+    const copiedLines = () =>
+      existsSync(checkpoint)
+        ? readFileSync(checkpoint, 'utf8')
+            .split('\n')
+            .filter((l) => l.includes('"copied"')).length
+        : 0;
     await until(() => copiedLines() >= 3, 'some batches copied');
     child.kill('SIGKILL');
     await new Promise((done) => child.on('close', done));
@@ -140,11 +167,17 @@ describe('jobqueue migrate --from memcached --to redis', () => {
     expect(partial).toBeLessThan(400);
 
     // Without --resume an unfinished checkpoint is refused.
-    const refused = await runJobqueue(migrateArgs('--from', 'memcached', '--to', 'redis', '--type', 'null', '--checkpoint', checkpoint));
+    const refused = await runJobqueue(
+      migrateArgs('--from', 'memcached', '--to', 'redis', '--type', 'null', '--checkpoint', checkpoint),
+    );
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/unfinished migration: continue it with --resume/);
 
-    const resumed = await runJobqueue([...args.filter((a, i) => a !== '--rate' && args[i - 1] !== '--rate'), '--resume', '--delete-source']);
+    const resumed = await runJobqueue([
+      ...args.filter((a, i) => a !== '--rate' && args[i - 1] !== '--rate'),
+      '--resume',
+      '--delete-source',
+    ]);
     expect(resumed.code).toBe(0);
     const result = report(resumed.stdout);
     expect(result.totals.copied + result.totals.alreadyCopied).toBe(400);
@@ -164,43 +197,104 @@ describe('jobqueue migrate --from memcached --to redis', () => {
   it('reports corrupt rows and fresh claims and leaves them in place; refuses --delete-source with --dry-run', async () => {
     await dbFarm.pushJobs('wiki1', { type: 'null', count: 3 });
     const now = Math.floor(Date.now() / 1000);
-    const base = { namespace: -1, title: '', timestamp: unixToTsMw(now), random: 1, attempts: 0, tokenTimestamp: null, sha1: '' };
+    const base = {
+      namespace: -1,
+      title: '',
+      timestamp: unixToTsMw(now),
+      random: 1,
+      attempts: 0,
+      tokenTimestamp: null,
+      sha1: '',
+    };
     await tables.insert(db('wiki1'), [
       { ...base, key: 'corrupt-1', cmd: 'null', params: Buffer.from('a:2:{s:3:"seq";i:1;'), token: '' },
-      { ...base, key: 'claimed-1', cmd: 'null', params: Buffer.from('a:0:{}'), token: 'f'.repeat(32), attempts: 1, tokenTimestamp: unixToTsMw(now - 5) },
+      {
+        ...base,
+        key: 'claimed-1',
+        cmd: 'null',
+        params: Buffer.from('a:0:{}'),
+        token: 'f'.repeat(32),
+        attempts: 1,
+        tokenTimestamp: unixToTsMw(now - 5),
+      },
     ]);
-    const dry = await runJobqueue(migrateArgs('--from', 'memcached', '--to', 'redis', '--dry-run', '--delete-source'));
+    const dry = await runJobqueue(
+      migrateArgs('--from', 'memcached', '--to', 'redis', '--dry-run', '--delete-source'),
+    );
     expect(dry.code).toBe(2);
     expect(dry.stderr).toMatch(/--delete-source refused with --dry-run/);
 
-    const run = await runJobqueue(migrateArgs('--from', 'memcached', '--to', 'redis', '--wiki', 'wiki1', '--delete-source'), dbFarm.dir);
+    const run = await runJobqueue(
+      migrateArgs('--from', 'memcached', '--to', 'redis', '--wiki', 'wiki1', '--delete-source'),
+      dbFarm.dir,
+    );
     expect(run.code).toBe(1);
     const result = report(run.stdout);
     const queue = result.queues.find((q) => q.wiki === 'wiki1' && q.type === 'null');
     expect(queue).toMatchObject({ found: 5, copied: 3, verified: 3, deleted: 3, corrupt: 1 });
     expect(queue?.corruptRecords[0]?.reason).toMatch(/job_params does not unserialize/);
-    expect(Object.keys(queue?.skipped ?? {})[0]).toMatch(/^claimed \d+ s ago and may be running \(claimTTL 3600 s\)/);
+    expect(Object.keys(queue?.skipped ?? {})[0]).toMatch(
+      /^claimed \d+ s ago and may be running \(claimTTL 3600 s\)/,
+    );
     // Both stay in the table.
     expect((await jobTableRows(tables, dbFarm)).get('wiki1')).toBe(2);
-    const text = await runJobqueue(migrateArgs('--from', 'memcached', '--to', 'redis', '--wiki', 'wiki1', '--checkpoint', join(dbFarm.dir, 'text.cp')).filter((a) => a !== '--json'));
-    expect(text.stdout).toMatch(/corrupt in wiki1 null: wiki1 job_id \d+: job_params does not unserialize .* \(left in the source\)/);
+    const text = await runJobqueue(
+      migrateArgs(
+        '--from',
+        'memcached',
+        '--to',
+        'redis',
+        '--wiki',
+        'wiki1',
+        '--checkpoint',
+        join(dbFarm.dir, 'text.cp'),
+      ).filter((a) => a !== '--json'),
+    );
+    expect(text.stdout).toMatch(
+      /corrupt in wiki1 null: wiki1 job_id \d+: job_params does not unserialize .* \(left in the source\)/,
+    );
     await redisFarm.runJobs('wiki1', { type: 'null' });
     // Remove the two rows by hand (MediaWiki's runJobs would die on the corrupt one).
-    const left = await tables.fetch(db('wiki1'), [...(await tables.lookup(db('wiki1'), ['corrupt-1', 'claimed-1'])).values()]);
+    const left = await tables.fetch(db('wiki1'), [
+      ...(await tables.lookup(db('wiki1'), ['corrupt-1', 'claimed-1'])).values(),
+    ]);
     expect(await tables.deleteUnchanged(db('wiki1'), left)).toHaveLength(2);
   });
 
   it('refuses to start when an end is unreachable, touching nothing', async () => {
-    const bad = writeFarmConfig(join(dbFarm.dir, 'unreachable.conf'), { farm: dbFarm, redis: '127.0.0.1:9', memcached: memcached.address });
+    const bad = writeFarmConfig(join(dbFarm.dir, 'unreachable.conf'), {
+      farm: dbFarm,
+      redis: '127.0.0.1:9',
+      memcached: memcached.address,
+    });
     await dbFarm.pushJobs('wiki2', { type: 'null', count: 2 });
     const checkpoint = join(dbFarm.dir, 'unreachable.cp');
-    const run = await runJobqueue(['migrate', '-c', bad, '--from', 'memcached', '--to', 'redis', '--checkpoint', checkpoint]);
+    const run = await runJobqueue([
+      'migrate',
+      '-c',
+      bad,
+      '--from',
+      'memcached',
+      '--to',
+      'redis',
+      '--checkpoint',
+      checkpoint,
+    ]);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/preflight failed; nothing was touched:\n {2}target redis \(127\.0\.0\.1:9\): redis 127\.0\.0\.1:9: .*ECONNREFUSED/);
+    expect(run.stderr).toMatch(
+      /preflight failed; nothing was touched:\n {2}target redis \(127\.0\.0\.1:9\): redis 127\.0\.0\.1:9: .*ECONNREFUSED/,
+    );
     expect(existsSync(checkpoint)).toBe(false);
     expect((await jobTableRows(tables, dbFarm)).get('wiki2')).toBe(2);
     const noSection = join(dbFarm.dir, 'no-memcached.conf');
-    writeFileSync(noSection, JSON.stringify({ groups: { g: { runners: 1, include: ['*'] } }, redis: { aggregators: [redis.address], queues: [redis.address] }, dispatcher: 'true' }));
+    writeFileSync(
+      noSection,
+      JSON.stringify({
+        groups: { g: { runners: 1, include: ['*'] } },
+        redis: { aggregators: [redis.address], queues: [redis.address] },
+        dispatcher: 'true',
+      }),
+    );
     const refused = await runJobqueue(['migrate', '-c', noSection, '--from', 'memcached', '--to', 'redis']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/source \(memcached\): .* has no memcached section/);
@@ -214,7 +308,17 @@ describe('jobqueue migrate --from redis --to memcached (rollback)', () => {
     await dbFarm.runJobs('wiki2', { type: 'null' }); // empties the table rows left by the previous test
     const ids = await client.lrange(queueKeys('null', 'wiki1')['l-unclaimed'], 0, -1);
     expect(ids).toHaveLength(20);
-    const run = await runJobqueue(migrateArgs('--from', 'redis', '--to', 'memcached', '--delete-source', '--checkpoint', join(dbFarm.dir, 'back.cp')));
+    const run = await runJobqueue(
+      migrateArgs(
+        '--from',
+        'redis',
+        '--to',
+        'memcached',
+        '--delete-source',
+        '--checkpoint',
+        join(dbFarm.dir, 'back.cp'),
+      ),
+    );
     expect(run.code).toBe(0);
     const result = report(run.stdout);
     expect(result.totals).toMatchObject({ copied: 20, verified: 20, deleted: 20, skipped: 2 });

@@ -28,8 +28,11 @@ export function requireFreshBuild(): void {
   }
   const built = Math.min(...[JOBQUEUE, JOBRUNNER, JOBCHRON].map((f) => statSync(f).mtimeMs));
   for (const dir of ['src/migrate', 'src/legacy', 'src/cli/jobqueue/migrate.ts']) {
-    const newest = statSync(dir).isDirectory() ? newestSource(dir) : { file: dir, mtime: statSync(dir).mtimeMs };
-    if (newest.mtime > built) throw new Error(`dist/ is older than ${newest.file}: run \`npm run build\` first`);
+    const newest = statSync(dir).isDirectory()
+      ? newestSource(dir)
+      : { file: dir, mtime: statSync(dir).mtimeMs };
+    if (newest.mtime > built)
+      throw new Error(`dist/ is older than ${newest.file}: run \`npm run build\` first`);
   }
 }
 
@@ -57,7 +60,10 @@ export function writeFarmConfig(file: string, parts: ConfigParts): string {
           memcached: {
             servers: [parts.memcached],
             wikis: Object.fromEntries(
-              parts.farm.wikis.map((wiki) => [wiki, { dsn: `sqlite:${parts.farm.dir}/data/${wiki}_jobqueue.sqlite` }]),
+              parts.farm.wikis.map((wiki) => [
+                wiki,
+                { dsn: `sqlite:${parts.farm.dir}/data/${wiki}_jobqueue.sqlite` },
+              ]),
             ),
           },
         }
@@ -68,7 +74,11 @@ export function writeFarmConfig(file: string, parts: ConfigParts): string {
   return file;
 }
 
-export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
@@ -133,7 +143,10 @@ export function runJobqueue(args: string[], cwd?: string): Promise<CliRun> {
 }
 
 /** Rows per wiki in the farm's job tables. */
-export async function jobTableRows(tables: JobTableClient, farm: MediaWikiFarm): Promise<Map<string, number>> {
+export async function jobTableRows(
+  tables: JobTableClient,
+  farm: MediaWikiFarm,
+): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const wiki of farm.wikis) {
     const summary = await tables.summary(
@@ -141,7 +154,10 @@ export async function jobTableRows(tables: JobTableClient, farm: MediaWikiFarm):
       { default: { claimTTL: 3600, attempts: 3 }, types: {} },
       Date.now() / 1000,
     );
-    out.set(wiki, summary.reduce((n, s) => n + s.unclaimed + s.claimed, 0));
+    out.set(
+      wiki,
+      summary.reduce((n, s) => n + s.unclaimed + s.claimed, 0),
+    );
   }
   return out;
 }
@@ -152,6 +168,22 @@ export function total(counts: Map<string, number>): number {
 
 /** SIGKILLs daemons still running and waits until they are gone (their children with them). */
 export async function killDaemons(daemons: readonly Daemon[]): Promise<void> {
-  for (const d of daemons) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+  for (const d of daemons)
+    if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
   await Promise.all(daemons.map((d) => d.exited));
+}
+
+/** Runs a bash script of the repo (the cutover wrappers) with extra environment. */
+export function runScript(script: string, args: string[], env: Record<string, string>): Promise<CliRun> {
+  return new Promise((done) => {
+    const child = spawn('bash', [resolve(script), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
+  });
 }

@@ -51,22 +51,81 @@ function parser(argv: string[]): Argv {
     )
     .option('from', { choices: KINDS, demandOption: true, describe: 'Source backend' })
     .option('to', { choices: KINDS, demandOption: true, describe: 'Target backend' })
-    .option('config-file', { alias: 'c', type: 'string', requiresArg: true, default: DEFAULT_CONFIG_FILE, describe: 'jobrunner.conf with the sections of both ends' })
-    .option('from-config', { type: 'string', requiresArg: true, describe: 'Config of the source (default --config-file)' })
-    .option('to-config', { type: 'string', requiresArg: true, describe: 'Config of the target (default --config-file)' })
-    .option('wiki', { type: 'string', array: true, requiresArg: true, describe: 'Only these wikis (repeat or comma-separate)' })
-    .option('type', { type: 'string', array: true, requiresArg: true, describe: 'Only these job types (repeat or comma-separate)' })
-    .option('dry-run', { type: 'boolean', default: false, describe: 'Read and convert everything, write nothing' })
+    .option('config-file', {
+      alias: 'c',
+      type: 'string',
+      requiresArg: true,
+      default: DEFAULT_CONFIG_FILE,
+      describe: 'jobrunner.conf with the sections of both ends',
+    })
+    .option('from-config', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'Config of the source (default --config-file)',
+    })
+    .option('to-config', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'Config of the target (default --config-file)',
+    })
+    .option('wiki', {
+      type: 'string',
+      array: true,
+      requiresArg: true,
+      describe: 'Only these wikis (repeat or comma-separate)',
+    })
+    .option('type', {
+      type: 'string',
+      array: true,
+      requiresArg: true,
+      describe: 'Only these job types (repeat or comma-separate)',
+    })
+    .option('dry-run', {
+      type: 'boolean',
+      default: false,
+      describe: 'Read and convert everything, write nothing',
+    })
     .option('rate', { type: 'number', requiresArg: true, describe: 'At most this many jobs per second' })
     .option('resume', { type: 'boolean', default: false, describe: 'Continue the migration of --checkpoint' })
-    .option('delete-source', { type: 'boolean', default: false, describe: 'Delete verified jobs from the source' })
-    .option('checkpoint', { type: 'string', requiresArg: true, describe: 'Checkpoint file (default ./jobqueue-migrate-<from>-to-<to>.checkpoint)' })
+    .option('delete-source', {
+      type: 'boolean',
+      default: false,
+      describe: 'Delete verified jobs from the source',
+    })
+    .option('checkpoint', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'Checkpoint file (default ./jobqueue-migrate-<from>-to-<to>.checkpoint)',
+    })
     .option('json', { type: 'boolean', default: false, describe: 'Final report as JSON' })
-    .option('progress', { type: 'boolean', default: true, describe: 'Progress line on stderr (--no-progress: none)' })
-    .option('batch', { type: 'number', requiresArg: true, default: 1000, describe: 'Jobs per read/write batch' })
-    .option('dedup-types', { type: 'string', array: true, requiresArg: true, describe: 'memcached source: more job types that ignore duplicates' })
-    .option('secret-key-file', { type: 'string', requiresArg: true, describe: "kafka target: $wgSecretKey file, to sign events (default the target config's dispatch.secretKeyFile)" })
-    .option('gzip', { type: 'boolean', default: false, describe: "redis target: the queues use 'compression' => 'gzip'" })
+    .option('progress', {
+      type: 'boolean',
+      default: true,
+      describe: 'Progress line on stderr (--no-progress: none)',
+    })
+    .option('batch', {
+      type: 'number',
+      requiresArg: true,
+      default: 1000,
+      describe: 'Jobs per read/write batch',
+    })
+    .option('dedup-types', {
+      type: 'string',
+      array: true,
+      requiresArg: true,
+      describe: 'memcached source: more job types that ignore duplicates',
+    })
+    .option('secret-key-file', {
+      type: 'string',
+      requiresArg: true,
+      describe:
+        "kafka target: $wgSecretKey file, to sign events (default the target config's dispatch.secretKeyFile)",
+    })
+    .option('gzip', {
+      type: 'boolean',
+      default: false,
+      describe: "redis target: the queues use 'compression' => 'gzip'",
+    })
     .strict()
     .help()
     .alias('help', 'h')
@@ -87,7 +146,10 @@ export function parseMigrateArgs(argv: string[]): MigrateArgs | { help: string }
   let output = '';
   parser(argv)
     .fail((message: string | undefined, error: Error | undefined) => {
-      throw new CliError(`${message ?? error?.message ?? 'bad arguments'}\nRun 'jobqueue migrate --help' for usage.`, EXIT_USAGE);
+      throw new CliError(
+        `${message ?? error?.message ?? 'bad arguments'}\nRun 'jobqueue migrate --help' for usage.`,
+        EXIT_USAGE,
+      );
     })
     .parse(argv, {}, (_error: Error | undefined, args: Record<string, unknown>, text: string) => {
       parsed = args;
@@ -101,21 +163,34 @@ export function parseMigrateArgs(argv: string[]): MigrateArgs | { help: string }
   const toConfig = resolve(String(parsed['to-config'] ?? configFile));
   const rate = parsed.rate === undefined ? undefined : Number(parsed.rate);
   if (rate !== undefined && (!Number.isFinite(rate) || rate <= 0)) {
-    throw new CliError(`--rate must be a number of jobs per second above 0 (got ${String(parsed.rate)})`, EXIT_USAGE);
+    throw new CliError(
+      `--rate must be a number of jobs per second above 0 (got ${String(parsed.rate)})`,
+      EXIT_USAGE,
+    );
   }
   const batch = Number(parsed.batch);
   if (!Number.isInteger(batch) || batch < 1 || batch > 10_000) {
-    throw new CliError(`--batch must be a whole number from 1 to 10000 (got ${String(parsed.batch)})`, EXIT_USAGE);
+    throw new CliError(
+      `--batch must be a whole number from 1 to 10000 (got ${String(parsed.batch)})`,
+      EXIT_USAGE,
+    );
   }
   if (from === to && fromConfig === toConfig) {
-    throw new CliError(`--from and --to are both ${from} with the same configuration: nothing to migrate`, EXIT_USAGE);
+    throw new CliError(
+      `--from and --to are both ${from} with the same configuration: nothing to migrate`,
+      EXIT_USAGE,
+    );
   }
   const dryRun = parsed['dry-run'] === true;
   const deleteSource = parsed['delete-source'] === true;
   if (dryRun && deleteSource) {
-    throw new CliError('--delete-source refused with --dry-run: a dry run copies nothing, so nothing is verified to delete', EXIT_USAGE);
+    throw new CliError(
+      '--delete-source refused with --dry-run: a dry run copies nothing, so nothing is verified to delete',
+      EXIT_USAGE,
+    );
   }
-  if (dryRun && parsed.resume === true) throw new CliError('--resume and --dry-run do not go together', EXIT_USAGE);
+  if (dryRun && parsed.resume === true)
+    throw new CliError('--resume and --dry-run do not go together', EXIT_USAGE);
   return {
     from,
     to,
@@ -132,7 +207,8 @@ export function parseMigrateArgs(argv: string[]): MigrateArgs | { help: string }
     progress: parsed.progress !== false,
     batch,
     dedupTypes: list(parsed['dedup-types']),
-    secretKeyFile: parsed['secret-key-file'] === undefined ? undefined : resolve(String(parsed['secret-key-file'])),
+    secretKeyFile:
+      parsed['secret-key-file'] === undefined ? undefined : resolve(String(parsed['secret-key-file'])),
     gzip: parsed.gzip === true,
   };
 }
@@ -185,11 +261,13 @@ export async function runMigrateCli(argv: string[], io: CliIo): Promise<number> 
     const secretKey = secretKeyFor(args, toConfig);
     source = openEnd(args.from, fromConfig, {
       runId,
+      role: 'source',
       batchSize: args.batch,
       ...(args.dedupTypes.length > 0 ? { dedupTypes: new Set(args.dedupTypes) } : {}),
     });
     target = openEnd(args.to, toConfig, {
       runId,
+      role: 'target',
       batchSize: args.batch,
       ...(secretKey !== undefined ? { secretKey } : {}),
       ...(args.gzip ? { gzip: true } : {}),

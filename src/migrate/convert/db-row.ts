@@ -8,7 +8,12 @@
 import { dedupSha1 } from '../../mediawiki/dedup-sha1.js';
 import { JobBlobError } from '../../mediawiki/job-blob.js';
 import { releaseTimestampToUnix } from '../../mediawiki/new-job.js';
-import { PhpArray, phpSerialize, phpUnserialize, PhpUnserializeError } from '../../mediawiki/php-serialize.js';
+import {
+  PhpArray,
+  phpSerialize,
+  phpUnserialize,
+  PhpUnserializeError,
+} from '../../mediawiki/php-serialize.js';
 import type { JobRow, NewJobRow } from '../../legacy/job-table-client.js';
 import { tsMwToUnix, unixToTsMw } from '../../legacy/mw-timestamp.js';
 import { CorruptJobError, stableId, type MigratedJob } from '../job.js';
@@ -34,7 +39,8 @@ export function rowId(wiki: string, row: JobRow, mappedKey?: string): string {
 
 /** @throws CorruptJobError when the row cannot be turned into a job (left in place by callers) */
 export function rowToJob(row: JobRow, ctx: RowContext, mappedKey?: string): RowOutcome {
-  if (typeof row.cmd !== 'string' || row.cmd === '') throw new CorruptJobError('job_cmd is empty or not UTF-8');
+  if (typeof row.cmd !== 'string' || row.cmd === '')
+    throw new CorruptJobError('job_cmd is empty or not UTF-8');
   const type = row.cmd;
   let params: PhpArray;
   if (row.params.length === 0) {

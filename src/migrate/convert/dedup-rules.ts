@@ -21,16 +21,33 @@ const ALWAYS = new Set([
 ]);
 
 /** HTMLCacheUpdateJob / RefreshLinksJob: only single-page jobs without a range. */
-const SINGLE_PAGE = new Set(['htmlCacheUpdate', 'refreshLinks', 'refreshLinksPrioritized', 'refreshLinksDynamic']);
+const SINGLE_PAGE = new Set([
+  'htmlCacheUpdate',
+  'refreshLinks',
+  'refreshLinksPrioritized',
+  'refreshLinksDynamic',
+]);
 
 function truthy(value: PhpValue | undefined): boolean {
-  if (value === undefined || value === null || value === false || value === 0 || value === '' || value === '0') return false;
+  if (
+    value === undefined ||
+    value === null ||
+    value === false ||
+    value === 0 ||
+    value === '' ||
+    value === '0'
+  )
+    return false;
   if (value instanceof PhpFloat) return value.value !== 0;
   if (value instanceof PhpArray) return value.size > 0;
   return true;
 }
 
-export function ignoresDuplicates(type: string, params: PhpArray, extraTypes: ReadonlySet<string> = new Set()): boolean {
+export function ignoresDuplicates(
+  type: string,
+  params: PhpArray,
+  extraTypes: ReadonlySet<string> = new Set(),
+): boolean {
   if (ALWAYS.has(type) || extraTypes.has(type)) return true;
   if (SINGLE_PAGE.has(type)) {
     const isset = (name: string) => params.get(name) !== undefined && params.get(name) !== null;

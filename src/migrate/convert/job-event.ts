@@ -38,11 +38,6 @@ function eventParams(job: MigratedJob): PhpArray {
   return params;
 }
 
-export interface BuiltEvent {
-  readonly topicType: string;
-  readonly bytes: Buffer;
-}
-
 export function jobToEvent(job: MigratedJob, options: EventOptions = {}): Buffer {
   const params = eventParams(job);
   const requestId = params.get('requestId');
@@ -65,15 +60,20 @@ export function jobToEvent(job: MigratedJob, options: EventOptions = {}): Buffer
   const signature = params.get('rootJobSignature');
   const rootDt = tsMwToIso(params.get('rootJobTimestamp'));
   if (typeof signature === 'string' && rootDt !== undefined) {
-    event.set('root_event', PhpArray.from([['signature', signature], ['dt', rootDt]]));
+    event.set(
+      'root_event',
+      PhpArray.from([
+        ['signature', signature],
+        ['dt', rootDt],
+      ]),
+    );
   }
   event.set('params', params);
-  let json = phpJsonEncode(event);
-  if (options.secretKey !== undefined) {
-    event.set('mediawiki_signature', signEventJson(json, options.secretKey));
-    json = phpJsonEncode(event);
-  }
-  return Buffer.from(json, 'utf8');
+  const json = phpJsonEncode(event);
+  if (options.secretKey === undefined) return Buffer.from(json, 'utf8');
+  // Appending the key to the object gives the same bytes as encoding it again with the key last.
+  const signed = signEventJson(json, options.secretKey);
+  return Buffer.from(`${json.slice(0, -1)},"mediawiki_signature":"${signed}"}`, 'utf8');
 }
 
 function field(array: PhpArray, name: string): PhpValue | undefined {
@@ -93,7 +93,8 @@ function delayUntil(value: PhpValue | undefined): number | undefined {
   if (value instanceof PhpFloat) return Math.floor(value.value);
   if (typeof value === 'string' && /^[0-9]{1,12}$/.test(value)) return Number(value);
   const unix = isoToUnix(value);
-  if (unix === undefined) throw new CorruptJobError(`delay_until ${JSON.stringify(String(value))} is not a time`);
+  if (unix === undefined)
+    throw new CorruptJobError(`delay_until ${JSON.stringify(String(value))} is not a time`);
   return unix;
 }
 
@@ -108,13 +109,16 @@ export function eventToJob(bytes: Buffer, now: number): MigratedJob {
   try {
     value = phpJsonDecode(bytes.toString('utf8'));
   } catch (error) {
-    throw new CorruptJobError(`not JSON: ${error instanceof PhpJsonDecodeError ? error.message : String(error)}`);
+    throw new CorruptJobError(
+      `not JSON: ${error instanceof PhpJsonDecodeError ? error.message : String(error)}`,
+    );
   }
   if (!(value instanceof PhpArray)) throw new CorruptJobError('not a JSON object');
   const type = field(value, 'type');
   const database = field(value, 'database');
   if (typeof type !== 'string' || type === '') throw new CorruptJobError("missing or empty 'type'");
-  if (typeof database !== 'string' || database === '') throw new CorruptJobError("missing or empty 'database'");
+  if (typeof database !== 'string' || database === '')
+    throw new CorruptJobError("missing or empty 'database'");
   const params = field(value, 'params');
   if (!(params instanceof PhpArray)) throw new CorruptJobError("missing 'params' object");
   const meta = field(value, 'meta');
@@ -132,7 +136,10 @@ export function eventToJob(bytes: Buffer, now: number): MigratedJob {
   }
   const sha1 = field(value, 'sha1');
   return {
-    id: typeof metaId === 'string' && metaId !== '' ? idFromEventId(metaId) : stableId(`event-bytes:${bytes.toString('base64')}`),
+    id:
+      typeof metaId === 'string' && metaId !== ''
+        ? idFromEventId(metaId)
+        : stableId(`event-bytes:${bytes.toString('base64')}`),
     type,
     wiki: database,
     namespace: typeof namespace === 'number' ? namespace : -1,

@@ -36,7 +36,8 @@ export function blobToJob(stored: StoredRedisJob, ctx: BlobContext): BlobOutcome
   } catch (error) {
     throw new CorruptJobError(error instanceof JobBlobError ? error.message : String(error));
   }
-  if (blob.type !== ctx.type) throw new CorruptJobError(`blob has type "${blob.type}" in the ${ctx.type} queue`);
+  if (blob.type !== ctx.type)
+    throw new CorruptJobError(`blob has type "${blob.type}" in the ${ctx.type} queue`);
   if (!/^[0-9a-f]{32}$/.test(stored.id)) throw new CorruptJobError(`job ID "${stored.id}" is not 32 hex`);
   let state: MigratedJob['state'];
   let claimedAt: number | null = null;

@@ -12,6 +12,7 @@
 // delayed topics (their messages carry the original event bytes). The runner must be stopped.
 // "Deleting" means moving the groups' committed offsets past migrated events, which is possible only
 // up to the first event that stays (not migrated, not verified) on each partition.
+import { createHash } from 'node:crypto';
 import type { JobrunnerConfig, KafkaConfig } from '../../config/types.js';
 import { HEADER_ATTEMPT } from '../../kafka/follow-up.js';
 import { assignJobTopics } from '../../kafka/rule-topics.js';
@@ -27,7 +28,7 @@ import {
 } from '../../kafka/topics.js';
 import type { CheckpointState, CheckpointWriter } from '../checkpoint.js';
 import { eventToJob, jobToEvent } from '../convert/job-event.js';
-import { CorruptJobError, queueKey, type MigratedJob } from '../job.js';
+import { CorruptJobError, idFromEventId, queueKey, type MigratedJob } from '../job.js';
 import { KafkaIo, type KafkaRecordAt, type OffsetRange } from './kafka-io.js';
 import type {
   DeleteResult,
@@ -46,6 +47,8 @@ const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 
 export interface KafkaEndOptions {
   readonly runId: string;
+  /** As a source the runner must be stopped (its offsets are moved); as a target it may run. */
+  readonly role: 'source' | 'target';
   readonly now?: () => number;
   /** $wgSecretKey: events get mediawiki_signature. */
   readonly secretKey?: string;
@@ -67,6 +70,20 @@ interface PendingEvent {
   readonly id: string | null;
 }
 
+function sha1Hex(bytes: Buffer): string {
+  return createHash('sha1').update(bytes).digest('hex');
+}
+
+/** The job ID of an event (its meta.id), or null for bytes that are not a job event. */
+function eventIdOf(bytes: Buffer): string | null {
+  try {
+    const meta = (JSON.parse(bytes.toString('utf8')) as { meta?: { id?: unknown } }).meta;
+    return typeof meta?.id === 'string' && meta.id !== '' ? idFromEventId(meta.id) : null;
+  } catch {
+    return null;
+  }
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -84,7 +101,10 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
   private resumedTopics = new Set<string>();
   private writer: CheckpointWriter | null = null;
   private readonly written = new Map<string, Set<string>>();
-  private readonly scanned = new Map<string, Map<string, Buffer>>();
+  private scanned: Map<string, Map<string, Buffer>> | null = null;
+  private readonly topicOk = new Map<string, boolean>();
+  /** Event bytes built by fingerprint(), reused by write(). */
+  private readonly encoded = new WeakMap<MigratedJob, Buffer>();
   // source state
   private pending = new Map<string, PendingEvent[]>();
   private ranges: { gt: GroupTopic; partition: number; from: bigint; to: bigint }[] = [];
@@ -125,7 +145,8 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
       if (rule.partitioned) {
         for (const topic of jobTopics) out.push({ group: partitionerGroup(this.naming, rule.name), topic });
         const type = rule.types[0];
-        if (type !== undefined) out.push({ group: ruleGroup(this.naming, rule.name), topic: partitionedTopic(this.naming, type) });
+        if (type !== undefined)
+          out.push({ group: ruleGroup(this.naming, rule.name), topic: partitionedTopic(this.naming, type) });
       } else {
         for (const topic of jobTopics) out.push({ group: ruleGroup(this.naming, rule.name), topic });
       }
@@ -136,28 +157,32 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
   }
 
   async preflight(): Promise<PreflightProblem[]> {
-    if (!this.kafka || !this.io) return [{ kind: 'config', message: 'the configuration has no kafka section' }];
+    if (!this.kafka || !this.io)
+      return [{ kind: 'config', message: 'the configuration has no kafka section' }];
     const problems: PreflightProblem[] = [];
     let topics: string[];
     try {
       topics = await this.io.listTopics();
     } catch (error) {
-      return [{ kind: 'unreachable', message: `brokers ${this.kafka.brokers.join(', ')}: ${message(error)}` }];
+      return [
+        { kind: 'unreachable', message: `brokers ${this.kafka.brokers.join(', ')}: ${message(error)}` },
+      ];
     }
-    if (this.kafka.startFrom === 'latest') {
+    if (this.options.role === 'target' && this.kafka.startFrom === 'latest') {
       problems.push({
         kind: 'config',
         message:
           "kafka.startFrom is 'latest': a rule whose consumer group has not committed on a job topic yet would skip the migrated events; set it to 'earliest' for the cutover",
       });
     }
+    if (this.options.role === 'target') return problems;
     try {
       const groups = [...new Set(this.groupTopics(topics).map((gt) => gt.group))];
       for (const [group, members] of await this.io.groupMembers(groups)) {
         if (members > 0) {
           problems.push({
             kind: 'config',
-            message: `consumer group ${group} has ${members} active member(s): stop the Kafka runner before migrating from or to Kafka`,
+            message: `consumer group ${group} has ${members} active member(s): stop the Kafka runner before migrating from Kafka (its offsets are moved past the migrated events)`,
           });
         }
       }
@@ -188,7 +213,12 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
         if (end > from) this.ranges.push({ gt, partition, from, to: end });
       });
     }
-    const ranges: OffsetRange[] = this.ranges.map((r) => ({ topic: r.gt.topic, partition: r.partition, from: r.from, to: r.to }));
+    const ranges: OffsetRange[] = this.ranges.map((r) => ({
+      topic: r.gt.topic,
+      partition: r.partition,
+      from: r.from,
+      to: r.to,
+    }));
     const records = await io.read(ranges);
     const now = this.now();
     this.pending = new Map();
@@ -204,7 +234,7 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
         const job = eventToJob(at.value, now);
         const attempt = Number(at.headers.get(HEADER_ATTEMPT) ?? 0);
         const withAttempts = Number.isInteger(attempt) && attempt > 0 ? { ...job, attempts: attempt } : job;
-        record = { kind: 'job', job: withAttempts };
+        record = { kind: 'job', job: withAttempts, digest: sha1Hex(at.value) };
         id = job.id;
         key = queueKey(job.wiki, job.type);
       } catch (error) {
@@ -242,7 +272,9 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
    * Moves each group's committed offset past the leading run of verified events on every partition.
    * Counted as deleted per queue: its verified events now below the committed offset.
    */
-  async deleteAll(verifiedByQueue: ReadonlyMap<string, ReadonlyMap<string, string>>): Promise<Map<string, DeleteResult>> {
+  async deleteAll(
+    verifiedByQueue: ReadonlyMap<string, ReadonlyMap<string, string>>,
+  ): Promise<Map<string, DeleteResult>> {
     const io = this.requireIo();
     const verifiedIds = new Set<string>();
     for (const map of verifiedByQueue.values()) for (const id of map.keys()) verifiedIds.add(id);
@@ -306,29 +338,51 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
     if (job.state === 'abandoned') {
       return 'abandoned (attempts used up): Kafka has no abandoned state; retry it on the source first (jobqueue retry-abandoned) or leave it';
     }
-    if (!TOPIC_NAME.test(jobTopic(this.naming, job.type))) return `job type "${job.type}" cannot be part of a Kafka topic name`;
-    return null;
+    let ok = this.topicOk.get(job.type);
+    if (ok === undefined) {
+      ok = TOPIC_NAME.test(jobTopic(this.naming, job.type));
+      this.topicOk.set(job.type, ok);
+    }
+    return ok ? null : `job type "${job.type}" cannot be part of a Kafka topic name`;
   }
 
-  /** IDs of the events from `from` offsets to the end of a topic (meta.id → bytes). */
-  private async scan(topic: string, from: Record<string, string>): Promise<Map<string, Buffer>> {
+  /** Events from each topic's `from` offsets to its end, in one read: topic → meta.id → bytes. */
+  private async scan(
+    marks: ReadonlyMap<string, Record<string, string>>,
+  ): Promise<Map<string, Map<string, Buffer>>> {
     const io = this.requireIo();
-    const ends = (await io.endOffsets([topic])).get(topic) ?? [];
-    const ranges: OffsetRange[] = ends.map((to, partition) => ({
-      topic,
-      partition,
-      from: BigInt(from[String(partition)] ?? '0'),
-      to,
-    }));
-    const out = new Map<string, Buffer>();
+    const topics = [...marks.keys()];
+    const ends = await io.endOffsets(topics);
+    const ranges: OffsetRange[] = [];
+    for (const topic of topics) {
+      const from = marks.get(topic) ?? {};
+      (ends.get(topic) ?? []).forEach((to, partition) =>
+        ranges.push({ topic, partition, from: BigInt(from[String(partition)] ?? '0'), to }),
+      );
+    }
+    const out = new Map<string, Map<string, Buffer>>(topics.map((t) => [t, new Map<string, Buffer>()]));
     for (const record of await io.read(ranges)) {
-      try {
-        out.set(eventToJob(record.value, this.now()).id, record.value);
-      } catch {
-        // other producers' unreadable events are not ours
-      }
+      const id = eventIdOf(record.value);
+      if (id !== null) out.get(record.topic)?.set(id, record.value); // other producers' unreadable events are not ours
     }
     return out;
+  }
+
+  /** SHA-1 of the event bytes this job is produced as (kept for write()). */
+  fingerprint(job: MigratedJob): string {
+    return sha1Hex(this.bytesOf(job));
+  }
+
+  private bytesOf(job: MigratedJob): Buffer {
+    let bytes = this.encoded.get(job);
+    if (!bytes) {
+      bytes = jobToEvent(
+        job,
+        this.options.secretKey !== undefined ? { secretKey: this.options.secretKey } : {},
+      );
+      this.encoded.set(job, bytes);
+    }
+    return bytes;
   }
 
   async write(jobs: readonly MigratedJob[]): Promise<WriteResult> {
@@ -355,7 +409,8 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
       if (!seen) {
         seen = new Set<string>();
         if (this.resumedTopics.has(topic)) {
-          for (const id of (await this.scan(topic, this.marks.get(topic) ?? {})).keys()) seen.add(id);
+          const found = await this.scan(new Map([[topic, this.marks.get(topic) ?? {}]]));
+          for (const id of found.get(topic)?.keys() ?? []) seen.add(id);
         }
         this.written.set(topic, seen);
       }
@@ -365,7 +420,7 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
         const chunk = fresh.slice(i, i + this.batchSize);
         await io.produce(
           topic,
-          chunk.map((job) => jobToEvent(job, this.options.secretKey !== undefined ? { secretKey: this.options.secretKey } : {})),
+          chunk.map((job) => this.bytesOf(job)),
         );
         for (const job of chunk) {
           seen.add(job.id);
@@ -376,25 +431,16 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
     return { written, present };
   }
 
-  async readBack(wiki: string, type: string, ids: readonly string[]): Promise<Map<string, ReadBack>> {
+  async readBack(_wiki: string, type: string, ids: readonly string[]): Promise<Map<string, ReadBack>> {
     const topic = jobTopic(this.naming, type);
     const out = new Map<string, ReadBack>();
-    const mark = this.marks.get(topic);
-    if (mark === undefined) return out;
-    let events = this.scanned.get(topic);
-    if (!events) {
-      events = await this.scan(topic, mark);
-      this.scanned.set(topic, events);
-    }
+    if (!this.marks.has(topic)) return out;
+    // Verification starts after every write: read all written topics back in one go.
+    this.scanned ??= await this.scan(this.marks);
+    const events = this.scanned.get(topic) ?? new Map<string, Buffer>();
     for (const id of ids) {
       const bytes = events.get(id);
-      if (!bytes) continue;
-      try {
-        const job = eventToJob(bytes, this.now());
-        out.set(id, job.wiki === wiki ? job : { corrupt: `event is for wiki ${job.wiki}` });
-      } catch (error) {
-        out.set(id, { corrupt: message(error) });
-      }
+      if (bytes) out.set(id, sha1Hex(bytes));
     }
     return out;
   }

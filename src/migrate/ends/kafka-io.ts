@@ -39,7 +39,12 @@ export class KafkaIo {
     readonly brokers: readonly string[],
     readonly clientId: string,
   ) {
-    this.admin = new Admin({ clientId: `${clientId}-admin`, bootstrapBrokers: [...brokers], retries: 2, retryDelay: 500 });
+    this.admin = new Admin({
+      clientId: `${clientId}-admin`,
+      bootstrapBrokers: [...brokers],
+      retries: 2,
+      retryDelay: 500,
+    });
   }
 
   async listTopics(): Promise<string[]> {
@@ -104,7 +109,9 @@ export class KafkaIo {
     if (offsets.size === 0) return;
     await this.admin.alterConsumerGroupOffsets({
       groupId,
-      topics: [{ name: topic, partitionOffsets: [...offsets].map(([partition, offset]) => ({ partition, offset })) }],
+      topics: [
+        { name: topic, partitionOffsets: [...offsets].map(([partition, offset]) => ({ partition, offset })) },
+      ],
     });
   }
 
@@ -167,7 +174,9 @@ export class KafkaIo {
         await Promise.resolve(stream.close()).catch(() => undefined);
       }
       if (remaining.size > 0) {
-        throw new Error(`could not read Kafka ranges within ${Math.round(timeoutMs / 1000)} s: ${[...remaining.keys()].join(', ')}`);
+        throw new Error(
+          `could not read Kafka ranges within ${Math.round(timeoutMs / 1000)} s: ${[...remaining.keys()].join(', ')}`,
+        );
       }
     } finally {
       await Promise.resolve(consumer.close(true) as unknown).catch(() => undefined);

@@ -4,11 +4,19 @@
 // in memcached: jobchron rebuilds the registry on its next pass.
 import type { JobrunnerConfig, LegacyWikiConfig } from '../../config/types.js';
 import { limitFor } from '../../config/types.js';
-import { JobTableClient, JobTableError, type JobRow, type JobTableDb } from '../../legacy/job-table-client.js';
+import { createHash } from 'node:crypto';
+import {
+  JobTableClient,
+  JobTableError,
+  type JobRow,
+  type JobTableDb,
+  type NewJobRow,
+} from '../../legacy/job-table-client.js';
+import type { PhpString } from '../../mediawiki/php-serialize.js';
 import { RegistryStore } from '../../legacy/registry-store.js';
 import { jobTableDb } from '../../legacy/wiki-tables.js';
-import { jobToRow, rowToJob, type RowContext } from '../convert/db-row.js';
-import { contentHash, CorruptJobError, type MigratedJob } from '../job.js';
+import { jobToRow, rowId, rowToJob, type RowContext } from '../convert/db-row.js';
+import { CorruptJobError, type MigratedJob } from '../job.js';
 import type {
   DeleteResult,
   MigrationFilter,
@@ -29,6 +37,31 @@ export interface LegacyEndOptions {
   readonly dedupTypes?: ReadonlySet<string>;
 }
 
+/**
+ * SHA-1 of a row's stored values (with its job_id when given: the source's digest of one record;
+ * without: a target fingerprint, comparable before and after the insert).
+ */
+export function rowDigest(row: Omit<JobRow, 'id'>, id: number | null): string {
+  const text = (value: PhpString | null) =>
+    value === null ? '\u0000null' : Buffer.isBuffer(value) ? value.toString('latin1') : value;
+  const hash = createHash('sha1');
+  hash.update(
+    JSON.stringify([
+      id,
+      text(row.cmd),
+      row.namespace,
+      text(row.title),
+      row.timestamp,
+      row.random,
+      row.attempts,
+      text(row.token),
+      row.tokenTimestamp,
+      text(row.sha1),
+    ]),
+  );
+  return hash.update(row.params).digest('hex');
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -41,6 +74,8 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
   private readonly dbs = new Map<string, JobTableDb>();
   private readonly now: () => number;
   private readonly batchSize: number;
+  /** Rows built by fingerprint(), reused by write(). */
+  private readonly newRows = new WeakMap<MigratedJob, NewJobRow>();
 
   constructor(
     private readonly config: JobrunnerConfig,
@@ -79,13 +114,15 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
   async preflight(): Promise<PreflightProblem[]> {
     const problems: PreflightProblem[] = [];
     const memcached = this.config.memcached;
-    if (!memcached) return [{ kind: 'config', message: `${this.config.sourcePath} has no memcached section` }];
+    if (!memcached)
+      return [{ kind: 'config', message: `${this.config.sourcePath} has no memcached section` }];
     await Promise.all(
       memcached.wikis.map(async (wiki) => {
         try {
           await this.tables.ping(this.db(wiki.wiki));
         } catch (error) {
-          const kind = error instanceof JobTableError && error.code === 'unreachable' ? 'unreachable' : 'config';
+          const kind =
+            error instanceof JobTableError && error.code === 'unreachable' ? 'unreachable' : 'config';
           problems.push({ kind, message: `job table of wiki ${wiki.wiki} (${wiki.dsn}): ${message(error)}` });
         }
       }),
@@ -128,7 +165,8 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
         const ref = `${queue.wiki} job_id ${row.id}`;
         try {
           const outcome = rowToJob(row, ctx, keys.get(row.id));
-          return 'job' in outcome ? { kind: 'job', job: outcome.job } : { kind: 'skip', ref, reason: outcome.skip };
+          if (!('job' in outcome)) return { kind: 'skip', ref, reason: outcome.skip };
+          return { kind: 'job', job: outcome.job, digest: rowDigest(row, row.id) };
         } catch (error) {
           if (error instanceof CorruptJobError) return { kind: 'corrupt', ref, reason: error.message };
           throw error;
@@ -140,7 +178,11 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
   private async *rows(queue: SourceQueue): AsyncIterable<JobRow[]> {
     let after = 0;
     for (;;) {
-      const rows = await this.tables.read(this.db(queue.wiki), { after, limit: this.batchSize, type: queue.type });
+      const rows = await this.tables.read(this.db(queue.wiki), {
+        after,
+        limit: this.batchSize,
+        type: queue.type,
+      });
       if (rows.length === 0) return;
       yield rows;
       after = rows[rows.length - 1]?.id ?? after;
@@ -149,7 +191,10 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
 
   /** job_id → the key a migration inserted the row under (keeps IDs stable across round trips). */
   private async mappedKeys(wiki: string, rows: readonly JobRow[]): Promise<Map<number, string>> {
-    return this.tables.keysForIds(this.db(wiki), rows.map((r) => r.id));
+    return this.tables.keysForIds(
+      this.db(wiki),
+      rows.map((r) => r.id),
+    );
   }
 
   async deleteVerified(queue: SourceQueue, verified: ReadonlyMap<string, string>): Promise<DeleteResult> {
@@ -157,38 +202,49 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
     const kept: DeleteResult['kept'] = [];
     for await (const rows of this.rows(queue)) {
       const keys = await this.mappedKeys(queue.wiki, rows);
-      const ctx = this.rowContext(queue.wiki);
       const doomed: JobRow[] = [];
       for (const row of rows) {
-        let job: MigratedJob;
-        try {
-          const outcome = rowToJob(row, ctx, keys.get(row.id));
-          if (!('job' in outcome)) continue;
-          job = outcome.job;
-        } catch {
-          continue; // corrupt rows stay
-        }
-        const hash = verified.get(job.id);
-        if (hash === undefined) continue;
-        if (hash !== contentHash(job)) {
+        const digest = verified.get(rowId(queue.wiki, row, keys.get(row.id)));
+        if (digest === undefined) continue;
+        if (digest !== rowDigest(row, row.id)) {
           kept.push({ ref: `${queue.wiki} job_id ${row.id}`, reason: 'changed since it was copied' });
           continue;
         }
         doomed.push(row);
       }
+      // The helper deletes a row only while its type, params and claim are still as read.
       const gone = new Set(await this.tables.deleteUnchanged(this.db(queue.wiki), doomed));
       deleted += gone.size;
       for (const row of doomed) {
-        if (!gone.has(row.id)) kept.push({ ref: `${queue.wiki} job_id ${row.id}`, reason: 'claimed or changed since it was read' });
+        if (!gone.has(row.id))
+          kept.push({
+            ref: `${queue.wiki} job_id ${row.id}`,
+            reason: 'claimed or changed since it was read',
+          });
       }
     }
     return { deleted, kept };
   }
 
   cannotHold(job: MigratedJob): string | null {
-    if (!this.wikis.has(job.wiki)) return `wiki ${job.wiki} is not in memcached.wikis of ${this.config.sourcePath}`;
+    if (!this.wikis.has(job.wiki))
+      return `wiki ${job.wiki} is not in memcached.wikis of ${this.config.sourcePath}`;
     if (job.state === 'delayed') return 'JobQueueDB cannot hold delayed jobs';
     return null;
+  }
+
+  /** SHA-1 of the row this job is inserted as (kept for write()). */
+  fingerprint(job: MigratedJob): string {
+    return rowDigest(this.rowOf(job), null);
+  }
+
+  private rowOf(job: MigratedJob): NewJobRow {
+    let row = this.newRows.get(job);
+    if (!row) {
+      row = jobToRow(job);
+      this.newRows.set(job, row);
+    }
+    return row;
   }
 
   async write(jobs: readonly MigratedJob[]): Promise<WriteResult> {
@@ -201,7 +257,10 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
       else byWiki.set(job.wiki, [job]);
     }
     for (const [wiki, list] of byWiki) {
-      const outcomes = await this.tables.insert(this.db(wiki), list.map(jobToRow));
+      const outcomes = await this.tables.insert(
+        this.db(wiki),
+        list.map((job) => this.rowOf(job)),
+      );
       for (const o of outcomes) (o.inserted ? written : present).push(o.key);
     }
     return { written, present };
@@ -210,24 +269,14 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
   async readBack(wiki: string, _type: string, ids: readonly string[]): Promise<Map<string, ReadBack>> {
     const out = new Map<string, ReadBack>();
     const db = this.db(wiki);
-    const ctx = this.rowContext(wiki);
     for (let i = 0; i < ids.length; i += this.batchSize) {
-      const chunk = ids.slice(i, i + this.batchSize);
-      const found = await this.tables.lookup(db, chunk);
-      const rows = await this.tables.fetch(db, [...found.values()]);
+      const found = await this.tables.lookup(db, ids.slice(i, i + this.batchSize));
       const keyOf = new Map([...found].map(([key, id]) => [id, key]));
       // Recorded in the map table but no longer in the job table: inserted, then run and acked.
       for (const key of found.keys()) out.set(key, { ran: true });
-      for (const row of rows) {
+      for (const row of await this.tables.fetch(db, [...found.values()])) {
         const key = keyOf.get(row.id);
-        if (key === undefined) continue;
-        try {
-          // State does not matter for verification: read every claimed row as abandoned.
-          const outcome = rowToJob(row, { ...ctx, maxAttempts: () => 0 }, key);
-          out.set(key, 'job' in outcome ? outcome.job : { corrupt: outcome.skip });
-        } catch (error) {
-          out.set(key, { corrupt: message(error) });
-        }
+        if (key !== undefined) out.set(key, rowDigest(row, null));
       }
     }
     return out;

@@ -9,6 +9,7 @@ export type MigrationEnd = MigrationSource & MigrationTarget;
 
 export interface EndOptions {
   readonly runId: string;
+  readonly role: 'source' | 'target';
   readonly batchSize?: number;
   /** memcached: extra de-duplicating job types (see convert/dedup-rules.ts). */
   readonly dedupTypes?: ReadonlySet<string>;
@@ -20,9 +21,11 @@ export interface EndOptions {
 
 /** What the configuration must have for this kind; null when it does. */
 export function missingSection(kind: BackendKind, config: JobrunnerConfig): string | null {
-  if (kind === 'memcached' && !config.memcached) return `${config.sourcePath} has no memcached section (servers, wikis)`;
+  if (kind === 'memcached' && !config.memcached)
+    return `${config.sourcePath} has no memcached section (servers, wikis)`;
   if (kind === 'kafka' && !config.kafka) return `${config.sourcePath} has no kafka section`;
-  if (kind === 'redis' && config.redis.queues.length === 0) return `${config.sourcePath} lists no redis.queues`;
+  if (kind === 'redis' && config.redis.queues.length === 0)
+    return `${config.sourcePath} lists no redis.queues`;
   return null;
 }
 
@@ -30,12 +33,20 @@ export function openEnd(kind: BackendKind, config: JobrunnerConfig, options: End
   const batch = options.batchSize !== undefined ? { batchSize: options.batchSize } : {};
   switch (kind) {
     case 'memcached':
-      return new LegacyEnd(config, { ...batch, ...(options.dedupTypes ? { dedupTypes: options.dedupTypes } : {}) });
+      return new LegacyEnd(config, {
+        ...batch,
+        ...(options.dedupTypes ? { dedupTypes: options.dedupTypes } : {}),
+      });
     case 'redis':
-      return new RedisEnd(config, { runId: options.runId, ...batch, ...(options.gzip ? { gzip: true } : {}) });
+      return new RedisEnd(config, {
+        runId: options.runId,
+        ...batch,
+        ...(options.gzip ? { gzip: true } : {}),
+      });
     case 'kafka':
       return new KafkaEnd(config, {
         runId: options.runId,
+        role: options.role,
         ...batch,
         ...(options.secretKey !== undefined ? { secretKey: options.secretKey } : {}),
       });

@@ -21,8 +21,13 @@ import {
   type QueueRef,
 } from '../../mediawiki/queue-keys.js';
 import { RedisQueueStore, isRootJob } from '../../redis/queue-store.js';
-import { blobToJob, jobToBlobFields, type RedisJobState, type StoredRedisJob } from '../convert/redis-blob.js';
-import { contentHash, CorruptJobError, type MigratedJob } from '../job.js';
+import {
+  blobToJob,
+  jobToBlobFields,
+  type RedisJobState,
+  type StoredRedisJob,
+} from '../convert/redis-blob.js';
+import { CorruptJobError, type MigratedJob } from '../job.js';
 import type {
   DeleteResult,
   MigrationFilter,
@@ -79,13 +84,23 @@ function connect(address: RedisServerAddress, config: JobrunnerConfig): Redis {
   client.on('error', (error: Error) => {
     lastErrors.set(client, error.message);
   });
-  client.defineCommand(PUSH, { numberOfKeys: 9, lua: readFileSync(new URL('migrate-push.lua', luaDir), 'utf8') });
-  client.defineCommand(REMOVE, { numberOfKeys: 9, lua: readFileSync(new URL('migrate-remove.lua', luaDir), 'utf8') });
+  client.defineCommand(PUSH, {
+    numberOfKeys: 9,
+    lua: readFileSync(new URL('migrate-push.lua', luaDir), 'utf8'),
+  });
+  client.defineCommand(REMOVE, {
+    numberOfKeys: 9,
+    lua: readFileSync(new URL('migrate-remove.lua', luaDir), 'utf8'),
+  });
   return client;
 }
 
 /** The last connection error per client: ioredis rejects commands with "Connection is closed." only. */
 const lastErrors = new WeakMap<Redis, string>();
+
+function sha1Hex(bytes: Buffer): string {
+  return createHash('sha1').update(bytes).digest('hex');
+}
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -106,6 +121,8 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
   private readonly now: () => number;
   private readonly batchSize: number;
   private readonly markerKey: string;
+  /** Blobs encoded by fingerprint(), reused by write(). */
+  private readonly blobs = new WeakMap<MigratedJob, Buffer>();
 
   constructor(
     private readonly config: JobrunnerConfig,
@@ -163,7 +180,9 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
   }
 
   /** Snapshot of a queue's IDs on one partition: pop order first, then the zsets by score. */
-  private async snapshot(loc: QueueLocation): Promise<{ id: string; state: RedisJobState; score: number | null }[]> {
+  private async snapshot(
+    loc: QueueLocation,
+  ): Promise<{ id: string; state: RedisJobState; score: number | null }[]> {
     const k = queueKeys(loc.queue.type, loc.queue.domain);
     const c = loc.partition.client;
     const [unclaimed, delayed, claimed, abandoned] = await Promise.all([
@@ -176,7 +195,8 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
       .reverse()
       .map((id) => ({ id, state: 'unclaimed' as const, score: null }));
     const zset = (flat: string[], state: RedisJobState) => {
-      for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i] as string, state, score: Number(flat[i + 1]) });
+      for (let i = 0; i + 1 < flat.length; i += 2)
+        out.push({ id: flat[i] as string, state, score: Number(flat[i + 1]) });
     };
     zset(claimed, 'claimed');
     zset(abandoned, 'abandoned');
@@ -200,7 +220,13 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
       for (const [error] of results) if (error) throw error;
       const blobs = results[0]?.[1] as (Buffer | null)[];
       const attempts = results[1]?.[1] as (string | null)[];
-      yield chunk.map((e, j) => ({ ...e, attempts: Number(attempts[j] ?? 0) || 0, blob: blobs[j] ?? null }));
+      yield chunk.map((e, j) => ({
+        id: e.id,
+        state: e.state,
+        score: e.score,
+        attempts: Number(attempts[j] ?? 0) || 0,
+        blob: blobs[j] ?? null,
+      }));
     }
   }
 
@@ -214,12 +240,14 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
       };
       for await (const batch of this.stored(loc)) {
         yield batch.map((stored): SourceRecord => {
-          const ref = `${loc.partition.address} ${queue.wiki} ${stored.state} ${stored.id}`;
+          const ref = () => `${loc.partition.address} ${queue.wiki} ${stored.state} ${stored.id}`;
           try {
             const outcome = blobToJob(stored, ctx);
-            return 'job' in outcome ? { kind: 'job', job: outcome.job } : { kind: 'skip', ref, reason: outcome.skip };
+            if (!('job' in outcome)) return { kind: 'skip', ref: ref(), reason: outcome.skip };
+            return { kind: 'job', job: outcome.job, digest: sha1Hex(stored.blob as Buffer) };
           } catch (error) {
-            if (error instanceof CorruptJobError) return { kind: 'corrupt', ref, reason: error.message };
+            if (error instanceof CorruptJobError)
+              return { kind: 'corrupt', ref: ref(), reason: error.message };
             throw error;
           }
         });
@@ -243,32 +271,22 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
         k['h-idBySha1'],
         QUEUES_WITH_JOBS_KEY,
       ];
-      // State does not matter here: judge every claim as expired so each job is compared.
-      const ctx = { wiki: queue.wiki, type: queue.type, now: this.now(), claimTTL: () => 0 };
-      for await (const batch of this.stored(loc)) {
+      // Pop order matters (LREM searches from the tail); the script itself checks each blob's digest.
+      const ids = (await this.snapshot(loc)).map((e) => e.id).filter((id) => verified.has(id));
+      for (let i = 0; i < ids.length; i += this.batchSize) {
         const args: string[] = [];
-        for (const stored of batch) {
-          const hash = verified.get(stored.id);
-          if (hash === undefined || stored.blob === null) continue;
-          let job: MigratedJob;
-          try {
-            const outcome = blobToJob(stored, ctx);
-            if (!('job' in outcome)) continue;
-            job = outcome.job;
-          } catch {
-            continue;
-          }
-          if (contentHash(job) !== hash) {
-            kept.push({ ref: `${loc.partition.address} ${stored.id}`, reason: 'changed since it was copied' });
-            continue;
-          }
-          args.push(stored.id, createHash('sha1').update(stored.blob).digest('hex'));
-        }
-        if (args.length === 0) continue;
-        const reply = await (loc.partition.client as ScriptClient)[REMOVE](...keys, loc.queue.queueId, ...args);
+        for (const id of ids.slice(i, i + this.batchSize)) args.push(id, verified.get(id) as string);
+        const reply = await (loc.partition.client as ScriptClient)[REMOVE](
+          ...keys,
+          loc.queue.queueId,
+          ...args,
+        );
         deleted += Number(reply[0]);
         for (const id of reply.slice(1)) {
-          kept.push({ ref: `${loc.partition.address} ${String(id)}`, reason: 'changed or gone since it was read' });
+          kept.push({
+            ref: `${loc.partition.address} ${String(id)}`,
+            reason: 'changed or gone since it was copied',
+          });
         }
       }
     }
@@ -277,6 +295,20 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
 
   cannotHold(): string | null {
     return null;
+  }
+
+  /** SHA-1 of the blob this job is stored as (kept for write()). */
+  fingerprint(job: MigratedJob): string {
+    return sha1Hex(this.blobOf(job));
+  }
+
+  private blobOf(job: MigratedJob): Buffer {
+    let blob = this.blobs.get(job);
+    if (!blob) {
+      blob = encodeJobBlob(jobToBlobFields(job), { compression: this.options.gzip ? 'gzip' : null });
+      this.blobs.set(job, blob);
+    }
+    return blob;
   }
 
   /** The partition a job goes to (deterministic, see the file comment). */
@@ -288,7 +320,10 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
   }
 
   async write(jobs: readonly MigratedJob[]): Promise<WriteResult> {
-    const groups = new Map<string, { partition: Partition; wiki: string; type: string; jobs: MigratedJob[] }>();
+    const groups = new Map<
+      string,
+      { partition: Partition; wiki: string; type: string; jobs: MigratedJob[] }
+    >();
     for (const job of jobs) {
       const partition = this.placement(job);
       const key = `${partition.address}\t${job.wiki}\t${job.type}`;
@@ -313,18 +348,21 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
       ];
       const args: (string | number | Buffer)[] = [makeQueueId(type, wiki), MARKER_TTL_SECONDS];
       for (const job of list) {
-        const score = job.state === 'abandoned' ? (job.claimedAt ?? job.enqueueTimestamp) : job.releaseTimestamp;
+        const score =
+          job.state === 'abandoned' ? (job.claimedAt ?? job.enqueueTimestamp) : job.releaseTimestamp;
         args.push(
           job.id,
           job.state === 'claimed' ? 'ready' : job.state,
           score,
           job.attempts,
           job.sha1,
-          encodeJobBlob(jobToBlobFields(job), { compression: this.options.gzip ? 'gzip' : null }),
+          this.blobOf(job),
         );
       }
       const flags = await (partition.client as ScriptClient)[PUSH](...keys, ...args);
-      const roots = list.filter((job, i) => flags[i] === '1' && job.state !== 'abandoned' && isRootJob(job.params));
+      const roots = list.filter(
+        (job, i) => flags[i] === '1' && job.state !== 'abandoned' && isRootJob(job.params),
+      );
       if (roots.length > 0) await partition.store.registerRootJobs(type, wiki, roots.map(jobToBlobFields));
       list.forEach((job, i) => (flags[i] === '1' ? written : present).push(job.id));
     }
@@ -334,7 +372,6 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
   async readBack(wiki: string, type: string, ids: readonly string[]): Promise<Map<string, ReadBack>> {
     const out = new Map<string, ReadBack>();
     const k = queueKeys(type, wiki);
-    const ctx = { wiki, type, now: this.now(), claimTTL: () => 0 };
     // Every partition is asked: the placement of a job depends on its dedup hash, unknown here.
     for (const partition of this.partitions) {
       for (let i = 0; i < ids.length; i += this.batchSize) {
@@ -342,13 +379,7 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
         const blobs = await partition.client.hmgetBuffer(k['h-data'], ...chunk);
         chunk.forEach((id, j) => {
           const blob = blobs[j];
-          if (!blob) return;
-          try {
-            const outcome = blobToJob({ id, state: 'unclaimed', score: null, attempts: 0, blob }, ctx);
-            out.set(id, 'job' in outcome ? outcome.job : { corrupt: outcome.skip });
-          } catch (error) {
-            out.set(id, { corrupt: message(error) });
-          }
+          if (blob) out.set(id, sha1Hex(blob));
         });
       }
     }

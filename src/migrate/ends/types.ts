@@ -18,9 +18,13 @@ export interface SourceQueue {
   readonly size: number;
 }
 
-/** One source record: a job to copy, one to leave (skip, with why) or an unreadable one (corrupt). */
+/**
+ * One source record: a job to copy, one to leave (skip, with why) or an unreadable one (corrupt).
+ * A job's `digest` identifies the record exactly as the source stores it; deleteVerified() deletes
+ * only records that still have the digest they had when copied.
+ */
 export type SourceRecord =
-  | { readonly kind: 'job'; readonly job: MigratedJob }
+  | { readonly kind: 'job'; readonly job: MigratedJob; readonly digest: string }
   | { readonly kind: 'skip'; readonly ref: string; readonly reason: string }
   | { readonly kind: 'corrupt'; readonly ref: string; readonly reason: string };
 
@@ -45,15 +49,17 @@ export interface MigrationSource {
   /** Every record of the queue, in batches (pop order where the backend has one). */
   read(queue: SourceQueue): AsyncIterable<SourceRecord[]>;
   /**
-   * Deletes the jobs of `queue` whose ID is in `verified` with that content hash, and only while they
-   * are still exactly as read.
+   * Deletes the jobs of `queue` whose ID is in `verified` (ID → source digest), and only while each
+   * still has that digest.
    */
   deleteVerified(queue: SourceQueue, verified: ReadonlyMap<string, string>): Promise<DeleteResult>;
   /**
    * All queues at once, for sources where queues share storage (Kafka partitions hold several
-   * wikis): queue key (wiki TAB type) → verified ID → content hash. Used instead of deleteVerified.
+   * wikis): queue key (wiki TAB type) → verified ID → source digest. Used instead of deleteVerified.
    */
-  deleteAll?(verifiedByQueue: ReadonlyMap<string, ReadonlyMap<string, string>>): Promise<Map<string, DeleteResult>>;
+  deleteAll?(
+    verifiedByQueue: ReadonlyMap<string, ReadonlyMap<string, string>>,
+  ): Promise<Map<string, DeleteResult>>;
   close(): Promise<void>;
 }
 
@@ -65,11 +71,11 @@ export interface WriteResult {
 }
 
 /**
- * A job read back from the target: the job; why it could not be read; or `ran` when this migration
- * wrote it and it is gone because a target runner already ran it (the write itself was recorded
+ * A job read back from the target: the fingerprint of what the target holds; or `ran` when this
+ * migration wrote it and it is gone because a target runner already ran it (the write was recorded
  * atomically with the job, so the copy was complete).
  */
-export type ReadBack = MigratedJob | { readonly corrupt: string } | { readonly ran: true };
+export type ReadBack = string | { readonly ran: true };
 
 export interface MigrationTarget {
   readonly kind: BackendKind;
@@ -77,8 +83,14 @@ export interface MigrationTarget {
   preflight(): Promise<PreflightProblem[]>;
   /** Why the target cannot hold this job (it then stays in the source), or null. */
   cannotHold(job: MigratedJob): string | null;
+  /**
+   * SHA-1 of exactly what the target stores for this job (the blob, the event bytes, the row). The
+   * conversion is deterministic, so a resumed run computes the same; verification compares it with
+   * what readBack() finds.
+   */
+  fingerprint(job: MigratedJob): string;
   write(jobs: readonly MigratedJob[]): Promise<WriteResult>;
-  /** The jobs with these IDs as the target holds them; absent IDs are missing from the map. */
+  /** Fingerprints of what the target holds under these IDs; absent IDs are missing from the map. */
   readBack(wiki: string, type: string, ids: readonly string[]): Promise<Map<string, ReadBack>>;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 // Pieces of daemon start-up shared by jobrunner and jobchron: the optional log file with SIGUSR1
 // reopen (logrotate), and telling systemd we are ready (Type=notify units).
-import type { DaemonLogger } from '../observability/logger.js';
-import { notifyReady, notifyStopping } from '../observability/systemd-notify.js';
+import type { DaemonLogger } from './logger.js';
+import { notifyReady, notifyStopping } from './systemd-notify.js';
 
 /** Applies logging.file and installs the SIGUSR1 handler (also keeps Node's debugger off SIGUSR1). */
 export function setUpLogFile(logger: DaemonLogger, file: string | undefined): void {

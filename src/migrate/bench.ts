@@ -1,0 +1,223 @@
+// npm run bench:migrate — `jobqueue migrate` throughput on this machine: N jobs (default 100,000)
+// Redis → Kafka and legacy (JobQueueDB tables) → Redis, each through the real CLI
+// (copy + verify + --delete-source), against a private redis-server, Kafka broker and memcached.
+//
+//   node dist/migrate/bench.js [--jobs N]
+//
+// Jobs/s is records handled per second of the migration itself (the CLI's own report); wall time
+// also counts the CLI's start-up (configuration schema compile, connections).
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { collectMachineInfo, formatMachineInfo, busyMachineWarning } from '../bench/common/machine-info.js';
+import { formatTable } from '../bench/common/table.js';
+import { startKafkaBroker } from '../farm/kafka-broker.js';
+import { mediawikiPath } from '../farm/farm-paths.js';
+import { startMemcached } from '../farm/memcached-server.js';
+import { startRedisServer } from '../farm/redis-server.js';
+import { newJobFields } from '../mediawiki/new-job.js';
+import { PhpArray } from '../mediawiki/php-serialize.js';
+import { RedisQueueStore } from '../redis/queue-store.js';
+import type { MigrationReport } from './report.js';
+
+const JOBQUEUE = fileURLToPath(new URL('../cli/jobqueue.js', import.meta.url));
+const WIKIS = ['benchwiki1', 'benchwiki2', 'benchwiki3', 'benchwiki4'];
+const TYPES = ['benchA', 'benchB', 'benchC', 'benchD', 'benchE'];
+/** Young-generation room: the conversion allocates many short-lived objects. */
+const NODE_FLAGS = ['--max-semi-space-size=32'];
+
+interface Result {
+  readonly scenario: string;
+  readonly jobs: number;
+  readonly wallMs: number;
+  readonly report: MigrationReport;
+}
+
+function jobsOption(argv: string[]): number {
+  const at = argv.indexOf('--jobs');
+  const value = at === -1 ? 100_000 : Number(argv[at + 1]);
+  if (!Number.isInteger(value) || value < TYPES.length * WIKIS.length) {
+    throw new Error(`--jobs must be a whole number of at least ${TYPES.length * WIKIS.length}`);
+  }
+  return value;
+}
+
+async function runMigrate(args: string[]): Promise<{ report: MigrationReport; wallMs: number }> {
+  const started = Date.now();
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (done) => {
+      const child = spawn(
+        process.execPath,
+        [...NODE_FLAGS, JOBQUEUE, 'migrate', ...args, '--json', '--no-progress'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      child.on('close', (exit) => done({ code: exit, stdout: out, stderr: err }));
+    },
+  );
+  if (code !== 0)
+    throw new Error(`jobqueue migrate exited ${String(code)}: ${stderr.trim() || stdout.trim()}`);
+  return { report: JSON.parse(stdout) as MigrationReport, wallMs: Date.now() - started };
+}
+
+/** N null-like jobs in MediaWiki's Redis format, spread over the bench wikis and types. */
+async function fillRedis(address: { host: string; port: number }, jobs: number): Promise<void> {
+  const client = new Redis({ host: address.host, port: address.port });
+  try {
+    const store = new RedisQueueStore(client);
+    const queues = WIKIS.flatMap((wiki) => TYPES.map((type) => ({ wiki, type })));
+    for (const [q, { wiki, type }] of queues.entries()) {
+      const count = Math.floor(jobs / queues.length) + (q < jobs % queues.length ? 1 : 0);
+      for (let start = 0; start < count; start += 5000) {
+        const batch = [];
+        for (let i = start; i < Math.min(count, start + 5000); i++) {
+          batch.push(
+            newJobFields({
+              type,
+              params: PhpArray.from([
+                ['seq', i],
+                ['requestId', 'b3nchb3nchb3nchb3nchb3nc'],
+              ]),
+            }),
+          );
+        }
+        await store.pushJobs(type, wiki, batch, { atomic: true });
+      }
+    }
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The `job` table DDL of MediaWiki's SQLite schema (read from the installed MediaWiki). */
+function jobTableDdl(): string {
+  const sql = readFileSync(join(mediawikiPath(), 'maintenance', 'sqlite', 'tables-generated.sql'), 'utf8');
+  const statements = sql.split(';').map((s) => s.trim());
+  return statements
+    .filter((s) => /CREATE (TABLE|INDEX) \S+ ON \/\*_\*\/job \(|CREATE TABLE \/\*_\*\/job \(/.test(s))
+    .map((s) => `${s.replace(/\/\*_\*\//g, '')};`)
+    .join('\n');
+}
+
+/** One SQLite job table per bench wiki with N rows in total, as JobQueueDB would have written them. */
+async function fillJobTables(dir: string, jobs: number): Promise<string[]> {
+  const files = WIKIS.map((wiki) => join(dir, `${wiki}_jobqueue.sqlite`));
+  const script = `
+$ddl = $argv[1]; $per = (int)$argv[2]; $types = explode(',', $argv[3]);
+foreach (array_slice($argv, 4) as $file) {
+  $db = new PDO("sqlite:$file", null, null, [PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION]);
+  $db->exec($ddl);
+  $db->beginTransaction();
+  $ins = $db->prepare('INSERT INTO job (job_cmd, job_namespace, job_title, job_timestamp, job_params, job_random, job_attempts, job_token, job_token_timestamp, job_sha1) VALUES (?, -1, \\'\\', ?, ?, ?, 0, \\'\\', NULL, ?)');
+  for ($i = 0; $i < $per; $i++) {
+    $params = serialize(['seq' => $i, 'requestId' => 'b3nchb3nchb3nchb3nchb3nc']);
+    $ins->execute([$types[$i % count($types)], gmdate('YmdHis'), $params, mt_rand(0, 2147483647), '']);
+  }
+  $db->commit();
+}`;
+  const per = Math.ceil(jobs / WIKIS.length);
+  await new Promise<void>((done, fail) =>
+    execFile(
+      'php',
+      ['-r', script, jobTableDdl(), String(per), TYPES.join(','), ...files],
+      { maxBuffer: 1 << 20 },
+      (error) => (error ? fail(error) : done()),
+    ),
+  );
+  return files;
+}
+
+async function main(): Promise<void> {
+  const jobs = jobsOption(process.argv.slice(2));
+  const machine = collectMachineInfo();
+  const dir = mkdtempSync(join(tmpdir(), 'jobrunner-bench-migrate-'));
+  const [redis, broker, memcached] = await Promise.all([
+    startRedisServer(),
+    startKafkaBroker({ defaultPartitions: 4 }),
+    startMemcached(),
+  ]);
+  const results: Result[] = [];
+  try {
+    const configFile = join(dir, 'jobrunner.conf');
+    const tableFiles = await fillJobTables(dir, jobs);
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        backend: 'kafka',
+        redis: { aggregators: [redis.address], queues: [redis.address] },
+        kafka: {
+          brokers: [broker.address],
+          datacenter: 'bench',
+          endpoint: 'http://127.0.0.1:9/rpc/RunSingleJob.php',
+          startFrom: 'earliest',
+        },
+        memcached: {
+          servers: [memcached.address],
+          wikis: Object.fromEntries(WIKIS.map((wiki, i) => [wiki, { dsn: `sqlite:${tableFiles[i] ?? ''}` }])),
+        },
+      }),
+    );
+    const common = ['-c', configFile, '--delete-source', '--batch', '2000'];
+
+    await fillRedis(redis, jobs);
+    const toKafka = await runMigrate([
+      ...common,
+      '--from',
+      'redis',
+      '--to',
+      'kafka',
+      '--checkpoint',
+      join(dir, 'r2k.cp'),
+    ]);
+    results.push({ scenario: 'Redis → Kafka', jobs, ...toKafka });
+
+    const fromLegacy = await runMigrate([
+      ...common,
+      '--from',
+      'memcached',
+      '--to',
+      'redis',
+      '--checkpoint',
+      join(dir, 'l2r.cp'),
+    ]);
+    results.push({
+      scenario: 'legacy (JobQueueDB) → Redis',
+      jobs: fromLegacy.report.totals.found,
+      ...fromLegacy,
+    });
+  } finally {
+    await Promise.allSettled([redis.stop(), broker.stop(), memcached.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const rows = results.map((r) => [
+    r.scenario,
+    String(r.jobs),
+    String(r.report.totals.verified),
+    String(r.report.totals.deleted),
+    (r.report.durationMs / 1000).toFixed(1),
+    (r.wallMs / 1000).toFixed(1),
+    String(Math.round(r.report.jobsPerSecond)),
+  ]);
+  process.stdout.write(`${formatMachineInfo(machine)}\n`);
+  const busy = busyMachineWarning(machine);
+  if (busy) process.stdout.write(`${busy}\n`);
+  process.stdout.write(
+    `${formatTable(['scenario', 'jobs', 'verified', 'deleted', 'migration s', 'wall s', 'jobs/s'], rows)}\n`,
+  );
+  process.stdout.write(`\nTarget: at least 10,000 jobs/s Redis → Kafka.\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `bench:migrate: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});
