@@ -7,13 +7,15 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # Debian packages the real test parts need: Redis, memcached, PHP + MediaWiki 1.39, Chromium for the
-# dashboard test. Kept in one list so later features add to it.
+# dashboard test, sudo for visudo (the Puppet module's sudo rules). Kept in one list so later
+# features add to it.
 APT_PACKAGES=(
   redis-server memcached
   php-cli php-redis php-sqlite3 php-mbstring php-xml php-intl php-apcu php-memcached
   mediawiki
   puppet puppet-lint puppet-strings ruby-rspec-puppet ruby-puppetlabs-spec-helper ruby-rspec-puppet-facts
   systemd logrotate
+  sudo
   chromium
 )
 

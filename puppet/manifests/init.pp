@@ -126,6 +126,25 @@
 # @param validate_config
 #   Check a new config with the bundle's `jobrunner --check-config` before it replaces the old one
 #   (skipped while the bundle is not yet deployed).
+# @param manage_deploy_checks
+#   Write the settings file of the scap3 deploy checks (`deploy_checks_file`): the live config
+#   file, `node_binary`, `service_user` as the user the checks run as, and `deploy_canary_wiki`.
+# @param deploy_checks_file
+#   Settings file the deploy checks read (`KEY=VALUE` lines; `scap/scripts/lib/settings.mjs`).
+# @param deploy_canary_wiki
+#   Wiki ID the `takes_work` deploy check pushes null jobs to (`JOBRUNNER_CANARY_WIKI`). Set it on
+#   canary hosts; without it that check is skipped.
+# @param deploy_check_settings
+#   Further deploy check settings by name, e.g. `{ 'JOBRUNNER_ERROR_WINDOW' => 60 }`.
+# @param manage_deploy_sudo
+#   Where sudo is installed (fact `jobrunner_sudo_installed`), give `deploy_user` the rules the
+#   deploy needs in `<sudoers_dir>/jobrunner-deploy` (checked with visudo before it is written):
+#   restart jobchron as root, and run the deploy check scripts of a deployed revision as
+#   `service_user` with `node_binary`. False removes that file.
+# @param deploy_user
+#   The user scap3 deploys as.
+# @param sudoers_dir
+#   Directory for the sudo rules (`@includedir` of `/etc/sudoers`).
 class jobrunner (
   Array[Jobrunner::Redisaddress, 1] $redis_queues,
   Optional[Array[Jobrunner::Redisaddress, 1]] $redis_aggregators = undef,
@@ -173,6 +192,13 @@ class jobrunner (
   Boolean $chron_enable = true,
   Boolean $manage_services = true,
   Boolean $validate_config = true,
+  Boolean $manage_deploy_checks = true,
+  Jobrunner::Absolutepath $deploy_checks_file = '/etc/default/jobrunner-deploy-checks',
+  Optional[Pattern[/\A[^\s'"]+\z/]] $deploy_canary_wiki = undef,
+  Hash[Jobrunner::Deploychecksetting, Variant[Pattern[/\A[^\s'"]+\z/], Numeric]] $deploy_check_settings = {},
+  Boolean $manage_deploy_sudo = true,
+  Pattern[/\A[a-z_][a-z0-9_.-]*\z/] $deploy_user = 'deploy-service',
+  Jobrunner::Absolutepath $sudoers_dir = '/etc/sudoers.d',
 ) {
   if $dispatch_kind == 'special-runjobs' {
     if $dispatch_base_urls.empty {
@@ -235,7 +261,11 @@ class jobrunner (
   }
   contain jobrunner::chron
 
+  # Deploy check settings and sudo rules for scap3 (they name the service user).
+  contain jobrunner::deploy
+
   Class['jobrunner::install'] -> Class['jobrunner::config']
+  Class['jobrunner::install'] -> Class['jobrunner::deploy']
   Class['jobrunner::config'] -> Class['jobrunner::runner']
   Class['jobrunner::config'] -> Class['jobrunner::chron']
 }

@@ -77,22 +77,31 @@ async function offsetsAt(
   return result;
 }
 
-/** Reads end, start and committed offsets for every request; throws when Kafka cannot be asked. */
-export async function readGroupLag(
-  requests: readonly LagRequest[],
-  options: LagReaderOptions,
-): Promise<TopicLag[]> {
-  const timeout = options.timeoutMs ?? 5000;
-  const admin = new Admin({
-    clientId: options.clientId,
-    bootstrapBrokers: [...options.brokers],
-    connectTimeout: timeout,
-    timeout,
-    retries: 1,
-    retryDelay: 300,
-  });
-  try {
-    const existing = new Set(await admin.listTopics({ includeInternals: false }));
+/** One admin connection for an operator's look at the cluster; close() when done. */
+export class GroupLagReader {
+  private readonly admin: Admin;
+
+  constructor(private readonly options: LagReaderOptions) {
+    const timeout = options.timeoutMs ?? 5000;
+    this.admin = new Admin({
+      clientId: options.clientId,
+      bootstrapBrokers: [...options.brokers],
+      connectTimeout: timeout,
+      timeout,
+      retries: 1,
+      retryDelay: 300,
+    });
+  }
+
+  listTopics(): Promise<string[]> {
+    return this.admin.listTopics({ includeInternals: false });
+  }
+
+  /** End, start and committed offsets for every request; throws when Kafka cannot be asked. */
+  async read(requests: readonly LagRequest[]): Promise<TopicLag[]> {
+    const admin = this.admin;
+    const options = this.options;
+    const existing = new Set(await this.listTopics());
     const wanted = [...new Set(requests.flatMap((r) => r.topics))].filter((t) => existing.has(t));
     const partitionCounts = new Map<string, number>();
     if (wanted.length > 0) {
@@ -171,7 +180,9 @@ export async function readGroupLag(
         };
       }),
     );
-  } finally {
-    await admin.close();
+  }
+
+  close(): Promise<void> {
+    return this.admin.close();
   }
 }

@@ -262,7 +262,14 @@ async function copyQueue(
         const part = pending.slice(i, i + chunk);
         await limiter.take(part.length);
         // A few writes in flight hide the target's round trips; each is checkpointed when it is done.
-        if (inFlight.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(inFlight);
+        if (inFlight.size >= MAX_WRITES_IN_FLIGHT) {
+          try {
+            await Promise.race(inFlight);
+          } catch (error) {
+            await Promise.allSettled(inFlight); // nothing may still write to the checkpoint
+            throw error;
+          }
+        }
         const write: Promise<void> = deps.target.write(part).then((result) => {
           writer?.copied(key, [...result.written, ...result.present]);
           report.copied += result.written.length;
@@ -274,7 +281,9 @@ async function copyQueue(
     }
     progress.advance(batch.length, label);
   }
-  await Promise.all(inFlight);
+  const settled = await Promise.allSettled(inFlight);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   return copies;
 }
 

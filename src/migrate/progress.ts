@@ -1,6 +1,7 @@
-// Progress of a migration on stderr: a bar with rate and ETA, redrawn in place on a terminal, or a
-// plain line every few seconds otherwise (logs, CI). Behind an interface so a library renderer
-// (e.g. cli-progress, not installed) can replace it without touching the migration.
+// Progress of a migration on stderr: on a terminal a cli-progress bar with rate, ETA and the queue
+// being copied, redrawn in place; otherwise (logs, CI) a plain line every few seconds.
+
+import cliProgress from 'cli-progress';
 
 export interface Progress {
   start(total: number): void;
@@ -18,6 +19,12 @@ export const noProgress: Progress = {
   stop() {},
 };
 
+type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+
+const BAR_WIDTH = 24;
+/** Plain lines are for logs: one every few seconds is enough to see a migration move. */
+const PLAIN_INTERVAL_MS = 5000;
+
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.max(0, Math.round(seconds));
@@ -26,71 +33,93 @@ function duration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-/** Own renderer: [#####.....] done/total jobs, rate jobs/s, ETA, current queue. */
+/** The bar on a terminal; the queue label and phase travel as cli-progress payload. */
+function terminalBar(out: ProgressStream): cliProgress.SingleBar {
+  return new cliProgress.SingleBar({
+    stream: out,
+    format: '[{bar}] {value}/{total} jobs  {rate} jobs/s  ETA {eta_formatted}  {phase}{label}',
+    barsize: BAR_WIDTH,
+    barCompleteChar: '#',
+    barIncompleteChar: '.',
+    // Without an estimate cli-progress passes a string ('0' before the first update, 'NULL', 'INF').
+    formatTime: (seconds: number | string) => (typeof seconds === 'number' ? duration(seconds) : '?'),
+    etaBuffer: 50,
+    linewrap: true, // trim to the terminal width rather than switching wrapping off
+    hideCursor: false,
+    gracefulExit: false, // no SIGINT/SIGTERM listener: the CLI's own signal handling stays as it is
+  });
+}
+
+/** Counts done/total and draws them: a cli-progress bar on a TTY, plain lines otherwise. */
 export class LineProgress implements Progress {
   private total = 0;
   private done = 0;
   private label = '';
   private phaseName = 'copying';
   private startedAt = 0;
-  private lastDraw = 0;
-  private drawn = false;
+  private lastLine = 0;
+  private readonly bar: cliProgress.SingleBar | null;
 
   constructor(
-    private readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
+    private readonly out: ProgressStream,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.bar = out.isTTY ? terminalBar(out) : null;
+  }
 
   start(total: number): void {
     this.total = total;
     this.startedAt = this.clock();
-    this.draw(true);
+    if (this.bar) this.bar.start(total, 0, this.payload());
+    else this.writeLine(true);
   }
 
   advance(done: number, label: string): void {
     this.done += done;
     this.label = label;
-    this.draw(false);
+    if (this.bar) this.bar.update(this.done, this.payload());
+    else this.writeLine(false);
   }
 
   phase(name: string): void {
     this.phaseName = name;
-    this.draw(true);
+    if (this.bar) this.bar.update(this.payload());
+    else this.writeLine(true);
   }
 
   stop(): void {
-    this.draw(true);
-    if (this.out.isTTY && this.drawn) this.out.write('\n');
+    if (this.bar) this.bar.stop();
+    else this.writeLine(true);
   }
 
-  /** The line as it would be drawn now (tests). */
+  /** The plain line as it would be written now. */
   line(): string {
-    const elapsed = (this.clock() - this.startedAt) / 1000;
-    const rate = elapsed > 0 ? this.done / elapsed : 0;
+    const rate = this.rate();
     const left = Math.max(0, this.total - this.done);
     const eta = rate > 0 ? duration(left / rate) : '?';
     const share = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
-    const width = 24;
-    const filled = Math.round(share * width);
-    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-    return `${bar} ${this.done}/${this.total} jobs  ${Math.round(rate)} jobs/s  ETA ${eta}  ${this.phaseName}${this.label ? ` ${this.label}` : ''}`;
+    const filled = Math.round(share * BAR_WIDTH);
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
+    return `${bar} ${this.done}/${this.total} jobs  ${Math.round(rate)} jobs/s  ETA ${eta}  ${this.phaseName}${this.labelSuffix()}`;
   }
 
-  private draw(force: boolean): void {
+  private rate(): number {
+    const elapsed = (this.clock() - this.startedAt) / 1000;
+    return elapsed > 0 ? this.done / elapsed : 0;
+  }
+
+  private labelSuffix(): string {
+    return this.label ? ` ${this.label}` : '';
+  }
+
+  private payload(): { rate: number; phase: string; label: string } {
+    return { rate: Math.round(this.rate()), phase: this.phaseName, label: this.labelSuffix() };
+  }
+
+  private writeLine(force: boolean): void {
     const now = this.clock();
-    const interval = this.out.isTTY ? 100 : 5000;
-    if (!force && now - this.lastDraw < interval) return;
-    this.lastDraw = now;
-    this.drawn = true;
-    if (this.out.isTTY) {
-      const columns = this.out.columns ?? 100;
-      this.out.write(
-        `\r${this.line()
-          .slice(0, columns - 1)
-          .padEnd(columns - 1)}`,
-      );
-    } else {
-      this.out.write(`${this.line()}\n`);
-    }
+    if (!force && now - this.lastLine < PLAIN_INTERVAL_MS) return;
+    this.lastLine = now;
+    this.out.write(`${this.line()}\n`);
   }
 }

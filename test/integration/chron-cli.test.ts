@@ -1,7 +1,6 @@
 // The real `node dist/cli/jobchron.js` process with a config file: --check-config, upkeep on a real
 // redis-server, SIGHUP reload (a bad file is refused and the running config kept), statsd, and a
 // SIGTERM that exits 0 promptly with the partition lease released.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,9 @@ import { PhpArray } from '../../src/mediawiki/php-serialize.js';
 import { queueKeys } from '../../src/mediawiki/queue-keys.js';
 import { metricSegment } from '../../src/observability/statsd.js';
 import { RedisQueueStore } from '../../src/redis/queue-store.js';
-import { ConfigDir, StatsdSink, waitFor, type LogLine } from './chron-support.js';
+import { runProcess, type ProcessRun } from '../support/run-process.js';
+import { StatsdSink } from '../support/statsd-sink.js';
+import { ConfigDir, startChron, waitFor, type ChronProcess } from './chron-support.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli/jobchron.js');
 
@@ -39,30 +40,12 @@ afterAll(async () => {
   sink.stop();
 });
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(args: string[]): Promise<ProcessRun> {
+  return runProcess(process.execPath, [CLI, ...args]);
 }
 
-function daemon(file: string): { child: ChildProcess; lines: LogLine[]; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, '--config-file', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: LogLine[] = [];
-  let buffer = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const parts = buffer.split('\n');
-    buffer = parts.pop() ?? '';
-    for (const part of parts) if (part.trim()) lines.push(JSON.parse(part) as LogLine);
-  });
-  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, lines, exit };
+function daemon(file: string): ChronProcess {
+  return startChron(CLI, file, false);
 }
 
 async function pushDueJob(domain: string): Promise<void> {

@@ -16,15 +16,9 @@ import {
   readyHashField,
 } from '../../src/mediawiki/queue-keys.js';
 import { createStatsd, type Metrics } from '../../src/observability/statsd.js';
-import {
-  ConfigDir,
-  FakeClock,
-  StatsdSink,
-  captureLogger,
-  countLines,
-  waitFor,
-  type LogLine,
-} from './chron-support.js';
+import { captureLogger, type LogLine } from '../support/log-capture.js';
+import { StatsdSink } from '../support/statsd-sink.js';
+import { ConfigDir, FakeClock, countLines, waitFor } from './chron-support.js';
 
 interface RunJobsJson {
   jobs: { type: string; status: string }[];
@@ -76,7 +70,7 @@ beforeEach(async () => {
   await chron?.stop();
   await client.flushall();
   clock = new FakeClock();
-  const captured = captureLogger('debug');
+  const captured = captureLogger('jobchron', 'debug');
   lines = captured.lines;
   metrics = createStatsd(config.statsd, captured.logger);
   chron = new Chron(config, {

@@ -1,7 +1,6 @@
 // Several jobchron instances on the same partitions: they share the partitions out (fair share),
 // never maintain one partition at the same time, and a killed instance's partitions are taken over
 // once its leases expire. Checked in-process and with real `node dist/cli/jobchron.js` processes.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -11,7 +10,8 @@ import { INSTANCES_KEY, LEASE_KEY } from '../../src/chron/keys.js';
 import type { PartitionPassReport } from '../../src/chron/partition-worker.js';
 import { isAlive, waitForExit } from '../../src/farm/process-tree.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
-import { ConfigDir, captureLogger, waitFor, type LogLine } from './chron-support.js';
+import { captureLogger, type LogLine } from '../support/log-capture.js';
+import { ConfigDir, startChron, waitFor, type ChronProcess } from './chron-support.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli/jobchron.js');
 
@@ -83,7 +83,11 @@ describe('several jobchron instances', () => {
         endedAt: r.endedAt,
       });
     const make = (id: string) =>
-      new Chron(config, { logger: captureLogger('info').logger, instanceId: id, onPartitionPass: record });
+      new Chron(config, {
+        logger: captureLogger('jobchron', 'info').logger,
+        instanceId: id,
+        onPartitionPass: record,
+      });
     const a = make('instance-a');
     const b = make('instance-b');
     try {
@@ -118,23 +122,11 @@ describe('several jobchron instances', () => {
       queues: servers.slice(0, 2).map((s) => s.address),
       chron: { intervalMs: 50, leaseTtlMs: 1500 },
     });
-    const procs: { child: ChildProcess; lines: LogLine[]; exit: Promise<number | null> }[] = [];
+    const procs: ChronProcess[] = [];
     const launch = () => {
-      const child = spawn(process.execPath, [CLI, `--config-file=${file}`, '--verbose'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const lines: LogLine[] = [];
-      let buffer = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        const parts = buffer.split('\n');
-        buffer = parts.pop() ?? '';
-        for (const part of parts) if (part.trim()) lines.push(JSON.parse(part) as LogLine);
-      });
-      child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-      const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      procs.push({ child, lines, exit });
-      return { child, lines, exit };
+      const proc = startChron(CLI, file, true);
+      procs.push(proc);
+      return proc;
     };
     const intervals = () =>
       procs.flatMap(({ child, lines }) =>

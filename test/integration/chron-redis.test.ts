@@ -16,7 +16,8 @@ import {
   readyHashField,
 } from '../../src/mediawiki/queue-keys.js';
 import { RedisQueueStore } from '../../src/redis/queue-store.js';
-import { ConfigDir, FakeClock, captureLogger, countLines, waitFor, type LogLine } from './chron-support.js';
+import { captureLogger, type LogLine } from '../support/log-capture.js';
+import { ConfigDir, FakeClock, countLines, waitFor } from './chron-support.js';
 
 let a: RedisServerHandle;
 let b: RedisServerHandle;
@@ -49,7 +50,7 @@ function chronFor(
   clock = new FakeClock(),
   level: 'info' | 'debug' = 'info',
 ) {
-  const { logger, lines } = captureLogger(level);
+  const { logger, lines } = captureLogger('jobchron', level);
   const chron = new Chron(config, { logger, now: clock.now, random: () => 0 });
   running.push(chron);
   return { chron, lines, clock };

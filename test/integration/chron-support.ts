@@ -1,14 +1,13 @@
-// Shared by the jobchron integration tests: real config files, captured JSON logs, a fake clock for
-// job semantics, a real UDP statsd sink, and small polling helpers (no sleeps where a condition will do).
-import { createSocket, type Socket } from 'node:dgram';
+// Shared by the jobchron integration tests: real config files, log-line counting, a fake clock for
+// job semantics, the built jobchron as a process, and polling (no sleeps where a condition will do).
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { loadConfigFile } from '../../src/config/load.js';
 import type { JobrunnerConfig } from '../../src/config/types.js';
-import { createLogger, type Logger } from '../../src/observability/logger.js';
+import { startDaemon } from '../support/daemon.js';
+import type { LogLine } from '../support/log-capture.js';
 
 export interface ChronConfigOptions {
   queues: string[];
@@ -59,22 +58,6 @@ export class ConfigDir {
   }
 }
 
-export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
-
-/** A real winston JSON logger whose lines are kept for assertions. */
-export function captureLogger(level: 'info' | 'debug' = 'debug'): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const text of chunk.toString().split('\n')) {
-        if (text.trim() !== '') lines.push(JSON.parse(text) as LogLine);
-      }
-      done();
-    },
-  });
-  return { logger: createLogger({ service: 'jobchron', level, stream }), lines };
-}
-
 export function countLines(
   lines: readonly LogLine[],
   msg: string,
@@ -95,38 +78,6 @@ export class FakeClock {
   }
 }
 
-/** A real UDP socket collecting what the statsd client sends. */
-export class StatsdSink {
-  readonly lines: string[] = [];
-  private socket: Socket | null = null;
-  port = 0;
-
-  async start(): Promise<void> {
-    const socket = createSocket('udp4');
-    socket.on('message', (msg) => this.lines.push(...msg.toString().split('\n').filter(Boolean)));
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    this.port = (socket.address() as AddressInfo).port;
-    this.socket = socket;
-  }
-
-  counter(name: string): number {
-    let total = 0;
-    for (const line of this.lines) {
-      const m = /^(.*):(-?\d+)\|c$/.exec(line);
-      if (m && m[1] === name) total += Number(m[2]);
-    }
-    return total;
-  }
-
-  names(): Set<string> {
-    return new Set(this.lines.map((l) => l.slice(0, l.lastIndexOf(':'))));
-  }
-
-  stop(): void {
-    this.socket?.close();
-  }
-}
-
 /** Polls `check` until it returns a truthy value; fails naming `what` after timeoutMs. */
 export async function waitFor<T>(
   what: string,
@@ -142,4 +93,18 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, pause));
     pause = Math.min(pause * 2, 50);
   }
+}
+
+export interface ChronProcess {
+  readonly child: ChildProcess;
+  /** Its JSON log lines so far. */
+  readonly lines: LogLine[];
+  /** Its exit code (null when killed by a signal). */
+  readonly exit: Promise<number | null>;
+}
+
+/** The built jobchron (`cli`) on `configFile`; its stderr goes to this process's stderr. */
+export function startChron(cli: string, configFile: string, verbose: boolean): ChronProcess {
+  const daemon = startDaemon(cli, configFile, { verbose, stderr: 'pass' });
+  return { child: daemon.child, lines: daemon.logs, exit: daemon.exited.then((e) => e.code) };
 }

@@ -13,17 +13,15 @@ import { LegacyChron } from '../../src/legacy/registry-chron.js';
 import { RegistryStore } from '../../src/legacy/registry-store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Writable } from 'node:stream';
+import { killDaemons, startDaemon, type Daemon } from '../support/daemon.js';
+import { until } from '../support/until.js';
 import {
   JOBCHRON,
   JOBRUNNER,
   jobTableRows,
-  killDaemons,
   requireFreshBuild,
-  startDaemon,
   total,
-  until,
   writeFarmConfig,
-  type Daemon,
 } from './migrate-support.js';
 
 let memcached: MemcachedHandle;

@@ -19,7 +19,8 @@ import { KafkaIo } from '../../src/migrate/ends/kafka-io.js';
 import { idFromEventId } from '../../src/migrate/job.js';
 import type { MigrationReport } from '../../src/migrate/report.js';
 import { quietLogger } from './kafka-support.js';
-import { JOBQUEUE, requireFreshBuild, runJobqueue, until } from './migrate-support.js';
+import { until } from '../support/until.js';
+import { JOBQUEUE, requireFreshBuild, runJobqueue } from './migrate-support.js';
 
 const DC = 'mw';
 let broker: KafkaBrokerHandle;

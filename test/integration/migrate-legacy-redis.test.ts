@@ -15,6 +15,7 @@ import { unixToTsMw } from '../../src/legacy/mw-timestamp.js';
 import { rowId } from '../../src/migrate/convert/db-row.js';
 import type { MigrationReport } from '../../src/migrate/report.js';
 import { queueKeys } from '../../src/mediawiki/queue-keys.js';
+import { until } from '../support/until.js';
 import {
   JOBQUEUE,
   jobTableRows,
@@ -22,7 +23,6 @@ import {
   runJobqueue,
   runScript,
   total,
-  until,
   writeFarmConfig,
 } from './migrate-support.js';
 

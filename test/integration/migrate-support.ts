@@ -1,10 +1,10 @@
 // Shared pieces of the legacy-backend and migration integration tests: the built CLIs (checked to be
-// newer than their sources), config files for a farm, a poll helper and job-table counting.
-import { spawn, type ChildProcess } from 'node:child_process';
+// newer than their sources), config files for a farm, running them, and job-table counting.
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import { JobTableClient } from '../../src/legacy/job-table-client.js';
+import { runProcess, type ProcessRun } from '../support/run-process.js';
 
 export const JOBQUEUE = resolve('dist/cli/jobqueue.js');
 export const JOBRUNNER = resolve('dist/cli/jobrunner.js');
@@ -74,72 +74,9 @@ export function writeFarmConfig(file: string, parts: ConfigParts): string {
   return file;
 }
 
-export async function until(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export interface Daemon {
-  readonly child: ChildProcess;
-  readonly logs: Record<string, unknown>[];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts a built daemon; its JSON log lines are collected. */
-export function startDaemon(cli: string, configFile: string): Daemon {
-  const child = spawn(process.execPath, [cli, `--config-file=${configFile}`, '--verbose'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Record<string, unknown>[] = [];
-  let buffer = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const lines = buffer.split('\n');
-    buffer = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ msg: 'stdout', text: line });
-      }
-    }
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.on('close', (code, signal) => {
-      if (stderr.trim()) logs.push({ msg: 'stderr', text: stderr });
-      done({ code, signal });
-    }),
-  );
-  return { child, logs, exited };
-}
-
-export interface CliRun {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs `jobqueue <args>` from dist to the end. */
-export function runJobqueue(args: string[], cwd?: string): Promise<CliRun> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [JOBQUEUE, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
-  });
+export function runJobqueue(args: string[], cwd?: string): Promise<ProcessRun> {
+  return runProcess(process.execPath, [JOBQUEUE, ...args], cwd !== undefined ? { cwd } : {});
 }
 
 /** Rows per wiki in the farm's job tables. */
@@ -166,24 +103,7 @@ export function total(counts: Map<string, number>): number {
   return [...counts.values()].reduce((a, b) => a + b, 0);
 }
 
-/** SIGKILLs daemons still running and waits until they are gone (their children with them). */
-export async function killDaemons(daemons: readonly Daemon[]): Promise<void> {
-  for (const d of daemons)
-    if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
-  await Promise.all(daemons.map((d) => d.exited));
-}
-
 /** Runs a bash script of the repo (the cutover wrappers) with extra environment. */
-export function runScript(script: string, args: string[], env: Record<string, string>): Promise<CliRun> {
-  return new Promise((done) => {
-    const child = spawn('bash', [resolve(script), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
-  });
+export function runScript(script: string, args: string[], env: Record<string, string>): Promise<ProcessRun> {
+  return runProcess('bash', [resolve(script), ...args], { env: { ...process.env, ...env } });
 }

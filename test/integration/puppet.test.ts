@@ -30,6 +30,7 @@ const TOOLS: Record<string, string> = {
   rspec: 'ruby-rspec-puppet',
   'systemd-analyze': 'systemd',
   logrotate: 'logrotate',
+  visudo: 'sudo',
 };
 
 /** Ruby library → Debian package, used by the specs and puppet-strings. */
@@ -185,6 +186,7 @@ describe('files rendered by a real puppet apply', () => {
     dir = join(work, 'render');
     mkdirSync(join(dir, 'units'), { recursive: true });
     mkdirSync(join(dir, 'logrotate'), { recursive: true });
+    mkdirSync(join(dir, 'sudoers.d'), { recursive: true });
     // Everything goes into the temp dir; services are not managed (no systemd as PID 1 here).
     // Parameters as Puppet source text, so a test can replace one.
     const base: Record<string, string> = {
@@ -214,6 +216,10 @@ describe('files rendered by a real puppet apply', () => {
       logrotate_dir: `'${join(dir, 'logrotate')}'`,
       install_dir: `'${ROOT}'`,
       node_binary: `'${process.execPath}'`,
+      deploy_checks_file: `'${join(dir, 'deploy-checks')}'`,
+      sudoers_dir: `'${join(dir, 'sudoers.d')}'`,
+      deploy_canary_wiki: `'testwiki'`,
+      deploy_check_settings: `{ 'JOBRUNNER_ERROR_WINDOW' => 45, 'JOBRUNNER_ERROR_MAX_RATIO' => 0.2 }`,
     };
     let count = 0;
     manifestFor = (overrides = {}) => {
@@ -287,6 +293,40 @@ describe('files rendered by a real puppet apply', () => {
     expect(readFileSync(rule, 'utf8')).not.toMatch(/systemctl (try-)?(restart|reload)|service \S+ restart/);
   });
 
+  it('writes the deploy check settings that the checks themselves accept', async () => {
+    const file = join(dir, 'deploy-checks');
+    expect(mode(file)).toBe('0644');
+    // The real loader of scap/scripts (unknown keys and malformed lines are errors there).
+    const script = `import(${JSON.stringify(join(ROOT, 'scap/scripts/lib/settings.mjs'))}).then((m) => {
+      const s = m.loadSettings({ JOBRUNNER_DEPLOY_CHECKS_ENV: ${JSON.stringify(file)} });
+      console.log(JSON.stringify(s));
+    });`;
+    const result = await run(process.execPath, ['--input-type=module', '-e', script]);
+    expect(result.exitCode, result.output).toBe(0);
+    expect(JSON.parse(result.output)).toMatchObject({
+      configFile: conf(),
+      node: process.execPath,
+      checkUser: user,
+      canaryWiki: 'testwiki',
+      errorWindowSeconds: 45,
+      errorMaxRatio: 0.2,
+    });
+  });
+
+  it('writes sudo rules for the deploy user that visudo accepts (0440)', async () => {
+    const file = join(dir, 'sudoers.d/jobrunner-deploy');
+    expect(mode(file)).toBe('0440');
+    const check = await run('visudo', ['-c', '-f', file]);
+    expect(check.exitCode, check.output).toBe(0);
+    const rules = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '' && !line.startsWith('#'));
+    expect(rules).toEqual([
+      'deploy-service ALL=(root) NOPASSWD: /usr/sbin/service jobchron *',
+      `deploy-service ALL=(${user}) NOPASSWD: ${process.execPath} ${ROOT}-cache/revs/*/scap/scripts/*`,
+    ]);
+  });
+
   it('changes nothing on a second run', async () => {
     const result = await puppetApply(manifestFor());
     expect(result.problems, result.output).toEqual([]);
@@ -337,6 +377,8 @@ describe('Special:RunJobs dispatch rendered by puppet apply', () => {
   logrotate_dir        => '${dir}',
   install_dir          => '${ROOT}',
   node_binary          => '${process.execPath}',
+  deploy_checks_file   => '${join(dir, 'deploy-checks')}',
+  sudoers_dir          => '${dir}',
 }
 `,
     );

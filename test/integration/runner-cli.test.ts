@@ -1,13 +1,14 @@
 // The real `node dist/cli/jobrunner.js` process on a real redis-server and MediaWiki farm:
 // SIGTERM drains (children finish, nothing stays claimed, exit 0), SIGHUP changes slot counts live
 // and an invalid file on SIGHUP keeps the running config.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import { isRunning, startDaemon, type Daemon } from '../support/daemon.js';
+import { until as pollUntil } from '../support/until.js';
 
 const CLI = resolve('dist/cli/jobrunner.js');
 
@@ -39,16 +40,9 @@ beforeEach(async () => {
   await client.flushall();
 });
 
-interface Daemon {
-  child: ChildProcess;
-  logs: Record<string, unknown>[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 let daemon: Daemon | null = null;
 afterEach(() => {
-  if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null)
-    daemon.child.kill('SIGKILL');
+  if (daemon && isRunning(daemon)) daemon.child.kill('SIGKILL');
   daemon = null;
 });
 
@@ -67,41 +61,11 @@ function writeConfig(file: string, runners: number | string): void {
   );
 }
 
-function startDaemon(configFile: string): Daemon {
-  const child = spawn(process.execPath, [CLI, `--config-file=${configFile}`, '--verbose'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** Polls `cond`; a timeout shows the daemon's log lines so far. */
+function until(cond: () => boolean | Promise<boolean>, what: string, logs?: unknown[]): Promise<void> {
+  return pollUntil(cond, what, 60_000, {
+    detail: () => (logs ?? []).map((l) => JSON.stringify(l)).join('\n'),
   });
-  const logs: Record<string, unknown>[] = [];
-  let buffer = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const lines = buffer.split('\n');
-    buffer = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
-    // 'close' comes after stdout and stderr are fully read ('exit' may come before).
-    child.on('close', (code, signal) => {
-      if (buffer.trim()) logs.push(JSON.parse(buffer) as Record<string, unknown>);
-      if (stderr.trim()) logs.push({ msg: 'stderr', text: stderr });
-      resolveExit({ code, signal });
-    }),
-  );
-  return { child, logs, exited };
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, logs?: unknown[]): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out waiting for: ${what}\n${(logs ?? []).map((l) => JSON.stringify(l)).join('\n')}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Children running now, from the daemon's own dispatch start/end lines. */
@@ -135,7 +99,7 @@ describe('jobrunner CLI', () => {
     writeConfig(configFile, 2);
     for (const wiki of farm.wikis) await farm.pushJobs(wiki, { type: 'null', count: 30, usleep: 50_000 });
     await farm.pushJobs('wiki1', { type: 'typeA', count: 30, usleep: 50_000 });
-    daemon = startDaemon(configFile);
+    daemon = startDaemon(CLI, configFile);
     const { logs } = daemon;
     await until(
       async () => inFlight(logs) === 2 && (await claimedTotal()) > 0,
@@ -165,7 +129,7 @@ describe('jobrunner CLI', () => {
       for (const type of ['typeA', 'typeB', 'typeC'])
         await farm.pushJobs(wiki, { type, count: 20, usleep: 100_000 });
     }
-    daemon = startDaemon(configFile);
+    daemon = startDaemon(CLI, configFile);
     const { logs } = daemon;
     let maxBefore = 0;
     await until(() => {
@@ -219,7 +183,7 @@ describe('jobrunner CLI', () => {
   it('refuses to start with a bad config file: one JSON error line, exit 1', async () => {
     const configFile = join(farm.dir, 'cli-bad.conf');
     writeConfig(configFile, 'two');
-    daemon = startDaemon(configFile);
+    daemon = startDaemon(CLI, configFile);
     expect((await daemon.exited).code).toBe(1);
     expect(daemon.logs).toContainEqual(
       expect.objectContaining({ level: 'error', msg: 'Cannot start: invalid configuration' }),

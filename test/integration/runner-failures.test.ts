@@ -5,49 +5,21 @@
 // healthy queues keep being served.
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
-import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RedisBackend } from '../../src/backend/redis-backend.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { buildFarm, type FarmWebServer, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import { escapeshellarg } from '../../src/mediawiki/php-encoding.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { queueKey } from '../../src/mediawiki/queue-keys.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { createStatsd } from '../../src/observability/statsd.js';
-import { createDispatcher } from '../../src/runner/dispatch/index.js';
-import { JobRunner } from '../../src/runner/runner.js';
+import { runnerHarness } from '../support/runner-harness.js';
+import { StatsdSink } from '../support/statsd-sink.js';
+import { until } from '../support/until.js';
 
 const HOST = 'testhost';
 const MARK = `runner-failures-${process.pid}-${Date.now()}`;
-
-class StatsdSink {
-  readonly lines: string[] = [];
-  private socket: Socket | null = null;
-  port = 0;
-  async start(): Promise<void> {
-    const socket = createSocket('udp4');
-    socket.on('message', (msg) => this.lines.push(...msg.toString().split('\n').filter(Boolean)));
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    this.port = (socket.address() as AddressInfo).port;
-    this.socket = socket;
-  }
-  counter(name: string): number {
-    let total = 0;
-    for (const line of this.lines) {
-      const m = /^(.*):(-?\d+)\|c$/.exec(line);
-      if (m && m[1] === name) total += Number(m[2]);
-    }
-    return total;
-  }
-  stop(): void {
-    this.socket?.close();
-  }
-}
 
 let redis: RedisServerHandle;
 let farm: MediaWikiFarm;
@@ -86,33 +58,6 @@ beforeEach(async () => {
   await client.flushall();
   sink.lines.length = 0;
 });
-
-function captureLogs() {
-  const logs: Record<string, unknown>[] = [];
-  const logger = createLogger({
-    service: 'jobrunner',
-    level: 'debug',
-    stream: new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n')) if (line.trim()) logs.push(JSON.parse(line));
-        done();
-      },
-    }),
-  });
-  return { logs, logger };
-}
-
-async function until(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const unclaimed = (wiki: string, type: string) => client.llen(queueKey(type, wiki, 'l-unclaimed'));
 const claimed = (wiki: string, type: string) => client.zcard(queueKey(type, wiki, 'z-claimed'));
@@ -187,16 +132,8 @@ describe('JobRunner with misbehaving executors', () => {
     await farm.pushJobs('wiki1', { type: metaType, count: 5 });
     await farm.pushJobs('wiki2', { type: 'null', count: 20 });
 
-    const { logs, logger } = captureLogs();
-    const backend = new RedisBackend(config, logger);
-    const metrics = createStatsd(config.statsd, logger);
-    const runner = new JobRunner(config, {
-      backend,
-      dispatcher: createDispatcher(config, { logger }),
-      logger,
-      metrics,
-      hostname: HOST,
-    });
+    const harness = runnerHarness(config, { hostname: HOST });
+    const { runner, logs } = harness;
     const startedAt = Date.now();
     runner.start();
     try {
@@ -243,10 +180,7 @@ describe('JobRunner with misbehaving executors', () => {
       await until(() => sink.counter('jobrunner.runner-status.error') >= 4, 'error metric');
       expect(runner.stats().recentFailures.length).toBeGreaterThanOrEqual(6);
     } finally {
-      await runner.stop(false);
-      await runner.currentDispatcher.close();
-      await backend.close();
-      await metrics.close();
+      await harness.stop();
     }
     // No executor, sleep or php process of this test outlives its dispatch (W3, B7).
     expect(markedProcesses()).toEqual([]);
@@ -293,16 +227,8 @@ describe('JobRunner with misbehaving executors', () => {
     await farm.pushJobs('wiki1', { type: 'httpFail500', count: 2 });
     await farm.pushJobs('wiki1', { type: 'httpHtml', count: 2 });
     await farm.pushJobs('wiki2', { type: 'null', count: 10 });
-    const { logs, logger } = captureLogs();
-    const backend = new RedisBackend(config, logger);
-    const metrics = createStatsd(config.statsd, logger);
-    const runner = new JobRunner(config, {
-      backend,
-      dispatcher: createDispatcher(config, { logger }),
-      logger,
-      metrics,
-      hostname: HOST,
-    });
+    const harness = runnerHarness(config, { hostname: HOST });
+    const { runner, logs } = harness;
     runner.start();
     try {
       await until(
@@ -328,10 +254,7 @@ describe('JobRunner with misbehaving executors', () => {
       expect(await unclaimed('wiki1', 'httpHtml')).toBe(2);
       await until(() => sink.counter('jobrunner.runner-status.error') >= 2, 'error metric');
     } finally {
-      await runner.stop(false);
-      await runner.currentDispatcher.close();
-      await backend.close();
-      await metrics.close();
+      await harness.stop();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
       await web.stop();
     }

@@ -1,52 +1,19 @@
 // JobRunner on a real redis-server and a real MediaWiki 1.39 farm (runJobs.php through the command
 // dispatcher): throughput agrees with MediaWiki's own view, priorities and fairness hold under load.
-import { createSocket, type Socket } from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RedisBackend } from '../../src/backend/redis-backend.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { JobrunnerConfig } from '../../src/config/types.js';
 import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { queueKey } from '../../src/mediawiki/queue-keys.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { createStatsd, type Metrics } from '../../src/observability/statsd.js';
-import { createDispatcher } from '../../src/runner/dispatch/index.js';
-import type { Dispatcher } from '../../src/runner/dispatch/types.js';
-import { JobRunner } from '../../src/runner/runner.js';
+import { queueLeftovers } from '../support/queue-leftovers.js';
+import { runnerHarness, type RunnerHarness } from '../support/runner-harness.js';
+import { StatsdSink } from '../support/statsd-sink.js';
+import { until } from '../support/until.js';
 
 const HOST = 'testhost';
-
-/** A real UDP socket that collects what the statsd client sends. */
-class StatsdSink {
-  readonly lines: string[] = [];
-  private socket: Socket | null = null;
-  port = 0;
-
-  async start(): Promise<void> {
-    const socket = createSocket('udp4');
-    socket.on('message', (msg) => this.lines.push(...msg.toString().split('\n').filter(Boolean)));
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    this.port = (socket.address() as AddressInfo).port;
-    this.socket = socket;
-  }
-
-  counter(name: string): number {
-    let total = 0;
-    for (const line of this.lines) {
-      const m = /^(.*):(-?\d+)\|c$/.exec(line);
-      if (m && m[1] === name) total += Number(m[2]);
-    }
-    return total;
-  }
-
-  stop(): void {
-    this.socket?.close();
-  }
-}
 
 let redis: RedisServerHandle;
 let farm: MediaWikiFarm;
@@ -74,11 +41,8 @@ beforeEach(async () => {
   sink.lines.length = 0;
 });
 
-interface Harness {
-  runner: JobRunner;
-  config: JobrunnerConfig;
-  logs: Record<string, unknown>[];
-  stop(): Promise<void>;
+interface Harness extends RunnerHarness {
+  readonly config: JobrunnerConfig;
 }
 
 let harness: Harness | null = null;
@@ -98,52 +62,9 @@ function start(groups: Record<string, unknown>, runnerSettings: Record<string, u
     }),
     join(farm.dir, 'jobrunner.conf'),
   );
-  const logs: Record<string, unknown>[] = [];
-  const logger = createLogger({
-    service: 'jobrunner',
-    level: 'debug',
-    stream: new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n')) if (line.trim()) logs.push(JSON.parse(line));
-        done();
-      },
-    }),
-  });
-  const backend = new RedisBackend(config, logger);
-  const dispatcher: Dispatcher = createDispatcher(config, { logger });
-  const metrics: Metrics = createStatsd(config.statsd, logger);
-  const runner = new JobRunner(config, {
-    backend,
-    dispatcher,
-    logger,
-    metrics,
-    hostname: HOST,
-    random: () => 0,
-  });
-  runner.start();
-  return {
-    runner,
-    config,
-    logs,
-    async stop() {
-      await runner.stop(false);
-      await runner.currentDispatcher.close();
-      await backend.close();
-      await metrics.close();
-    },
-  };
-}
-
-async function until(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  const started = runnerHarness(config, { hostname: HOST, random: () => 0 });
+  started.runner.start();
+  return { ...started, config };
 }
 
 const unclaimed = (wiki: string, type: string) => client.llen(queueKey(type, wiki, 'l-unclaimed'));
@@ -155,24 +76,6 @@ async function commandCalls(command: string): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-/** Every job-queue key of the farm: nothing unclaimed, claimed, abandoned, delayed or stored. */
-async function queueLeftovers(): Promise<Record<string, number>> {
-  const left: Record<string, number> = {};
-  for (const key of await client.keys('*:jobqueue:*')) {
-    const kind = await client.type(key);
-    const size =
-      kind === 'list'
-        ? await client.llen(key)
-        : kind === 'zset'
-          ? await client.zcard(key)
-          : kind === 'hash'
-            ? await client.hlen(key)
-            : 0;
-    if (size > 0 && !/:h-(idBySha1|sha1ById)$/.test(key)) left[key] = size;
-  }
-  return left;
-}
-
 describe('JobRunner on a real MediaWiki farm', () => {
   it('runs 2,000 jobs over 2 wikis and 4 types; MediaWiki agrees nothing is left', async () => {
     const types = ['null', 'typeA', 'typeB', 'typeC'];
@@ -182,10 +85,10 @@ describe('JobRunner on a real MediaWiki farm', () => {
     harness = start({ basic: { runners: 4, include: ['*'] } }, {});
     const { runner } = harness;
     await until(() => runner.stats().totals.jobsOk >= 2000, '2000 ok jobs');
-    await until(async () => Object.keys(await queueLeftovers()).length === 0, 'empty queues');
+    await until(async () => Object.keys(await queueLeftovers(client)).length === 0, 'empty queues');
     expect(runner.stats().totals).toMatchObject({ jobsOk: 2000, jobsFailed: 0, errors: 0, timeouts: 0 });
     for (const wiki of farm.wikis) expect((await farm.showJobs(wiki)).trim()).toBe('0');
-    expect(await queueLeftovers()).toEqual({});
+    expect(await queueLeftovers(client)).toEqual({});
     // The statsd counters on the wire add up to the same numbers.
     await until(
       () => types.reduce((n, t) => n + sink.counter(`jobrunner.pop.${t}.ok.${HOST}`), 0) === 2000,
@@ -251,7 +154,7 @@ describe('JobRunner on a real MediaWiki farm', () => {
     await client.config('RESETSTAT');
     await until(async () => (await commandCalls('evalsha')) >= 20, '20 more discovery polls');
     expect(runner.stats().totals.dispatches).toBe(1);
-    expect(await queueLeftovers()).toEqual({});
+    expect(await queueLeftovers(client)).toEqual({});
   });
 
   it('costs one Redis command per partition per discovery poll, at most 10 a second when idle', async () => {

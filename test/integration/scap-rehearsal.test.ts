@@ -28,7 +28,9 @@ import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js'
 import { isAlive, terminate, trackPid } from '../../src/farm/process-tree.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { queueKey } from '../../src/mediawiki/queue-keys.js';
-import { REPO, StatsdSink, httpStatus, runScript, until, writeJson } from './scap-support.js';
+import { queueLeftovers } from '../support/queue-leftovers.js';
+import { StatsdSink } from '../support/statsd-sink.js';
+import { REPO, httpStatus, runScript, until, writeJson } from './scap-support.js';
 
 let redis: RedisServerHandle;
 let farm: MediaWikiFarm;
@@ -89,24 +91,6 @@ function promote(finalPath: string, revDir: string): void {
   rmSync(next, { force: true });
   symlinkSync(revDir, next);
   renameSync(next, finalPath);
-}
-
-/** Every job-queue key that still holds something (job data, claimed, abandoned, queued). */
-async function queueLeftovers(): Promise<Record<string, number>> {
-  const left: Record<string, number> = {};
-  for (const key of await client.keys('*:jobqueue:*')) {
-    const kind = await client.type(key);
-    const size =
-      kind === 'list'
-        ? await client.llen(key)
-        : kind === 'zset'
-          ? await client.zcard(key)
-          : kind === 'hash'
-            ? await client.hlen(key)
-            : 0;
-    if (size > 0 && !/:h-(idBySha1|sha1ById)$/.test(key)) left[key] = size;
-  }
-  return left;
 }
 
 async function claimedCount(): Promise<number> {
@@ -251,7 +235,7 @@ describe('deploy rehearsal: fetch → promote → restart with drain → checks'
     pushing = false;
     await pusher;
     const total = pushed + sleepers;
-    await until(async () => Object.keys(await queueLeftovers()).length === 0, 'queues drained', 60_000);
+    await until(async () => Object.keys(await queueLeftovers(client)).length === 0, 'queues drained', 60_000);
     await until(() => okJobs() >= total, `${total} jobs counted OK`, 10_000);
     expect(okJobs()).toBe(total);
     expect(sink.sum(/^jobrunner\.pop\.[^.]+\.failed\./)).toBe(0);

@@ -1,11 +1,10 @@
 // Shared by the scap integration tests: real jobrunner/jobchron processes from a built bundle, the
 // deploy scripts run as scap runs them (a child process, settings in the environment), polling.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket, type Socket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { isAlive, sleep, terminate, trackPid, untrackPid } from '../../src/farm/process-tree.js';
+import { isAlive, terminate, trackPid, untrackPid } from '../../src/farm/process-tree.js';
+import { until as pollUntil } from '../support/until.js';
 
 export const REPO = resolve('.');
 export const SCRIPTS = join(REPO, 'scap', 'scripts');
@@ -81,16 +80,8 @@ export function startDaemon(name: 'jobrunner' | 'jobchron', configFile: string, 
 }
 
 /** Polls `cond` every 50 ms; throws naming `what` after `timeoutMs`. */
-export async function until(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(50);
-  }
+export function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  return pollUntil(cond, what, timeoutMs, { pollMs: 50 });
 }
 
 /** GET status code, or 0 when nothing answers. */
@@ -119,33 +110,4 @@ export async function waitReady(daemon: Daemon, baseUrl: string, timeoutMs = 30_
 export function writeJson(file: string, value: unknown): string {
   writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
   return file;
-}
-
-/** A UDP socket collecting what the daemons' statsd clients send (counters survive restarts). */
-export class StatsdSink {
-  readonly lines: string[] = [];
-  private socket: Socket | null = null;
-  port = 0;
-
-  async start(): Promise<void> {
-    const socket = createSocket('udp4');
-    socket.on('message', (msg) => this.lines.push(...msg.toString().split('\n').filter(Boolean)));
-    await new Promise<void>((done) => socket.bind(0, '127.0.0.1', done));
-    this.port = (socket.address() as AddressInfo).port;
-    this.socket = socket;
-  }
-
-  /** Sum of every counter whose name matches. */
-  sum(name: RegExp): number {
-    let total = 0;
-    for (const line of this.lines) {
-      const m = /^(.*):(-?\d+)\|c$/.exec(line);
-      if (m && name.test(m[1] ?? '')) total += Number(m[2]);
-    }
-    return total;
-  }
-
-  stop(): void {
-    this.socket?.close();
-  }
 }

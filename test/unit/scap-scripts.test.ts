@@ -212,6 +212,17 @@ describe('metrics and the error-rate verdict', () => {
     expect(growth(10, 4)).toBe(4);
   });
 
+  it("counts a Kafka-backend runner's event outcomes as job outcomes", async () => {
+    const { parseMetrics, jobCounters } = await load<PrometheusModule>('prometheus.mjs');
+    const text = [
+      'jobrunner_kafka_events_total{rule="basic",outcome="ok"} 5',
+      'jobrunner_kafka_events_total{rule="basic",outcome="retry"} 4',
+      'jobrunner_kafka_events_total{rule="basic",outcome="failed"} 2',
+      'jobrunner_kafka_events_total{rule="low_traffic",outcome="abandoned"} 1',
+    ].join('\n');
+    expect(jobCounters(parseMetrics(text))).toEqual({ ok: 5, failed: 3, problems: 0 });
+  });
+
   it('fails only on a real jump over the floor or the baseline', async () => {
     const { judge } = await load<ErrorRateModule>('error-rate.mjs');
     const limits = { errorMinFailures: 5, errorMaxRatio: 0.1, errorFactor: 2 };

@@ -47,15 +47,23 @@ export function sumOf(samples, name, match = () => true) {
 /** Dispatch problems that mean jobs did not run: the child failed, timed out or was killed. */
 const PROBLEM_STATUSES = new Set(['error', 'timeout', 'kill']);
 
+/** Kafka-backend event outcomes that mean the job did not run (error topic, given up). */
+const KAFKA_FAILED_OUTCOMES = new Set(['failed', 'abandoned']);
+
 /**
  * The runner's job outcome counters (jobrunner_jobs_total{type,outcome} and
- * jobrunner_dispatch_problems_total{status}).
+ * jobrunner_dispatch_problems_total{status}); a Kafka-backend runner reports
+ * jobrunner_kafka_events_total{rule,outcome} instead, so both are summed.
  * @param {readonly Sample[]} samples
  */
 export function jobCounters(samples) {
   return {
-    ok: sumOf(samples, 'jobrunner_jobs_total', (l) => l.outcome === 'ok'),
-    failed: sumOf(samples, 'jobrunner_jobs_total', (l) => l.outcome !== 'ok'),
+    ok:
+      sumOf(samples, 'jobrunner_jobs_total', (l) => l.outcome === 'ok') +
+      sumOf(samples, 'jobrunner_kafka_events_total', (l) => l.outcome === 'ok'),
+    failed:
+      sumOf(samples, 'jobrunner_jobs_total', (l) => l.outcome !== 'ok') +
+      sumOf(samples, 'jobrunner_kafka_events_total', (l) => KAFKA_FAILED_OUTCOMES.has(l.outcome ?? '')),
     problems: sumOf(samples, 'jobrunner_dispatch_problems_total', (l) =>
       PROBLEM_STATUSES.has(l.status ?? ''),
     ),

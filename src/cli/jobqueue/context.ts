@@ -67,15 +67,20 @@ async function connectOnce(address: RedisServerAddress, config: JobrunnerConfig)
   }
 }
 
-/** Loads the config and connects to its partitions (only `partition` when given). */
+/**
+ * Loads the config (unless given) and connects to its partitions (only `partition` when given).
+ * `redisChosen`: the operator asked for the redis backend (--backend redis), whatever the config's.
+ */
 export async function openFarm(
   configFile: string,
-  options: { partition?: string } = {},
+  options: { partition?: string; config?: JobrunnerConfig; redisChosen?: boolean } = {},
 ): Promise<FarmContext> {
-  const config = loadConfig(configFile);
-  if (config.backend !== 'redis') {
+  const config = options.config ?? loadConfig(configFile);
+  if (config.backend !== 'redis' && options.redisChosen !== true) {
+    const kafkaHint =
+      config.backend === 'kafka' ? ' (for backend kafka: jobqueue status, jobqueue push)' : '';
     throw new CliError(
-      `jobqueue works on the redis backend; ${configFile} has backend "${config.backend}"`,
+      `this command works on the redis backend; ${configFile} has backend "${config.backend}"${kafkaHint}`,
       EXIT_USAGE,
     );
   }

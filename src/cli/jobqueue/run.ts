@@ -3,11 +3,15 @@
 // 0 success, 1 failure (unreachable partition, Redis error, declined prompt), 2 bad usage/config.
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
+import type { JobrunnerConfig } from '../../config/types.js';
+import { maskSecrets } from '../../observability/logger.js';
 import type { JobState } from '../../redis/queue-store.js';
-import { openFarm, type CliIo, type FarmContext } from './context.js';
+import { loadConfig, openFarm, type CliIo, type FarmContext } from './context.js';
 import { runDelete } from './delete.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './errors.js';
 import { runInspect } from './inspect.js';
+import { runKafkaPush } from './kafka-push.js';
+import { runKafkaStatus } from './kafka-status.js';
 import { runPush } from './push.js';
 import { runRetryAbandoned } from './retry-abandoned.js';
 import { runStatus } from './status.js';
@@ -16,6 +20,8 @@ export type { CliIo } from './context.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/jobrunner/jobrunner.conf';
 const STATES: readonly JobState[] = ['unclaimed', 'claimed', 'abandoned', 'delayed'];
+const BACKENDS = ['redis', 'kafka'] as const;
+type CliBackend = (typeof BACKENDS)[number];
 const COMMANDS = ['status', 'inspect', 'retry-abandoned', 'delete', 'push'] as const;
 type CommandName = (typeof COMMANDS)[number];
 
@@ -41,6 +47,12 @@ const filters = (y: Argv) =>
 const json = (y: Argv) =>
   y.option('json', { type: 'boolean', default: false, describe: 'Machine-readable JSON output' });
 
+const backend = (y: Argv) =>
+  y.option('backend', {
+    choices: BACKENDS,
+    describe: "Queue backend (default: the config's backend)",
+  });
+
 const guarded = (y: Argv) =>
   json(filters(y))
     .option('dry-run', { type: 'boolean', default: false, describe: 'Only show what would be done' })
@@ -58,8 +70,8 @@ function buildParser(argv: string[]): Argv {
       default: DEFAULT_CONFIG_FILE,
       describe: 'jobrunner.conf shared with the daemons',
     })
-    .command('status', 'Queue depths of the whole farm, most urgent first', (y) =>
-      json(filters(y))
+    .command('status', 'Queue depths of the whole farm, most urgent first (kafka: rules and lag)', (y) =>
+      backend(json(filters(y)))
         .option('by-partition', { type: 'boolean', default: false, describe: 'One row per partition' })
         .option('all', { type: 'boolean', default: false, describe: 'Include listed queues without jobs' })
         .option('limit', { type: 'number', default: 0, describe: 'Table rows to print (0 = all)' }),
@@ -75,7 +87,7 @@ function buildParser(argv: string[]): Argv {
     )
     .command('delete', 'Delete whole queues (needs --wiki and/or --type)', (y) => guarded(y))
     .command('push', "Enqueue jobs in MediaWiki's own format (smoke tests, canaries)", (y) =>
-      json(y)
+      backend(json(y))
         .option('wiki', { type: 'string', requiresArg: true, describe: 'Wiki (DB domain) to push to' })
         .option('type', { type: 'string', requiresArg: true, describe: 'Job type' })
         .demandOption(['wiki', 'type'])
@@ -90,7 +102,12 @@ function buildParser(argv: string[]): Argv {
         .option('title', { type: 'string', requiresArg: true, describe: 'Page title (params.title)' })
         .option('namespace', { type: 'number', describe: 'Namespace number of --title (default 0)' })
         .option('partition', { type: 'string', requiresArg: true, describe: 'Partition to push to' })
-        .option('gzip', { type: 'boolean', default: false, describe: "Queue uses 'compression' => 'gzip'" }),
+        .option('gzip', { type: 'boolean', default: false, describe: "Queue uses 'compression' => 'gzip'" })
+        .option('secret-key-file', {
+          type: 'string',
+          requiresArg: true,
+          describe: 'kafka: file with $wgSecretKey to sign events (default: dispatch.secretKeyFile)',
+        }),
     )
     .demandCommand(1, 'Name a command: status, inspect, retry-abandoned, delete or push.')
     .epilog(
@@ -229,9 +246,76 @@ async function dispatch(command: CommandName, args: Args, ctx: FarmContext, io: 
   }
 }
 
+/** The backend a command works on: --backend, else the config's (memcached has no such view). */
+function chooseBackend(config: JobrunnerConfig, flag: string | undefined): CliBackend {
+  if (flag === 'redis' || flag === 'kafka') return flag;
+  if (config.backend === 'memcached') {
+    throw new CliError(
+      `${config.sourcePath} has backend "memcached" (the legacy job tables); give --backend redis or --backend kafka`,
+      EXIT_USAGE,
+    );
+  }
+  return config.backend;
+}
+
+/** Options that only mean something for the redis backend. */
+function rejectRedisOnly(args: Args, names: readonly string[]): void {
+  for (const name of names) {
+    const value = args[name];
+    if (value !== undefined && value !== false && value !== 0) {
+      throw new CliError(
+        `--${name} is for the redis backend; it has no meaning with --backend kafka`,
+        EXIT_USAGE,
+      );
+    }
+  }
+}
+
+async function dispatchKafka(
+  command: 'status' | 'push',
+  args: Args,
+  config: JobrunnerConfig,
+  io: CliIo,
+  addSecret: (secret: string) => void,
+  mask: (text: string) => string,
+): Promise<number> {
+  if (command === 'status') {
+    rejectRedisOnly(args, ['wiki', 'partition', 'by-partition', 'all', 'limit']);
+    const type = str(args, 'type');
+    return runKafkaStatus(
+      config,
+      { ...(type !== undefined ? { type } : {}), json: bool(args, 'json') },
+      io,
+      mask,
+    );
+  }
+  rejectRedisOnly(args, ['partition', 'gzip']);
+  const secretKeyFile = str(args, 'secret-key-file');
+  return runKafkaPush(
+    config,
+    {
+      wiki: str(args, 'wiki') as string,
+      type: str(args, 'type') as string,
+      count: num(args, 'count', { min: 1, max: 100_000, integer: true }) ?? 1,
+      delay: num(args, 'delay', { min: 0, max: 10 * 365 * 86400, integer: false }),
+      params: str(args, 'params'),
+      dedupe: bool(args, 'dedupe'),
+      title: str(args, 'title'),
+      namespace: num(args, 'namespace', { min: -2, max: 2 ** 31 - 1, integer: true }),
+      json: bool(args, 'json'),
+      ...(secretKeyFile !== undefined ? { secretKeyFile } : {}),
+    },
+    io,
+    addSecret,
+  );
+}
+
 /** Runs one jobqueue command line; resolves to the exit code (never throws, never exits). */
 export async function runJobqueue(argv: string[], io: CliIo): Promise<number> {
   let ctx: FarmContext | null = null;
+  // Secrets known before a farm context exists (kafka commands): redis password, $wgSecretKey.
+  const secrets: string[] = [];
+  const mask = (text: string) => (ctx ? ctx.mask(maskSecrets(text, secrets)) : maskSecrets(text, secrets));
   try {
     const { args, output } = parse(argv);
     if (args.help === true || args.version === true) {
@@ -247,15 +331,30 @@ export async function runJobqueue(argv: string[], io: CliIo): Promise<number> {
       );
     }
     const configFile = str(args, 'config-file') ?? DEFAULT_CONFIG_FILE;
-    ctx = await openFarm(configFile, { partition: str(args, 'partition') });
+    if (command === 'status' || command === 'push') {
+      const config = loadConfig(configFile);
+      if (config.redis.password) secrets.push(config.redis.password);
+      if (chooseBackend(config, str(args, 'backend')) === 'kafka') {
+        return await dispatchKafka(command, args, config, io, (secret) => secrets.push(secret), mask);
+      }
+      if (args['secret-key-file'] !== undefined) {
+        throw new CliError(
+          '--secret-key-file signs Kafka events; it has no meaning with the redis backend',
+          EXIT_USAGE,
+        );
+      }
+      ctx = await openFarm(configFile, { partition: str(args, 'partition'), config, redisChosen: true });
+    } else {
+      ctx = await openFarm(configFile, { partition: str(args, 'partition') });
+    }
     return await dispatch(command, args, ctx, io);
   } catch (error) {
     if (error instanceof CliError) {
-      io.stderr.write(`jobqueue: ${ctx ? ctx.mask(error.message) : error.message}\n`);
+      io.stderr.write(`jobqueue: ${mask(error.message)}\n`);
       return error.exitCode;
     }
     const message = error instanceof Error ? error.message : String(error);
-    io.stderr.write(`jobqueue: error: ${ctx ? ctx.mask(message) : message}\n`);
+    io.stderr.write(`jobqueue: error: ${mask(message)}\n`);
     return EXIT_FAILURE;
   } finally {
     await ctx?.close();

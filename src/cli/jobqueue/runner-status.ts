@@ -5,7 +5,12 @@ import type { JobrunnerConfig } from '../../config/types.js';
 import type { KafkaRunnerStats } from '../../kafka/stats.js';
 
 export type RunnerStatus =
-  | { readonly reachable: true; readonly url: string; readonly startedAt: string; readonly stats: KafkaRunnerStats }
+  | {
+      readonly reachable: true;
+      readonly url: string;
+      readonly startedAt: string;
+      readonly stats: KafkaRunnerStats;
+    }
   | { readonly reachable: false; readonly url: string | null; readonly reason: string };
 
 /** http://address:runnerPort/status, or why there is none to ask. */
@@ -34,7 +39,11 @@ export async function fetchRunnerStatus(config: JobrunnerConfig, timeoutMs = 200
     if (!response.ok) return { reachable: false, url: target.url, reason: `HTTP ${response.status}` };
     const body = (await response.json()) as { daemon?: unknown; startedAt?: unknown };
     if (!isKafkaStats(body.daemon)) {
-      return { reachable: false, url: target.url, reason: 'the status server there is not a kafka jobrunner' };
+      return {
+        reachable: false,
+        url: target.url,
+        reason: 'the status server there is not a kafka jobrunner',
+      };
     }
     const startedAt =
       typeof body.startedAt === 'number' ? new Date(body.startedAt).toISOString() : body.daemon.startedAt;

@@ -9,7 +9,7 @@ import { sha1Base36ToHex, sha1HexToBase36 } from '../../mediawiki/dedup-sha1.js'
 import { releaseTimestampToUnix } from '../../mediawiki/new-job.js';
 import { PhpArray, PhpFloat, type PhpValue } from '../../mediawiki/php-serialize.js';
 import { PLACEHOLDER_URI, JOB_SCHEMA, isoSeconds, signEventJson } from '../../kafka/job-event-builder.js';
-import { phpJsonEncode } from '../../kafka/php-json-encode.js';
+import { phpJsonEncode, phpJsonString } from '../../kafka/php-json-encode.js';
 import { JOB_STREAM_PREFIX } from '../../kafka/topics.js';
 import { CorruptJobError, dashedUuid, idFromEventId, stableId, type MigratedJob } from '../job.js';
 import { phpJsonDecode, PhpJsonDecodeError } from '../php-json-decode.js';
@@ -31,45 +31,34 @@ function tsMwToIso(value: PhpValue | undefined): string | undefined {
  * params lack them and the job has a real title (old JobQueueDB rows kept the title in columns only).
  */
 function eventParams(job: MigratedJob): PhpArray {
-  const params = job.params.clone();
   const titled = job.namespace !== -1 || job.title !== '';
-  if (titled && !params.has('namespace')) params.set('namespace', job.namespace);
-  if (titled && !params.has('title')) params.set('title', job.title);
+  if (!titled || (job.params.has('namespace') && job.params.has('title'))) return job.params;
+  const params = job.params.clone();
+  if (!params.has('namespace')) params.set('namespace', job.namespace);
+  if (!params.has('title')) params.set('title', job.title);
   return params;
 }
 
 export function jobToEvent(job: MigratedJob, options: EventOptions = {}): Buffer {
   const params = eventParams(job);
   const requestId = params.get('requestId');
-  const meta = PhpArray.from([
-    ['uri', PLACEHOLDER_URI],
-    ['request_id', typeof requestId === 'string' ? requestId : stableId(`request:${job.id}`).slice(0, 24)],
-    ['id', dashedUuid(job.id)],
-    ['dt', isoSeconds(job.enqueueTimestamp * 1000)],
-    ['domain', options.metaDomain?.(job.wiki) ?? job.wiki],
-    ['stream', `${JOB_STREAM_PREFIX}${job.type}`],
-  ]);
-  const event = PhpArray.from([
-    ['$schema', JOB_SCHEMA],
-    ['meta', meta],
-    ['database', job.wiki],
-    ['type', job.type],
-  ]);
-  if (job.releaseTimestamp > 0) event.set('delay_until', isoSeconds(job.releaseTimestamp * 1000));
-  if (job.sha1 !== '') event.set('sha1', sha1Base36ToHex(job.sha1));
+  const q = phpJsonString;
+  // The envelope is always the same object shape, so it is written directly (the same bytes
+  // phpJsonEncode would give for it); only params go through the generic encoder.
+  let json =
+    `{"$schema":${q(JOB_SCHEMA)},"meta":{"uri":${q(PLACEHOLDER_URI)}` +
+    `,"request_id":${q(typeof requestId === 'string' ? requestId : stableId(`request:${job.id}`).slice(0, 24))}` +
+    `,"id":${q(dashedUuid(job.id))},"dt":${q(isoSeconds(job.enqueueTimestamp * 1000))}` +
+    `,"domain":${q(options.metaDomain?.(job.wiki) ?? job.wiki)},"stream":${q(`${JOB_STREAM_PREFIX}${job.type}`)}}` +
+    `,"database":${q(job.wiki)},"type":${q(job.type)}`;
+  if (job.releaseTimestamp > 0) json += `,"delay_until":${q(isoSeconds(job.releaseTimestamp * 1000))}`;
+  if (job.sha1 !== '') json += `,"sha1":${q(sha1Base36ToHex(job.sha1))}`;
   const signature = params.get('rootJobSignature');
   const rootDt = tsMwToIso(params.get('rootJobTimestamp'));
   if (typeof signature === 'string' && rootDt !== undefined) {
-    event.set(
-      'root_event',
-      PhpArray.from([
-        ['signature', signature],
-        ['dt', rootDt],
-      ]),
-    );
+    json += `,"root_event":{"signature":${q(signature)},"dt":${q(rootDt)}}`;
   }
-  event.set('params', params);
-  const json = phpJsonEncode(event);
+  json += `,"params":${phpJsonEncode(params)}}`;
   if (options.secretKey === undefined) return Buffer.from(json, 'utf8');
   // Appending the key to the object gives the same bytes as encoding it again with the key last.
   const signed = signEventJson(json, options.secretKey);

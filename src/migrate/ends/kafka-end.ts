@@ -100,8 +100,11 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
   private marks = new Map<string, Record<string, string>>();
   private resumedTopics = new Set<string>();
   private writer: CheckpointWriter | null = null;
-  private readonly written = new Map<string, Set<string>>();
-  private scanned: Map<string, Map<string, Buffer>> | null = null;
+  /** Per topic: its preparation (mark, and IDs already produced), done once. */
+  private readonly prepared = new Map<string, Promise<Set<string>>>();
+  private scanned: Map<string, Map<string, string>> | null = null;
+  /** Fingerprint → job ID of every event this run built. */
+  private readonly idByPrint = new Map<string, string>();
   private readonly topicOk = new Map<string, boolean>();
   /** Event bytes built by fingerprint(), reused by write(). */
   private readonly encoded = new WeakMap<MigratedJob, Buffer>();
@@ -346,10 +349,10 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
     return ok ? null : `job type "${job.type}" cannot be part of a Kafka topic name`;
   }
 
-  /** Events from each topic's `from` offsets to its end, in one read: topic → meta.id → bytes. */
+  /** Events from each topic's `from` offsets to its end, in one read: topic → meta.id → fingerprint. */
   private async scan(
     marks: ReadonlyMap<string, Record<string, string>>,
-  ): Promise<Map<string, Map<string, Buffer>>> {
+  ): Promise<Map<string, Map<string, string>>> {
     const io = this.requireIo();
     const topics = [...marks.keys()];
     const ends = await io.endOffsets(topics);
@@ -360,17 +363,21 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
         ranges.push({ topic, partition, from: BigInt(from[String(partition)] ?? '0'), to }),
       );
     }
-    const out = new Map<string, Map<string, Buffer>>(topics.map((t) => [t, new Map<string, Buffer>()]));
+    const out = new Map<string, Map<string, string>>(topics.map((t) => [t, new Map<string, string>()]));
     for (const record of await io.read(ranges)) {
-      const id = eventIdOf(record.value);
-      if (id !== null) out.get(record.topic)?.set(id, record.value); // other producers' unreadable events are not ours
+      const print = sha1Hex(record.value);
+      // Events this run built are known by their fingerprint; others are parsed for their meta.id.
+      const id = this.idByPrint.get(print) ?? eventIdOf(record.value);
+      if (id !== null) out.get(record.topic)?.set(id, print); // other producers' unreadable events are not ours
     }
     return out;
   }
 
   /** SHA-1 of the event bytes this job is produced as (kept for write()). */
   fingerprint(job: MigratedJob): string {
-    return sha1Hex(this.bytesOf(job));
+    const print = sha1Hex(this.bytesOf(job));
+    this.idByPrint.set(print, job.id);
+    return print;
   }
 
   private bytesOf(job: MigratedJob): Buffer {
@@ -385,6 +392,24 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
     return bytes;
   }
 
+  private async prepareTopic(topic: string): Promise<Set<string>> {
+    const io = this.requireIo();
+    if (!this.marks.has(topic)) {
+      const exists = (await io.listTopics()).includes(topic);
+      const ends = exists ? ((await io.endOffsets([topic])).get(topic) ?? []) : [];
+      const offsets: Record<string, string> = {};
+      ends.forEach((end, partition) => (offsets[String(partition)] = end.toString()));
+      this.marks.set(topic, offsets);
+      this.writer?.mark(topic, offsets);
+    }
+    const seen = new Set<string>();
+    if (this.resumedTopics.has(topic)) {
+      const found = await this.scan(new Map([[topic, this.marks.get(topic) ?? {}]]));
+      for (const id of found.get(topic)?.keys() ?? []) seen.add(id);
+    }
+    return seen;
+  }
+
   async write(jobs: readonly MigratedJob[]): Promise<WriteResult> {
     const io = this.requireIo();
     const written: string[] = [];
@@ -397,23 +422,14 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
       else byTopic.set(topic, [job]);
     }
     for (const [topic, list] of byTopic) {
-      if (!this.marks.has(topic)) {
-        const exists = (await io.listTopics()).includes(topic);
-        const ends = exists ? ((await io.endOffsets([topic])).get(topic) ?? []) : [];
-        const offsets: Record<string, string> = {};
-        ends.forEach((end, partition) => (offsets[String(partition)] = end.toString()));
-        this.marks.set(topic, offsets);
-        this.writer?.mark(topic, offsets);
+      // Once per topic, and before any write to it (writes run concurrently): the mark, and on a
+      // resumed run the IDs the interrupted run already produced.
+      let ready = this.prepared.get(topic);
+      if (!ready) {
+        ready = this.prepareTopic(topic);
+        this.prepared.set(topic, ready);
       }
-      let seen = this.written.get(topic);
-      if (!seen) {
-        seen = new Set<string>();
-        if (this.resumedTopics.has(topic)) {
-          const found = await this.scan(new Map([[topic, this.marks.get(topic) ?? {}]]));
-          for (const id of found.get(topic)?.keys() ?? []) seen.add(id);
-        }
-        this.written.set(topic, seen);
-      }
+      const seen = await ready;
       const fresh = list.filter((job) => !seen.has(job.id));
       for (const job of list) if (seen.has(job.id)) present.push(job.id);
       for (let i = 0; i < fresh.length; i += this.batchSize) {
@@ -437,10 +453,10 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
     if (!this.marks.has(topic)) return out;
     // Verification starts after every write: read all written topics back in one go.
     this.scanned ??= await this.scan(this.marks);
-    const events = this.scanned.get(topic) ?? new Map<string, Buffer>();
+    const events = this.scanned.get(topic) ?? new Map<string, string>();
     for (const id of ids) {
-      const bytes = events.get(id);
-      if (bytes) out.set(id, sha1Hex(bytes));
+      const print = events.get(id);
+      if (print !== undefined) out.set(id, print);
     }
     return out;
   }

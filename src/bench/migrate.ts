@@ -2,7 +2,7 @@
 // Redis → Kafka and legacy (JobQueueDB tables) → Redis, each through the real CLI
 // (copy + verify + --delete-source), against a private redis-server, Kafka broker and memcached.
 //
-//   node dist/migrate/bench.js [--jobs N]
+//   node dist/bench/migrate.js [--jobs N]
 //
 // Jobs/s is records handled per second of the migration itself (the CLI's own report); wall time
 // also counts the CLI's start-up (configuration schema compile, connections).
@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { collectMachineInfo, formatMachineInfo, busyMachineWarning } from '../bench/common/machine-info.js';
-import { formatTable } from '../bench/common/table.js';
+import { collectMachineInfo, formatMachineInfo, busyMachineWarning } from './common/machine-info.js';
+import { formatTable } from './common/table.js';
 import { startKafkaBroker } from '../farm/kafka-broker.js';
 import { mediawikiPath } from '../farm/farm-paths.js';
 import { startMemcached } from '../farm/memcached-server.js';
@@ -21,7 +21,7 @@ import { startRedisServer } from '../farm/redis-server.js';
 import { newJobFields } from '../mediawiki/new-job.js';
 import { PhpArray } from '../mediawiki/php-serialize.js';
 import { RedisQueueStore } from '../redis/queue-store.js';
-import type { MigrationReport } from './report.js';
+import type { MigrationReport } from '../migrate/report.js';
 
 const JOBQUEUE = fileURLToPath(new URL('../cli/jobqueue.js', import.meta.url));
 const WIKIS = ['benchwiki1', 'benchwiki2', 'benchwiki3', 'benchwiki4'];
