@@ -4,6 +4,7 @@
 // and the HTTP dispatcher (rpc/RunJobs.php on php -S). Prints the machine, a table next to the
 // original service's figures and the targets, and the full results as JSON.
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { BenchFarm, type DispatchKind } from './common/bench-farm.js';
 import { measureCeiling, type CeilingResult } from './common/ceiling.js';
 import { measureIdleLoad, type IdleResult } from './common/idle-load.js';
@@ -92,6 +93,11 @@ function log(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
+/** A scenario's result line, with the 1-minute load average at that moment (other work skews it). */
+function logResult(text: string): void {
+  log(`${text} [load ${loadavg()[0]?.toFixed(2)}]`);
+}
+
 function throughputLine(r: ThroughputResult): string {
   return (
     `${r.label}: ${r.jobs} jobs, start → done ${r.startToDoneSeconds.toFixed(2)} s = ${Math.round(r.jobsPerSecond)} jobs/s; ` +
@@ -126,7 +132,7 @@ async function twoWikiScenarios(options: BenchOptions, results: BenchResults): P
           });
           results.pickup.push({ kind, mode: s.mode, result });
           const l = result.latencyMs;
-          log(
+          logResult(
             `${result.label}: p50 ${formatMs(l.p50)}, p90 ${formatMs(l.p90)}, p99 ${formatMs(l.p99)}, max ${formatMs(l.max)} (n=${l.n})`,
           );
         }
@@ -134,7 +140,9 @@ async function twoWikiScenarios(options: BenchOptions, results: BenchResults): P
     }
     if (options.only.has('throughput')) {
       for (const kind of options.dispatchers) {
+        // Runner and ceiling runs alternate, so a change in background load hits both alike.
         const runs: ThroughputResult[] = [];
+        const ceiling: CeilingResult[] = [];
         for (let rep = 1; rep <= options.reps; rep++) {
           const run = await measureThroughput(bench, {
             label: `throughput-${kind}-${rep}`,
@@ -145,18 +153,15 @@ async function twoWikiScenarios(options: BenchOptions, results: BenchResults): P
             timeoutMs: 180_000,
           });
           runs.push(run);
-          log(throughputLine(run));
-        }
-        results.throughput.push({ kind, runs });
-        const ceiling: CeilingResult[] = [];
-        for (let rep = 1; rep <= options.reps; rep++) {
+          logResult(throughputLine(run));
           const c = await measureCeiling(bench, kind, 10_000, 4);
           ceiling.push(c);
-          log(
+          logResult(
             `ceiling-${kind}-${rep}: MediaWiki alone, ${c.lanes} lanes, ${c.jobs} jobs in ${c.seconds.toFixed(2)} s = ` +
               `${Math.round(c.jobsPerSecond)} jobs/s (${c.calls} calls)`,
           );
         }
+        results.throughput.push({ kind, runs });
         results.ceiling.push({ kind, runs: ceiling });
       }
     }
@@ -169,7 +174,7 @@ async function twoWikiScenarios(options: BenchOptions, results: BenchResults): P
           parkedQueues: parked,
         });
         results.idle.push(result);
-        log(
+        logResult(
           `${result.label}: ${result.commandsPerSecond.toFixed(1)} commands/s (client-sent ${result.clientCommandsPerSecond.toFixed(1)}/s)`,
         );
       }
@@ -206,7 +211,7 @@ async function smallQueueScenario(options: BenchOptions, results: BenchResults):
           timeoutMs: 300_000,
         });
         runs.push(run);
-        log(throughputLine(run));
+        logResult(throughputLine(run));
       }
       results.small.push({ kind, runs });
     }

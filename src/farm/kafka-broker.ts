@@ -2,28 +2,12 @@
 // the demo and benchmarks: storage formatted in a temp dir, free loopback ports, stopped by PID.
 // The jars come from scripts/kafka/fetch-jars.sh (run by scripts/setup.sh).
 import { randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
-import {
-  MissingDependencyError,
-  requireExecutable,
-  terminate,
-  trackDir,
-  untrackDir,
-  untrackPid,
-} from './process-tree.js';
+import { MissingDependencyError, requireExecutable } from './process-tree.js';
 import { runCommand } from './php-command.js';
+import { RestartableServer, retryOnPortTaken, withDataDir } from './server-fixture.js';
 import { ServerStartError, spawnServer, type SpawnedServer } from './spawn-server.js';
 
 export const DEFAULT_KAFKA_LIBS = '/opt/jobrunner-kafka/libs';
@@ -63,15 +47,7 @@ export function kafkaLibsDir(): string {
 
 /** Checks java and the broker jars; throws MissingDependencyError naming what is missing. */
 export function requireKafkaPrerequisites(libsDir = kafkaLibsDir()): { java: string; libs: string } {
-  let java: string;
-  try {
-    java = requireExecutable('java');
-  } catch (error) {
-    if (error instanceof MissingDependencyError) {
-      throw new MissingDependencyError('java 17+ (Debian package openjdk-17-jre-headless)');
-    }
-    throw error;
-  }
+  const java = requireExecutable('java', 'java 17+ (Debian package openjdk-17-jre-headless)');
   const jars = existsSync(libsDir) ? readdirSync(libsDir) : [];
   if (!jars.some((name) => /^kafka_2\.13-4\..*\.jar$/.test(name))) {
     throw new MissingDependencyError(
@@ -124,28 +100,23 @@ function log4jProperties(logFile: string): string {
   ].join('\n');
 }
 
-class KafkaBroker implements KafkaBrokerHandle {
+class KafkaBroker extends RestartableServer implements KafkaBrokerHandle {
   readonly host = HOST;
-  private server: SpawnedServer | undefined;
-  private running = false;
 
   constructor(
     private readonly java: string,
     private readonly libs: string,
     readonly port: number,
     private readonly controllerPort: number,
-    readonly dir: string,
-    private readonly ownsDir: boolean,
+    dir: string,
+    ownsDir: boolean,
     private readonly heapMb: number,
-  ) {}
+  ) {
+    super('the Kafka broker', dir, ownsDir, 15_000);
+  }
 
   get address(): string {
     return `${HOST}:${this.port}`;
-  }
-
-  get pid(): number {
-    if (!this.server) throw new Error('the Kafka broker is not running');
-    return this.server.pid;
   }
 
   private get logFile(): string {
@@ -188,9 +159,9 @@ class KafkaBroker implements KafkaBrokerHandle {
     );
   }
 
-  async start(): Promise<void> {
+  protected spawn(): Promise<SpawnedServer> {
     const from = existsSync(this.logFile) ? statSync(this.logFile).size : 0;
-    this.server = await spawnServer({
+    return spawnServer({
       name: `Kafka broker on ${this.address}`,
       command: this.java,
       args: this.jvmArgs('kafka.Kafka', join(this.dir, 'server.properties')),
@@ -203,68 +174,35 @@ class KafkaBroker implements KafkaBrokerHandle {
         return text.includes('Kafka Server started');
       },
     });
-    this.running = true;
   }
+}
 
-  private async halt(graceMs: number): Promise<void> {
-    if (!this.server || !this.running) return;
-    this.running = false;
-    await terminate(this.server.pid, graceMs);
-    untrackPid(this.server.pid);
-  }
-
-  async stop(): Promise<void> {
-    await this.halt(15_000);
-    if (this.ownsDir) {
-      rmSync(this.dir, { recursive: true, force: true });
-      untrackDir(this.dir);
-    }
-  }
-
-  async kill9(): Promise<void> {
-    await this.halt(0);
-  }
-
-  async restart(): Promise<void> {
-    await this.halt(15_000);
-    await this.start();
-  }
+/** A start failed because a port was taken (the JVM logs a BindException). */
+function bindFailed(error: unknown): boolean {
+  return error instanceof ServerStartError && /Address already in use|BindException/i.test(error.message);
 }
 
 export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<KafkaBrokerHandle> {
   const { java, libs } = requireKafkaPrerequisites(opts.libsDir);
-  const ownsDir = opts.dir === undefined;
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'jobrunner-kafka-'));
-  mkdirSync(dir, { recursive: true });
-  if (ownsDir) trackDir(dir);
-  for (let attempt = 1; ; attempt++) {
-    const broker = new KafkaBroker(
-      java,
-      libs,
-      await freePort(HOST),
-      await freePort(HOST),
-      dir,
-      ownsDir,
-      opts.heapMb ?? 512,
-    );
-    try {
-      await broker.format(opts.defaultPartitions ?? 1);
-      await broker.start();
-      return broker;
-    } catch (err) {
-      // A port can be taken between freePort() and the bind; try other ones (storage stays valid).
-      if (
-        err instanceof ServerStartError &&
-        /Address already in use|BindException/i.test(err.message) &&
-        attempt < 4
-      ) {
-        continue;
-      }
-      if (ownsDir) {
-        rmSync(dir, { recursive: true, force: true });
-        untrackDir(dir);
-      }
-      throw err;
-    }
-  }
+  // Storage formatted on an earlier attempt stays valid on new ports.
+  return withDataDir(opts.dir, 'jobrunner-kafka-', (dir, ownsDir) =>
+    retryOnPortTaken(
+      async () => {
+        const broker = new KafkaBroker(
+          java,
+          libs,
+          await freePort(HOST),
+          await freePort(HOST),
+          dir,
+          ownsDir,
+          opts.heapMb ?? 512,
+        );
+        await broker.format(opts.defaultPartitions ?? 1);
+        await broker.start();
+        return broker;
+      },
+      bindFailed,
+      4,
+    ),
+  );
 }

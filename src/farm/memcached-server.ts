@@ -1,7 +1,8 @@
 // A private memcached for tests and the demo: free loopback port, stopped by PID.
 import { freePort } from './free-port.js';
-import { requireExecutable, MissingDependencyError, terminate, untrackPid } from './process-tree.js';
-import { spawnServer, ServerStartError } from './spawn-server.js';
+import { requireExecutable, terminate, untrackPid } from './process-tree.js';
+import { portInUse, retryOnPortTaken } from './server-fixture.js';
+import { spawnServer } from './spawn-server.js';
 import { tcpRequest } from './tcp-probe.js';
 import { tmpdir } from 'node:os';
 
@@ -17,20 +18,13 @@ export interface MemcachedHandle {
 const HOST = '127.0.0.1';
 
 export async function startMemcached(opts: { memoryMb?: number } = {}): Promise<MemcachedHandle> {
-  let binary: string;
-  try {
-    binary = requireExecutable('memcached');
-  } catch (err) {
-    if (err instanceof MissingDependencyError)
-      throw new MissingDependencyError('memcached (Debian package memcached)');
-    throw err;
-  }
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort(HOST);
-    const args = ['-l', HOST, '-p', String(port), '-U', '0', '-m', String(opts.memoryMb ?? 64)];
-    // memcached refuses to run as root unless told which user to stay.
-    if (process.getuid?.() === 0) args.push('-u', 'root');
-    try {
+  const binary = requireExecutable('memcached', 'memcached (Debian package memcached)');
+  return retryOnPortTaken(
+    async () => {
+      const port = await freePort(HOST);
+      const args = ['-l', HOST, '-p', String(port), '-U', '0', '-m', String(opts.memoryMb ?? 64)];
+      // memcached refuses to run as root unless told which user to stay.
+      if (process.getuid?.() === 0) args.push('-u', 'root');
       const server = await spawnServer({
         name: `memcached on ${HOST}:${port}`,
         command: binary,
@@ -52,9 +46,8 @@ export async function startMemcached(opts: { memoryMb?: number } = {}): Promise<
           untrackPid(server.pid);
         },
       };
-    } catch (err) {
-      if (err instanceof ServerStartError && err.portInUse && attempt < 5) continue;
-      throw err;
-    }
-  }
+    },
+    portInUse,
+    5,
+  );
 }

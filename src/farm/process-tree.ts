@@ -109,8 +109,11 @@ export class MissingDependencyError extends Error {
   }
 }
 
-/** Absolute path of `command` on PATH, or throws MissingDependencyError. */
-export function requireExecutable(command: string): string {
+/**
+ * Absolute path of `command` on PATH, or throws MissingDependencyError naming `what` (say which
+ * package provides it).
+ */
+export function requireExecutable(command: string, what = `\`${command}\` (not found on PATH)`): string {
   for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
     const candidate = join(dir, command);
     try {
@@ -120,5 +123,5 @@ export function requireExecutable(command: string): string {
       // keep looking
     }
   }
-  throw new MissingDependencyError(`\`${command}\` (not found on PATH)`);
+  throw new MissingDependencyError(what);
 }

@@ -1,13 +1,13 @@
 // jobchron against a real MediaWiki 1.39 farm on a real redis-server: MediaWiki pushes and runs the
 // jobs, the chron (in-process, one pass at a time, with a fake clock for job time) keeps the queues
 // right. Nothing is mocked; claim ages and release times are reached by moving the chron's clock.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Chron } from '../../src/chron/chron.js';
 import { QUEUES_WITH_ABANDONED_KEY } from '../../src/chron/keys.js';
 import type { JobrunnerConfig } from '../../src/config/types.js';
-import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
-import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import type { MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
+import type { RedisServerHandle } from '../../src/farm/redis-server.js';
 import {
   QUEUES_WITH_JOBS_KEY,
   READY_QUEUES_HASH_KEY,
@@ -17,6 +17,7 @@ import {
 } from '../../src/mediawiki/queue-keys.js';
 import { createStatsd, type Metrics } from '../../src/observability/statsd.js';
 import { captureLogger, type LogLine } from '../support/log-capture.js';
+import { startFarmStack, stopFarmStack } from '../support/farm-stack.js';
 import { StatsdSink } from '../support/statsd-sink.js';
 import { ConfigDir, FakeClock, countLines, waitFor } from './chron-support.js';
 
@@ -44,11 +45,7 @@ let chron: Chron;
 let metrics: Metrics;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
-  farm = await buildFarm({ redis, extraWikis: [ODD_WIKI] });
-  await farm.setExtraJobTypes({ [ODD_TYPE]: 'fail' });
-  client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
-  await client.connect();
+  ({ redis, farm, client } = await startFarmStack({ extraWikis: [ODD_WIKI] }, { [ODD_TYPE]: 'fail' }));
   await sink.start();
   configs = new ConfigDir();
   config = configs.load({
@@ -59,9 +56,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  client?.disconnect();
-  await farm?.destroy();
-  await redis?.stop();
+  await stopFarmStack({ redis, farm, client });
   sink.stop();
   configs?.cleanup();
 });

@@ -2,23 +2,19 @@
 // jobs pushed through MediaWiki are run by runJobs.php, rpc/RunJobs.php and Special:RunJobs, and the
 // counts reported by each dispatcher match what was pushed.
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import { freePort } from '../../src/farm/free-port.js';
 import { buildFarm, type FarmWebServer, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { silentLogger } from '../support/log-capture.js';
 import { createDispatcher } from '../../src/runner/dispatch/index.js';
 import { CommandDispatcher } from '../../src/runner/dispatch/command-dispatcher.js';
 import { createMasker } from '../../src/runner/dispatch/masking.js';
 import { SpecialRunJobsDispatcher } from '../../src/runner/dispatch/special-runjobs-dispatcher.js';
 import type { DispatchRequest, DispatchResult, Dispatcher } from '../../src/runner/dispatch/types.js';
 
-const logger = createLogger({
-  service: 'test',
-  stream: new Writable({ write: (_c, _e, cb: () => void) => cb() }),
-});
+const logger = silentLogger();
 
 let redis: RedisServerHandle;
 let farm: MediaWikiFarm;

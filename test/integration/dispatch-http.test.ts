@@ -2,19 +2,15 @@
 // starts, answering with the error shapes MediaWiki endpoints really produce.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
+import { silentLogger } from '../support/log-capture.js';
 import { HttpDispatcher } from '../../src/runner/dispatch/http-dispatcher.js';
 import { createMasker } from '../../src/runner/dispatch/masking.js';
 import { SpecialRunJobsDispatcher } from '../../src/runner/dispatch/special-runjobs-dispatcher.js';
 import type { DispatchRequest } from '../../src/runner/dispatch/types.js';
 import { freePort } from '../../src/farm/free-port.js';
 
-const logger = createLogger({
-  service: 'test',
-  stream: new Writable({ write: (_c, _e, cb: () => void) => cb() }),
-});
+const logger = silentLogger();
 
 interface Seen {
   method: string;

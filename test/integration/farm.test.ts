@@ -5,11 +5,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
+import type { MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import { runCommand, FarmCommandError } from '../../src/farm/php-command.js';
 import { isAlive } from '../../src/farm/process-tree.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { startMemcached } from '../../src/farm/memcached-server.js';
+import { startFarmStack, stopFarmStack } from '../support/farm-stack.js';
 
 interface RunJobsJson {
   jobs: { type: string; status: string; error: string | null }[];
@@ -26,16 +27,11 @@ let farm: MediaWikiFarm;
 let client: Redis;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
-  farm = await buildFarm({ redis, extraWikis: [ODD_WIKI, PREFIX_WIKI] });
-  client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
-  await client.connect();
+  ({ redis, farm, client } = await startFarmStack({ extraWikis: [ODD_WIKI, PREFIX_WIKI] }));
 });
 
 afterAll(async () => {
-  client?.disconnect();
-  await farm?.destroy();
-  await redis?.stop();
+  await stopFarmStack({ redis, farm, client });
 });
 
 beforeEach(async () => {

@@ -11,8 +11,7 @@ import { LegacyBackend } from '../../src/legacy/legacy-backend.js';
 import { JobTableClient } from '../../src/legacy/job-table-client.js';
 import { LegacyChron } from '../../src/legacy/registry-chron.js';
 import { RegistryStore } from '../../src/legacy/registry-store.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { Writable } from 'node:stream';
+import { silentLogger } from '../support/log-capture.js';
 import { killDaemons, startDaemon, type Daemon } from '../support/daemon.js';
 import { until } from '../support/until.js';
 import {
@@ -29,11 +28,7 @@ let farm: MediaWikiFarm;
 let tables: JobTableClient;
 let configFile: string;
 const daemons: Daemon[] = [];
-const quiet = createLogger({
-  service: 'test',
-  level: 'error',
-  stream: new Writable({ write: (_c, _e, done) => done() }),
-});
+const quiet = silentLogger();
 
 /** MediaWiki code through eval.php on wiki1 (prints what the snippet prints). */
 async function mwEval(code: string): Promise<string> {

@@ -4,14 +4,13 @@
 // answers is reported (and logged once) as an outage after the connect timeout, not waited for
 // forever. Real redis-server; a silent TCP listener stands in for a hung server.
 import { createServer, type Server, type Socket } from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONNECTING_ERROR, RedisBackend } from '../../src/backend/redis-backend.js';
 import type { PartitionError } from '../../src/backend/types.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { JobrunnerConfig } from '../../src/config/types.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { captureLogger } from '../support/log-capture.js';
 
 let redis: RedisServerHandle;
 let silent: Server;
@@ -31,23 +30,6 @@ afterAll(async () => {
   await new Promise<void>((resolve) => silent?.close(() => resolve()));
   await redis?.stop();
 });
-
-function captureLogs() {
-  const logs: { level: string; msg: string; error?: string; partition?: string }[] = [];
-  const logger = createLogger({
-    service: 'jobrunner',
-    level: 'debug',
-    stream: new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n')) {
-          if (line.trim()) logs.push(JSON.parse(line) as (typeof logs)[number]);
-        }
-        done();
-      },
-    }),
-  });
-  return { logs, logger };
-}
 
 function config(queues: string[], connectTimeoutMs = 1000, commandTimeoutMs = 2000): JobrunnerConfig {
   return parseConfigText(
@@ -70,7 +52,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 
 describe('RedisBackend start-up', () => {
   it('reports a partition still connecting as `connecting`, logs nothing, then reads it', async () => {
-    const { logs, logger } = captureLogs();
+    const { lines: logs, logger } = captureLogger('jobrunner');
     const backend = new RedisBackend(config([redis.address]), logger);
     try {
       // Asked at once, as the runner's first discovery poll does: the connection is not up yet.
@@ -90,7 +72,7 @@ describe('RedisBackend start-up', () => {
   });
 
   it('after an outage begins, errors are real errors again, logged once per outage', async () => {
-    const { logs, logger } = captureLogs();
+    const { lines: logs, logger } = captureLogger('jobrunner');
     const flaky = await startRedisServer();
     const backend = new RedisBackend(config([flaky.address]), logger);
     try {
@@ -116,7 +98,7 @@ describe('RedisBackend start-up', () => {
   });
 
   it('does not wait forever: a server that never answers becomes an outage after the connect timeout', async () => {
-    const { logs, logger } = captureLogs();
+    const { lines: logs, logger } = captureLogger('jobrunner');
     const hung = `127.0.0.1:${silentPort}`;
     const backend = new RedisBackend(config([redis.address, hung], 300, 500), logger);
     try {

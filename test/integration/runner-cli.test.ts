@@ -3,11 +3,12 @@
 // and an invalid file on SIGHUP keeps the running config.
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
-import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import type { MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
+import type { RedisServerHandle } from '../../src/farm/redis-server.js';
 import { isRunning, startDaemon, type Daemon } from '../support/daemon.js';
+import { startFarmStack, stopFarmStack } from '../support/farm-stack.js';
 import { until as pollUntil } from '../support/until.js';
 
 const CLI = resolve('dist/cli/jobrunner.js');
@@ -23,17 +24,11 @@ beforeAll(async () => {
       throw new Error(`${CLI} is older than ${source}: run \`npm run build\` first`);
     }
   }
-  redis = await startRedisServer();
-  farm = await buildFarm({ redis });
-  await farm.setExtraJobTypes({ typeA: 'null', typeB: 'null', typeC: 'null' });
-  client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
-  await client.connect();
+  ({ redis, farm, client } = await startFarmStack({}, { typeA: 'null', typeB: 'null', typeC: 'null' }));
 });
 
 afterAll(async () => {
-  client?.disconnect();
-  await farm?.destroy();
-  await redis?.stop();
+  await stopFarmStack({ redis, farm, client });
 });
 
 beforeEach(async () => {

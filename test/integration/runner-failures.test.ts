@@ -7,16 +7,17 @@ import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
-import { buildFarm, type FarmWebServer, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
+import type { FarmWebServer, MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import { escapeshellarg } from '../../src/mediawiki/php-encoding.js';
-import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import type { RedisServerHandle } from '../../src/farm/redis-server.js';
 import { queueKey } from '../../src/mediawiki/queue-keys.js';
 import { runnerHarness } from '../support/runner-harness.js';
 import { StatsdSink } from '../support/statsd-sink.js';
 import { until } from '../support/until.js';
+import { startFarmStack, stopFarmStack } from '../support/farm-stack.js';
 
 const HOST = 'testhost';
 const MARK = `runner-failures-${process.pid}-${Date.now()}`;
@@ -31,8 +32,7 @@ let metaType: string;
 const BAD_TYPES = ['badGarbage', 'badEmpty', 'badHuge', 'badExit', 'badHang'] as const;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
-  farm = await buildFarm({ redis });
+  ({ redis, farm, client } = await startFarmStack());
   sentinel = join(farm.dir, 'injected');
   metaType = `meta;touch ${sentinel};$(touch ${sentinel})\`touch ${sentinel}\`'"`;
   const extra: Record<string, 'null' | 'sleep'> = {
@@ -42,16 +42,12 @@ beforeAll(async () => {
   };
   for (const t of BAD_TYPES) extra[t] = 'null';
   await farm.setExtraJobTypes(extra);
-  client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
-  await client.connect();
   await sink.start();
 });
 
 afterAll(async () => {
   sink.stop();
-  client?.disconnect();
-  await farm?.destroy();
-  await redis?.stop();
+  await stopFarmStack({ redis, farm, client });
 });
 
 beforeEach(async () => {

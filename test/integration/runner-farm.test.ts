@@ -1,17 +1,18 @@
 // JobRunner on a real redis-server and a real MediaWiki 1.39 farm (runJobs.php through the command
 // dispatcher): throughput agrees with MediaWiki's own view, priorities and fairness hold under load.
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import type { JobrunnerConfig } from '../../src/config/types.js';
-import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
-import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import type { MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
+import type { RedisServerHandle } from '../../src/farm/redis-server.js';
 import { queueKey } from '../../src/mediawiki/queue-keys.js';
 import { queueLeftovers } from '../support/queue-leftovers.js';
 import { runnerHarness, type RunnerHarness } from '../support/runner-harness.js';
 import { StatsdSink } from '../support/statsd-sink.js';
 import { until } from '../support/until.js';
+import { startFarmStack, stopFarmStack } from '../support/farm-stack.js';
 
 const HOST = 'testhost';
 
@@ -21,19 +22,16 @@ let client: Redis;
 const sink = new StatsdSink();
 
 beforeAll(async () => {
-  redis = await startRedisServer();
-  farm = await buildFarm({ redis });
-  await farm.setExtraJobTypes({ typeA: 'null', typeB: 'null', typeC: 'null', lowType: 'null' });
-  client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
-  await client.connect();
+  ({ redis, farm, client } = await startFarmStack(
+    {},
+    { typeA: 'null', typeB: 'null', typeC: 'null', lowType: 'null' },
+  ));
   await sink.start();
 });
 
 afterAll(async () => {
   sink.stop();
-  client?.disconnect();
-  await farm?.destroy();
-  await redis?.stop();
+  await stopFarmStack({ redis, farm, client });
 });
 
 beforeEach(async () => {

@@ -21,13 +21,14 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/farm/free-port.js';
-import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
+import type { MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import { isAlive, terminate, trackPid } from '../../src/farm/process-tree.js';
-import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import type { RedisServerHandle } from '../../src/farm/redis-server.js';
 import { queueKey } from '../../src/mediawiki/queue-keys.js';
+import { startFarmStack, stopFarmStack } from '../support/farm-stack.js';
 import { queueLeftovers } from '../support/queue-leftovers.js';
 import { StatsdSink } from '../support/statsd-sink.js';
 import { REPO, httpStatus, runScript, until, writeJson } from './scap-support.js';
@@ -40,11 +41,7 @@ const sink = new StatsdSink();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'scap-rehearsal-'));
-  redis = await startRedisServer();
-  farm = await buildFarm({ redis });
-  await farm.setExtraJobTypes({ rehearsalSleep: 'sleep' });
-  client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
-  await client.connect();
+  ({ redis, farm, client } = await startFarmStack({}, { rehearsalSleep: 'sleep' }));
   await sink.start();
 });
 
@@ -56,9 +53,7 @@ afterAll(async () => {
     if (isAlive(pid)) await terminate(pid, 20_000);
   }
   sink.stop();
-  client?.disconnect();
-  await farm?.destroy();
-  await redis?.stop();
+  await stopFarmStack({ redis, farm, client });
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -80,7 +80,11 @@ export function startDaemon(name: 'jobrunner' | 'jobchron', configFile: string, 
 }
 
 /** Polls `cond` every 50 ms; throws naming `what` after `timeoutMs`. */
-export function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+export function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   return pollUntil(cond, what, timeoutMs, { pollMs: 50 });
 }
 

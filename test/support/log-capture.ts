@@ -19,3 +19,12 @@ export function captureLogger(
   });
   return { logger: createLogger({ service, level, stream }), lines };
 }
+
+/** A logger whose output goes nowhere, for code that needs one. */
+export function silentLogger(): Logger {
+  return createLogger({
+    service: 'test',
+    level: 'error',
+    stream: new Writable({ write: (_chunk, _enc, done: () => void) => done() }),
+  });
+}

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   BaseConvertError,
@@ -9,16 +8,9 @@ import {
   sha1HexToBase36,
 } from '../../src/mediawiki/dedup-sha1.js';
 import { PhpArray, PhpFloat, phpSerialize } from '../../src/mediawiki/php-serialize.js';
+import { php } from '../support/php-cli.js';
 
 const BASE_CONVERT_PHP = '/usr/share/mediawiki/vendor/wikimedia/base-convert/src/Functions.php';
-
-function php(code: string, input: Buffer): string {
-  const result = spawnSync('php', ['-r', code], { input });
-  if (result.error)
-    throw new Error(`php CLI is required for this test (Debian package php-cli): ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`php failed: ${result.stderr.toString()}`);
-  return result.stdout.toString();
-}
 
 // The root refreshLinks job observed on the MediaWiki 1.39.17 farm (reference §4.5).
 const ROOT_REFRESH_LINKS = PhpArray.from([
@@ -111,7 +103,7 @@ describe('dedupSha1', () => {
         $h = sha1(serialize(["type" => "someType", "params" => $p]));
         echo $h, " ", Wikimedia\\base_convert($h, 16, 36, 31);`,
         phpSerialize(params),
-      );
+      ).toString();
       const hash = dedupSha1('someType', params);
       expect(`${hash.hex} ${hash.base36}`).toBe(out);
     }

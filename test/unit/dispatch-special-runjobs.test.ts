@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
-import { Writable } from 'node:stream';
+import { silentLogger } from '../support/log-capture.js';
 import {
   runJobsStringToSign,
   signRunJobsParams,
@@ -14,10 +13,7 @@ import {
 } from '../../src/runner/dispatch/special-runjobs-dispatcher.js';
 import type { DispatchRequest } from '../../src/runner/dispatch/types.js';
 
-const silent = createLogger({
-  service: 'test',
-  stream: new Writable({ write: (_c, _e, cb: () => void) => cb() }),
-});
+const silent = silentLogger();
 
 // runjobs-contract.md §5.2 reference string.
 const REFERENCE =

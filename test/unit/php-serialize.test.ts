@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
@@ -15,15 +14,7 @@ import {
 } from '../../src/mediawiki/php-serialize.js';
 import { comparePhpKeys, phpKsort } from '../../src/mediawiki/php-ksort.js';
 import { jsonToPhp, phpToJson } from '../../src/mediawiki/php-json.js';
-
-/** Runs PHP 8 CLI as the oracle; fails loudly when it is missing. */
-function php(code: string, input: string | Buffer = ''): Buffer {
-  const result = spawnSync('php', ['-r', code], { input, maxBuffer: 64 * 1024 * 1024 });
-  if (result.error)
-    throw new Error(`php CLI is required for this test (Debian package php-cli): ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`php failed: ${result.stderr.toString()}`);
-  return result.stdout;
-}
+import { php } from '../support/php-cli.js';
 
 const NULL_JOB =
   'a:8:{s:4:"type";s:4:"null";s:9:"namespace";i:-1;s:5:"title";s:0:"";s:6:"params";a:3:{s:5:"lives";i:1;s:6:"usleep";i:0;s:3:"seq";i:2;}s:10:"rtimestamp";i:0;s:4:"uuid";s:32:"5b0ba2f8111043eda5d5efe3d11f02a6";s:4:"sha1";s:0:"";s:9:"timestamp";i:1795829823;}';

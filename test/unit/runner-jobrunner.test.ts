@@ -1,11 +1,10 @@
 // JobRunner lifecycle with a fake backend and a fake dispatcher whose results the test controls:
 // slot reuse, immediate refill, drain, abort, reload, failure reporting, stats.
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QueueListing, ReadyQueue } from '../../src/backend/types.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { JobrunnerConfig } from '../../src/config/types.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { captureLogger } from '../support/log-capture.js';
 import type { Metrics } from '../../src/observability/statsd.js';
 import type { DispatchRequest, DispatchResult, Dispatcher } from '../../src/runner/dispatch/types.js';
 import { planReload } from '../../src/runner/reload-plan.js';
@@ -129,17 +128,6 @@ class RecordingMetrics implements Metrics {
   async close(): Promise<void> {}
 }
 
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { lines, logger: createLogger({ service: 'jobrunner', level: 'debug', stream }) };
-}
-
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 2000; i++) {
     if (cond()) return;
@@ -157,7 +145,7 @@ function make(cfg: JobrunnerConfig) {
   const backend = new FakeBackend();
   const dispatcher = new FakeDispatcher();
   const metrics = new RecordingMetrics();
-  const { lines, logger } = capture();
+  const { lines, logger } = captureLogger('jobrunner');
   const runner = new JobRunner(cfg, {
     backend,
     dispatcher,

@@ -15,17 +15,9 @@
 import { createHash } from 'node:crypto';
 import type { JobrunnerConfig, KafkaConfig } from '../../config/types.js';
 import { HEADER_ATTEMPT } from '../../kafka/follow-up.js';
+import { ruleConsumers } from '../../kafka/rule-consumers.js';
 import { assignJobTopics } from '../../kafka/rule-topics.js';
-import {
-  delayedTopic,
-  jobTopic,
-  partitionedTopic,
-  partitionerGroup,
-  retryTopic,
-  ruleGroup,
-  timedGroup,
-  type TopicNaming,
-} from '../../kafka/topics.js';
+import { jobTopic, type TopicNaming } from '../../kafka/topics.js';
 import type { CheckpointState, CheckpointWriter } from '../checkpoint.js';
 import { eventToJob, jobToEvent } from '../convert/job-event.js';
 import { CorruptJobError, idFromEventId, queueKey, type MigratedJob } from '../job.js';
@@ -144,17 +136,9 @@ export class KafkaEnd implements MigrationSource, MigrationTarget {
     const assigned = assignJobTopics(kafka.rules, topics, this.naming);
     const out: GroupTopic[] = [];
     for (const rule of kafka.rules) {
-      const jobTopics = assigned.get(rule.name) ?? [];
-      if (rule.partitioned) {
-        for (const topic of jobTopics) out.push({ group: partitionerGroup(this.naming, rule.name), topic });
-        const type = rule.types[0];
-        if (type !== undefined)
-          out.push({ group: ruleGroup(this.naming, rule.name), topic: partitionedTopic(this.naming, type) });
-      } else {
-        for (const topic of jobTopics) out.push({ group: ruleGroup(this.naming, rule.name), topic });
+      for (const consumer of ruleConsumers(rule, assigned.get(rule.name) ?? [], this.naming)) {
+        for (const topic of consumer.topics) out.push({ group: consumer.groupId, topic });
       }
-      out.push({ group: timedGroup(this.naming, rule.name), topic: retryTopic(this.naming, rule.name) });
-      out.push({ group: timedGroup(this.naming, rule.name), topic: delayedTopic(this.naming, rule.name) });
     }
     return out.filter((gt) => existing.has(gt.topic));
   }

@@ -2,9 +2,7 @@
 // URL template, e.g. http://127.0.0.1:9005/rpc/RunJobs.php?wiki=%(db)u&type=%(type)u&maxtime=%(maxtime)u&maxmem=%(maxmem)u.
 // The original production form `curl -XPOST -s -a '<url>'` is accepted too: its URL is used.
 import type { Logger } from '../../observability/logger.js';
-import { HttpPoster } from './http-post.js';
-import { bodyResult, statusFailure, transportFailure } from './http-result.js';
-import { InFlight } from './in-flight.js';
+import { bodyResult, statusFailure } from './http-result.js';
 import type { Masker } from './masking.js';
 import {
   DispatchConfigError,
@@ -13,7 +11,7 @@ import {
   renderUrlTemplate,
   type Placeholder,
 } from './placeholders.js';
-import { failedResult, type ResultContext } from './result.js';
+import { PostDispatcher } from './post-dispatcher.js';
 import { parseCommandTemplate, type Word } from './shell-words.js';
 import type { DispatchRequest, DispatchResult, Dispatcher } from './types.js';
 
@@ -62,13 +60,12 @@ export function urlTemplateOf(template: string): { url: string; ignoredCurlArgs:
   return { url, ignoredCurlArgs: words.slice(1).filter((w) => !/^https?:/i.test(w)) };
 }
 
-export class HttpDispatcher implements Dispatcher {
+export class HttpDispatcher extends PostDispatcher implements Dispatcher {
   readonly kind = 'http' as const;
   readonly urlTemplate: string;
-  private readonly poster: HttpPoster;
-  private readonly inFlight = new InFlight<DispatchResult>();
 
-  constructor(private readonly options: HttpDispatcherOptions) {
+  constructor(options: HttpDispatcherOptions) {
+    super(options.connectTimeoutMs, options.mask);
     const { url, ignoredCurlArgs } = urlTemplateOf(options.template);
     checkUrlTemplate(url, WHERE);
     this.urlTemplate = url;
@@ -81,43 +78,18 @@ export class HttpDispatcher implements Dispatcher {
         },
       );
     }
-    this.poster = new HttpPoster(options.connectTimeoutMs);
   }
 
-  dispatch(request: DispatchRequest, abort: AbortSignal): Promise<DispatchResult> {
-    const ctx = (durationMs: number): ResultContext => ({
-      target: `POST ${this.urlTemplate}`,
-      durationMs,
-      mask: this.options.mask,
-    });
-    return this.inFlight.run(
-      () => this.run(request, abort),
-      (error, durationMs) => failedResult(ctx(durationMs), 'error', 'http-error', error),
-      () => failedResult(ctx(0), 'aborted', 'aborted', 'dispatcher is closed'),
-    );
+  protected targetOf(): string {
+    return `POST ${this.urlTemplate}`;
   }
 
-  async close(): Promise<void> {
-    await this.inFlight.close();
-    await this.poster.close();
-  }
-
-  private async run(request: DispatchRequest, abort: AbortSignal): Promise<DispatchResult> {
-    const started = performance.now();
+  protected async run(request: DispatchRequest, abort: AbortSignal): Promise<DispatchResult> {
     const url = new URL(renderUrlTemplate(this.urlTemplate, placeholderValues(request), WHERE));
-    const outcome = await this.poster.post({
-      url,
-      body: '',
-      timeoutMs: request.realLimitSeconds * 1000,
-      abort,
-    });
-    const ctx: ResultContext = {
-      target: `POST ${url.href}`,
-      durationMs: performance.now() - started,
-      mask: this.options.mask,
-    };
-    if (outcome.kind !== 'response') return transportFailure(ctx, outcome, request.realLimitSeconds);
-    if (outcome.status < 200 || outcome.status > 299) return statusFailure(ctx, outcome);
-    return bodyResult(ctx, outcome);
+    const answer = await this.post(request, abort, { url, body: '', target: `POST ${url.href}` });
+    if ('result' in answer) return answer.result;
+    const { ctx, response } = answer;
+    if (response.status < 200 || response.status > 299) return statusFailure(ctx, response);
+    return bodyResult(ctx, response);
   }
 }

@@ -3,9 +3,7 @@
 import { readSecretFile } from '../../config/secret-file.js';
 import type { Logger } from '../../observability/logger.js';
 import { signedRunJobsBody } from '../../mediawiki/special-runjobs.js';
-import { HttpPoster } from './http-post.js';
-import { bodyResult, statusFailure, transportFailure } from './http-result.js';
-import { InFlight } from './in-flight.js';
+import { bodyResult, statusFailure } from './http-result.js';
 import type { Masker } from './masking.js';
 import {
   DispatchConfigError,
@@ -13,7 +11,8 @@ import {
   placeholderValues,
   renderUrlTemplate,
 } from './placeholders.js';
-import { failedResult, okResult, type ResultContext } from './result.js';
+import { PostDispatcher } from './post-dispatcher.js';
+import { failedResult, okResult } from './result.js';
 import type { DispatchRequest, DispatchResult, Dispatcher } from './types.js';
 
 /** Special:RunJobs treats maxjobs=0 as 1, so "unlimited" is sent as this (maxtime still bounds it). */
@@ -39,12 +38,11 @@ export function readSecretKeyFile(path: string | undefined): string {
   return readSecretFile(path, 'dispatch.secretKeyFile');
 }
 
-export class SpecialRunJobsDispatcher implements Dispatcher {
+export class SpecialRunJobsDispatcher extends PostDispatcher implements Dispatcher {
   readonly kind = 'special-runjobs' as const;
-  private readonly poster: HttpPoster;
-  private readonly inFlight = new InFlight<DispatchResult>();
 
   constructor(private readonly options: SpecialRunJobsOptions) {
+    super(options.connectTimeoutMs, options.mask);
     const entries = Object.entries(options.baseUrls);
     if (entries.length === 0) {
       throw new DispatchConfigError(
@@ -52,25 +50,10 @@ export class SpecialRunJobsDispatcher implements Dispatcher {
       );
     }
     for (const [wiki, url] of entries) checkUrlTemplate(url, `dispatch.baseUrls[${JSON.stringify(wiki)}]`);
-    this.poster = new HttpPoster(options.connectTimeoutMs);
   }
 
-  dispatch(request: DispatchRequest, abort: AbortSignal): Promise<DispatchResult> {
-    const ctx = (durationMs: number): ResultContext => ({
-      target: `POST Special:RunJobs for ${request.wiki}`,
-      durationMs,
-      mask: this.options.mask,
-    });
-    return this.inFlight.run(
-      () => this.run(request, abort),
-      (error, durationMs) => failedResult(ctx(durationMs), 'error', 'http-error', error),
-      () => failedResult(ctx(0), 'aborted', 'aborted', 'dispatcher is closed'),
-    );
-  }
-
-  async close(): Promise<void> {
-    await this.inFlight.close();
-    await this.poster.close();
+  protected targetOf(request: DispatchRequest): string {
+    return `POST Special:RunJobs for ${request.wiki}`;
   }
 
   /** URL of index.php for `wiki` with title=Special:RunJobs appended, or null when none is configured. */
@@ -103,25 +86,20 @@ export class SpecialRunJobsDispatcher implements Dispatcher {
     );
   }
 
-  private async run(request: DispatchRequest, abort: AbortSignal): Promise<DispatchResult> {
-    const started = performance.now();
+  protected async run(request: DispatchRequest, abort: AbortSignal): Promise<DispatchResult> {
     const url = this.endpointFor(request);
     if (url === null) {
       return failedResult(
-        { target: `POST Special:RunJobs for ${request.wiki}`, durationMs: 0, mask: this.options.mask },
+        { target: this.targetOf(request), durationMs: 0, mask: this.mask },
         'error',
         'http-error',
         `dispatch.baseUrls has no entry for wiki ${JSON.stringify(request.wiki)} and no "*" fallback`,
       );
     }
     const body = this.bodyFor(request);
-    const outcome = await this.poster.post({ url, body, timeoutMs: request.realLimitSeconds * 1000, abort });
-    const ctx: ResultContext = {
-      target: `POST ${url.href} ${body}`,
-      durationMs: performance.now() - started,
-      mask: this.options.mask,
-    };
-    if (outcome.kind !== 'response') return transportFailure(ctx, outcome, request.realLimitSeconds);
+    const answer = await this.post(request, abort, { url, body, target: `POST ${url.href} ${body}` });
+    if ('result' in answer) return answer.result;
+    const { ctx, response: outcome } = answer;
     switch (outcome.status) {
       case 200:
         return bodyResult(ctx, outcome);
