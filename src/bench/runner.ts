@@ -19,7 +19,12 @@ import {
   formatResultsTable,
   type BenchResults,
 } from './common/runner-report.js';
-import { measureThroughput, type ThroughputResult } from './common/throughput.js';
+import {
+  measureThroughput,
+  measureWarmThroughput,
+  type ThroughputResult,
+  type WarmThroughputResult,
+} from './common/throughput.js';
 import { ACTIVE_LINGER_MS } from '../runner/discovery.js';
 
 const SCENARIOS = ['pickup', 'throughput', 'small', 'idle'] as const;
@@ -143,17 +148,26 @@ async function twoWikiScenarios(options: BenchOptions, results: BenchResults): P
         // Runner and ceiling runs alternate, so a change in background load hits both alike.
         const runs: ThroughputResult[] = [];
         const ceiling: CeilingResult[] = [];
+        const warm: WarmThroughputResult[] = [];
         for (let rep = 1; rep <= options.reps; rep++) {
-          const run = await measureThroughput(bench, {
+          const spec = {
             label: `throughput-${kind}-${rep}`,
             dispatcher: bench.dispatcher(kind),
             queues: bench.wikis.map((wiki) => ({ wiki, type: 'null', count: 10_000 })),
             runners: 4,
             maxPerQueue: 4,
             timeoutMs: 180_000,
-          });
+          };
+          const run = await measureThroughput(bench, spec);
           runs.push(run);
           logResult(throughputLine(run));
+          const w = await measureWarmThroughput(bench, { ...spec, label: `warm-${kind}-${rep}` });
+          warm.push(w);
+          logResult(
+            `${w.label}: ${w.jobs} jobs pushed to running daemons (push ${w.pushSeconds.toFixed(2)} s), all done after ` +
+              `${w.pushToDoneSeconds.toFixed(2)} s = ${Math.round(w.jobsPerSecond)} jobs/s; ${w.totals?.dispatches ?? '?'} dispatches, ` +
+              `runner reported ok ${w.totals?.jobsOk ?? '?'}; Redis CPU ${w.redisCpuSeconds.toFixed(2)} s`,
+          );
           const c = await measureCeiling(bench, kind, 10_000, 4);
           ceiling.push(c);
           logResult(
@@ -163,6 +177,7 @@ async function twoWikiScenarios(options: BenchOptions, results: BenchResults): P
         }
         results.throughput.push({ kind, runs });
         results.ceiling.push({ kind, runs: ceiling });
+        results.warm.push({ kind, runs: warm });
       }
     }
     if (options.only.has('idle')) {
@@ -245,7 +260,14 @@ async function main(argv: string[]): Promise<number> {
     "Jobs for the runs are pushed straight into Redis in MediaWiki's format (RedisQueueStore, the same Lua " +
       'steps as JobQueueRedis), much faster than PHP; they are then run by real MediaWiki.',
   );
-  const results: BenchResults = { pickup: [], throughput: [], ceiling: [], small: [], idle: [] };
+  const results: BenchResults = {
+    pickup: [],
+    throughput: [],
+    warm: [],
+    ceiling: [],
+    small: [],
+    idle: [],
+  };
   const started = Date.now();
   if (['pickup', 'throughput', 'idle'].some((s) => options.only.has(s as Scenario)))
     await twoWikiScenarios(options, results);

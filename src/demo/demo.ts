@@ -180,13 +180,15 @@ async function main(argv: string[]): Promise<number> {
     if (settingsFile)
       leftRunning.push(...(await killStragglers(processesWithEnv('MW_CONFIG_FILE', settingsFile))));
   });
-  const interrupted = (signal: NodeJS.Signals) => {
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = true;
     progress.finish();
     process.stderr.write(`demo: ${signal}: stopping everything it started…\n`);
     void cleanup.runAll().finally(() => process.exit(130));
   };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
 
   let facts: RunFacts | null = null;
   let failure: unknown = null;
@@ -195,6 +197,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     failure = error;
   }
+  // After a signal the handler cleans up and exits 130; errors from the torn-down stack are moot.
+  if (interrupted) return new Promise<number>(() => undefined);
   progress.finish();
   const cleanupProblems = await cleanup.runAll();
   if (failure || !facts) {

@@ -11,6 +11,7 @@ import { pushTestJobs } from './null-jobs.js';
 import { redisCpuSeconds } from './redis-stats.js';
 import { writeRunnerConfig } from './runner-config.js';
 import { sleep } from '../../farm/process-tree.js';
+import { ACTIVE_LINGER_MS } from '../../runner/discovery.js';
 
 export interface QueueSpec {
   readonly wiki: string;
@@ -132,6 +133,79 @@ export async function measureThroughput(
     jobsPerSecond: jobs / (total / 1000),
     drainJobsPerSecond: drain > 0 ? jobs / (drain / 1000) : 0,
     redisCpuSeconds: cpuAfter - cpuBefore,
+    totals: stop.totals,
+  };
+}
+
+export interface WarmThroughputResult {
+  readonly label: string;
+  readonly jobs: number;
+  /** Seconds the push of the batch took (the runner was already taking jobs meanwhile). */
+  readonly pushSeconds: number;
+  /** First push → last job acknowledged. */
+  readonly pushToDoneSeconds: number;
+  readonly jobsPerSecond: number;
+  readonly redisCpuSeconds: number;
+  readonly totals: RunnerTotals | null;
+}
+
+/**
+ * The same batch pushed to jobchron + jobrunner that are already running and idle: what a live
+ * service does with a burst, without the daemons' start-up in the figure.
+ */
+export async function measureWarmThroughput(
+  bench: BenchFarm,
+  options: ThroughputOptions,
+): Promise<WarmThroughputResult> {
+  await bench.flush();
+  const jobs = options.queues.reduce((sum, q) => sum + q.count, 0);
+  const dataKeys = options.queues.map((q) => queueKey(q.type, q.wiki, 'h-data'));
+  const remaining = async () => Number(await bench.client.eval(SUM_HLEN, dataKeys.length, ...dataKeys));
+  const configFile = join(bench.dir, `${options.label}.conf`);
+  writeRunnerConfig(configFile, {
+    comment: `bench:runner throughput, daemons already running (${options.label})`,
+    redisAddress: bench.redis.address,
+    dispatcher: options.dispatcher,
+    groups: { bench: { runners: options.runners, include: ['*'] } },
+    runner: { maxPerQueue: options.maxPerQueue },
+  });
+  const pair = await DaemonPair.start({ configFile, logDir: bench.dir }, options.label);
+  let pushSeconds: number;
+  let total: number;
+  let cpu: number;
+  try {
+    await sleep(ACTIVE_LINGER_MS + 500); // the runner is back in its idle poll
+    const cpuBefore = await redisCpuSeconds(bench.client);
+    const started = Date.now();
+    for (const q of options.queues) await pushTestJobs(bench.store, q);
+    pushSeconds = (Date.now() - started) / 1000;
+    const interval = dataKeys.length > 20 ? 10 : 5;
+    for (;;) {
+      const left = await remaining();
+      if (left === 0) break;
+      if (Date.now() - started > options.timeoutMs) {
+        throw new Error(
+          `${options.label}: ${left} of ${jobs} jobs still not done after ${options.timeoutMs / 1000} s`,
+        );
+      }
+      await sleep(interval);
+    }
+    total = (Date.now() - started) / 1000;
+    cpu = (await redisCpuSeconds(bench.client)) - cpuBefore;
+  } catch (error) {
+    await pair.stop().catch(() => undefined);
+    throw error;
+  }
+  const stop = await pair.stop();
+  if (stop.errors.length > 0)
+    throw new Error(`daemon errors during ${options.label}:\n${stop.errors.join('\n')}`);
+  return {
+    label: options.label,
+    jobs,
+    pushSeconds,
+    pushToDoneSeconds: total,
+    jobsPerSecond: jobs / total,
+    redisCpuSeconds: cpu,
     totals: stop.totals,
   };
 }
