@@ -4,7 +4,6 @@
 //   SIGTERM/SIGINT  finish the batch in hand, release partition leases, exit 0 (within 5 s)
 //   SIGHUP          reload the config file; an invalid file is logged and the running config kept
 import { Chron } from '../chron/chron.js';
-import { LegacyChron } from '../legacy/registry-chron.js'; // backend memcached (issue 8)
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import type { JobrunnerConfig } from '../config/types.js';
@@ -59,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   // backend memcached (issue 8): keep the legacy memcached registry instead of Redis upkeep.
   const chron =
     config.backend === 'memcached'
-      ? new LegacyChron(config, { logger, metrics })
+      ? new (await import('../legacy/registry-chron.js')).LegacyChron(config, { logger, metrics })
       : new Chron(config, { logger, metrics });
   try {
     await startDaemonStatus({

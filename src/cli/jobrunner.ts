@@ -5,9 +5,7 @@
 //   SIGHUP            reload the config file; an invalid file is logged and the old config stays.
 import { RedisBackend } from '../backend/redis-backend.js';
 import type { QueueBackend } from '../backend/types.js';
-import { LegacyBackend } from '../legacy/legacy-backend.js'; // backend memcached (issue 8)
 import { loadConfigFile } from '../config/load.js';
-import { runKafkaDaemon } from '../kafka/daemon.js'; // backend kafka (issue 7)
 import type { JobrunnerConfig } from '../config/types.js';
 import { createLogger } from '../observability/logger.js';
 import { createStatsd } from '../observability/statsd.js';
@@ -47,6 +45,8 @@ async function main(argv: string[]): Promise<number | null> {
     // >>> backend kafka (issue 7): the Kafka consumer runner (src/kafka) runs the jobs; no dispatcher.
     if (config.backend === 'kafka') {
       for (const warning of config.warnings ?? []) logger.warn('Configuration warning', { warning });
+      // Loaded only when configured: the Kafka client costs ~0.3 s of start-up for everyone else.
+      const { runKafkaDaemon } = await import('../kafka/daemon.js');
       return runKafkaDaemon(config, logger);
     }
     // <<< backend kafka
@@ -62,7 +62,9 @@ async function main(argv: string[]): Promise<number | null> {
 
   // backend memcached (issue 8): ready queues from the legacy memcached registry.
   const backend: QueueBackend =
-    config.backend === 'memcached' ? new LegacyBackend(config, logger) : new RedisBackend(config, logger);
+    config.backend === 'memcached'
+      ? new (await import('../legacy/legacy-backend.js')).LegacyBackend(config, logger)
+      : new RedisBackend(config, logger);
   // Status server (issue 4): statsd and Prometheus get the same metric calls.
   const observed = daemonMetrics(createStatsd(config.statsd, logger), 'jobrunner');
   const metrics = observed.metrics;

@@ -78,7 +78,6 @@ export function buildRows(r: BenchResults): string[][] {
     const ok = mode === 'back-to-back' ? '-' : met(l.p50 <= TARGETS.pickupP50Ms[kind]);
     rows.push([what, kind, `${formatMs(l.p50)} / ${formatMs(l.p99)}`, original, target, ok]);
   }
-  const best = Math.max(0, ...r.throughput.map((t) => medianRun(t.runs).jobsPerSecond));
   for (const { kind, runs } of r.throughput) {
     const m = medianRun(runs);
     rows.push([
@@ -86,8 +85,8 @@ export function buildRows(r: BenchResults): string[][] {
       kind,
       `${rate(m.jobsPerSecond)} (${m.startToDoneSeconds.toFixed(2)} s)${range(runs, (x) => x.jobsPerSecond)}`,
       `${rate(ORIGINAL.startToDoneJobsPerSecond)} (${ORIGINAL.startToDoneSeconds} s)`,
-      `≥ ${rate(TARGETS.jobsPerSecond)}, one dispatcher`,
-      met(best >= TARGETS.jobsPerSecond),
+      `≥ ${rate(TARGETS.jobsPerSecond)} (one dispatcher suffices)`,
+      met(m.jobsPerSecond >= TARGETS.jobsPerSecond),
     ]);
     rows.push([
       '  drain only (first job done → last)',
@@ -107,7 +106,7 @@ export function buildRows(r: BenchResults): string[][] {
         kind,
         `${rate(w.jobsPerSecond)} (${w.pushToDoneSeconds.toFixed(2)} s)${warm.runs.length > 1 ? ` (${values.sort().join(', ')})` : ''}`,
         '-',
-        `≥ ${rate(TARGETS.jobsPerSecond)}, one dispatcher`,
+        `≥ ${rate(TARGETS.jobsPerSecond)} (one dispatcher suffices)`,
         met(w.jobsPerSecond >= TARGETS.jobsPerSecond),
       ]);
     }
