@@ -220,7 +220,9 @@ export class JobRunner {
     // Like the original, the time share only runs while there is work to share.
     if (this.scheduler.hasKnownWork()) this.scheduler.tick(now);
     const spawned = this.fill();
-    if (this.scheduler.hasKnownWork() || this.inFlight.size > 0) this.lastWorkAt = now;
+    // Only work this runner actually takes keeps it in the fast poll: queues of types no group runs,
+    // or queues backed off, would otherwise hold it there forever at one Lua call per 50 ms.
+    if (spawned > 0 || this.inFlight.size > 0) this.lastWorkAt = now;
     this.metrics.loopState(this.loopState(spawned), now);
     this.metrics.slotGauges(this.gaugeValues(), now);
   }
