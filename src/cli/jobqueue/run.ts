@@ -59,66 +59,73 @@ const guarded = (y: Argv) =>
     .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' });
 
 function buildParser(argv: string[]): Argv {
-  return yargs(argv)
-    .scriptName('jobqueue')
-    .locale('en')
-    .usage("Operator tool for a MediaWiki farm's Redis job queues.\n\nUsage: $0 <command> [options]")
-    .option('config-file', {
-      alias: 'c',
-      type: 'string',
-      requiresArg: true,
-      default: DEFAULT_CONFIG_FILE,
-      describe: 'jobrunner.conf shared with the daemons',
-    })
-    .command('status', 'Queue depths of the whole farm, most urgent first (kafka: rules and lag)', (y) =>
-      backend(json(filters(y)))
-        .option('by-partition', { type: 'boolean', default: false, describe: 'One row per partition' })
-        .option('all', { type: 'boolean', default: false, describe: 'Include listed queues without jobs' })
-        .option('limit', { type: 'number', default: 0, describe: 'Table rows to print (0 = all)' }),
-    )
-    .command('inspect', 'Show the jobs of one queue, decoded', (y) =>
-      json(filters(y))
-        .demandOption(['wiki', 'type'])
-        .option('state', { choices: STATES, default: 'unclaimed', describe: 'Which jobs' })
-        .option('limit', { type: 'number', default: 10, describe: 'Jobs to show (at most 1000)' }),
-    )
-    .command('retry-abandoned', 'Put abandoned jobs back in their queues', (y) =>
-      guarded(y).option('limit', { type: 'number', describe: 'At most this many jobs per queue' }),
-    )
-    .command('delete', 'Delete whole queues (needs --wiki and/or --type)', (y) => guarded(y))
-    .command('push', "Enqueue jobs in MediaWiki's own format (smoke tests, canaries)", (y) =>
-      backend(json(y))
-        .option('wiki', { type: 'string', requiresArg: true, describe: 'Wiki (DB domain) to push to' })
-        .option('type', { type: 'string', requiresArg: true, describe: 'Job type' })
-        .demandOption(['wiki', 'type'])
-        .option('count', { type: 'number', default: 1, describe: 'Number of jobs' })
-        .option('delay', { type: 'number', describe: 'Release the jobs this many seconds from now' })
-        .option('params', { type: 'string', requiresArg: true, describe: 'Job params as a JSON object' })
-        .option('dedupe', {
-          type: 'boolean',
-          default: false,
-          describe: 'removeDuplicates: identical pending jobs stored once',
-        })
-        .option('title', { type: 'string', requiresArg: true, describe: 'Page title (params.title)' })
-        .option('namespace', { type: 'number', describe: 'Namespace number of --title (default 0)' })
-        .option('partition', { type: 'string', requiresArg: true, describe: 'Partition to push to' })
-        .option('gzip', { type: 'boolean', default: false, describe: "Queue uses 'compression' => 'gzip'" })
-        .option('secret-key-file', {
-          type: 'string',
-          requiresArg: true,
-          describe: 'kafka: file with $wgSecretKey to sign events (default: dispatch.secretKeyFile)',
-        }),
-    )
-    .demandCommand(1, 'Name a command: status, inspect, retry-abandoned, delete or push.')
-    .epilog(
-      'Exit codes: 0 success; 1 failure (unreachable partition, Redis error, declined prompt); 2 bad usage or config.',
-    )
-    .strict()
-    .help()
-    .alias('help', 'h')
-    .version(packageVersion())
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
-    .exitProcess(false);
+  return (
+    yargs(argv)
+      .scriptName('jobqueue')
+      .locale('en')
+      .usage("Operator tool for a MediaWiki farm's Redis job queues.\n\nUsage: $0 <command> [options]")
+      .option('config-file', {
+        alias: 'c',
+        type: 'string',
+        requiresArg: true,
+        default: DEFAULT_CONFIG_FILE,
+        describe: 'jobrunner.conf shared with the daemons',
+      })
+      .command('status', 'Queue depths of the whole farm, most urgent first (kafka: rules and lag)', (y) =>
+        backend(json(filters(y)))
+          .option('by-partition', { type: 'boolean', default: false, describe: 'One row per partition' })
+          .option('all', { type: 'boolean', default: false, describe: 'Include listed queues without jobs' })
+          .option('limit', { type: 'number', default: 0, describe: 'Table rows to print (0 = all)' }),
+      )
+      .command('inspect', 'Show the jobs of one queue, decoded', (y) =>
+        json(filters(y))
+          .demandOption(['wiki', 'type'])
+          .option('state', { choices: STATES, default: 'unclaimed', describe: 'Which jobs' })
+          .option('limit', { type: 'number', default: 10, describe: 'Jobs to show (at most 1000)' }),
+      )
+      .command('retry-abandoned', 'Put abandoned jobs back in their queues', (y) =>
+        guarded(y).option('limit', { type: 'number', describe: 'At most this many jobs per queue' }),
+      )
+      .command('delete', 'Delete whole queues (needs --wiki and/or --type)', (y) => guarded(y))
+      // Listed for --help only: src/cli/jobqueue.ts hands `migrate` to its own parser before this one.
+      .command(
+        'migrate',
+        'Move queued jobs between backends (memcached, redis, kafka); see `jobqueue migrate --help`',
+      )
+      .command('push', "Enqueue jobs in MediaWiki's own format (smoke tests, canaries)", (y) =>
+        backend(json(y))
+          .option('wiki', { type: 'string', requiresArg: true, describe: 'Wiki (DB domain) to push to' })
+          .option('type', { type: 'string', requiresArg: true, describe: 'Job type' })
+          .demandOption(['wiki', 'type'])
+          .option('count', { type: 'number', default: 1, describe: 'Number of jobs' })
+          .option('delay', { type: 'number', describe: 'Release the jobs this many seconds from now' })
+          .option('params', { type: 'string', requiresArg: true, describe: 'Job params as a JSON object' })
+          .option('dedupe', {
+            type: 'boolean',
+            default: false,
+            describe: 'removeDuplicates: identical pending jobs stored once',
+          })
+          .option('title', { type: 'string', requiresArg: true, describe: 'Page title (params.title)' })
+          .option('namespace', { type: 'number', describe: 'Namespace number of --title (default 0)' })
+          .option('partition', { type: 'string', requiresArg: true, describe: 'Partition to push to' })
+          .option('gzip', { type: 'boolean', default: false, describe: "Queue uses 'compression' => 'gzip'" })
+          .option('secret-key-file', {
+            type: 'string',
+            requiresArg: true,
+            describe: 'kafka: file with $wgSecretKey to sign events (default: dispatch.secretKeyFile)',
+          }),
+      )
+      .demandCommand(1, 'Name a command: status, inspect, retry-abandoned, delete or push.')
+      .epilog(
+        'Exit codes: 0 success; 1 failure (unreachable partition, Redis error, declined prompt); 2 bad usage or config.',
+      )
+      .strict()
+      .help()
+      .alias('help', 'h')
+      .version(packageVersion())
+      .wrap(Math.min(110, process.stdout.columns ?? 100))
+      .exitProcess(false)
+  );
 }
 
 type Args = Record<string, unknown>;
