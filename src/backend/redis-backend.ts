@@ -7,8 +7,17 @@ import type { JobrunnerConfig, RedisServerAddress } from '../config/types.js';
 import { wikiIdFromDomain } from '../mediawiki/queue-keys.js';
 import type { Logger } from '../observability/logger.js';
 import { connectRedis } from '../redis/connection.js';
+import { PartitionPushWatch } from '../redis/push-watch.js';
 import { RedisQueueStore, type DiscoveryResult } from '../redis/queue-store.js';
-import type { PartitionError, QueueBackend, QueueCounts, QueueListing, ReadyQueue } from './types.js';
+import type {
+  PartitionError,
+  PushListener,
+  PushWatch,
+  QueueBackend,
+  QueueCounts,
+  QueueListing,
+  ReadyQueue,
+} from './types.js';
 
 export interface PartitionClient {
   /** The partition as written in the config, e.g. "rdb1001:6380". */
@@ -218,6 +227,23 @@ export class RedisBackend implements QueueBackend {
       }
     }
     return { queues, errors };
+  }
+
+  /** One keyspace-event subscriber per partition (see src/redis/push-watch.ts). */
+  watchPushes(listener: PushListener, logger: Logger = this.log): PushWatch {
+    const watches = this.partitionList.map(
+      (p) => new PartitionPushWatch(p.address, p.store.client, listener, logger),
+    );
+    return {
+      get watchingAll() {
+        return watches.every((w) => w.watching);
+      },
+      resume: () => watches.forEach((w) => w.resume()),
+      pause: () => watches.forEach((w) => w.pause()),
+      close: async () => {
+        await Promise.all(watches.map((w) => w.close()));
+      },
+    };
   }
 
   async close(): Promise<void> {

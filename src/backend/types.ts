@@ -2,6 +2,7 @@
 // types; Redis (MediaWiki's JobQueueRedis layout), the legacy memcached-registry backend and Kafka
 // each implement what applies to them.
 import type { BackendKind } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
 
 /** A (wiki, type) queue with jobs ready to run. */
 export interface ReadyQueue {
@@ -42,8 +43,28 @@ export interface QueueListing<T> {
   readonly errors: PartitionError[];
 }
 
+/** Told when new work may have arrived, so an idle runner need not poll often. */
+export interface PushListener {
+  /** A job was pushed onto a ready list of this partition. */
+  onPush(partition: string): void;
+  /** Pushes may have been missed (just subscribed, reconnected, flags restored): look again. */
+  onResync(partition: string): void;
+}
+
+export interface PushWatch {
+  /** True while every partition reports its pushes: polling can be rare. */
+  readonly watchingAll: boolean;
+  /** Start reporting pushes (an onResync per partition follows once it works). */
+  resume(): void;
+  /** Stop reporting pushes (the caller polls often enough for now). */
+  pause(): void;
+  close(): Promise<void>;
+}
+
 export interface QueueBackend {
   readonly kind: BackendKind;
+  /** Push notifications, where the backend has them (Redis keyspace events). */
+  watchPushes?(listener: PushListener, logger: Logger): PushWatch;
   /** Ready queues across every partition. */
   listReadyQueues(): Promise<QueueListing<ReadyQueue>>;
   /** Per-queue counts for operators. */

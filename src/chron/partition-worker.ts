@@ -26,6 +26,14 @@ const BATCHES_IN_FLIGHT = 2;
 export const MAX_BACKOFF_MS = 30_000;
 /** Distinct malformed members / failing queues logged per partition before logging stops. */
 const MAX_LOGGED_MEMBERS = 10_000;
+/**
+ * Heartbeat and lease renewal run this many times per lease TTL, not every pass: the lease and the
+ * liveness window are TTL-long, and every write a pass makes re-checks the lease inside Lua, so a
+ * pass needs no renewal of its own. At the 30 s default: every 5 s instead of every second.
+ */
+const KEEPALIVES_PER_TTL = 6;
+/** While a partition has no queues at all, its ready-hash sweep (nothing to drop) runs this often. */
+const EMPTY_SWEEP_EVERY_MS = 10_000;
 
 /** What the chron asks a partition to do this round. */
 export type CycleInstruction =
@@ -96,6 +104,10 @@ export class PartitionWorker {
   private readonly loggedMembers = new Set<string>();
   private passes = 0;
   private passSeq = 0;
+  private lastHeartbeatAt = -Infinity;
+  private lastRenewAt = -Infinity;
+  /** The last ready-hash sweep: an empty partition skips the next ones for a while. */
+  private lastSweep: { fence: string; at: number; queues: number; failures: number } | null = null;
   private lastPass: PartitionPassReport | null = null;
 
   constructor(
@@ -108,6 +120,9 @@ export class PartitionWorker {
     registerChronScripts(this.redis);
     this.redis.on('ready', () => {
       this.everReady = true;
+      // A restarted server may have lost our lease and heartbeat: check both on the next round.
+      this.lastHeartbeatAt = -Infinity;
+      this.lastRenewAt = -Infinity;
       // Retry right away once the server is back rather than waiting out the back-off.
       if (this.failure) this.failure.retryAt = 0;
     });
@@ -160,8 +175,8 @@ export class PartitionWorker {
     const { leaseTtlMs } = this.ctx.config().chron;
     const lease = this.lease;
     try {
-      this.noteLive(await heartbeat(this.redis, this.ctx.instanceId, leaseTtlMs));
-      if (lease && !(await renewLease(this.redis, lease, leaseTtlMs)) && this.lease === lease) {
+      await this.beat(leaseTtlMs, true);
+      if (lease && !(await this.renew(lease, leaseTtlMs, true)) && this.lease === lease) {
         this.lease = null;
         this.log.warn('Partition lease lost between passes', { fence: lease.fence });
       }
@@ -217,7 +232,7 @@ export class PartitionWorker {
     const settings = this.ctx.config().chron;
     try {
       await this.ensureReachable();
-      this.noteLive(await heartbeat(this.redis, this.ctx.instanceId, settings.leaseTtlMs));
+      await this.beat(settings.leaseTtlMs, false);
       let result: CycleResult;
       if (this.lease && instruction === 'release') {
         const lease = this.lease;
@@ -226,7 +241,7 @@ export class PartitionWorker {
         this.log.info('Partition lease handed back (over the fair share)', { fence: lease.fence });
         result = { kind: 'released' };
       } else if (this.lease) {
-        if (await renewLease(this.redis, this.lease, settings.leaseTtlMs)) {
+        if (await this.renew(this.lease, settings.leaseTtlMs, false)) {
           result = await this.passWithLease(now);
         } else {
           this.log.warn('Partition lease lost (expired, or taken over by another jobchron)', {
@@ -239,6 +254,7 @@ export class PartitionWorker {
         const attempt = await acquireLease(this.redis, this.ctx.instanceId, settings.leaseTtlMs);
         if (attempt.acquired) {
           this.lease = attempt.lease;
+          this.lastRenewAt = Date.now();
           this.heldBy = null;
           this.log.info('Partition lease acquired', { fence: attempt.lease.fence });
           result = await this.passWithLease(now);
@@ -287,6 +303,41 @@ export class PartitionWorker {
 
   private noteLive(ids: string[]): void {
     this.live = { ids, at: Date.now() };
+  }
+
+  private keepAliveDue(last: number, leaseTtlMs: number): boolean {
+    return Date.now() - last >= leaseTtlMs / KEEPALIVES_PER_TTL;
+  }
+
+  /** Our heartbeat (and the list of live instances), when due or when `force`d. */
+  private async beat(leaseTtlMs: number, force: boolean): Promise<void> {
+    if (!force && !this.keepAliveDue(this.lastHeartbeatAt, leaseTtlMs)) return;
+    this.noteLive(await heartbeat(this.redis, this.ctx.instanceId, leaseTtlMs));
+    this.lastHeartbeatAt = Date.now();
+  }
+
+  /** Renews the lease when due (or `force`d); false when it turned out lost. */
+  private async renew(lease: HeldLease, leaseTtlMs: number, force: boolean): Promise<boolean> {
+    if (!force && !this.keepAliveDue(this.lastRenewAt, leaseTtlMs)) return true;
+    const kept = await renewLease(this.redis, lease, leaseTtlMs);
+    if (kept) this.lastRenewAt = Date.now();
+    return kept;
+  }
+
+  /**
+   * Whether a complete pass that listed `queues` queues needs the ready-hash sweep. It can be
+   * skipped only while the partition stays empty under the same lease and the previous sweep
+   * succeeded: then our contribution is already empty and only shared fields a minute stale wait.
+   */
+  sweepNeeded(fence: string, queues: number, now: number): boolean {
+    const last = this.lastSweep;
+    if (!last || last.fence !== fence || last.failures > 0 || last.queues > 0 || queues > 0) return true;
+    return now - last.at >= EMPTY_SWEEP_EVERY_MS;
+  }
+
+  /** `now` is the pass's clock reading (the one the sweep's stale cutoff uses). */
+  noteSweep(fence: string, queues: number, failures: number, now: number): void {
+    this.lastSweep = { fence, at: now, queues, failures };
   }
 
   private failed(error: unknown): CycleResult {
@@ -416,12 +467,13 @@ class PartitionPass {
     await Promise.all(this.readyWrites);
     if (this.fenced) throw this.fenced;
     const readyHash = this.worker.context.readyHash();
-    if (complete && readyHash) {
+    if (complete && readyHash && this.worker.sweepNeeded(this.lease.fence, this.queues, this.now)) {
       const interval = this.worker.context.config().chron.intervalMs;
       const staleAfterSeconds = Math.max(60, Math.ceil((10 * interval) / 1000));
       const nowSeconds = Math.floor(this.now / 1000);
       const failures = await readyHash.sweep(this.target, nowSeconds, nowSeconds - staleAfterSeconds);
       this.readyHashFailures += failures.length;
+      this.worker.noteSweep(this.lease.fence, this.queues, failures.length, this.now);
     }
     return this.report(complete);
   }

@@ -47,6 +47,8 @@ export interface RawRunner {
   killGraceSeconds: number;
   drainTimeoutSeconds: number;
   discoveryIntervalMs: number;
+  wakeOnPush: boolean;
+  idleDiscoveryIntervalMs: number;
   maxPerQueue: number;
   maxPerWiki: number;
   noneReadyBackoffSeconds: number;

@@ -57,6 +57,10 @@ export interface RunnerSettings {
   readonly drainTimeoutSeconds: number;
   /** How often ready queues are re-discovered (ms). */
   readonly discoveryIntervalMs: number;
+  /** While idle, wake on keyspace notifications of pushes rather than polling every 100 ms. */
+  readonly wakeOnPush: boolean;
+  /** Fallback poll while idle with push notifications working (ms). */
+  readonly idleDiscoveryIntervalMs: number;
   /** Max children on one (wiki, type) queue at once. */
   readonly maxPerQueue: number;
   /** Max children on one wiki at once; 0 = no cap. */

@@ -14,6 +14,8 @@ export interface RedisServerOptions {
   password?: string;
   /** Data dir to use (kept on stop). Default: a fresh temp dir, removed on stop. */
   dir?: string;
+  /** More redis-server options, e.g. ['--rename-command', 'CONFIG', '']. */
+  extraArgs?: readonly string[];
 }
 
 export interface RedisServerHandle {
@@ -83,6 +85,7 @@ class RedisServer extends RestartableServer implements RedisServerHandle {
     ];
     if (this.opts.appendOnly) args.push('--appendfsync', 'always');
     if (this.opts.password !== undefined) args.push('--requirepass', this.opts.password);
+    args.push(...(this.opts.extraArgs ?? []));
     return spawnServer({
       name: `redis-server on ${this.address}`,
       command: this.binary,

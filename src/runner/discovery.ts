@@ -1,30 +1,51 @@
 // The discovery timer: runs one poll at a time, each starting `interval()` ms after the previous
-// one started (or right after it ended when a poll took longer). Polls never overlap, so the Redis
-// cost is at most one listing per partition per interval.
+// one started (or right after it ended when a poll took longer). Polls never overlap, and wake()
+// never starts one sooner than `minGap()` after the previous start, so the Redis cost stays at
+// most one listing per partition per discoveryIntervalMs however many pushes wake it.
 import type { Logger } from '../observability/logger.js';
 
-/** Poll interval while idle: new work is still noticed within this (ms). */
+/** Poll interval while idle without push notifications: new work is noticed within this (ms). */
 export const IDLE_INTERVAL_MS = 100;
 /** After the last sign of work, keep polling at the busy interval this long (ms). */
 export const ACTIVE_LINGER_MS = 2000;
 
+export interface PollTiming {
+  /** runner.discoveryIntervalMs: the interval while there is work. */
+  readonly busyMs: number;
+  /** runner.idleDiscoveryIntervalMs: the fallback while idle and woken by pushes. */
+  readonly idleMs: number;
+  readonly msSinceWork: number;
+  /** Every partition reports its pushes, so a long idle interval misses nothing. */
+  readonly pushesWatched: boolean;
+}
+
 /**
- * The busy interval is the configured one; when idle it relaxes to IDLE_INTERVAL_MS (never faster
- * than configured), halving idle Redis load at the default 50 ms while keeping notice ≤ 100 ms.
+ * Busy: the configured interval. Idle: the slow fallback when pushes wake the runner, else
+ * IDLE_INTERVAL_MS (never faster than configured), so new work is still seen within 100 ms.
  */
-export function pollInterval(configuredMs: number, msSinceWork: number): number {
-  if (msSinceWork < ACTIVE_LINGER_MS) return configuredMs;
-  return Math.max(configuredMs, IDLE_INTERVAL_MS);
+export function pollInterval(t: PollTiming): number {
+  if (t.msSinceWork < ACTIVE_LINGER_MS) return t.busyMs;
+  if (t.pushesWatched) return Math.max(t.busyMs, t.idleMs);
+  return Math.max(t.busyMs, IDLE_INTERVAL_MS);
+}
+
+/** Whether the runner is past its busy linger (then it wants push notifications). */
+export function isIdle(msSinceWork: number): boolean {
+  return msSinceWork >= ACTIVE_LINGER_MS;
 }
 
 export class DiscoveryLoop {
   private timer: NodeJS.Timeout | null = null;
+  private timerDueAt = Infinity;
   private inFlight: Promise<void> | null = null;
+  private lastStartedAt = -Infinity;
+  private wokenDuringPoll = false;
   private running = false;
 
   constructor(
     private readonly poll: () => Promise<void>,
     private readonly interval: () => number,
+    private readonly minGap: () => number,
     private readonly logger: Logger,
   ) {}
 
@@ -37,19 +58,41 @@ export class DiscoveryLoop {
   /** Stops the timer and waits for a poll in progress. */
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.clearTimer();
     await this.inFlight;
   }
 
-  private schedule(delayMs: number): void {
+  /** Poll as soon as the minimum gap since the last poll allows (coalesces bursts of wakes). */
+  wake(): void {
     if (!this.running) return;
-    this.timer = setTimeout(() => this.run(), Math.max(0, delayMs));
+    if (this.inFlight) {
+      this.wokenDuringPoll = true;
+      return;
+    }
+    const delay = Math.max(0, this.lastStartedAt + this.minGap() - Date.now());
+    if (this.timer && this.timerDueAt <= Date.now() + delay) return;
+    this.schedule(delay);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerDueAt = Infinity;
+  }
+
+  private schedule(delayMs: number): void {
+    this.clearTimer();
+    if (!this.running) return;
+    const delay = Math.max(0, delayMs);
+    this.timerDueAt = Date.now() + delay;
+    this.timer = setTimeout(() => this.run(), delay);
   }
 
   private run(): void {
     this.timer = null;
+    this.timerDueAt = Infinity;
     const startedAt = Date.now();
+    this.lastStartedAt = startedAt;
     this.inFlight = this.poll()
       .catch((error: unknown) => {
         // poll() handles its own errors; this is a last line of defence that keeps the loop alive.
@@ -57,7 +100,9 @@ export class DiscoveryLoop {
       })
       .finally(() => {
         this.inFlight = null;
-        this.schedule(this.interval() - (Date.now() - startedAt));
+        const next = this.wokenDuringPoll ? this.minGap() : this.interval();
+        this.wokenDuringPoll = false;
+        this.schedule(next - (Date.now() - startedAt));
       });
   }
 }

@@ -3,13 +3,13 @@
 // (timeouts, kill escalation, reaping) independently of whether there is work (W2); a slot is
 // reused only after its dispatch resolved (W1). Shutdown drains (W6); reload keeps children (W7).
 import { hostname } from 'node:os';
-import type { QueueBackend, QueueListing, ReadyQueue } from '../backend/types.js';
+import type { PushWatch, QueueBackend, QueueListing, ReadyQueue } from '../backend/types.js';
 import { limitFor, type JobrunnerConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/statsd.js';
 import { systemClock, type Clock } from './clock.js';
 import type { DispatchRequest, DispatchResult, Dispatcher } from './dispatch/types.js';
-import { DiscoveryLoop, errorText, pollInterval } from './discovery.js';
+import { DiscoveryLoop, errorText, isIdle, pollInterval } from './discovery.js';
 import { queueLabel } from './queue-id.js';
 import { ALL_PARTITIONS } from './ready-view.js';
 import { RunnerMetrics, type LoopState } from './runner-metrics.js';
@@ -25,7 +25,7 @@ import {
 } from './stats.js';
 
 export interface JobRunnerDeps {
-  readonly backend: Pick<QueueBackend, 'listReadyQueues'>;
+  readonly backend: Pick<QueueBackend, 'listReadyQueues' | 'watchPushes'>;
   readonly dispatcher: Dispatcher;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -62,6 +62,7 @@ export class JobRunner {
   private readonly scheduler: Scheduler;
   private readonly pool: SlotPool<ActiveDispatch>;
   private readonly discovery: DiscoveryLoop;
+  private pushWatch: PushWatch | null = null;
   private readonly inFlight = new Set<ActiveDispatch>();
   private state: RunnerState = 'idle';
   private startedAt: number | null = null;
@@ -100,7 +101,14 @@ export class JobRunner {
     this.pool = new SlotPool(config.groups);
     this.discovery = new DiscoveryLoop(
       () => this.pollOnce(),
-      () => pollInterval(this.config.runner.discoveryIntervalMs, this.clock.now() - this.lastWorkAt),
+      () =>
+        pollInterval({
+          busyMs: this.config.runner.discoveryIntervalMs,
+          idleMs: this.config.runner.idleDiscoveryIntervalMs,
+          msSinceWork: this.clock.now() - this.lastWorkAt,
+          pushesWatched: this.pushWatch?.watchingAll ?? false,
+        }),
+      () => this.config.runner.discoveryIntervalMs,
       this.logger,
     );
   }
@@ -117,7 +125,20 @@ export class JobRunner {
       this.logger.info('Initialized group', { group: group.name, runners: group.slots.length });
     }
     this.metrics.started();
+    this.setPushWatch(this.config.runner.wakeOnPush);
     this.discovery.start();
+  }
+
+  /** Starts or ends push notifications (runner.wakeOnPush; Redis backend only). */
+  private setPushWatch(wanted: boolean): void {
+    if (wanted && !this.pushWatch && this.backend.watchPushes) {
+      const wake = (): void => this.discovery.wake();
+      this.pushWatch = this.backend.watchPushes({ onPush: wake, onResync: wake }, this.logger);
+    } else if (!wanted && this.pushWatch) {
+      const watch = this.pushWatch;
+      this.pushWatch = null;
+      void watch.close();
+    }
   }
 
   /**
@@ -134,6 +155,7 @@ export class JobRunner {
     const wasRunning = this.state === 'running';
     this.state = 'draining';
     await this.discovery.stop();
+    this.setPushWatch(false);
     const timeoutMs = drain ? this.config.runner.drainTimeoutSeconds * 1000 : 0;
     if (wasRunning)
       this.logger.info('Stopping: no new work', { inFlight: this.inFlight.size, drain, timeoutMs });
@@ -175,6 +197,7 @@ export class JobRunner {
       return;
     }
     this.config = newConfig;
+    this.setPushWatch(newConfig.runner.wakeOnPush);
     this.scheduler.reconfigure(newConfig.groups, newConfig.runner, this.clock.now());
     this.pool.resize(newConfig.groups);
     if (newDispatcher && newDispatcher !== this.dispatcher) {
@@ -223,6 +246,9 @@ export class JobRunner {
     // Only work this runner actually takes keeps it in the fast poll: queues of types no group runs,
     // or queues backed off, would otherwise hold it there forever at one Lua call per 50 ms.
     if (spawned > 0 || this.inFlight.size > 0) this.lastWorkAt = now;
+    // Only an idle runner listens for pushes; a busy one polls at the busy interval anyway.
+    if (isIdle(now - this.lastWorkAt)) this.pushWatch?.resume();
+    else this.pushWatch?.pause();
     this.metrics.loopState(this.loopState(spawned), now);
     this.metrics.slotGauges(this.gaugeValues(), now);
   }
@@ -495,6 +521,7 @@ export class JobRunner {
       partitions: this.scheduler.partitions(),
       backoffs: this.scheduler.activeBackoffs(now),
       discoveryIntervalMs: this.config.runner.discoveryIntervalMs,
+      pushWake: this.pushWatch ? (this.pushWatch.watchingAll ? 'watching' : 'polling') : 'off',
     };
   }
 }

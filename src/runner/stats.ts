@@ -83,6 +83,8 @@ export interface RunnerStats {
   readonly partitions: readonly PartitionState[];
   readonly backoffs: readonly BackoffEntry[];
   readonly discoveryIntervalMs: number;
+  /** runner.wakeOnPush: off, or whether push notifications currently wake the idle runner. */
+  readonly pushWake: 'off' | 'watching' | 'polling';
 }
 
 /** Fixed-size ring: keeps the newest `capacity` items. */

@@ -145,7 +145,7 @@ describe('JobRunner on a real MediaWiki farm', () => {
 
   it('runs one job in one queue with one process, not one per free slot (B3)', async () => {
     await farm.pushJobs('wiki1', { type: 'null', count: 1 });
-    harness = start({ basic: { runners: 4, include: ['*'] } }, {});
+    harness = start({ basic: { runners: 4, include: ['*'] } }, { idleDiscoveryIntervalMs: 100 });
     const { runner } = harness;
     await until(() => runner.stats().totals.jobsOk === 1, 'the job ran');
     // Let discovery look again many times: the drained queue gets no further process.
@@ -155,9 +155,9 @@ describe('JobRunner on a real MediaWiki farm', () => {
     expect(await queueLeftovers(client)).toEqual({});
   });
 
-  it('costs one Redis command per partition per discovery poll, at most 10 a second when idle', async () => {
+  it('costs one Redis command per partition per discovery poll, at most 10 a second when polling idle', async () => {
     await client.config('RESETSTAT');
-    harness = start({ basic: { runners: 4, include: ['*'] } }, {});
+    harness = start({ basic: { runners: 4, include: ['*'] } }, { wakeOnPush: false });
     await until(async () => (await commandCalls('evalsha')) > 0, 'discovery running');
     await client.config('RESETSTAT');
     const from = Date.now();
@@ -170,5 +170,23 @@ describe('JobRunner on a real MediaWiki farm', () => {
     // SMEMBERS runs inside the discovery script; the script call is all the runner sends.
     expect(commands).toEqual(['evalsha']);
     expect(await commandCalls('evalsha')).toBeLessThanOrEqual(2 + seconds * 10);
+    expect(harness.runner.stats().pushWake).toBe('off');
+  });
+
+  it('sleeps while idle and wakes on a push (Redis keyspace notifications)', async () => {
+    // A fallback poll this long would make the job below wait 10 minutes: only the wake-up runs it.
+    harness = start({ basic: { runners: 4, include: ['*'] } }, { idleDiscoveryIntervalMs: 600_000 });
+    const { runner } = harness;
+    await until(() => runner.stats().pushWake === 'watching', 'push notifications in use');
+    const flags = ((await client.config('GET', 'notify-keyspace-events')) as string[])[1] ?? '';
+    expect(flags).toMatch(/E/);
+    expect(flags).toMatch(/[lA]/);
+    await client.config('RESETSTAT');
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await commandCalls('evalsha')).toBe(0);
+    await farm.pushJobs('wiki2', { type: 'null', count: 1 });
+    await until(() => runner.stats().totals.jobsOk === 1, 'the pushed job ran', 30_000);
+    expect(await commandCalls('evalsha')).toBeGreaterThan(0);
+    expect(await queueLeftovers(client)).toEqual({});
   });
 });

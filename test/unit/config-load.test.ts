@@ -149,6 +149,8 @@ describe('defaults', () => {
       killGraceSeconds: 5,
       drainTimeoutSeconds: 60,
       discoveryIntervalMs: 50,
+      wakeOnPush: true,
+      idleDiscoveryIntervalMs: 1000,
       maxPerQueue: 2,
       maxPerWiki: 0,
       noneReadyBackoffSeconds: 2,

@@ -6,6 +6,7 @@
   'use strict';
 
   const NAME_COLUMNS = ['wiki', 'type'];
+  const IDLE_DISCOVERY = { watching: 'woken by pushes', polling: 'polling', off: 'polling (wakeOnPush off)' };
   const state = {
     sort: 'attention',
     dir: 'desc',
@@ -208,6 +209,7 @@
       card('Timeouts', formatCount(t.timeouts)),
       card('Pickup p50 / p90', formatMs(latency.p50Ms) + ' / ' + formatMs(latency.p90Ms)),
       card('Ready queues seen', formatCount(stats.knownQueues)),
+      card('Idle discovery', IDLE_DISCOVERY[stats.pushWake] || '—'),
     );
     const now = Date.now();
     byId('groups').replaceChildren(
