@@ -45,8 +45,8 @@ export interface QueueListing<T> {
 
 /** Told when new work may have arrived, so an idle runner need not poll often. */
 export interface PushListener {
-  /** A job was pushed onto a ready list of this partition. */
-  onPush(partition: string): void;
+  /** A job was pushed onto a ready list of this partition; `queue` is null if its key is unusual. */
+  onPush(partition: string, queue: { readonly wiki: string; readonly type: string } | null): void;
   /** Pushes may have been missed (just subscribed, reconnected, flags restored): look again. */
   onResync(partition: string): void;
 }

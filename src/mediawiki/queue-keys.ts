@@ -96,6 +96,22 @@ export function queueKey(type: string, domain: string, prop: QueueProp): string 
   return queueKeyPrefix(type, domain) + ':' + rawurlencode(prop);
 }
 
+/**
+ * The (wiki ID, type) of a queue's `l-unclaimed` key, as MediaWiki builds it; null for any other
+ * key or one whose parts are not rawurlencoded UTF-8.
+ */
+export function parseReadyListKey(key: string): { wiki: string; type: string } | null {
+  const parts = key.split(':');
+  if (parts.length !== 4 || parts[1] !== 'jobqueue' || parts[3] !== 'l-unclaimed') return null;
+  try {
+    const wiki = decodeURIComponent(parts[0] as string);
+    const type = decodeURIComponent(parts[2] as string);
+    return wiki !== '' && type !== '' ? { wiki, type } : null;
+  } catch {
+    return null;
+  }
+}
+
 /** All eight per-queue keys, by property. */
 export function queueKeys(type: string, domain: string): Record<QueueProp, string> {
   const prefix = queueKeyPrefix(type, domain);

@@ -10,6 +10,7 @@
 import type { Redis } from 'ioredis';
 import type { PushListener } from '../backend/types.js';
 import type { Logger } from '../observability/logger.js';
+import { parseReadyListKey } from '../mediawiki/queue-keys.js';
 import { waitReady } from './connection.js';
 import { ensureListNotifications } from './notify-flags.js';
 
@@ -152,7 +153,7 @@ export class PartitionPushWatch {
     // Same address, password and timeouts as the queue connection; subscriber mode needs its own.
     const sub = this.client.duplicate({ connectionName: 'jobrunner-push-watch' });
     sub.on('message', (_channel: string, key: string) => {
-      if (key.endsWith(READY_LIST_SUFFIX)) this.listener.onPush(this.partition);
+      if (key.endsWith(READY_LIST_SUFFIX)) this.listener.onPush(this.partition, parseReadyListKey(key));
     });
     sub.on('error', () => undefined); // the queue connection already logs this server's outages
     sub.on('close', () => {

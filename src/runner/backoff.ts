@@ -99,6 +99,21 @@ export class BackoffBook {
     return this.heldUntil(key, wiki, now) !== null;
   }
 
+  /**
+   * Held by something new jobs do not lift: every hold except a none-ready one that discovery
+   * lifts when it sees the queue again (a push to such a queue is worth a look).
+   */
+  isFirmlyHeld(key: string, wiki: string, now: number): boolean {
+    const wikiHold = this.wikis.get(wiki);
+    if (wikiHold && wikiHold.until > now) return true;
+    for (const [reason, hold] of this.queues.get(key) ?? []) {
+      if (hold.until <= now) continue;
+      if (reason === 'none-ready' && hold.liftIfSeenAfter !== null) continue;
+      return true;
+    }
+    return false;
+  }
+
   /** Drops expired entries so the maps stay bounded by the number of live queues. */
   prune(now: number): void {
     for (const [key, holds] of this.queues) {

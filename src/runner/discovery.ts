@@ -1,13 +1,19 @@
 // The discovery timer: runs one poll at a time, each starting `interval()` ms after the previous
 // one started (or right after it ended when a poll took longer). Polls never overlap, and wake()
-// never starts one sooner than `minGap()` after the previous start, so the Redis cost stays at
-// most one listing per partition per discoveryIntervalMs however many pushes wake it.
+// never starts one sooner than `minGap()` after the previous start, so however many pushes wake
+// it, there are at most 1000 / minGap polls a second (and the runner only wakes for pushes it
+// could act on: see Scheduler.wantsPush).
 import type { Logger } from '../observability/logger.js';
 
 /** Poll interval while idle without push notifications: new work is noticed within this (ms). */
 export const IDLE_INTERVAL_MS = 100;
 /** After the last sign of work, keep polling at the busy interval this long (ms). */
 export const ACTIVE_LINGER_MS = 2000;
+/**
+ * Wake-ups (pushes of work this runner could start) may poll this soon after the previous poll
+ * (ms; never sooner than discoveryIntervalMs allows when that is smaller).
+ */
+export const WAKE_MIN_GAP_MS = 10;
 
 export interface PollTiming {
   /** runner.discoveryIntervalMs: the interval while there is work. */
@@ -27,11 +33,6 @@ export function pollInterval(t: PollTiming): number {
   if (t.msSinceWork < ACTIVE_LINGER_MS) return t.busyMs;
   if (t.pushesWatched) return Math.max(t.busyMs, t.idleMs);
   return Math.max(t.busyMs, IDLE_INTERVAL_MS);
-}
-
-/** Whether the runner is past its busy linger (then it wants push notifications). */
-export function isIdle(msSinceWork: number): boolean {
-  return msSinceWork >= ACTIVE_LINGER_MS;
 }
 
 export class DiscoveryLoop {

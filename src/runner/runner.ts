@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/statsd.js';
 import { systemClock, type Clock } from './clock.js';
 import type { DispatchRequest, DispatchResult, Dispatcher } from './dispatch/types.js';
-import { DiscoveryLoop, errorText, isIdle, pollInterval } from './discovery.js';
+import { DiscoveryLoop, errorText, pollInterval, WAKE_MIN_GAP_MS } from './discovery.js';
 import { queueLabel } from './queue-id.js';
 import { ALL_PARTITIONS } from './ready-view.js';
 import { RunnerMetrics, type LoopState } from './runner-metrics.js';
@@ -108,7 +108,7 @@ export class JobRunner {
           msSinceWork: this.clock.now() - this.lastWorkAt,
           pushesWatched: this.pushWatch?.watchingAll ?? false,
         }),
-      () => this.config.runner.discoveryIntervalMs,
+      () => Math.min(this.config.runner.discoveryIntervalMs, WAKE_MIN_GAP_MS),
       this.logger,
     );
   }
@@ -132,8 +132,14 @@ export class JobRunner {
   /** Starts or ends push notifications (runner.wakeOnPush; Redis backend only). */
   private setPushWatch(wanted: boolean): void {
     if (wanted && !this.pushWatch && this.backend.watchPushes) {
-      const wake = (): void => this.discovery.wake();
-      this.pushWatch = this.backend.watchPushes({ onPush: wake, onResync: wake }, this.logger);
+      this.pushWatch = this.backend.watchPushes(
+        {
+          onPush: (_partition, queue) => this.onPush(queue),
+          onResync: () => this.discovery.wake(),
+        },
+        this.logger,
+      );
+      this.updatePushWatch();
     } else if (!wanted && this.pushWatch) {
       const watch = this.pushWatch;
       this.pushWatch = null;
@@ -246,9 +252,6 @@ export class JobRunner {
     // Only work this runner actually takes keeps it in the fast poll: queues of types no group runs,
     // or queues backed off, would otherwise hold it there forever at one Lua call per 50 ms.
     if (spawned > 0 || this.inFlight.size > 0) this.lastWorkAt = now;
-    // Only an idle runner listens for pushes; a busy one polls at the busy interval anyway.
-    if (isIdle(now - this.lastWorkAt)) this.pushWatch?.resume();
-    else this.pushWatch?.pause();
     this.metrics.loopState(this.loopState(spawned), now);
     this.metrics.slotGauges(this.gaugeValues(), now);
   }
@@ -312,7 +315,33 @@ export class JobRunner {
         spawned++;
       }
     }
+    this.updatePushWatch();
     return spawned;
+  }
+
+  /** Groups with a slot free for new work. */
+  private groupsWithFreeSlot(): string[] {
+    return this.pool.groups
+      .filter((g) => g.config && g.slots.some((s) => s.active === null && !s.retiring))
+      .map((g) => g.name);
+  }
+
+  /**
+   * Pushes are only of use while a slot is free; a runner with every slot busy unsubscribes, so a
+   * busy farm does not copy each push to every saturated runner.
+   */
+  private updatePushWatch(): void {
+    if (!this.pushWatch) return;
+    if (this.groupsWithFreeSlot().length > 0) this.pushWatch.resume();
+    else this.pushWatch.pause();
+  }
+
+  private onPush(queue: { readonly wiki: string; readonly type: string } | null): void {
+    if (this.state !== 'running') return;
+    const free = this.groupsWithFreeSlot();
+    if (free.length === 0) return;
+    if (queue && !this.scheduler.wantsPush(queue.wiki, queue.type, free, this.clock.now())) return;
+    this.discovery.wake();
   }
 
   private launch(group: SlotGroup<ActiveDispatch>, slot: Slot<ActiveDispatch>, pick: QueuePick): void {

@@ -297,6 +297,28 @@ export class Scheduler {
     return this.running.get(key) ?? 0;
   }
 
+  /**
+   * Whether a new job in (wiki, type) could be dispatched now by one of `groups` (those with a free
+   * slot): a group runs the type in some mode, nothing firm holds the queue or its wiki, no child
+   * runs it yet and the per-wiki cap leaves room. Pushes for which this is false wake nobody.
+   */
+  wantsPush(wiki: string, type: string, groups: readonly string[], now: number): boolean {
+    const key = queueKey(wiki, type);
+    if (this.backoffs.isFirmlyHeld(key, wiki, now)) return false;
+    // A queue with a child running is seen by the busy poll anyway; waking for each of its pushes
+    // would only multiply polls that cannot start anything (a second child needs a backlog).
+    if (this.runningOn(key) > 0) return false;
+    const perWiki = this.settings.maxPerWiki;
+    if (perWiki > 0 && (this.runningByWiki.get(wiki) ?? 0) >= perWiki) return false;
+    return groups.some((name) => {
+      const group = this.groups.get(name);
+      return (
+        group !== undefined &&
+        (typeAllowed(group.config, 'high', type) || typeAllowed(group.config, 'low', type))
+      );
+    });
+  }
+
   /** True when discovery currently knows of any ready queue. */
   hasKnownWork(): boolean {
     return this.view.size > 0;

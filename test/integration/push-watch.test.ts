@@ -38,7 +38,8 @@ function startWatch(target: Redis, flagCheckMs = 60_000): PartitionPushWatch {
     'p1',
     target,
     {
-      onPush: (partition) => events.pushes.push(partition),
+      onPush: (partition, queue) =>
+        events.pushes.push(`${partition} ${queue ? `${queue.wiki}/${queue.type}` : '?'}`),
       onResync: () => events.resyncs++,
     },
     captured.logger,
@@ -95,7 +96,7 @@ describe('PartitionPushWatch', () => {
     await client.lpush('dewiki:jobqueue:null:l-unclaimed', 'id3');
     await until(() => events.pushes.length === 3, 'three ready-list pushes reported');
     // Events arrive in order, so the last one being reported means the others were seen too.
-    expect(events.pushes).toEqual(['p1', 'p1', 'p1']);
+    expect(events.pushes).toEqual(['p1 enwiki/refreshLinks', 'p1 enwiki/refreshLinks', 'p1 dewiki/null']);
   });
 
   it('leaves flags alone when they already cover list events', async () => {

@@ -1,5 +1,7 @@
-// Merging the list-event classes into notify-keyspace-events without dropping anyone else's flags.
+// Merging the list-event classes into notify-keyspace-events without dropping anyone else's flags,
+// and reading the queue back from the key a push notification names.
 import { describe, expect, it } from 'vitest';
+import { parseReadyListKey, queueKey } from '../../src/mediawiki/queue-keys.js';
 import { mergeNotifyFlags } from '../../src/redis/notify-flags.js';
 
 describe('mergeNotifyFlags', () => {
@@ -15,5 +17,26 @@ describe('mergeNotifyFlags', () => {
     expect(mergeNotifyFlags('El')).toBeNull();
     expect(mergeNotifyFlags('AKE')).toBeNull();
     expect(mergeNotifyFlags('A')).toBe('AE');
+  });
+});
+
+describe('parseReadyListKey', () => {
+  it('reads wiki ID and type back from any l-unclaimed key MediaWiki builds', () => {
+    expect(parseReadyListKey('enwiki:jobqueue:refreshLinks:l-unclaimed')).toEqual({
+      wiki: 'enwiki',
+      type: 'refreshLinks',
+    });
+    const odd = { wiki: 'wiki+é', type: 'a;b$(x)\'" c/d é:x' };
+    expect(parseReadyListKey(queueKey(odd.type, odd.wiki, 'l-unclaimed'))).toEqual(odd);
+    expect(parseReadyListKey(queueKey('null', 'db-mediawiki-pre', 'l-unclaimed'))).toEqual({
+      wiki: 'db-pre',
+      type: 'null',
+    });
+  });
+  it('returns null for other keys and undecodable parts', () => {
+    expect(parseReadyListKey('enwiki:jobqueue:refreshLinks:z-delayed')).toBeNull();
+    expect(parseReadyListKey('some:other:list')).toBeNull();
+    expect(parseReadyListKey('a:b:jobqueue:t:l-unclaimed')).toBeNull();
+    expect(parseReadyListKey('%FF%FE:jobqueue:t:l-unclaimed')).toBeNull();
   });
 });

@@ -407,3 +407,46 @@ describe('discovery view', () => {
     expect(s.started(p, START + 5)).toBe(5);
   });
 });
+
+describe('wantsPush (which pushes wake an idle runner)', () => {
+  it('wakes for a type some free group runs, in either priority mode', () => {
+    const s = scheduler([
+      group('main', 2, { exclude: ['upload', 'gwtoolset'], lowPriority: ['refreshLinks'] }),
+      group('gwt', 1, { include: ['gwtoolset'] }),
+    ]);
+    expect(s.wantsPush('w', 'null', ['main'], START)).toBe(true);
+    expect(s.wantsPush('w', 'refreshLinks', ['main'], START)).toBe(true);
+    expect(s.wantsPush('w', 'upload', ['main', 'gwt'], START)).toBe(false);
+    expect(s.wantsPush('w', 'gwtoolset', ['main'], START)).toBe(false);
+    expect(s.wantsPush('w', 'gwtoolset', ['gwt'], START)).toBe(true);
+    expect(s.wantsPush('w', 'null', [], START)).toBe(false);
+  });
+
+  it('stays asleep for a queue already running or firmly held, or a wiki at its cap', () => {
+    const s = scheduler([group('g', 4)], { maxPerWiki: 1 });
+    s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START, START);
+    const p = s.pick('g', START);
+    if (!p) throw new Error('expected a pick');
+    s.started(p, START);
+    expect(s.wantsPush('w', 'a', ['g'], START)).toBe(false);
+    expect(s.wantsPush('w', 'b', ['g'], START)).toBe(false); // maxPerWiki 1
+    expect(s.wantsPush('x', 'a', ['g'], START)).toBe(true);
+    s.finished(p, result('read-only', 0), START + 10);
+    expect(s.wantsPush('w', 'b', ['g'], START + 20)).toBe(false); // the wiki is backed off
+    expect(s.wantsPush('w', 'b', ['g'], START + 30_011)).toBe(true);
+  });
+
+  it('wakes for a queue held only until new jobs show up (none-ready), not for a failing one', () => {
+    const s = scheduler([group('g', 2)]);
+    s.observe({ queues: [q('w', 'a', 5), q('w', 'b', 5)], errors: [] }, START, START);
+    const a = s.pick('g', START);
+    const b = s.pick('g', START);
+    if (!a || !b) throw new Error('expected two picks');
+    s.started(a, START);
+    s.started(b, START);
+    s.finished(a, result('none-ready', 5), START + 10);
+    s.finished(b, { outcome: 'error', reached: null, backoffs: {}, jobsRun: 0 }, START + 10);
+    expect(s.wantsPush('w', a.type, ['g'], START + 20)).toBe(true);
+    expect(s.wantsPush('w', b.type, ['g'], START + 20)).toBe(false);
+  });
+});
