@@ -1,8 +1,10 @@
 // Validation against src/config/jobrunner.schema.json (the single source of truth for keys, types,
 // ranges and defaults). ajv fills in the defaults; its errors are rewritten into plain words.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { AJV_OPTIONS } from './ajv-options.js';
 import type { ConfigIssue } from './errors.js';
 import { closestKey } from './did-you-mean.js';
 import { formatJsonPath, isPlainObject, pointerToPath } from './json-path.js';
@@ -33,22 +35,35 @@ export function loadSchema(): SchemaNode {
   return schemaCache;
 }
 
+/** File name of the validator compiled at build time, next to the built schema.ts. */
+export const PRECOMPILED_VALIDATOR = './jobrunner.validator.cjs';
+
+/**
+ * The validator scripts/build-validator.mjs wrote into dist/ (saves the 100–250 ms Ajv needs to
+ * compile the schema on every daemon and CLI start), or undefined when running from src/.
+ */
+function precompiledValidator(): ValidateFunction<RawConfig> | undefined {
+  const require = createRequire(import.meta.url);
+  const path = new URL(PRECOMPILED_VALIDATOR, import.meta.url);
+  if (!existsSync(path)) return undefined;
+  return require(path.pathname) as ValidateFunction<RawConfig>;
+}
+
+let validatorOrigin: 'precompiled' | 'compiled at run time' | undefined;
+
 function validator(): ValidateFunction<RawConfig> {
   if (validatorCache === undefined) {
-    // verbose: errors carry parentSchema (known keys for did-you-mean) and the offending data.
-    const ajv = new Ajv2020({
-      allErrors: true,
-      useDefaults: true,
-      strict: true,
-      // The top-level if/else ("groups is required unless there is a kafka section") lists keys
-      // that are defined in the enclosing properties, which strictRequired cannot see.
-      strictRequired: false,
-      allowUnionTypes: true,
-      verbose: true,
-    });
-    validatorCache = ajv.compile<RawConfig>(loadSchema());
+    const precompiled = precompiledValidator();
+    validatorOrigin = precompiled ? 'precompiled' : 'compiled at run time';
+    validatorCache = precompiled ?? new Ajv2020(AJV_OPTIONS).compile<RawConfig>(loadSchema());
   }
   return validatorCache;
+}
+
+/** Where the validator in use came from (for the test that both agree). */
+export function schemaValidatorOrigin(): typeof validatorOrigin {
+  validator();
+  return validatorOrigin;
 }
 
 /** Follows a local "#/$defs/x" reference. */
