@@ -229,6 +229,20 @@ export class RedisBackend implements QueueBackend {
     return { queues, errors };
   }
 
+  async headJobTimestamp(
+    queue: { readonly type: string; readonly domain: string },
+    partitions: readonly string[],
+  ): Promise<number | null> {
+    const wanted = this.partitionList.filter(
+      (p) => partitions.includes(p.address) && p.store.client.status === 'ready',
+    );
+    const found = await Promise.all(
+      wanted.map((p) => p.store.headJobTimestamp(queue.type, queue.domain).catch(() => null)),
+    );
+    const known = found.filter((t): t is number => t !== null);
+    return known.length === 0 ? null : Math.min(...known);
+  }
+
   /** One keyspace-event subscriber per partition (see src/redis/push-watch.ts). */
   watchPushes(listener: PushListener, logger: Logger = this.log): PushWatch {
     const watches = this.partitionList.map(

@@ -63,6 +63,14 @@ export interface PushWatch {
 
 export interface QueueBackend {
   readonly kind: BackendKind;
+  /**
+   * Enqueue time (UNIX s) of the job the next pop takes, oldest over `partitions`; null when
+   * unknown. Only feeds the pickup-latency metric, so it never throws for a queue's content.
+   */
+  headJobTimestamp?(
+    queue: { readonly type: string; readonly domain: string },
+    partitions: readonly string[],
+  ): Promise<number | null>;
   /** Push notifications, where the backend has them (Redis keyspace events). */
   watchPushes?(listener: PushListener, logger: Logger): PushWatch;
   /** Ready queues across every partition. */

@@ -86,11 +86,11 @@ export class PartitionPushWatch {
     this.sync();
   }
 
+  /** Ends the subscription at once (a reconciliation in progress stops at its next step). */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.flagTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.syncing;
     const sub = this.subscriber;
     this.subscriber = null;
     if (sub) await sub.quit().catch(() => sub.disconnect());
@@ -149,6 +149,7 @@ export class PartitionPushWatch {
   }
 
   private subscriberClient(): Redis {
+    if (this.closed) throw new Error('push watch closed');
     if (this.subscriber) return this.subscriber;
     // Same address, password and timeouts as the queue connection; subscriber mode needs its own.
     const sub = this.client.duplicate({ connectionName: 'jobrunner-push-watch' });
@@ -170,6 +171,7 @@ export class PartitionPushWatch {
   private failed(error: unknown): void {
     const message = errorText(error);
     this.subscribed = false;
+    if (this.closed) return;
     if (isRefusal(message)) {
       this.flagsOk = false;
       this.refused = true;

@@ -9,6 +9,7 @@ const SCRIPTS = {
   'push-jobs': 6,
   'register-root-jobs': undefined,
   'discover-ready': 1,
+  'head-job-timestamp': 2,
   'queue-counts': undefined,
   'retry-abandoned': 5,
 } as const;

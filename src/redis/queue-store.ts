@@ -388,6 +388,28 @@ export class RedisQueueStore {
   }
 
   /** Ready queues in one script call (see discover-ready.lua). */
+  /**
+   * Enqueue time (UNIX s) of the job the next pop takes from a queue, or null when the queue is
+   * empty or that job's data is unreadable (never an error: this only feeds a metric).
+   */
+  async headJobTimestamp(type: string, domain: string): Promise<number | null> {
+    const keys = queueKeys(type, domain);
+    const reply = await runQueueScript(
+      this.client,
+      'head-job-timestamp',
+      [keys['l-unclaimed'], keys['h-data']],
+      [],
+      { buffers: true },
+    );
+    if (typeof reply === 'number') return reply;
+    if (!Buffer.isBuffer(reply)) return null;
+    try {
+      return decodeJobBlob(reply).timestamp;
+    } catch {
+      return null;
+    }
+  }
+
   async discoverReady(options: { withDelayed?: boolean } = {}): Promise<DiscoveryResult> {
     const reply = asArray(
       await runQueueScript(

@@ -11,6 +11,8 @@ export interface ViewQueue {
   readonly type: string;
   /** Ready jobs summed over the partitions that report this queue. */
   readonly ready: number;
+  /** The partitions that report it. */
+  readonly partitions: readonly string[];
   /** Start time (ms) of the newest successful poll that reported this queue. */
   readonly seenAt: number;
   /** True when every partition reporting it is a kept-over listing from before an error. */
@@ -106,10 +108,10 @@ export class ReadyView {
   private rebuild(now: number): void {
     const next = new Map<
       string,
-      { wiki: string; domain: string; type: string; ready: number; seenAt: number }
+      { wiki: string; domain: string; type: string; ready: number; seenAt: number; partitions: string[] }
     >();
     const staleness = new Map<string, boolean>();
-    for (const entry of this.partitions.values()) {
+    for (const [partition, entry] of this.partitions) {
       const stale = entry.error !== null;
       if (stale && now - entry.goodAt > this.staleTtlMs) continue;
       for (const q of entry.queues) {
@@ -117,6 +119,7 @@ export class ReadyView {
         const acc = next.get(key);
         if (acc) {
           acc.ready += q.ready;
+          if (!acc.partitions.includes(partition)) acc.partitions.push(partition);
           if (!stale) acc.seenAt = Math.max(acc.seenAt, entry.goodAt);
         } else {
           next.set(key, {
@@ -125,6 +128,7 @@ export class ReadyView {
             type: q.type,
             ready: q.ready,
             seenAt: stale ? -Infinity : entry.goodAt,
+            partitions: [partition],
           });
         }
         staleness.set(key, (staleness.get(key) ?? true) && stale);

@@ -38,8 +38,14 @@ export class RunnerMetrics {
     this.metrics.increment([state, this.host]);
   }
 
-  pickupLatency(ms: number): void {
-    this.metrics.timing(['pickup-latency', this.host], ms);
+  /** Enqueue (job timestamp) → dispatch start, per job type. */
+  pickupLatency(type: string, ms: number): void {
+    this.metrics.timing(['pickup-latency', type, this.host], ms);
+  }
+
+  /** Discovery notice → dispatch start. */
+  noticeLatency(ms: number): void {
+    this.metrics.timing(['notice-latency', this.host], ms);
   }
 
   /** Per finished dispatch: job counts, status counters and the duration. */

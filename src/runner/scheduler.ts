@@ -59,6 +59,8 @@ export interface QueuePick {
   readonly wiki: string;
   readonly domain: string;
   readonly type: string;
+  /** Partitions the queue was listed on (where its next job is). */
+  readonly partitions: readonly string[];
   readonly mode: PriorityMode;
   /** runJobs --maxtime for this mode. */
   readonly maxTime: number;
@@ -197,6 +199,7 @@ export class Scheduler {
       wiki: queue.wiki,
       domain: queue.domain,
       type: queue.type,
+      partitions: queue.partitions,
       mode,
       maxTime: mode === 'high' ? this.settings.highPriorityMaxTime : this.settings.lowPriorityMaxTime,
     };

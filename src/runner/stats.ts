@@ -57,11 +57,12 @@ export interface FailureRecord {
 
 export interface LatencySummary {
   /**
-   * What is measured: notice-to-dispatch, i.e. from the start of the discovery poll that first
-   * saw an idle queue ready to the start of its dispatch. It excludes the time between the push
-   * and that poll (at most one poll interval) because the backend does not report enqueue times.
+   * enqueue-to-dispatch: dispatch start minus the enqueue `timestamp` of the job it pops first
+   * (MediaWiki stores whole seconds, so a sample can be up to 1 s too high).
+   * notice-to-dispatch: from the start of the discovery poll that first saw an idle queue ready to
+   * the start of its dispatch (millisecond precision; excludes push → that poll).
    */
-  readonly measure: 'notice-to-dispatch';
+  readonly measure: 'enqueue-to-dispatch' | 'notice-to-dispatch';
   readonly count: number;
   readonly p50Ms: number | null;
   readonly p90Ms: number | null;
@@ -77,13 +78,16 @@ export interface RunnerStats {
   readonly totals: RunnerTotals;
   /** Last 50 failed dispatches, oldest first. */
   readonly recentFailures: readonly FailureRecord[];
+  /** Enqueue → dispatch start (job timestamps; Redis backend). */
   readonly pickupLatency: LatencySummary;
+  /** Discovery notice → dispatch start. */
+  readonly noticeLatency: LatencySummary;
   /** Ready queues discovery currently knows of. */
   readonly knownQueues: number;
   readonly partitions: readonly PartitionState[];
   readonly backoffs: readonly BackoffEntry[];
   readonly discoveryIntervalMs: number;
-  /** runner.wakeOnPush: off, or whether push notifications currently wake the idle runner. */
+  /** off: runner.wakeOnPush is false or the backend has no push notifications (memcached). */
   readonly pushWake: 'off' | 'watching' | 'polling';
 }
 
@@ -111,12 +115,16 @@ export class Ring<T> {
   }
 }
 
-export function summarizeLatency(samples: readonly number[], total: number): LatencySummary {
+export function summarizeLatency(
+  measure: LatencySummary['measure'],
+  samples: readonly number[],
+  total: number,
+): LatencySummary {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number): number | null =>
     sorted.length === 0 ? null : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? null);
   return {
-    measure: 'notice-to-dispatch',
+    measure,
     count: total,
     p50Ms: at(0.5),
     p90Ms: at(0.9),

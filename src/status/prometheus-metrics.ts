@@ -42,6 +42,8 @@ const PASS_RESULTS = new Set(['raced', 'claimed', 'done', 'failed']);
 
 const DISPATCH_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Enqueue → start: from within the second to a backlog of hours. */
+const PICKUP_BUCKETS = [1, 2, 5, 10, 30, 60, 300, 900, 3600, 10800, 43200, 86400];
 const PASS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 function runnerFamilies(registers: Registry[]) {
@@ -78,6 +80,13 @@ function runnerFamilies(registers: Registry[]) {
     }),
     pickupLatency: new Histogram({
       name: 'jobrunner_pickup_latency_seconds',
+      help: "Dispatch start minus the enqueue time of the job it pops first, by job type (MediaWiki's job timestamps are whole seconds).",
+      labelNames: ['type'],
+      buckets: PICKUP_BUCKETS,
+      registers,
+    }),
+    noticeLatency: new Histogram({
+      name: 'jobrunner_notice_latency_seconds',
       help: 'From the discovery poll that first saw an idle queue ready to the start of its dispatch.',
       buckets: LATENCY_BUCKETS,
       registers,
@@ -226,8 +235,10 @@ export function createPrometheusMetrics(registry: Registry, options: PrometheusM
     const seconds = ms / 1000;
     if (head === 'dispatch-time' && a !== undefined) {
       runnerMetrics().dispatchDuration.observe({ type: types.value(a) }, seconds);
-    } else if (head === 'pickup-latency') {
-      runnerMetrics().pickupLatency.observe(seconds);
+    } else if (head === 'pickup-latency' && a !== undefined) {
+      runnerMetrics().pickupLatency.observe({ type: types.value(a) }, seconds);
+    } else if (head === 'notice-latency') {
+      runnerMetrics().noticeLatency.observe(seconds);
     } else if (head === 'periodictasks' && a === 'duration') {
       chronMetrics().passDuration.observe(seconds);
     } else if (!kafka.timing(segments, seconds)) {

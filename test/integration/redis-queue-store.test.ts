@@ -174,6 +174,34 @@ describe('RedisQueueStore.pushJobs', () => {
   });
 });
 
+describe('RedisQueueStore.headJobTimestamp (pickup latency)', () => {
+  it('reads the enqueue time of the job the next pop takes, plain or gzip, and null when unknown', async () => {
+    expect(await store.headJobTimestamp('null', 'wiki1')).toBeNull();
+    await store.pushJobs('null', 'wiki1', [nullJob(1, { now: 1795829000 })]);
+    await store.pushJobs('null', 'wiki1', [nullJob(2, { now: 1795829999 })]);
+    // FIFO: LPUSH in, RPOP out, so the first pushed is next.
+    expect(await store.headJobTimestamp('null', 'wiki1')).toBe(1795829000);
+
+    const pages = new PhpArray();
+    for (let id = 1; id <= 100; id++) pages.set(id, PhpArray.list([0, `Page_${id}`]));
+    const big = newJobFields({
+      type: 'refreshLinks',
+      params: PhpArray.from([['pages', pages]]),
+      now: 1795820000,
+    });
+    await store.pushJobs('refreshLinks', 'wiki1', [big], { compression: 'gzip' });
+    expect(await store.headJobTimestamp('refreshLinks', 'wiki1')).toBe(1795820000);
+
+    // A corrupt blob or a listed id without data gives no sample, and nothing is touched.
+    const k = queueKeys('null', 'wiki2');
+    await client.rpush(k['l-unclaimed'], 'gone');
+    expect(await store.headJobTimestamp('null', 'wiki2')).toBeNull();
+    await client.hset(k['h-data'], 'gone', 'a:1:{s:3:"bad');
+    expect(await store.headJobTimestamp('null', 'wiki2')).toBeNull();
+    expect(await client.hget(k['h-data'], 'gone')).toBe('a:1:{s:3:"bad');
+  });
+});
+
 describe('RedisQueueStore reads', () => {
   it('reports corrupt and missing blobs without deleting anything', async () => {
     const jobs = [nullJob(1), nullJob(2), nullJob(3)];

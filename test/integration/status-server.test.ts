@@ -513,7 +513,9 @@ describe('metrics from the daemons', () => {
       expect(sum(samples, 'jobrunner_jobs_total')).toBe(stats.totals.jobsOk + stats.totals.jobsFailed);
       expect(sum(samples, 'jobrunner_dispatches_started_total')).toBe(stats.totals.dispatches);
       expect(sum(samples, 'jobrunner_dispatch_duration_seconds_count')).toBe(stats.totals.dispatches);
+      expect(stats.pickupLatency.count).toBeGreaterThan(0);
       expect(sum(samples, 'jobrunner_pickup_latency_seconds_count')).toBe(stats.pickupLatency.count);
+      expect(sum(samples, 'jobrunner_notice_latency_seconds_count')).toBe(stats.noticeLatency.count);
       expect(sum(samples, 'jobrunner_starts_total')).toBe(1);
       expect(sum(samples, 'jobrunner_slots_total', { group: 'basic' })).toBe(2);
       expect(

@@ -360,7 +360,8 @@ describe('JobRunner', () => {
       state: 'running',
       knownQueues: 0,
       groups: [{ name: 'g', runners: 2, busy: 0, mode: 'high' }],
-      pickupLatency: { measure: 'notice-to-dispatch', count: 0 },
+      pickupLatency: { measure: 'enqueue-to-dispatch', count: 0 },
+      noticeLatency: { measure: 'notice-to-dispatch', count: 0 },
     });
   });
 });

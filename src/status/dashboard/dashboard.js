@@ -6,7 +6,11 @@
   'use strict';
 
   const NAME_COLUMNS = ['wiki', 'type'];
-  const IDLE_DISCOVERY = { watching: 'woken by pushes', polling: 'polling', off: 'polling (wakeOnPush off)' };
+  const IDLE_DISCOVERY = {
+    watching: 'woken by pushes',
+    polling: 'polling',
+    off: 'polling (push wake-up off or not supported)',
+  };
   const state = {
     sort: 'attention',
     dir: 'desc',
@@ -199,7 +203,8 @@
       return;
     }
     const t = stats.totals;
-    const latency = stats.pickupLatency || {};
+    const pickup = stats.pickupLatency || {};
+    const notice = stats.noticeLatency || {};
     byId('runner-totals').replaceChildren(
       card('State', stats.state),
       card('Dispatches', formatCount(t.dispatches)),
@@ -207,7 +212,8 @@
       card('Jobs failed', formatCount(t.jobsFailed)),
       card('Errors', formatCount(t.errors)),
       card('Timeouts', formatCount(t.timeouts)),
-      card('Pickup p50 / p90', formatMs(latency.p50Ms) + ' / ' + formatMs(latency.p90Ms)),
+      card('Pickup p50 / p90 (since enqueue)', formatMs(pickup.p50Ms) + ' / ' + formatMs(pickup.p90Ms)),
+      card('Notice → dispatch p50 / p90', formatMs(notice.p50Ms) + ' / ' + formatMs(notice.p90Ms)),
       card('Ready queues seen', formatCount(stats.knownQueues)),
       card('Idle discovery', IDLE_DISCOVERY[stats.pushWake] || '—'),
     );
