@@ -175,8 +175,8 @@ export class PartitionWorker {
     const { leaseTtlMs } = this.ctx.config().chron;
     const lease = this.lease;
     try {
-      await this.beat(leaseTtlMs, true);
-      if (lease && !(await this.renew(lease, leaseTtlMs, true)) && this.lease === lease) {
+      await this.beat(leaseTtlMs);
+      if (lease && !(await this.renew(lease, leaseTtlMs)) && this.lease === lease) {
         this.lease = null;
         this.log.warn('Partition lease lost between passes', { fence: lease.fence });
       }
@@ -232,7 +232,7 @@ export class PartitionWorker {
     const settings = this.ctx.config().chron;
     try {
       await this.ensureReachable();
-      await this.beat(settings.leaseTtlMs, false);
+      await this.beat(settings.leaseTtlMs);
       let result: CycleResult;
       if (this.lease && instruction === 'release') {
         const lease = this.lease;
@@ -241,7 +241,7 @@ export class PartitionWorker {
         this.log.info('Partition lease handed back (over the fair share)', { fence: lease.fence });
         result = { kind: 'released' };
       } else if (this.lease) {
-        if (await this.renew(this.lease, settings.leaseTtlMs, false)) {
+        if (await this.renew(this.lease, settings.leaseTtlMs)) {
           result = await this.passWithLease(now);
         } else {
           this.log.warn('Partition lease lost (expired, or taken over by another jobchron)', {
@@ -309,16 +309,16 @@ export class PartitionWorker {
     return Date.now() - last >= leaseTtlMs / KEEPALIVES_PER_TTL;
   }
 
-  /** Our heartbeat (and the list of live instances), when due or when `force`d. */
-  private async beat(leaseTtlMs: number, force: boolean): Promise<void> {
-    if (!force && !this.keepAliveDue(this.lastHeartbeatAt, leaseTtlMs)) return;
+  /** Our heartbeat (and the list of live instances), when due. */
+  private async beat(leaseTtlMs: number): Promise<void> {
+    if (!this.keepAliveDue(this.lastHeartbeatAt, leaseTtlMs)) return;
     this.noteLive(await heartbeat(this.redis, this.ctx.instanceId, leaseTtlMs));
     this.lastHeartbeatAt = Date.now();
   }
 
-  /** Renews the lease when due (or `force`d); false when it turned out lost. */
-  private async renew(lease: HeldLease, leaseTtlMs: number, force: boolean): Promise<boolean> {
-    if (!force && !this.keepAliveDue(this.lastRenewAt, leaseTtlMs)) return true;
+  /** Renews the lease when due; false when it turned out lost. */
+  private async renew(lease: HeldLease, leaseTtlMs: number): Promise<boolean> {
+    if (!this.keepAliveDue(this.lastRenewAt, leaseTtlMs)) return true;
     const kept = await renewLease(this.redis, lease, leaseTtlMs);
     if (kept) this.lastRenewAt = Date.now();
     return kept;
