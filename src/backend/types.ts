@@ -64,8 +64,8 @@ export interface PushWatch {
 export interface QueueBackend {
   readonly kind: BackendKind;
   /**
-   * Enqueue time (UNIX s) of the job the next pop takes, oldest over `partitions`; null when
-   * unknown. Only feeds the pickup-latency metric, so it never throws for a queue's content.
+   * When the job the next pop takes became ready (UNIX s; release time if delayed, else enqueue
+   * time), oldest over `partitions`; null when unknown. Only feeds the pickup-latency metric, so it never throws for a queue's content.
    */
   headJobTimestamp?(
     queue: { readonly type: string; readonly domain: string },

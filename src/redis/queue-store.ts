@@ -389,8 +389,9 @@ export class RedisQueueStore {
 
   /** Ready queues in one script call (see discover-ready.lua). */
   /**
-   * Enqueue time (UNIX s) of the job the next pop takes from a queue, or null when the queue is
-   * empty or that job's data is unreadable (never an error: this only feeds a metric).
+   * When the job the next pop takes became ready (UNIX s): its release time if it was delayed, else
+   * its enqueue time, as MediaWiki's pickup delay counts. Null when the queue is empty or that job's
+   * data is unreadable (never an error: this only feeds a metric).
    */
   async headJobTimestamp(type: string, domain: string): Promise<number | null> {
     const keys = queueKeys(type, domain);
@@ -404,7 +405,8 @@ export class RedisQueueStore {
     if (typeof reply === 'number') return reply;
     if (!Buffer.isBuffer(reply)) return null;
     try {
-      return decodeJobBlob(reply).timestamp;
+      const job = decodeJobBlob(reply);
+      return Math.max(job.timestamp, Number(job.rtimestamp) || 0);
     } catch {
       return null;
     }

@@ -38,7 +38,7 @@ export class RunnerMetrics {
     this.metrics.increment([state, this.host]);
   }
 
-  /** Enqueue (job timestamp) → dispatch start, per job type. */
+  /** Job ready (release or enqueue timestamp) → dispatch start, per job type. */
   pickupLatency(type: string, ms: number): void {
     this.metrics.timing(['pickup-latency', type, this.host], ms);
   }

@@ -395,8 +395,8 @@ export class JobRunner {
   }
 
   /**
-   * Pickup latency as MediaWiki defines it: dispatch start minus the enqueue time of the job the
-   * child pops first. Looked up beside the dispatch, not before it: the child needs milliseconds
+   * Pickup latency as MediaWiki defines it: dispatch start minus the time the job the child pops
+   * first became ready (its release time if it was delayed, else its enqueue time). Looked up beside the dispatch, not before it: the child needs milliseconds
    * to start popping, the lookup well under one.
    */
   private measurePickup(pick: QueuePick, startedAt: number): void {

@@ -57,8 +57,8 @@ export interface FailureRecord {
 
 export interface LatencySummary {
   /**
-   * enqueue-to-dispatch: dispatch start minus the enqueue `timestamp` of the job it pops first
-   * (MediaWiki stores whole seconds, so a sample can be up to 1 s too high).
+   * enqueue-to-dispatch: dispatch start minus the time the job it pops first became ready (release
+   * time if delayed, else enqueue time; MediaWiki stores whole seconds, so up to 1 s too high).
    * notice-to-dispatch: from the start of the discovery poll that first saw an idle queue ready to
    * the start of its dispatch (millisecond precision; excludes push → that poll).
    */

@@ -80,7 +80,7 @@ function runnerFamilies(registers: Registry[]) {
     }),
     pickupLatency: new Histogram({
       name: 'jobrunner_pickup_latency_seconds',
-      help: "Dispatch start minus the enqueue time of the job it pops first, by job type (MediaWiki's job timestamps are whole seconds).",
+      help: "Dispatch start minus the time the job it pops first became ready (release time if delayed, else enqueue time), by job type; MediaWiki's job timestamps are whole seconds.",
       labelNames: ['type'],
       buckets: PICKUP_BUCKETS,
       registers,

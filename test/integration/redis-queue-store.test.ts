@@ -192,6 +192,17 @@ describe('RedisQueueStore.headJobTimestamp (pickup latency)', () => {
     await store.pushJobs('refreshLinks', 'wiki1', [big], { compression: 'gzip' });
     expect(await store.headJobTimestamp('refreshLinks', 'wiki1')).toBe(1795820000);
 
+    // A delayed job counts from its release time once the chron has made it ready (LPUSH + ZREM).
+    const delayedJob = nullJob(3, { params: PhpArray.from([['jobReleaseTimestamp', 1795833437]]) });
+    await store.pushJobs('null', 'wiki3', [delayedJob]);
+    const k3 = queueKeys('null', 'wiki3');
+    await client
+      .multi()
+      .lpush(k3['l-unclaimed'], delayedJob.uuid)
+      .zrem(k3['z-delayed'], delayedJob.uuid)
+      .exec();
+    expect(await store.headJobTimestamp('null', 'wiki3')).toBe(1795833437);
+
     // A corrupt blob or a listed id without data gives no sample, and nothing is touched.
     const k = queueKeys('null', 'wiki2');
     await client.rpush(k['l-unclaimed'], 'gone');
