@@ -11,7 +11,7 @@ export const IDLE_INTERVAL_MS = 100;
 export const ACTIVE_LINGER_MS = 2000;
 /**
  * Wake-ups (pushes of work this runner could start) may poll this soon after the previous poll
- * (ms; never sooner than discoveryIntervalMs allows when that is smaller).
+ * (ms; discoveryIntervalMs instead when that is smaller).
  */
 export const WAKE_MIN_GAP_MS = 10;
 

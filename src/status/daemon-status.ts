@@ -1,6 +1,6 @@
 // Wiring of the status server into a daemon (jobrunner, jobchron) from its config: a Prometheus
-// registry fed through the statsd Metrics calls, the farm's queues over the daemon's own Redis
-// connections, the admin token from status.adminTokenFile, and every secret the daemon knows kept
+// registry fed through the statsd Metrics calls, the farm's queues (over the daemon's own Redis
+// connections, or from the wikis' job tables under backend memcached), the admin token from status.adminTokenFile, and every secret the daemon knows kept
 // out of responses. The daemons only call daemonMetrics() and startDaemonStatus().
 import { readFileSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -9,8 +9,8 @@ import { readSecretFile } from '../config/secret-file.js';
 import type { JobrunnerConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/statsd.js';
-import { FarmQueues } from './farm-queues.js';
-import { summarizeFarm } from './farm-summary.js';
+import { FarmQueues, type PartitionReport } from './farm-queues.js';
+import { summarizeFarm, type FarmSummary } from './farm-summary.js';
 import { createPrometheusMetrics, teeMetrics } from './prometheus-metrics.js';
 import { deleteQueues, retryAbandoned } from './queue-actions.js';
 import { startStatusServer, type AdminActions, type DaemonRole, type StatusServerHandle } from './server.js';
@@ -91,12 +91,12 @@ export async function startDaemonStatus(options: DaemonStatusOptions): Promise<D
     : undefined;
   const secrets = knownSecrets(config, adminToken);
   logger.addSecrets?.(secrets);
-  const backend = new RedisBackend(config, logger.child({ component: 'status-server' }));
-  const farm = new FarmQueues(backend);
-  const actions: AdminActions = {
-    retryAbandoned: async (target) => retryAbandoned(farm, (await farm.list(target)).queues),
-    deleteQueue: async (target) => deleteQueues(farm, (await farm.list(target)).queues),
-  };
+  const source = await queueSource(config, logger.child({ component: 'status-server' }));
+  if (adminToken !== undefined && !source.actions) {
+    logger.info('Status server admin actions are not available with this backend; read-only', {
+      backend: config.backend,
+    });
+  }
   let server: StatusServerHandle;
   try {
     server = await startStatusServer({
@@ -105,17 +105,17 @@ export async function startDaemonStatus(options: DaemonStatusOptions): Promise<D
       port: role === 'jobrunner' ? config.status.runnerPort : config.status.chronPort,
       logger,
       registry: options.registry,
-      queues: { summary: async () => summarizeFarm(await farm.list()) },
-      health: () => farm.ping(),
+      queues: { summary: source.summary },
+      ...(source.health ? { health: source.health } : {}),
       status: options.status,
       ready: options.ready,
-      ...(adminToken !== undefined ? { adminToken, actions } : {}),
+      ...(adminToken !== undefined && source.actions ? { adminToken, actions: source.actions } : {}),
       secrets,
       peer: peerOf(role, config),
       version: packageVersion(),
     });
   } catch (error) {
-    await backend.close();
+    await source.close();
     // The daemon's real work goes on without its status port (taken, not permitted); say so loudly.
     logger.error('Status server could not listen; running without it', {
       address: config.status.address,
@@ -126,10 +126,45 @@ export async function startDaemonStatus(options: DaemonStatusOptions): Promise<D
   }
   return {
     ...server,
-    adminEnabled: adminToken !== undefined,
+    adminEnabled: adminToken !== undefined && source.actions !== undefined,
     close: async () => {
       await server.close();
-      await backend.close();
+      await source.close();
     },
+  };
+}
+
+/** Where the status server's queue listing, liveness check and admin actions come from. */
+interface QueueSource {
+  summary(): Promise<FarmSummary>;
+  health?: () => Promise<readonly PartitionReport[]>;
+  actions?: AdminActions;
+  close(): Promise<void>;
+}
+
+async function queueSource(config: JobrunnerConfig, logger: Logger): Promise<QueueSource> {
+  if (config.backend === 'memcached' && config.memcached) {
+    // The jobs live in the wikis' job tables; the Redis section is not this farm's queue.
+    const [{ LegacyBackend }, { legacyFarmListing }] = await Promise.all([
+      import('../legacy/legacy-backend.js'),
+      import('./legacy-farm.js'),
+    ]);
+    const backend = new LegacyBackend(config, logger);
+    const wikis = config.memcached.wikis.map((w) => w.wiki);
+    return {
+      summary: async () => summarizeFarm(await legacyFarmListing(backend, wikis)),
+      close: () => backend.close(),
+    };
+  }
+  const backend = new RedisBackend(config, logger);
+  const farm = new FarmQueues(backend);
+  return {
+    summary: async () => summarizeFarm(await farm.list()),
+    health: () => farm.ping(),
+    actions: {
+      retryAbandoned: async (target) => retryAbandoned(farm, (await farm.list(target)).queues),
+      deleteQueue: async (target) => deleteQueues(farm, (await farm.list(target)).queues),
+    },
+    close: () => backend.close(),
   };
 }

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { loadConfigFile } from '../../src/config/load.js';
 import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import { startMemcached, type MemcachedHandle } from '../../src/farm/memcached-server.js';
-import { LegacyBackend } from '../../src/legacy/legacy-backend.js';
+import { LegacyBackend, tablePartition } from '../../src/legacy/legacy-backend.js';
+import { noMetrics } from '../../src/observability/statsd.js';
+import { daemonMetrics, startDaemonStatus } from '../../src/status/daemon-status.js';
 import { JobTableClient } from '../../src/legacy/job-table-client.js';
 import { LegacyChron } from '../../src/legacy/registry-chron.js';
 import { RegistryStore } from '../../src/legacy/registry-store.js';
@@ -119,6 +121,42 @@ describe('backend memcached (legacy JobQueueDB era)', () => {
       expect(listing.errors[0]?.error).toMatch(/s old \(staleAfterSeconds 300\); is jobchron running\?/);
     } finally {
       await backend.close();
+    }
+  });
+
+  it("the status server lists the job tables' queues, not the redis section's", async () => {
+    const statusConfig = writeFarmConfig(join(farm.dir, 'legacy-status.conf'), {
+      farm,
+      memcached: memcached.address,
+      backend: 'memcached',
+      extra: { status: { enabled: true, address: '127.0.0.1', runnerPort: 0, chronPort: 0 } },
+    });
+    const config = loadConfigFile(statusConfig);
+    const { registry } = daemonMetrics(noMetrics, 'jobrunner');
+    const server = await startDaemonStatus({
+      role: 'jobrunner',
+      config,
+      logger: quiet,
+      registry,
+      status: () => ({}),
+      ready: () => true,
+    });
+    if (!server) throw new Error('status server did not start');
+    try {
+      const expected = await jobTableRows(tables, farm);
+      expect(total(expected)).toBeGreaterThan(0);
+      const body = (await (await fetch(`${server.url}/status`)).json()) as {
+        queues: { totals: { total: number }; partitions: { name: string; ok: boolean }[] };
+      };
+      expect(body.queues.totals.total).toBe(total(expected));
+      expect(body.queues.partitions.map((p) => [p.name, p.ok])).toEqual(
+        farm.wikis.map((wiki) => [tablePartition(wiki), true]),
+      );
+      const health = await fetch(`${server.url}/healthz`);
+      expect(health.status).toBe(200);
+      expect(server.adminEnabled).toBe(false);
+    } finally {
+      await server.close();
     }
   });
 
