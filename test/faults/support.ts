@@ -2,22 +2,18 @@
 // their JSON logs captured, polling helpers, a view of every job's state in Redis, the per-job
 // execution record the farm's MediaWiki writes (runJobs debug log), and a figures file per run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { childPids, signalGroup, waitForExit } from '../../src/farm/process-tree.js';
+import { requireFreshBuild } from '../support/fresh-build.js';
 
 export const RUNNER_CLI = resolve('dist/cli/jobrunner.js');
 export const CHRON_CLI = resolve('dist/cli/jobchron.js');
 
 /** Fails loudly when dist/ is missing or older than the sources the fault runs exercise. */
 export function requireBuilt(cli: string, sources: readonly string[]): void {
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
-  for (const source of sources) {
-    if (statSync(source).mtimeMs > statSync(cli).mtimeMs) {
-      throw new Error(`${cli} is older than ${source}: run \`npm run build\` first`);
-    }
-  }
+  requireFreshBuild([cli], sources);
 }
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string };

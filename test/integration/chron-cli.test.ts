@@ -1,7 +1,7 @@
 // The real `node dist/cli/jobchron.js` process with a config file: --check-config, upkeep on a real
 // redis-server, SIGHUP reload (a bad file is refused and the running config kept), statsd, and a
 // SIGTERM that exits 0 promptly with the partition lease released.
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -17,6 +17,7 @@ import { RedisQueueStore } from '../../src/redis/queue-store.js';
 import { runProcess, type ProcessRun } from '../support/run-process.js';
 import { StatsdSink } from '../support/statsd-sink.js';
 import { ConfigDir, startChron, waitFor, type ChronProcess } from './chron-support.js';
+import { requireFreshBuild } from '../support/fresh-build.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli/jobchron.js');
 
@@ -26,7 +27,7 @@ let configs: ConfigDir;
 const sink = new StatsdSink();
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  requireFreshBuild([CLI]);
   redis = await startRedisServer();
   client = new Redis({ host: redis.host, port: redis.port });
   configs = new ConfigDir();

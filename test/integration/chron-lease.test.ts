@@ -1,7 +1,6 @@
 // Several jobchron instances on the same partitions: they share the partitions out (fair share),
 // never maintain one partition at the same time, and a killed instance's partitions are taken over
 // once its leases expire. Checked in-process and with real `node dist/cli/jobchron.js` processes.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { isAlive, waitForExit } from '../../src/farm/process-tree.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { captureLogger, type LogLine } from '../support/log-capture.js';
 import { ConfigDir, startChron, waitFor, type ChronProcess } from './chron-support.js';
+import { requireFreshBuild } from '../support/fresh-build.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli/jobchron.js');
 
@@ -117,7 +117,7 @@ describe('several jobchron instances', () => {
   });
 
   it('take over the partitions of a killed jobchron process once its leases expire', async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    requireFreshBuild([CLI]);
     const file = configs.write({
       queues: servers.slice(0, 2).map((s) => s.address),
       chron: { intervalMs: 50, leaseTtlMs: 1500 },

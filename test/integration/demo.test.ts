@@ -2,11 +2,12 @@
 // jobchron and jobrunner, all started by the demo. Checks its verdict (every pushed job ran, the
 // failing type was retried and abandoned), its exit code, and that nothing it started is left.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { processesWithEnv } from '../../src/bench/common/stragglers.js';
 import { isAlive } from '../../src/farm/process-tree.js';
+import { requireFreshBuild } from '../support/fresh-build.js';
 
 const DEMO = resolve('dist/demo/demo.js');
 
@@ -33,16 +34,6 @@ interface DemoResult {
   cleanupProblems: string[];
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const stat = statSync(path);
-    newest = Math.max(newest, stat.isDirectory() ? newestMtime(path) : stat.mtimeMs);
-  }
-  return newest;
-}
-
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(process.execPath, [DEMO, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -56,12 +47,7 @@ function runDemo(args: string[]): Promise<{ code: number | null; stdout: string;
 }
 
 beforeAll(() => {
-  if (!existsSync(DEMO)) throw new Error(`${DEMO} is missing: run \`npm run build\` first`);
-  const built = statSync(DEMO).mtimeMs;
-  for (const source of ['src/demo', 'src/bench/common']) {
-    if (newestMtime(source) > built)
-      throw new Error(`${DEMO} is older than ${source}: run \`npm run build\` first`);
-  }
+  requireFreshBuild([DEMO]);
 });
 
 describe('npm run demo -- --quick', () => {

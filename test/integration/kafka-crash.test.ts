@@ -1,7 +1,7 @@
 // The real `node dist/cli/jobrunner.js` with backend kafka, killed with SIGKILL in the middle of a
 // stream and started again: every event runs, and only events in flight at the kill run twice.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { startKafkaBroker, type KafkaBrokerHandle } from '../../src/farm/kafka-b
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { produceJobEvents } from '../../src/kafka/producer.js';
 import { startTestExecutor, waitFor, type TestExecutor } from './kafka-support.js';
+import { requireFreshBuild } from '../support/fresh-build.js';
 
 const CLI = resolve('dist/cli/jobrunner.js');
 const CONCURRENCY = 20;
@@ -20,7 +21,7 @@ let dir: string;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  requireFreshBuild([CLI]);
   [broker, redis, exec] = await Promise.all([startKafkaBroker(), startRedisServer(), startTestExecutor()]);
   dir = mkdtempSync(join(tmpdir(), 'jobrunner-kafka-crash-'));
 }, 120_000);

@@ -20,7 +20,7 @@ import {
   JOBCHRON,
   JOBRUNNER,
   jobTableRows,
-  requireFreshBuild,
+  requireBuiltClis,
   total,
   writeFarmConfig,
 } from './migrate-support.js';
@@ -38,7 +38,7 @@ async function mwEval(code: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  requireFreshBuild();
+  requireBuiltClis();
   memcached = await startMemcached();
   farm = await buildFarm({ redis: '127.0.0.1:9', queue: 'db', memcached: memcached.address });
   tables = new JobTableClient();

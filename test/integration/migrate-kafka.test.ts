@@ -20,7 +20,7 @@ import { idFromEventId } from '../../src/migrate/job.js';
 import type { MigrationReport } from '../../src/migrate/report.js';
 import { quietLogger } from './kafka-support.js';
 import { until } from '../support/until.js';
-import { JOBQUEUE, requireFreshBuild, runJobqueue } from './migrate-support.js';
+import { JOBQUEUE, requireBuiltClis, runJobqueue } from './migrate-support.js';
 
 const DC = 'mw';
 let broker: KafkaBrokerHandle;
@@ -37,7 +37,7 @@ interface RunJobsResult {
 }
 
 beforeAll(async () => {
-  requireFreshBuild();
+  requireBuiltClis();
   [broker, redis] = await Promise.all([startKafkaBroker({ defaultPartitions: 2 }), startRedisServer()]);
   farm = await buildFarm({ redis, debugLog: true });
   process.env.JOBRUNNER_FARM_VERIFY_EVENTS = '1'; // RunSingleJob.php checks mediawiki_signature

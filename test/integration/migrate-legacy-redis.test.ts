@@ -19,7 +19,7 @@ import { until } from '../support/until.js';
 import {
   JOBQUEUE,
   jobTableRows,
-  requireFreshBuild,
+  requireBuiltClis,
   runJobqueue,
   runScript,
   total,
@@ -61,7 +61,7 @@ interface RunJobsResult {
 }
 
 beforeAll(async () => {
-  requireFreshBuild();
+  requireBuiltClis();
   memcached = await startMemcached();
   redis = await startRedisServer();
   dbFarm = await buildFarm({ redis, queue: 'db', memcached: memcached.address });

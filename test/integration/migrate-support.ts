@@ -1,39 +1,19 @@
 // Shared pieces of the legacy-backend and migration integration tests: the built CLIs (checked to be
 // newer than their sources), config files for a farm, running them, and job-table counting.
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import { JobTableClient } from '../../src/legacy/job-table-client.js';
 import { runProcess, type ProcessRun } from '../support/run-process.js';
+import { requireFreshBuild } from '../support/fresh-build.js';
 
 export const JOBQUEUE = resolve('dist/cli/jobqueue.js');
 export const JOBRUNNER = resolve('dist/cli/jobrunner.js');
 export const JOBCHRON = resolve('dist/cli/jobchron.js');
 
-function newestSource(dir: string): { file: string; mtime: number } {
-  let newest = { file: dir, mtime: 0 };
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const stat = statSync(path);
-    const candidate = stat.isDirectory() ? newestSource(path) : { file: path, mtime: stat.mtimeMs };
-    if (candidate.mtime > newest.mtime) newest = candidate;
-  }
-  return newest;
-}
-
 /** Fails loudly when dist/ is missing or older than the sources these tests exercise. */
-export function requireFreshBuild(): void {
-  for (const cli of [JOBQUEUE, JOBRUNNER, JOBCHRON]) {
-    if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
-  }
-  const built = Math.min(...[JOBQUEUE, JOBRUNNER, JOBCHRON].map((f) => statSync(f).mtimeMs));
-  for (const dir of ['src/migrate', 'src/legacy', 'src/cli/jobqueue/migrate.ts']) {
-    const newest = statSync(dir).isDirectory()
-      ? newestSource(dir)
-      : { file: dir, mtime: statSync(dir).mtimeMs };
-    if (newest.mtime > built)
-      throw new Error(`dist/ is older than ${newest.file}: run \`npm run build\` first`);
-  }
+export function requireBuiltClis(): void {
+  requireFreshBuild([JOBQUEUE, JOBRUNNER, JOBCHRON]);
 }
 
 export interface ConfigParts {

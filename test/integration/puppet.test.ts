@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireFreshBuild } from '../support/fresh-build.js';
 
 const ROOT = resolve('.');
 const MODULE = join(ROOT, 'puppet');
@@ -113,10 +114,7 @@ beforeAll(async () => {
       );
     }
   }
-  for (const cli of Object.values(CLI)) {
-    if (!statSync(cli, { throwIfNoEntry: false }))
-      throw new Error(`${cli} is missing: run \`npm run build\` first`);
-  }
+  requireFreshBuild(Object.values(CLI));
   work = mkdtempSync(join(tmpdir(), 'jobrunner-puppet-'));
   const modulepath = join(work, 'modules');
   mkdirSync(modulepath);

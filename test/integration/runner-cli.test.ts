@@ -1,7 +1,7 @@
 // The real `node dist/cli/jobrunner.js` process on a real redis-server and MediaWiki farm:
 // SIGTERM drains (children finish, nothing stays claimed, exit 0), SIGHUP changes slot counts live
 // and an invalid file on SIGHUP keeps the running config.
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import type { RedisServerHandle } from '../../src/farm/redis-server.js';
 import { isRunning, startDaemon, type Daemon } from '../support/daemon.js';
 import { startFarmStack, stopFarmStack } from '../support/farm-stack.js';
 import { until as pollUntil } from '../support/until.js';
+import { requireFreshBuild } from '../support/fresh-build.js';
 
 const CLI = resolve('dist/cli/jobrunner.js');
 
@@ -18,12 +19,7 @@ let farm: MediaWikiFarm;
 let client: Redis;
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  for (const source of ['src/cli/jobrunner.ts', 'src/runner/runner.ts', 'src/runner/scheduler.ts']) {
-    if (statSync(source).mtimeMs > statSync(CLI).mtimeMs) {
-      throw new Error(`${CLI} is older than ${source}: run \`npm run build\` first`);
-    }
-  }
+  requireFreshBuild([CLI]);
   ({ redis, farm, client } = await startFarmStack({}, { typeA: 'null', typeB: 'null', typeC: 'null' }));
 });
 

@@ -1,11 +1,12 @@
 // The validator compiled at build time (dist/config/jobrunner.validator.cjs, used by the daemons and
 // the CLI) must judge every config exactly like the one Ajv compiles at run time from the schema.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { schemaValidatorOrigin } from '../../src/config/schema.js';
+import { requireFreshBuild } from '../support/fresh-build.js';
 
 const BUILT = resolve('dist/config/jobrunner.validator.cjs');
 const SCHEMA = resolve('src/config/jobrunner.schema.json');
@@ -43,8 +44,7 @@ function builtOutcomes(): { origin: string; results: string[] } {
 
 describe('precompiled config validator', () => {
   it('is built, and newer than the schema', () => {
-    if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npm run build\` first`);
-    expect(statSync(BUILT).mtimeMs).toBeGreaterThanOrEqual(statSync(SCHEMA).mtimeMs);
+    requireFreshBuild([BUILT], [SCHEMA, 'src/config/ajv-options.ts']);
   });
 
   it('gives the same configs and the same errors as the schema compiled at run time', () => {
