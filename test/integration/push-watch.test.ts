@@ -158,6 +158,30 @@ describe('PartitionPushWatch', () => {
     }
   });
 
+  it("uses the queue connection's password for its subscriber connection", async () => {
+    const guarded = await startRedisServer({ password: 's3cret pass' });
+    const c = new Redis({
+      host: guarded.host,
+      port: guarded.port,
+      password: 's3cret pass',
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+    });
+    try {
+      await until(() => c.status === 'ready', 'client connected');
+      const w = startWatch(c);
+      w.resume();
+      await until(() => w.watching, 'subscribed with AUTH');
+      await c.lpush('enwiki:jobqueue:null:l-unclaimed', 'id');
+      await until(() => events.pushes.length === 1, 'push reported');
+    } finally {
+      await watch?.close();
+      watch = null;
+      c.disconnect();
+      await guarded.stop();
+    }
+  });
+
   it('falls back to polling, with one warning, when the server refuses CONFIG', async () => {
     const locked = await startRedisServer({ extraArgs: ['--rename-command', 'CONFIG', ''] });
     const c = newClient(locked);
