@@ -2,8 +2,7 @@
 // ranges and defaults). ajv fills in the defaults; its errors are rewritten into plain words.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { AJV_OPTIONS } from './ajv-options.js';
 import type { ConfigIssue } from './errors.js';
 import { closestKey } from './did-you-mean.js';
@@ -49,13 +48,20 @@ function precompiledValidator(): ValidateFunction<RawConfig> | undefined {
   return require(path.pathname) as ValidateFunction<RawConfig>;
 }
 
+/** Ajv itself is loaded only here: with the precompiled validator the daemons never need it. */
+function compileAtRunTime(): ValidateFunction<RawConfig> {
+  const require = createRequire(import.meta.url);
+  const { Ajv2020: AjvClass } = require('ajv/dist/2020.js') as { Ajv2020: typeof Ajv2020 };
+  return new AjvClass(AJV_OPTIONS).compile<RawConfig>(loadSchema());
+}
+
 let validatorOrigin: 'precompiled' | 'compiled at run time' | undefined;
 
 function validator(): ValidateFunction<RawConfig> {
   if (validatorCache === undefined) {
     const precompiled = precompiledValidator();
     validatorOrigin = precompiled ? 'precompiled' : 'compiled at run time';
-    validatorCache = precompiled ?? new Ajv2020(AJV_OPTIONS).compile<RawConfig>(loadSchema());
+    validatorCache = precompiled ?? compileAtRunTime();
   }
   return validatorCache;
 }

@@ -1,7 +1,8 @@
 // One POST to a MediaWiki HTTP endpoint through a shared keep-alive undici Agent, with a connect
 // timeout, a total deadline (limits.real; W4: the original curl had none) and a bounded body.
 // Never throws: every outcome is a value.
-import { Agent } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent } from 'undici';
 import { HeadCapture } from './capped-output.js';
 import { timerMs } from './timer-ms.js';
 
@@ -47,6 +48,15 @@ function describeError(err: unknown): string {
   return e.cause instanceof Error && !base.includes(e.cause.message) ? `${base}: ${e.cause.message}` : base;
 }
 
+/**
+ * undici is loaded when the first poster is made, not when this module is: the runner imports every
+ * dispatcher, and loading undici costs ~50 ms of start-up that the command dispatcher never needs.
+ */
+function agentClass(): typeof Agent {
+  const undici = createRequire(import.meta.url)('undici') as typeof import('undici');
+  return undici.Agent;
+}
+
 export class HttpPoster {
   private readonly agent: Agent;
 
@@ -54,7 +64,8 @@ export class HttpPoster {
     connectTimeoutMs: number,
     private readonly bodyCapBytes = HTTP_BODY_CAP_BYTES,
   ) {
-    this.agent = new Agent({ connect: { timeout: connectTimeoutMs }, keepAliveTimeout: 4000 });
+    const AgentClass = agentClass();
+    this.agent = new AgentClass({ connect: { timeout: connectTimeoutMs }, keepAliveTimeout: 4000 });
   }
 
   async post(request: PostRequest): Promise<PostOutcome> {
