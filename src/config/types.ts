@@ -57,7 +57,7 @@ export interface RunnerSettings {
   readonly drainTimeoutSeconds: number;
   /** How often ready queues are re-discovered (ms). */
   readonly discoveryIntervalMs: number;
-  /** While idle, wake on keyspace notifications of pushes rather than polling every 100 ms. */
+  /** With a slot free, wake on keyspace notifications of pushes (idle: rare polls, not 100 ms). */
   readonly wakeOnPush: boolean;
   /** Fallback poll while idle with push notifications working (ms). */
   readonly idleDiscoveryIntervalMs: number;

@@ -387,7 +387,6 @@ export class RedisQueueStore {
     );
   }
 
-  /** Ready queues in one script call (see discover-ready.lua). */
   /**
    * When the job the next pop takes became ready (UNIX s): its release time if it was delayed, else
    * its enqueue time, as MediaWiki's pickup delay counts. Null when the queue is empty or that job's
@@ -412,6 +411,7 @@ export class RedisQueueStore {
     }
   }
 
+  /** Ready queues in one script call (see discover-ready.lua). */
   async discoverReady(options: { withDelayed?: boolean } = {}): Promise<DiscoveryResult> {
     const reply = asArray(
       await runQueueScript(
