@@ -184,6 +184,21 @@ describe('JobRunner on a real MediaWiki farm', () => {
     expect(harness.runner.stats().pushWake).toBe('off');
   });
 
+  it('listens for pushes only while a slot is free', async () => {
+    const subscribers = async (): Promise<number> => {
+      const reply = (await client.call('PUBSUB', 'NUMSUB', '__keyevent@0__:lpush')) as [string, number];
+      return Number(reply[1]);
+    };
+    harness = start({ one: { runners: 1, include: ['*'] } }, {});
+    const { runner } = harness;
+    await until(async () => (await subscribers()) === 1, 'subscribed while the slot is free');
+    await farm.pushJobs('wiki1', { type: 'null', count: 1, usleep: 3_000_000 });
+    await until(() => runner.stats().groups[0]?.busy === 1, 'the only slot busy');
+    await until(async () => (await subscribers()) === 0, 'unsubscribed while every slot is busy');
+    await until(() => runner.stats().totals.jobsOk === 1, 'the job done', 30_000);
+    await until(async () => (await subscribers()) === 1, 'subscribed again once the slot is free');
+  });
+
   it('sleeps while idle and wakes on a push (Redis keyspace notifications)', async () => {
     // A fallback poll this long would make the job below wait 10 minutes: only the wake-up runs it.
     harness = start({ basic: { runners: 4, include: ['*'] } }, { idleDiscoveryIntervalMs: 600_000 });
