@@ -3,7 +3,11 @@
 // lost flags and restarts are recovered, and a server that refuses CONFIG falls back to polling.
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import {
+  startRedisServer,
+  type RedisServerHandle,
+  type RedisServerOptions,
+} from '../../src/farm/redis-server.js';
 import { PartitionPushWatch } from '../../src/redis/push-watch.js';
 import { captureLogger, type LogLine } from '../support/log-capture.js';
 import { until } from '../support/until.js';
@@ -25,9 +29,28 @@ function newClient(target: RedisServerHandle): Redis {
   return new Redis({
     host: target.host,
     port: target.port,
+    ...(target.password !== undefined ? { password: target.password } : {}),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
   });
+}
+
+/** A private redis-server and a connected queue client for one test; both gone afterwards. */
+async function withOwnServer(
+  options: RedisServerOptions,
+  run: (client: Redis, server: RedisServerHandle) => Promise<void>,
+): Promise<void> {
+  const own = await startRedisServer(options);
+  const c = newClient(own);
+  try {
+    await until(() => c.status === 'ready', 'client connected');
+    await run(c, own);
+  } finally {
+    await watch?.close();
+    watch = null;
+    c.disconnect();
+    await own.stop();
+  }
 }
 
 function startWatch(target: Redis, flagCheckMs = 60_000): PartitionPushWatch {
@@ -135,9 +158,7 @@ describe('PartitionPushWatch', () => {
   });
 
   it('comes back after a server restart: flags set again, resync, pushes reported', async () => {
-    const own = await startRedisServer();
-    const c = newClient(own);
-    try {
+    await withOwnServer({}, async (c, own) => {
       const w = startWatch(c);
       w.resume();
       await until(() => w.watching, 'subscribed');
@@ -150,43 +171,21 @@ describe('PartitionPushWatch', () => {
       await check.lpush('enwiki:jobqueue:null:l-unclaimed', 'id');
       await until(() => events.pushes.length === 1, 'push after restart reported');
       check.disconnect();
-    } finally {
-      await watch?.close();
-      watch = null;
-      c.disconnect();
-      await own.stop();
-    }
+    });
   });
 
   it("uses the queue connection's password for its subscriber connection", async () => {
-    const guarded = await startRedisServer({ password: 's3cret pass' });
-    const c = new Redis({
-      host: guarded.host,
-      port: guarded.port,
-      password: 's3cret pass',
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-    });
-    try {
-      await until(() => c.status === 'ready', 'client connected');
+    await withOwnServer({ password: 's3cret pass' }, async (c) => {
       const w = startWatch(c);
       w.resume();
       await until(() => w.watching, 'subscribed with AUTH');
       await c.lpush('enwiki:jobqueue:null:l-unclaimed', 'id');
       await until(() => events.pushes.length === 1, 'push reported');
-    } finally {
-      await watch?.close();
-      watch = null;
-      c.disconnect();
-      await guarded.stop();
-    }
+    });
   });
 
   it('falls back to polling, with one warning, when the server refuses CONFIG', async () => {
-    const locked = await startRedisServer({ extraArgs: ['--rename-command', 'CONFIG', ''] });
-    const c = newClient(locked);
-    try {
-      await until(() => c.status === 'ready', 'client connected');
+    await withOwnServer({ extraArgs: ['--rename-command', 'CONFIG', ''] }, async (c) => {
       const w = startWatch(c, 100);
       w.resume();
       await until(
@@ -199,11 +198,6 @@ describe('PartitionPushWatch', () => {
       expect(events.resyncs).toBe(0);
       expect(await subscribers(c)).toBe(0);
       expect(logs.filter((l) => l.msg?.startsWith('cannot use keyspace notifications'))).toHaveLength(1);
-    } finally {
-      await watch?.close();
-      watch = null;
-      c.disconnect();
-      await locked.stop();
-    }
+    });
   });
 });
