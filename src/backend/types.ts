@@ -65,7 +65,8 @@ export interface QueueBackend {
   readonly kind: BackendKind;
   /**
    * When the job the next pop takes became ready (UNIX s; release time if delayed, else enqueue
-   * time), oldest over `partitions`; null when unknown. Only feeds the pickup-latency metric, so it never throws for a queue's content.
+   * time), oldest over `partitions`; null when unknown. Only feeds the pickup-latency metric, so
+   * it never throws for a queue's content.
    */
   headJobTimestamp?(
     queue: { readonly type: string; readonly domain: string },

@@ -396,8 +396,9 @@ export class JobRunner {
 
   /**
    * Pickup latency as MediaWiki defines it: dispatch start minus the time the job the child pops
-   * first became ready (its release time if it was delayed, else its enqueue time). Looked up beside the dispatch, not before it: the child needs milliseconds
-   * to start popping, the lookup well under one.
+   * first became ready (its release time if it was delayed, else its enqueue time). Looked up
+   * beside the dispatch, not before it: the child needs milliseconds to start popping, the lookup
+   * well under one.
    */
   private measurePickup(pick: QueuePick, startedAt: number): void {
     if (!this.backend.headJobTimestamp) return;

@@ -1,7 +1,8 @@
 // Wiring of the status server into a daemon (jobrunner, jobchron) from its config: a Prometheus
 // registry fed through the statsd Metrics calls, the farm's queues (over the daemon's own Redis
-// connections, or from the wikis' job tables under backend memcached), the admin token from status.adminTokenFile, and every secret the daemon knows kept
-// out of responses. The daemons only call daemonMetrics() and startDaemonStatus().
+// connections, or from the wikis' job tables under backend memcached), the admin token from
+// status.adminTokenFile, and every secret the daemon knows kept out of responses. The daemons only
+// call daemonMetrics() and startDaemonStatus().
 import { readFileSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { RedisBackend } from '../backend/redis-backend.js';
