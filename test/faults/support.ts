@@ -108,17 +108,8 @@ export function tail(daemon: Daemon | undefined, n = 30): string {
   return [...daemon.logs.slice(-n).map((l) => JSON.stringify(l)), ...daemon.rawLines.slice(-5)].join('\n');
 }
 
-/** Mulberry32: a small seeded PRNG so every fault run is reproducible from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The fuzz suites' seeded PRNG, so every fault run is reproducible from its seed. */
+export { seeded as seededRandom } from '../fuzz/generators.js';
 
 export interface QueueState {
   /** "wiki type" */

@@ -239,18 +239,25 @@ async function dispatch(command: CommandName, args: Args, ctx: FarmContext, io: 
           wiki: wiki as string,
           type: type as string,
           partition,
-          count: num(args, 'count', { min: 1, max: 100_000, integer: true }) ?? 1,
-          delay: num(args, 'delay', { min: 0, max: 10 * 365 * 86400, integer: false }),
-          params: str(args, 'params'),
-          dedupe: bool(args, 'dedupe'),
-          title: str(args, 'title'),
-          namespace: num(args, 'namespace', { min: -2, max: 2 ** 31 - 1, integer: true }),
+          ...pushedJobArgs(args),
           gzip: bool(args, 'gzip'),
           json: bool(args, 'json'),
         },
         io,
       );
   }
+}
+
+/** What `push` says about the jobs to make, with its limits; the same for every backend. */
+function pushedJobArgs(args: Args) {
+  return {
+    count: num(args, 'count', { min: 1, max: 100_000, integer: true }) ?? 1,
+    delay: num(args, 'delay', { min: 0, max: 10 * 365 * 86400, integer: false }),
+    params: str(args, 'params'),
+    dedupe: bool(args, 'dedupe'),
+    title: str(args, 'title'),
+    namespace: num(args, 'namespace', { min: -2, max: 2 ** 31 - 1, integer: true }),
+  };
 }
 
 /** The backend a command works on: --backend, else the config's (memcached has no such view). */
@@ -303,12 +310,7 @@ async function dispatchKafka(
     {
       wiki: str(args, 'wiki') as string,
       type: str(args, 'type') as string,
-      count: num(args, 'count', { min: 1, max: 100_000, integer: true }) ?? 1,
-      delay: num(args, 'delay', { min: 0, max: 10 * 365 * 86400, integer: false }),
-      params: str(args, 'params'),
-      dedupe: bool(args, 'dedupe'),
-      title: str(args, 'title'),
-      namespace: num(args, 'namespace', { min: -2, max: 2 ** 31 - 1, integer: true }),
+      ...pushedJobArgs(args),
       json: bool(args, 'json'),
       ...(secretKeyFile !== undefined ? { secretKeyFile } : {}),
     },
