@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # Debian packages the real test parts need: Redis, memcached, PHP + MediaWiki 1.39, Chromium for the
-# dashboard test, sudo for visudo (the Puppet module's sudo rules). Kept in one list so later
-# features add to it.
+# dashboard test, sudo for visudo (the Puppet module's sudo rules), MariaDB + php-mysql for the legacy
+# era's JobQueueDB on its real database (the tests start private mariadbd instances; the Debian
+# service stays stopped). Kept in one list so later features add to it.
 APT_PACKAGES=(
   redis-server memcached
   php-cli php-redis php-sqlite3 php-mbstring php-xml php-intl php-apcu php-memcached
@@ -17,6 +18,7 @@ APT_PACKAGES=(
   systemd logrotate
   sudo
   chromium
+  mariadb-server php-mysql
 )
 
 missing=()
@@ -30,7 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   log "installing Debian packages: ${missing[*]}"
-  # Keep package scripts from starting system services (apache2, redis, memcached): the tests and the
+  # Keep package scripts from starting system services (apache2, redis, memcached, mariadb): the tests and the
   # demo start their own private servers on free loopback ports.
   policy=/usr/sbin/policy-rc.d
   created_policy=0
