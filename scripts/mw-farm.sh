@@ -3,7 +3,7 @@
 # N SQLite wikis (wiki1..wikiN) behind one settings file, DIR/FarmSettings.php (use it through env
 # MW_CONFIG_FILE; it reads the job-queue Redis from env JOBRUNNER_FARM_REDIS).
 #
-#   bash scripts/mw-farm.sh DIR [--wikis N] [--extra-wiki ID]...
+#   bash scripts/mw-farm.sh DIR [--wikis N] [--extra-wiki ID]... [--db sqlite|mysql]
 #
 # --extra-wiki adds a wiki with that ID besides wiki1..wikiN, e.g. one whose ID needs rawurlencode in
 # Redis keys ("wiki+é"), or "DB-PREFIX" for a wiki with a table prefix (maintenance scripts split
@@ -16,10 +16,19 @@
 # rpc/RunSingleJob.php), tmp/,
 # cache/, logs/, opcache/ (for php -d opcache.file_cache=...). A second run on a complete DIR changes
 # nothing; a larger --wikis adds the missing wikis.
+#
+# --db mysql installs the wikis on running MariaDB/MySQL servers instead of SQLite, the legacy era's
+# layout: several servers ("sections"), each holding several wiki databases. It reads
+#   JOBRUNNER_FARM_DB_SERVERS  "s1=127.0.0.1:3306,s2=127.0.0.1:3307": section names and addresses
+#   JOBRUNNER_FARM_DB_USER     an account on every server allowed to create databases
+#   DIR/db.pass                its password (mode 0600; never on a command line)
+# Wikis go to the sections in turn (wiki1 → s1, wiki2 → s2, wiki3 → s1, ...), listed in
+# DIR/db-sections.list ("wiki section" lines); FarmSettings.php then takes each wiki's server address
+# from JOBRUNNER_FARM_DB_SERVERS, so a copy of the farm can run against servers on other ports.
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 DIR [--wikis N] [--extra-wiki ID]..." >&2
+  echo "usage: $0 DIR [--wikis N] [--extra-wiki ID]... [--db sqlite|mysql]" >&2
   exit 2
 }
 
@@ -31,12 +40,15 @@ die() {
 DIR=""
 WIKIS=2
 EXTRA=()
+DBTYPE=sqlite
 while [ $# -gt 0 ]; do
   case "$1" in
     --wikis) [ $# -ge 2 ] || usage; WIKIS="$2"; shift 2 ;;
     --wikis=*) WIKIS="${1#--wikis=}"; shift ;;
     --extra-wiki) [ $# -ge 2 ] || usage; EXTRA+=("$2"); shift 2 ;;
     --extra-wiki=*) EXTRA+=("${1#--extra-wiki=}"); shift ;;
+    --db) [ $# -ge 2 ] || usage; DBTYPE="$2"; shift 2 ;;
+    --db=*) DBTYPE="${1#--db=}"; shift ;;
     -h|--help) usage ;;
     -*) echo "mw-farm: unknown option $1" >&2; usage ;;
     *) [ -z "$DIR" ] || usage; DIR="$1"; shift ;;
@@ -44,6 +56,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$DIR" ] || usage
 [[ "$WIKIS" =~ ^[1-9][0-9]*$ ]] || die "--wikis must be a positive integer, not '$WIKIS'"
+[[ "$DBTYPE" = sqlite || "$DBTYPE" = mysql ]] || die "--db must be sqlite or mysql, not '$DBTYPE'"
 for id in "${EXTRA[@]}"; do
   [[ -n "$id" && "$id" != .* && "$id" != -* && ! "$id" =~ [/[:space:]\'\"] ]] ||
     die "--extra-wiki '$id': a wiki ID may not be empty, start with '.' or '-', or contain '/', whitespace or quotes"
@@ -56,13 +69,33 @@ SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/farm"
 command -v php >/dev/null || die "php is missing: run 'sudo bash scripts/setup.sh'"
 [ -f "$MW/maintenance/install.php" ] || die "MediaWiki is missing at $MW: run 'sudo bash scripts/setup.sh'"
 modules="$(php -m)"
-for module in redis pdo_sqlite; do
+db_modules=(pdo_sqlite)
+[ "$DBTYPE" = sqlite ] || db_modules=(pdo_sqlite mysqli pdo_mysql)
+for module in redis "${db_modules[@]}"; do
   grep -qix "$module" <<<"$modules" || die "PHP module $module is missing: run 'sudo bash scripts/setup.sh'"
 done
 
 mkdir -p "$DIR"
 DIR="$(cd "$DIR" && pwd)"
 cd "$DIR"
+[ ! -f db-type ] || [ "$(cat db-type)" = "$DBTYPE" ] || die "$DIR was built with --db $(cat db-type), not --db $DBTYPE"
+echo "$DBTYPE" > db-type.tmp && mv db-type.tmp db-type
+
+# --db mysql: section name → address, and the account to install with.
+declare -A SECTION_ADDR=()
+SECTIONS=()
+if [ "$DBTYPE" = mysql ]; then
+  [ -n "${JOBRUNNER_FARM_DB_SERVERS:-}" ] || die "--db mysql needs env JOBRUNNER_FARM_DB_SERVERS (s1=host:port,...)"
+  [ -n "${JOBRUNNER_FARM_DB_USER:-}" ] || die "--db mysql needs env JOBRUNNER_FARM_DB_USER"
+  [ -s db.pass ] || die "--db mysql needs the database password in $DIR/db.pass"
+  IFS=',' read -r -a pairs <<<"$JOBRUNNER_FARM_DB_SERVERS"
+  for pair in "${pairs[@]}"; do
+    [[ "$pair" =~ ^([A-Za-z0-9_]+)=([A-Za-z0-9_.:-]+)$ ]] ||
+      die "JOBRUNNER_FARM_DB_SERVERS: '$pair' is not SECTION=HOST:PORT"
+    SECTIONS+=("${BASH_REMATCH[1]}")
+    SECTION_ADDR["${BASH_REMATCH[1]}"]="${BASH_REMATCH[2]}"
+  done
+fi
 mkdir -p wikis data tmp cache logs opcache farm docroot/rpc
 
 # Copies a file only when its content differs, so a rebuild of an up-to-date farm writes nothing.
@@ -97,6 +130,10 @@ install_wiki() {
   rm -rf "$staging" data/"$db".sqlite data/"$db"_*.sqlite
   mkdir -p "$staging"
   (umask 077 && php -r 'echo bin2hex(random_bytes(16)), "\n";' > "$staging/pass")
+  if [ "$DBTYPE" = mysql ]; then
+    install_mysql_wiki "$id" "$db" "$prefix" "$staging"
+    return
+  fi
   # install.php refuses to run if the settings file it resolves exists: point it at nothing.
   if ! MW_CONFIG_FILE="$DIR/.no-settings-while-installing.php" php "$MW/maintenance/install.php" \
     --dbtype sqlite --dbpath "$DIR/data" --dbname "$db" --server http://127.0.0.1 --scriptpath "" \
@@ -126,14 +163,67 @@ install_wiki() {
   echo "mw-farm: installed $id" >&2
 }
 
+# The section of wiki number N (1-based position in the wanted list): round robin.
+section_of() {
+  echo "${SECTIONS[$((($1 - 1) % ${#SECTIONS[@]}))]}"
+}
+
+# --db mysql: installs wiki $1 (database $2, table prefix $3) on its section's server, from scratch.
+install_mysql_wiki() {
+  local id="$1" db="$2" prefix="$3" staging="$4"
+  local section="${WIKI_SECTION[$id]}"
+  local server="${SECTION_ADDR[$section]}"
+  # A half-done earlier install leaves tables behind; start from an empty database.
+  MWFARM_DB_SERVER="$server" MWFARM_DB_NAME="$db" php -r '
+    [$host, $port] = explode(":", getenv("MWFARM_DB_SERVER")) + [1 => "3306"];
+    $m = new mysqli($host, getenv("JOBRUNNER_FARM_DB_USER"), trim(file_get_contents("db.pass")), "", (int)$port);
+    $m->query("DROP DATABASE IF EXISTS `" . str_replace("`", "``", getenv("MWFARM_DB_NAME")) . "`");
+  ' || die "cannot reach the $section server $server for $id"
+  if ! MW_CONFIG_FILE="$DIR/.no-settings-while-installing.php" php "$MW/maintenance/install.php" \
+    --dbtype mysql --dbserver "$server" --dbname "$db" --dbprefix "$prefix" \
+    --dbuser "$JOBRUNNER_FARM_DB_USER" --dbpassfile "$DIR/db.pass" \
+    --server http://127.0.0.1 --scriptpath "" \
+    --confpath "$DIR/$staging" --passfile "$DIR/$staging/pass" --lang en --skins Vector \
+    "$id" Admin >"$staging/install.log" 2>&1; then
+    cat "$staging/install.log" >&2
+    die "install.php failed for $id on $section ($server)"
+  fi
+  [ -f "$staging/LocalSettings.php" ] || { cat "$staging/install.log" >&2; die "install.php wrote no LocalSettings.php for $id"; }
+  # The server address and password come from FarmSettings.php (env and db.pass), so copies of the
+  # farm follow their own servers and the password is in one file only; one $wgSecretKey per farm.
+  sed -i -e '/^\$wgDBserver = /d' -e '/^\$wgDBpassword = /d' -e '/^\$wgSecretKey = /d' \
+    -e '/^\$wgUpgradeKey = /d' "$staging/LocalSettings.php"
+  mv "$staging/install.log" "logs/install-$id.log"
+  rm -f "$staging/pass"
+  rm -rf "wikis/$id"
+  mv "$staging" "wikis/$id"
+  echo "mw-farm: installed $id on $section ($server)" >&2
+}
+
 installed=0
 wanted=()
 for i in $(seq 1 "$WIKIS"); do wanted+=("wiki$i"); done
 wanted+=("${EXTRA[@]}")
 dbs="$(printf '%s\n' "${wanted[@]}" | sed 's/-.*//' | sort | uniq -d)"
 [ -z "$dbs" ] || die "two wikis share the DB name '$(head -1 <<<"$dbs")'"
+declare -A WIKI_SECTION=()
+if [ "$DBTYPE" = mysql ]; then
+  # Sections of wikis installed earlier stay; new wikis go round robin by their position.
+  if [ -f db-sections.list ]; then
+    while read -r wiki section; do WIKI_SECTION["$wiki"]="$section"; done < db-sections.list
+  fi
+  n=0
+  for id in "${wanted[@]}"; do
+    n=$((n + 1))
+    [ -n "${WIKI_SECTION[$id]:-}" ] || WIKI_SECTION["$id"]="$(section_of "$n")"
+    [ -n "${SECTION_ADDR[${WIKI_SECTION[$id]}]:-}" ] ||
+      die "wiki $id is on section ${WIKI_SECTION[$id]}, which JOBRUNNER_FARM_DB_SERVERS does not name"
+  done
+  sections_list="$(for id in "${!WIKI_SECTION[@]}"; do echo "$id ${WIKI_SECTION[$id]}"; done | sort -V)"
+  [ "$(cat db-sections.list 2>/dev/null)" = "$sections_list" ] || printf '%s\n' "$sections_list" > db-sections.list
+fi
 for id in "${wanted[@]}"; do
-  if [ ! -f "wikis/$id/LocalSettings.php" ] || [ ! -f "data/${id%%-*}.sqlite" ]; then
+  if [ ! -f "wikis/$id/LocalSettings.php" ] || { [ "$DBTYPE" = sqlite ] && [ ! -f "data/${id%%-*}.sqlite" ]; }; then
     install_wiki "$id"
     installed=1
   fi

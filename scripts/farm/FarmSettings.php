@@ -16,6 +16,9 @@
  *   JOBRUNNER_FARM_MEMCACHED       host:port = main cache in memcached (default: no main cache)
  *   JOBRUNNER_FARM_DEBUG_LOG       1 = debug log groups runJobs, JobExecutor, redis, ... in logs/
  *   JOBRUNNER_FARM_VERIFY_EVENTS   1 = rpc/RunSingleJob.php checks mediawiki_signature ($wgSecretKey)
+ *   JOBRUNNER_FARM_DB_SERVERS      MariaDB farms (mw-farm.sh --db mysql): "s1=host:port,s2=..."; each
+ *                                  wiki's server is its section's (db-sections.list); password in db.pass
+ *   JOBRUNNER_FARM_CLAIM_TTL       MariaDB farms, queue db: JobQueueDB claimTTL in seconds (default 3600)
  */
 
 if ( !defined( 'MEDIAWIKI' ) ) {
@@ -59,6 +62,36 @@ if ( !in_array( $mwfarmWiki, $mwfarmWikis, true ) ) {
 
 // The installer's output for this wiki (database name, SQLite paths, site name, skin).
 require "$mwfarmDir/wikis/$mwfarmWiki/LocalSettings.php";
+
+// MariaDB farms: this wiki's section server and the one password file (mw-farm.sh --db mysql).
+if ( $wgDBtype === 'mysql' ) {
+	$mwfarmServers = [];
+	foreach ( explode( ',', (string)getenv( 'JOBRUNNER_FARM_DB_SERVERS' ) ) as $mwfarmPair ) {
+		if ( strpos( $mwfarmPair, '=' ) !== false ) {
+			[ $mwfarmName, $mwfarmAddress ] = explode( '=', $mwfarmPair, 2 );
+			$mwfarmServers[$mwfarmName] = $mwfarmAddress;
+		}
+	}
+	$mwfarmSection = null;
+	foreach ( file( "$mwfarmDir/db-sections.list", FILE_IGNORE_NEW_LINES | FILE_SKIP_EMPTY_LINES ) ?: [] as $mwfarmLine ) {
+		$mwfarmParts = preg_split( '/\s+/', trim( $mwfarmLine ) );
+		if ( $mwfarmParts[0] === $mwfarmWiki ) {
+			$mwfarmSection = $mwfarmParts[1] ?? null;
+		}
+	}
+	if ( $mwfarmSection === null || !isset( $mwfarmServers[$mwfarmSection] ) ) {
+		mwfarmFail( "no database server for wiki '$mwfarmWiki' (section " . ( $mwfarmSection ?? 'unknown' ) .
+			'; set env JOBRUNNER_FARM_DB_SERVERS)', 500 );
+	}
+	$wgDBserver = $mwfarmServers[$mwfarmSection];
+	$wgDBpassword = trim( (string)file_get_contents( "$mwfarmDir/db.pass" ) );
+	// JobQueueDB in the wiki's own database, as the legacy era ran it (the installer sets no queue).
+	$wgJobTypeConf['default'] = [
+		'class' => 'JobQueueDB',
+		'order' => 'random',
+		'claimTTL' => (int)( getenv( 'JOBRUNNER_FARM_CLAIM_TTL' ) ?: 3600 ),
+	];
+}
 
 $wgLocalDatabases = $mwfarmWikis;
 $wgServer = $mwfarmWeb ? WebRequest::detectServer() : 'http://127.0.0.1';

@@ -21,6 +21,7 @@ import { ensureFarmTemplate } from './farm-template.js';
 import { parseLastJson, runCommand, type CommandResult } from './php-command.js';
 import { trackDir, untrackDir } from './process-tree.js';
 import type { RedisServerHandle } from './redis-server.js';
+import { startFarmDatabases, type MariaDbFarm } from './mariadb-farm.js';
 
 export type ExtraJobBehaviour = 'null' | 'fail' | 'throw' | 'sleep';
 const BEHAVIOURS: readonly string[] = ['null', 'fail', 'throw', 'sleep'];
@@ -46,6 +47,12 @@ export interface BuildFarmOptions {
   memcached?: string;
   /** Debug log groups runJobs, JobExecutor, redis, JobQueueRedis, JobQueue in DIR/logs/. */
   debugLog?: boolean;
+  /**
+   * Install the wikis on MariaDB instead of SQLite: `sections` private mariadbd servers (default 2),
+   * the wikis spread over them in turn, JobQueueDB (queue 'db') in each wiki's own database with
+   * `claimTTL` seconds (default 3600). The servers are stopped by destroy().
+   */
+  mariadb?: { sections?: number; claimTTL?: number };
 }
 
 export interface PushJobsOptions {
@@ -95,6 +102,8 @@ export interface MediaWikiFarm {
   readonly opcacheDir: string;
   readonly mediawikiPath: string;
   readonly mediawikiVersion: string;
+  /** The MariaDB servers of a farm built with `mariadb` (undefined for SQLite farms). */
+  readonly mariadb: MariaDbFarm | undefined;
   /** process.env plus MW_CONFIG_FILE, JOBRUNNER_FARM_REDIS (and password/gzip/queue/memcached), plus extra. */
   env(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   /** Only the farm variables env() adds (no process.env). */
@@ -114,6 +123,11 @@ export interface MediaWikiFarm {
   /** Any maintenance script: php <MW>/maintenance/<script> --wiki=<wiki> ...args. */
   maintenance(wiki: string, script: string, args?: string[], input?: string): Promise<CommandResult>;
   startWebServer(opts?: { workers?: number }): Promise<FarmWebServer>;
+  /**
+   * The same wikis and databases with MediaWiki's job queue switched ('redis' after a cutover, 'db'
+   * before it). The view owns neither the dir nor the database servers.
+   */
+  withQueue(queue: 'redis' | 'db'): MediaWikiFarm;
   /** Stops web servers started here and removes the farm dir (unless the caller chose it). */
   destroy(): Promise<void>;
 }
@@ -136,6 +150,9 @@ class Farm implements MediaWikiFarm {
     readonly mediawikiVersion: string,
     private readonly variables: Record<string, string>,
     private readonly ownsDir: boolean,
+    readonly mariadb: MariaDbFarm | undefined = undefined,
+    /** destroy() stops the MariaDB servers (false for withQueue() views). */
+    private readonly ownsDatabases = true,
   ) {
     this.settingsFile = join(dir, 'FarmSettings.php');
     this.secretKeyFile = join(dir, 'secret.key');
@@ -288,10 +305,29 @@ class Farm implements MediaWikiFarm {
     };
   }
 
+  withQueue(queue: 'redis' | 'db'): MediaWikiFarm {
+    const variables = { ...this.variables };
+    if (queue === 'db') variables.JOBRUNNER_FARM_QUEUE = 'db';
+    else delete variables.JOBRUNNER_FARM_QUEUE;
+    return new Farm(
+      this.dir,
+      this.wikis,
+      this.secretKey,
+      this.redisAddress,
+      this.opcacheDir,
+      this.mediawikiVersion,
+      variables,
+      false,
+      this.mariadb,
+      false,
+    );
+  }
+
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
     await Promise.all([...this.servers].map((s) => s.stop()));
+    if (this.ownsDatabases) await this.mariadb?.stop();
     if (this.ownsDir) {
       rmSync(this.dir, { recursive: true, force: true });
       untrackDir(this.dir);
@@ -324,7 +360,14 @@ export async function buildFarm(opts: BuildFarmOptions): Promise<MediaWikiFarm> 
   const wikis = opts.wikis ?? 2;
   if (!Number.isInteger(wikis) || wikis < 1)
     throw new Error(`buildFarm: wikis must be an integer >= 1, not ${wikis}`);
-  const template = await ensureFarmTemplate({ wikis, extraWikis: opts.extraWikis ?? [] });
+  const sections = opts.mariadb ? (opts.mariadb.sections ?? 2) : 0;
+  if (!Number.isInteger(sections) || sections < 0)
+    throw new Error(`buildFarm: mariadb.sections must be an integer >= 1, not ${sections}`);
+  const template = await ensureFarmTemplate({
+    wikis,
+    extraWikis: opts.extraWikis ?? [],
+    ...(sections > 0 ? { mariadbSections: sections } : {}),
+  });
 
   const ownsDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'jobrunner-farm-'));
@@ -344,6 +387,12 @@ export async function buildFarm(opts: BuildFarmOptions): Promise<MediaWikiFarm> 
   const secretKey = readFileSync(join(dir, 'secret.key'), 'utf8').trim();
   const redisAddress = typeof opts.redis === 'string' ? opts.redis : opts.redis.address;
   const settingsFile = join(dir, 'FarmSettings.php');
+  const variables = farmVariables(opts, settingsFile, redisAddress);
+  const mariadb = sections > 0 ? await startFarmDatabases(dir) : undefined;
+  if (mariadb) {
+    variables.JOBRUNNER_FARM_DB_SERVERS = mariadb.serversVariable();
+    if (opts.mariadb?.claimTTL !== undefined) variables.JOBRUNNER_FARM_CLAIM_TTL = String(opts.mariadb.claimTTL);
+  }
   return new Farm(
     dir,
     wikiList,
@@ -351,7 +400,8 @@ export async function buildFarm(opts: BuildFarmOptions): Promise<MediaWikiFarm> 
     redisAddress,
     join(template, 'opcache'),
     version,
-    farmVariables(opts, settingsFile, redisAddress),
+    variables,
     ownsDir,
+    mariadb,
   );
 }
