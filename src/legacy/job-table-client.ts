@@ -5,6 +5,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { PhpString } from '../mediawiki/php-serialize.js';
+import { maskSecrets } from '../observability/logger.js';
+import { maskDsn } from './dsn.js';
 
 export const JOB_TABLE_HELPER = fileURLToPath(new URL('./php/job-table.php', import.meta.url));
 
@@ -234,8 +236,18 @@ export class JobTableClient {
       db: { dsn: db.dsn, user: db.user, password: db.password, prefix: db.prefix },
       ...args,
     };
+    // The password never leaves in an error, whatever a driver put into its message.
+    const secrets = db.password ? [db.password] : [];
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, {
+        resolve,
+        reject: (error) =>
+          reject(
+            error instanceof JobTableError
+              ? new JobTableError(error.code, maskSecrets(maskDsn(error.message), secrets))
+              : error,
+          ),
+      });
       child.stdin.write(`${JSON.stringify(request)}\n`);
     });
   }

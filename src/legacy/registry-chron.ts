@@ -59,6 +59,8 @@ export class LegacyChron {
   private lastPassMs: number | null = null;
   private lastError: string | null = null;
   private last: SyncReport | null = null;
+  /** Wiki → the table error last logged, so a wiki that stays down is one log line, not one per pass. */
+  private readonly loggedWikiErrors = new Map<string, string>();
 
   constructor(config: JobrunnerConfig, deps: LegacyChronDeps) {
     if (!config.memcached) throw new Error('backend memcached needs the memcached section');
@@ -113,8 +115,7 @@ export class LegacyChron {
       this.metrics.gauge(['registry', 'queues'], report.queues);
       this.metrics.gauge(['registry', 'ready'], report.readyJobs);
       this.metrics.timing(['registry', 'pass'], this.lastPassMs);
-      for (const e of report.wikiErrors)
-        this.logger.warn('job table could not be read; keeping its last entries', e);
+      this.logWikiErrors(report.wikiErrors);
       for (const e of report.serverErrors) this.logger.warn('registry not written to a memcached server', e);
       if (report.written.length === 0) throw new Error('the registry was written to no memcached server');
       return report;
@@ -123,6 +124,21 @@ export class LegacyChron {
       this.lastError = error instanceof Error ? error.message : String(error);
       this.metrics.increment(['registry', 'pass-failed']);
       throw error;
+    }
+  }
+
+  /** Logs a wiki's table error when it starts or changes, and once when the wiki answers again. */
+  private logWikiErrors(errors: readonly { wiki: string; error: string }[]): void {
+    const now = new Map(errors.map((e) => [e.wiki, e.error]));
+    for (const [wiki, error] of now) {
+      if (this.loggedWikiErrors.get(wiki) === error) continue;
+      this.loggedWikiErrors.set(wiki, error);
+      this.logger.warn('job table could not be read; keeping its last entries', { wiki, error });
+    }
+    for (const wiki of [...this.loggedWikiErrors.keys()]) {
+      if (now.has(wiki)) continue;
+      this.loggedWikiErrors.delete(wiki);
+      this.logger.info('job table readable again', { wiki });
     }
   }
 

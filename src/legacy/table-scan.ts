@@ -4,6 +4,7 @@ import type { LegacyWikiConfig, LimitsConfig } from '../config/types.js';
 import type { JobTableClient } from './job-table-client.js';
 import { tsMwToUnix } from './mw-timestamp.js';
 import { jobTableDb, summaryLimits } from './wiki-tables.js';
+import { jobTableLabel } from './dsn.js';
 
 export interface LegacyQueueSummary {
   readonly wiki: string;
@@ -20,7 +21,7 @@ export interface LegacyQueueSummary {
 
 export interface WikiScan {
   readonly queues: LegacyQueueSummary[];
-  /** Wikis whose table could not be read. */
+  /** Wikis whose table could not be read; `error` names the wiki and its DSN (password masked). */
   readonly errors: { wiki: string; error: string }[];
 }
 
@@ -40,12 +41,11 @@ export async function scanJobTables(
   const queues: LegacyQueueSummary[] = [];
   const errors: { wiki: string; error: string }[] = [];
   settled.forEach((outcome, i) => {
-    const wiki = wikis[i]?.wiki ?? '?';
+    const config = wikis[i];
+    const wiki = config?.wiki ?? '?';
     if (outcome.status === 'rejected') {
-      errors.push({
-        wiki,
-        error: outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason),
-      });
+      const reason = outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason);
+      errors.push({ wiki, error: config ? `${jobTableLabel(config)}: ${reason}` : reason });
       return;
     }
     for (const t of outcome.value.types) {

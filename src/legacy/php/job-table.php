@@ -35,11 +35,28 @@ class JobTableError extends RuntimeException {
 /** @var PDO[] */
 $connections = [];
 
+function connectionId( array $db ): string {
+	return (string)( $db['dsn'] ?? '' ) . "\0" . ( isset( $db['user'] ) ? (string)$db['user'] : '' );
+}
+
+/** Drops a cached connection, so the next request connects again (after a server restart). */
+function forgetConnection( array $db ): void {
+	global $connections;
+	unset( $connections[connectionId( $db )] );
+}
+
+/** True when the server went away under a cached connection (restart, kill, network). */
+function connectionLost( PDOException $e ): bool {
+	$driverCode = $e->errorInfo[1] ?? null;
+	return in_array( $driverCode, [ 2006, 2013 ], true ) ||
+		preg_match( '/server has gone away|Lost connection|Error while (sending|reading)|Broken pipe/i', $e->getMessage() ) === 1;
+}
+
 function connection( array $db ): PDO {
 	global $connections;
 	$dsn = (string)( $db['dsn'] ?? '' );
 	$user = isset( $db['user'] ) ? (string)$db['user'] : null;
-	$id = $dsn . "\0" . $user;
+	$id = connectionId( $db );
 	if ( isset( $connections[$id] ) ) {
 		return $connections[$id];
 	}
@@ -72,6 +89,17 @@ function connection( array $db ): PDO {
 	}
 	$connections[$id] = $pdo;
 	return $pdo;
+}
+
+/** Rolls back after a failure; a connection that died keeps the original error the one reported. */
+function rollBackQuietly( PDO $pdo ): void {
+	try {
+		if ( $pdo->inTransaction() ) {
+			$pdo->rollBack();
+		}
+	} catch ( PDOException $ignored ) {
+		// the server rolls back a transaction whose connection is gone
+	}
 }
 
 function table( array $db, string $name ): string {
@@ -324,7 +352,7 @@ function opInsert( array $req ): array {
 		}
 		$pdo->commit();
 	} catch ( Throwable $e ) {
-		$pdo->rollBack();
+		rollBackQuietly( $pdo );
 		throw $e;
 	}
 	return $out;
@@ -388,7 +416,7 @@ function opDelete( array $req ): array {
 		}
 		$pdo->commit();
 	} catch ( Throwable $e ) {
-		$pdo->rollBack();
+		rollBackQuietly( $pdo );
 		throw $e;
 	}
 	return $deleted;
@@ -432,11 +460,29 @@ while ( ( $line = fgets( STDIN ) ) !== false ) {
 		if ( !is_array( $req ) ) {
 			throw new JobTableError( 'request', 'request is not a JSON object' );
 		}
-		$reply = [ 'id' => $id, 'ok' => true, 'result' => handle( $req ) ];
+		try {
+			$result = handle( $req );
+		} catch ( PDOException $e ) {
+			// The server went away since the last request: every op is safe to run again (reads; inserts
+			// are keyed in the map table; deletes are conditional), so reconnect and try once more.
+			forgetConnection( $req['db'] ?? [] );
+			if ( !connectionLost( $e ) ) {
+				throw $e;
+			}
+			$result = handle( $req );
+		}
+		$reply = [ 'id' => $id, 'ok' => true, 'result' => $result ];
 	} catch ( JobTableError $e ) {
+		if ( is_array( $req ) && is_array( $req['db'] ?? null ) ) {
+			forgetConnection( $req['db'] );
+		}
 		$reply = [ 'id' => $id, 'ok' => false, 'code' => $e->kind, 'error' => $e->getMessage() ];
 	} catch ( PDOException $e ) {
-		$reply = [ 'id' => $id, 'ok' => false, 'code' => 'db', 'error' => $e->getMessage() ];
+		if ( is_array( $req ) && is_array( $req['db'] ?? null ) ) {
+			forgetConnection( $req['db'] );
+		}
+		$code = connectionLost( $e ) ? 'unreachable' : 'db';
+		$reply = [ 'id' => $id, 'ok' => false, 'code' => $code, 'error' => $e->getMessage() ];
 	}
 	$json = json_encode( $reply, $flags );
 	if ( $json === false ) {

@@ -15,6 +15,7 @@ import {
 import type { PhpString } from '../../mediawiki/php-serialize.js';
 import { RegistryStore } from '../../legacy/registry-store.js';
 import { jobTableDb } from '../../legacy/wiki-tables.js';
+import { jobTableLabel } from '../../legacy/dsn.js';
 import { jobToRow, rowId, rowToJob, type RowContext } from '../convert/db-row.js';
 import { CorruptJobError, type MigratedJob } from '../job.js';
 import type {
@@ -123,7 +124,7 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
         } catch (error) {
           const kind =
             error instanceof JobTableError && error.code === 'unreachable' ? 'unreachable' : 'config';
-          problems.push({ kind, message: `job table of wiki ${wiki.wiki} (${wiki.dsn}): ${message(error)}` });
+          problems.push({ kind, message: `job table of ${jobTableLabel(wiki)}: ${message(error)}` });
         }
       }),
     );
