@@ -45,7 +45,9 @@ function templateKey(opts: TemplateOptions): { root: string; name: string } {
   scripts.update(readFileSync(join(mediawikiPath(), 'includes', 'Defines.php')));
   const sections = opts.mariadbSections ?? 0;
   const variant = createHash('sha256')
-    .update(JSON.stringify(sections > 0 ? [opts.wikis, opts.extraWikis, sections] : [opts.wikis, opts.extraWikis]))
+    .update(
+      JSON.stringify(sections > 0 ? [opts.wikis, opts.extraWikis, sections] : [opts.wikis, opts.extraWikis]),
+    )
     .digest('hex');
   const kind = sections > 0 ? `mariadb${sections}-` : '';
   return {

@@ -65,10 +65,16 @@ function binary(name: string): string {
 
 function run(command: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(command, args, { maxBuffer: 64 << 20, timeout: 120_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${command} failed: ${(stderr || error.message).trim()}`));
-      else resolve(stdout);
-    });
+    const child = execFile(
+      command,
+      args,
+      { maxBuffer: 64 << 20, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${command} failed: ${(stderr || error.message).trim()}`));
+        else resolve(stdout);
+      },
+    );
+    child.stdin?.on('error', () => undefined); // the client may exit before reading (server not up yet)
     child.stdin?.end(input ?? '');
   });
 }

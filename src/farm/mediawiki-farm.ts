@@ -391,7 +391,8 @@ export async function buildFarm(opts: BuildFarmOptions): Promise<MediaWikiFarm> 
   const mariadb = sections > 0 ? await startFarmDatabases(dir) : undefined;
   if (mariadb) {
     variables.JOBRUNNER_FARM_DB_SERVERS = mariadb.serversVariable();
-    if (opts.mariadb?.claimTTL !== undefined) variables.JOBRUNNER_FARM_CLAIM_TTL = String(opts.mariadb.claimTTL);
+    if (opts.mariadb?.claimTTL !== undefined)
+      variables.JOBRUNNER_FARM_CLAIM_TTL = String(opts.mariadb.claimTTL);
   }
   return new Farm(
     dir,

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
-import { JobTableClient } from '../../src/legacy/job-table-client.js';
+import { JobTableClient, type JobTableDb } from '../../src/legacy/job-table-client.js';
 import { runProcess, type ProcessRun } from '../support/run-process.js';
 import { requireFreshBuild } from '../support/fresh-build.js';
 
@@ -24,7 +24,10 @@ export interface ConfigParts {
   extra?: Record<string, unknown>;
 }
 
-/** A jobrunner.conf for the farm: memcached section over its SQLite job tables when memcached is given. */
+/**
+ * A jobrunner.conf for the farm: memcached section over its job tables (SQLite files, or the wikis'
+ * MariaDB databases) when memcached is given.
+ */
 export function writeFarmConfig(file: string, parts: ConfigParts): string {
   const redis = parts.redis ?? '127.0.0.1:9';
   const config: Record<string, unknown> = {
@@ -42,7 +45,9 @@ export function writeFarmConfig(file: string, parts: ConfigParts): string {
             wikis: Object.fromEntries(
               parts.farm.wikis.map((wiki) => [
                 wiki,
-                { dsn: `sqlite:${parts.farm.dir}/data/${wiki}_jobqueue.sqlite` },
+                parts.farm.mariadb?.legacyWiki(wiki) ?? {
+                  dsn: `sqlite:${parts.farm.dir}/data/${wiki}_jobqueue.sqlite`,
+                },
               ]),
             ),
           },
@@ -67,7 +72,7 @@ export async function jobTableRows(
   const out = new Map<string, number>();
   for (const wiki of farm.wikis) {
     const summary = await tables.summary(
-      { dsn: `sqlite:${farm.dir}/data/${wiki}_jobqueue.sqlite`, prefix: '' },
+      farmJobTable(farm, wiki),
       { default: { claimTTL: 3600, attempts: 3 }, types: {} },
       Date.now() / 1000,
     );
@@ -77,6 +82,14 @@ export async function jobTableRows(
     );
   }
   return out;
+}
+
+/** Where a farm wiki's job table is: its SQLite file, or its MariaDB database. */
+export function farmJobTable(farm: MediaWikiFarm, wiki: string): JobTableDb {
+  const mariadb = farm.mariadb;
+  if (!mariadb) return { dsn: `sqlite:${farm.dir}/data/${wiki}_jobqueue.sqlite`, prefix: '' };
+  const entry = mariadb.legacyWiki(wiki);
+  return { dsn: entry.dsn, user: entry.user, password: mariadb.password, prefix: entry.tablePrefix ?? '' };
 }
 
 export function total(counts: Map<string, number>): number {

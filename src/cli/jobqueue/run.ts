@@ -15,6 +15,7 @@ import { runKafkaStatus } from './kafka-status.js';
 import { runPush } from './push.js';
 import { runRetryAbandoned } from './retry-abandoned.js';
 import { runStatus } from './status.js';
+import { openLegacyStatus } from './legacy-status.js';
 
 export type { CliIo } from './context.js';
 
@@ -260,7 +261,7 @@ function pushedJobArgs(args: Args) {
   };
 }
 
-/** The backend a command works on: --backend, else the config's (memcached has no such view). */
+/** The backend a command works on: --backend, else the config's (memcached: status only, see legacyStatus). */
 function chooseBackend(config: JobrunnerConfig, flag: string | undefined): CliBackend {
   if (flag === 'redis' || flag === 'kafka') return flag;
   if (config.backend === 'memcached') {
@@ -270,6 +271,30 @@ function chooseBackend(config: JobrunnerConfig, flag: string | undefined): CliBa
     );
   }
   return config.backend;
+}
+
+/** status of a backend memcached farm: the counts of the wikis' job tables. */
+async function legacyStatus(config: JobrunnerConfig, args: Args, io: CliIo): Promise<number> {
+  const legacy = openLegacyStatus(config);
+  try {
+    const wiki = str(args, 'wiki');
+    const type = str(args, 'type');
+    return await runStatus(
+      legacy,
+      {
+        ...(wiki !== undefined ? { wiki } : {}),
+        ...(type !== undefined ? { type } : {}),
+        partition: str(args, 'partition'),
+        byPartition: bool(args, 'by-partition'),
+        all: bool(args, 'all'),
+        json: bool(args, 'json'),
+        limit: num(args, 'limit', { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }) ?? 0,
+      },
+      io,
+    );
+  } finally {
+    await legacy.close();
+  }
 }
 
 /** Options that only mean something for the redis backend. */
@@ -343,6 +368,9 @@ export async function runJobqueue(argv: string[], io: CliIo): Promise<number> {
     if (command === 'status' || command === 'push') {
       const config = loadConfig(configFile);
       if (config.redis.password) secrets.push(config.redis.password);
+      if (command === 'status' && config.backend === 'memcached' && str(args, 'backend') === undefined) {
+        return await legacyStatus(config, args, io);
+      }
       if (chooseBackend(config, str(args, 'backend')) === 'kafka') {
         return await dispatchKafka(command, args, config, io, (secret) => secrets.push(secret), mask);
       }

@@ -46,7 +46,12 @@ function columns(byPartition: boolean): Column<QueueRow>[] {
   ];
 }
 
-export async function runStatus(ctx: FarmContext, args: StatusArgs, io: CliIo): Promise<number> {
+/** What status needs of a context: the redis farm, or the legacy job tables (legacy-status.ts). */
+export type StatusContext = Pick<FarmContext, 'mask'> & {
+  readonly farm: Pick<FarmContext['farm'], 'list'>;
+};
+
+export async function runStatus(ctx: StatusContext, args: StatusArgs, io: CliIo): Promise<number> {
   const listing = await ctx.farm.list({ wiki: args.wiki, type: args.type, partition: args.partition });
   const summary = summarizeFarm(listing, { byPartition: args.byPartition, includeEmpty: args.all });
   if (args.json) {
