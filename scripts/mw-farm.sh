@@ -245,4 +245,12 @@ if [ "$installed" = 1 ]; then
     -d opcache.file_cache="$DIR/opcache" -d opcache.file_cache_only=1 \
     "$MW/maintenance/runJobs.php" --wiki="${wanted[0]}" --type=null --result=json >logs/warm-up.log 2>&1 ||
     { cat logs/warm-up.log >&2; die "warm-up runJobs.php failed"; }
+  # MariaDB farms: run the installer's own jobs (main page, recent changes), so every copy of the farm
+  # starts with empty job tables, like the SQLite farms' separate job databases.
+  if [ "$DBTYPE" = mysql ]; then
+    for id in "${wanted[@]}"; do
+      MW_CONFIG_FILE="$DIR/FarmSettings.php" JOBRUNNER_FARM_QUEUE=db php "$MW/maintenance/runJobs.php" \
+        --wiki="$id" --nothrottle >>logs/warm-up.log 2>&1 || { cat logs/warm-up.log >&2; die "runJobs.php failed for $id"; }
+    done
+  fi
 fi

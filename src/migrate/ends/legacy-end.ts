@@ -102,6 +102,17 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
     return db;
   }
 
+  /** A job-table call whose error names the wiki and its DSN (password masked), as preflight does. */
+  private async onTable<T>(wiki: string, call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (error) {
+      const entry = this.wikis.get(wiki);
+      if (!(error instanceof JobTableError) || !entry) throw error;
+      throw new JobTableError(error.code, `job table of ${jobTableLabel(entry)}: ${error.message}`);
+    }
+  }
+
   private rowContext(wiki: string): RowContext {
     return {
       wiki,
@@ -145,10 +156,13 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
     const memcached = this.config.memcached;
     for (const wiki of memcached?.wikis ?? []) {
       if (filter.wikis.length > 0 && !filter.wikis.includes(wiki.wiki)) continue;
-      const summary = await this.tables.summary(
-        this.db(wiki.wiki),
-        { default: { claimTTL: 0, attempts: 0 }, types: {} },
-        this.now(),
+      const summary = await this.onTable(
+        wiki.wiki,
+        this.tables.summary(
+          this.db(wiki.wiki),
+          { default: { claimTTL: 0, attempts: 0 }, types: {} },
+          this.now(),
+        ),
       );
       for (const t of summary) {
         if (filter.types.length > 0 && !filter.types.includes(t.type)) continue;
@@ -179,11 +193,10 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
   private async *rows(queue: SourceQueue): AsyncIterable<JobRow[]> {
     let after = 0;
     for (;;) {
-      const rows = await this.tables.read(this.db(queue.wiki), {
-        after,
-        limit: this.batchSize,
-        type: queue.type,
-      });
+      const rows = await this.onTable(
+        queue.wiki,
+        this.tables.read(this.db(queue.wiki), { after, limit: this.batchSize, type: queue.type }),
+      );
       if (rows.length === 0) return;
       yield rows;
       after = rows[rows.length - 1]?.id ?? after;
@@ -192,9 +205,12 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
 
   /** job_id → the key a migration inserted the row under (keeps IDs stable across round trips). */
   private async mappedKeys(wiki: string, rows: readonly JobRow[]): Promise<Map<number, string>> {
-    return this.tables.keysForIds(
-      this.db(wiki),
-      rows.map((r) => r.id),
+    return this.onTable(
+      wiki,
+      this.tables.keysForIds(
+        this.db(wiki),
+        rows.map((r) => r.id),
+      ),
     );
   }
 
@@ -214,7 +230,9 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
         doomed.push(row);
       }
       // The helper deletes a row only while its type, params and claim are still as read.
-      const gone = new Set(await this.tables.deleteUnchanged(this.db(queue.wiki), doomed));
+      const gone = new Set(
+        await this.onTable(queue.wiki, this.tables.deleteUnchanged(this.db(queue.wiki), doomed)),
+      );
       deleted += gone.size;
       for (const row of doomed) {
         if (!gone.has(row.id))
@@ -258,9 +276,12 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
       else byWiki.set(job.wiki, [job]);
     }
     for (const [wiki, list] of byWiki) {
-      const outcomes = await this.tables.insert(
-        this.db(wiki),
-        list.map((job) => this.rowOf(job)),
+      const outcomes = await this.onTable(
+        wiki,
+        this.tables.insert(
+          this.db(wiki),
+          list.map((job) => this.rowOf(job)),
+        ),
       );
       for (const o of outcomes) (o.inserted ? written : present).push(o.key);
     }
@@ -271,11 +292,11 @@ export class LegacyEnd implements MigrationSource, MigrationTarget {
     const out = new Map<string, ReadBack>();
     const db = this.db(wiki);
     for (let i = 0; i < ids.length; i += this.batchSize) {
-      const found = await this.tables.lookup(db, ids.slice(i, i + this.batchSize));
+      const found = await this.onTable(wiki, this.tables.lookup(db, ids.slice(i, i + this.batchSize)));
       const keyOf = new Map([...found].map(([key, id]) => [id, key]));
       // Recorded in the map table but no longer in the job table: inserted, then run and acked.
       for (const key of found.keys()) out.set(key, { ran: true });
-      for (const row of await this.tables.fetch(db, [...found.values()])) {
+      for (const row of await this.onTable(wiki, this.tables.fetch(db, [...found.values()]))) {
         const key = keyOf.get(row.id);
         if (key !== undefined) out.set(key, rowDigest(row, null));
       }
