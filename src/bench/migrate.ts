@@ -1,6 +1,7 @@
 // npm run bench:migrate — `jobqueue migrate` throughput on this machine: N jobs (default 100,000)
-// Redis → Kafka and legacy (JobQueueDB tables) → Redis, each through the real CLI
-// (copy + verify + --delete-source), against a private redis-server, Kafka broker and memcached.
+// Redis → Kafka, legacy (JobQueueDB tables in SQLite) → Redis and legacy (JobQueueDB tables on two
+// MariaDB servers) → Redis, each through the real CLI (copy + verify + --delete-source), against a
+// private redis-server, Kafka broker, memcached and mariadbd.
 //
 //   node dist/bench/migrate.js [--jobs N]
 //
@@ -15,6 +16,7 @@ import { Redis } from 'ioredis';
 import { collectMachineInfo, formatMachineInfo, busyMachineWarning } from './common/machine-info.js';
 import { formatTable } from './common/table.js';
 import { startKafkaBroker } from '../farm/kafka-broker.js';
+import { fillMariaDbJobTables } from './common/mariadb-job-tables.js';
 import { mediawikiPath } from '../farm/farm-paths.js';
 import { startMemcached } from '../farm/memcached-server.js';
 import { startRedisServer } from '../farm/redis-server.js';
@@ -33,7 +35,16 @@ interface Result {
   readonly scenario: string;
   readonly jobs: number;
   readonly wallMs: number;
+  /** CPU seconds of the CLI and its children (the job-table helper): less load-dependent than jobs/s. */
+  readonly cpuSeconds: number;
   readonly report: MigrationReport;
+}
+
+/** bash's `times`: the last line is the children's user and system time, e.g. "0m9.120s 0m1.004s". */
+function childCpuSeconds(stderr: string): number {
+  const line = stderr.trim().split('\n').at(-1) ?? '';
+  const parts = [...line.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return parts.length === 2 ? (parts[0] ?? 0) + (parts[1] ?? 0) : NaN;
 }
 
 function jobsOption(argv: string[]): number {
@@ -45,13 +56,26 @@ function jobsOption(argv: string[]): number {
   return value;
 }
 
-async function runMigrate(args: string[]): Promise<{ report: MigrationReport; wallMs: number }> {
+async function runMigrate(
+  args: string[],
+): Promise<{ report: MigrationReport; wallMs: number; cpuSeconds: number }> {
   const started = Date.now();
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
     (done) => {
       const child = spawn(
-        process.execPath,
-        [...NODE_FLAGS, JOBQUEUE, 'migrate', ...args, '--json', '--no-progress'],
+        'bash',
+        [
+          '-c',
+          '"$@"; status=$?; times >&2; exit $status',
+          'bash',
+          process.execPath,
+          ...NODE_FLAGS,
+          JOBQUEUE,
+          'migrate',
+          ...args,
+          '--json',
+          '--no-progress',
+        ],
         {
           stdio: ['ignore', 'pipe', 'pipe'],
         },
@@ -65,7 +89,11 @@ async function runMigrate(args: string[]): Promise<{ report: MigrationReport; wa
   );
   if (code !== 0)
     throw new Error(`jobqueue migrate exited ${String(code)}: ${stderr.trim() || stdout.trim()}`);
-  return { report: JSON.parse(stdout) as MigrationReport, wallMs: Date.now() - started };
+  return {
+    report: JSON.parse(stdout) as MigrationReport,
+    wallMs: Date.now() - started,
+    cpuSeconds: childCpuSeconds(stderr),
+  };
 }
 
 /** N null-like jobs in MediaWiki's Redis format, spread over the bench wikis and types. */
@@ -92,6 +120,15 @@ async function fillRedis(address: { host: string; port: number }, jobs: number):
         await store.pushJobs(type, wiki, batch, { atomic: true });
       }
     }
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function flushRedis(address: { host: string; port: number }): Promise<void> {
+  const client = new Redis({ host: address.host, port: address.port });
+  try {
+    await client.flushall();
   } finally {
     client.disconnect();
   }
@@ -189,10 +226,42 @@ async function main(): Promise<void> {
       join(dir, 'l2r.cp'),
     ]);
     results.push({
-      scenario: 'legacy (JobQueueDB) → Redis',
+      scenario: 'legacy (JobQueueDB, SQLite) → Redis',
       jobs: fromLegacy.report.totals.found,
       ...fromLegacy,
     });
+
+    // The same jobs from MariaDB job tables (two servers, two wikis each), into an empty Redis.
+    await flushRedis(redis);
+    const mariadb = await fillMariaDbJobTables(dir, WIKIS, TYPES, jobs);
+    try {
+      const mariadbConfig = join(dir, 'jobrunner-mariadb.conf');
+      const base = JSON.parse(readFileSync(configFile, 'utf8')) as { memcached: Record<string, unknown> };
+      writeFileSync(
+        mariadbConfig,
+        JSON.stringify({ ...base, memcached: { ...base.memcached, wikis: mariadb.wikis } }),
+      );
+      const fromMariaDb = await runMigrate([
+        '-c',
+        mariadbConfig,
+        '--delete-source',
+        '--batch',
+        '2000',
+        '--from',
+        'memcached',
+        '--to',
+        'redis',
+        '--checkpoint',
+        join(dir, 'm2r.cp'),
+      ]);
+      results.push({
+        scenario: 'legacy (JobQueueDB, MariaDB) → Redis',
+        jobs: fromMariaDb.report.totals.found,
+        ...fromMariaDb,
+      });
+    } finally {
+      await mariadb.stop();
+    }
   } finally {
     await Promise.allSettled([redis.stop(), broker.stop(), memcached.stop()]);
     rmSync(dir, { recursive: true, force: true });
@@ -205,14 +274,29 @@ async function main(): Promise<void> {
     (r.report.durationMs / 1000).toFixed(1),
     (r.wallMs / 1000).toFixed(1),
     String(Math.round(r.report.jobsPerSecond)),
+    r.cpuSeconds.toFixed(1),
+    String(Math.round(r.jobs / r.cpuSeconds)),
   ]);
   process.stdout.write(`${formatMachineInfo(machine)}\n`);
   const busy = busyMachineWarning(machine);
   if (busy) process.stdout.write(`${busy}\n`);
   process.stdout.write(
-    `${formatTable(['scenario', 'jobs', 'verified', 'deleted', 'migration s', 'wall s', 'jobs/s'], rows)}\n`,
+    `${formatTable(
+      [
+        'scenario',
+        'jobs',
+        'verified',
+        'deleted',
+        'migration s',
+        'wall s',
+        'jobs/s',
+        'CLI CPU s',
+        'jobs/CPU s',
+      ],
+      rows,
+    )}\n`,
   );
-  process.stdout.write(`\nTarget: at least 10,000 jobs/s Redis → Kafka.\n`);
+  process.stdout.write(`\nTarget: at least 10,000 jobs/s Redis → Kafka and legacy (MariaDB) → Redis.\n`);
 }
 
 main().catch((error: unknown) => {
