@@ -2,7 +2,7 @@
 // loopback port in a temp dir, stopped by PID. The data dir is created by mariadb-install-db, or
 // copied from a stopped server's dir (the farm template), so one install serves many test farms.
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
@@ -108,8 +108,14 @@ class MariaDbServer extends RestartableServer implements MariaDbHandle {
     return join(this.dir, 'data');
   }
 
+  /** The server's own temp dir: servers bootstrapping side by side must not share /tmp files. */
+  get tmpDir(): string {
+    return join(this.dir, 'tmp');
+  }
+
   /** Creates data/ if missing: a copy of `seed`, or a fresh mariadb-install-db. */
   async prepare(seed: string | undefined): Promise<void> {
+    mkdirSync(this.tmpDir, { recursive: true });
     if (existsSync(join(this.dataDir, 'mysql'))) return;
     rmSync(this.dataDir, { recursive: true, force: true });
     if (seed !== undefined) {
@@ -124,6 +130,7 @@ class MariaDbServer extends RestartableServer implements MariaDbHandle {
       `--auth-root-socket-user=${this.osUser}`,
       '--skip-test-db',
       '--innodb-log-file-size=8M',
+      `--tmpdir=${this.tmpDir}`,
     ]);
   }
 
@@ -141,6 +148,7 @@ class MariaDbServer extends RestartableServer implements MariaDbHandle {
         `--port=${this.port}`,
         `--bind-address=${HOST}`,
         `--user=${this.osUser}`,
+        `--tmpdir=${this.tmpDir}`,
         ...SERVER_TUNING,
       ],
       cwd: this.dir,
