@@ -79,7 +79,7 @@ mkdir -p "$DIR"
 DIR="$(cd "$DIR" && pwd)"
 cd "$DIR"
 [ ! -f db-type ] || [ "$(cat db-type)" = "$DBTYPE" ] || die "$DIR was built with --db $(cat db-type), not --db $DBTYPE"
-echo "$DBTYPE" > db-type.tmp && mv db-type.tmp db-type
+[ -f db-type ] || echo "$DBTYPE" > db-type
 
 # --db mysql: section name → address, and the account to install with.
 declare -A SECTION_ADDR=()

@@ -11,7 +11,7 @@ import { loadConfigFile } from '../../src/config/load.js';
 import { freePort } from '../../src/farm/free-port.js';
 import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import { startMemcached, type MemcachedHandle } from '../../src/farm/memcached-server.js';
-import { signalGroup, waitForExit } from '../../src/farm/process-tree.js';
+import { isAlive, signalGroup, waitForExit } from '../../src/farm/process-tree.js';
 import { JobTableClient } from '../../src/legacy/job-table-client.js';
 import { LegacyChron } from '../../src/legacy/registry-chron.js';
 import { tsMwToUnix } from '../../src/legacy/mw-timestamp.js';
@@ -99,6 +99,23 @@ describe('MediaWiki farm on MariaDB (JobQueueDB)', () => {
       'echo $wgDBserver, " ", get_class( MediaWiki\\MediaWikiServices::getInstance()->getJobQueueGroupFactory()->makeJobQueueGroup()->get( "null" ) ), "\\n";',
     );
     expect(seen).toBe(`${s2!.server.address} JobQueueDB`);
+  });
+});
+
+describe('the MariaDB fixture', () => {
+  it('brings a server killed with SIGKILL back on its port with its committed data', async () => {
+    const { server } = farm.mariadb!.sections[1]!;
+    const { port, pid } = server;
+    await server.sql(
+      'CREATE DATABASE jr_fixture; CREATE TABLE jr_fixture.t (v INT) ENGINE=InnoDB; INSERT INTO jr_fixture.t VALUES (42);',
+    );
+    await server.kill9();
+    expect(isAlive(pid)).toBe(false);
+    await server.restart();
+    expect(server.port).toBe(port);
+    expect(server.pid).not.toBe(pid);
+    expect((await server.sql('SELECT v FROM jr_fixture.t')).trim()).toBe('42');
+    await server.sql('DROP DATABASE jr_fixture');
   });
 });
 
