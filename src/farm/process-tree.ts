@@ -79,7 +79,14 @@ function hookExit(): void {
   hooked = true;
   process.once('exit', () => {
     for (const p of live) signal(p, 'SIGKILL');
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    for (const d of dirs) {
+      try {
+        rmSync(d, { recursive: true, force: true });
+      } catch {
+        // a server SIGKILLed just above may still be writing into it (ENOTEMPTY); an exit hook must
+        // not throw, so the dir is left behind
+      }
+    }
   });
 }
 
