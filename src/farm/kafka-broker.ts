@@ -144,7 +144,7 @@ class KafkaBroker extends RestartableServer implements KafkaBrokerHandle {
     );
     writeFileSync(join(this.dir, 'log4j2.properties'), log4jProperties(this.logFile));
     if (existsSync(join(this.dir, 'data', 'meta.properties'))) return;
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = newClusterId();
     await runCommand(
       this.java,
       this.jvmArgs(
@@ -205,4 +205,15 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
       4,
     ),
   );
+}
+
+/**
+ * A random cluster ID as Kafka writes them (16 bytes, base64url). Like Kafka's own Uuid, never one
+ * starting with '-': StorageTool's argument parser would read it as an option (1 run in 64 failed).
+ */
+function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
