@@ -320,7 +320,8 @@ describe('files rendered by a real puppet apply', () => {
       .split('\n')
       .filter((line) => line !== '' && !line.startsWith('#'));
     expect(rules).toEqual([
-      'deploy-service ALL=(root) NOPASSWD: /usr/sbin/service jobchron *',
+      'deploy-service ALL=(root) NOPASSWD: ' +
+        ['start', 'stop', 'restart', 'reload', 'status'].map((a) => `/usr/sbin/service jobchron ${a}`).join(', '),
       `deploy-service ALL=(${user}) NOPASSWD: ${process.execPath} ${ROOT}-cache/revs/*/scap/scripts/*`,
     ]);
   });
