@@ -81,7 +81,8 @@
 #   jobchron's status port.
 # @param admin_token
 #   Admin token of the status servers; written to `<config_dir>/admin-token` (mode 0400, owned by
-#   the service user). Without it the status servers are read-only.
+#   the service user). Without it the status servers are read-only. At least 24 printable
+#   characters, 8 of them different (e.g. `openssl rand -hex 16`); a weaker one is refused.
 # @param log_level
 #   `logging.level`.
 # @param log_file
@@ -171,7 +172,7 @@ class jobrunner (
   Pattern[/\A\S+\z/] $status_address = '127.0.0.1',
   Jobrunner::Port $runner_status_port = 9150,
   Jobrunner::Port $chron_status_port = 9151,
-  Optional[Sensitive[String[1]]] $admin_token = undef,
+  Optional[Sensitive[Jobrunner::Admintoken]] $admin_token = undef,
   Enum['error', 'warn', 'info', 'debug'] $log_level = 'info',
   Optional[Jobrunner::Absolutepath] $log_file = undef,
   Integer[1] $log_rotate_count = 7,

@@ -4,9 +4,8 @@
 // UsageError that the entry file prints and turns into the exit code.
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
-import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
-import { readSecretFile } from '../config/secret-file.js';
+import { startupProblems } from './startup-checks.js';
 
 export type DaemonName = 'jobrunner' | 'jobchron';
 
@@ -101,8 +100,9 @@ export function reportUsageError(
 }
 
 /**
- * --check-config: loads and validates the file, checks that the secret files it names can be
- * read, prints warnings to `err`. Returns the exit code (0 valid, 1 not).
+ * --check-config: loads and validates the file and runs every check the daemons make at start
+ * (dispatcher, secret files, admin token strength), prints warnings to `err`. Returns the exit
+ * code (0 valid, 1 not).
  */
 export function runCheckConfig(
   configFile: string,
@@ -112,20 +112,7 @@ export function runCheckConfig(
   try {
     const config = loadConfigFile(configFile);
     for (const warning of config.warnings ?? []) err.write(`warning: ${warning}\n`);
-    const problems: string[] = [];
-    const secretFiles: [string | undefined, string][] = [
-      [config.dispatch.secretKeyFile, 'dispatch.secretKeyFile'],
-      [config.status.enabled ? config.status.adminTokenFile : undefined, 'status.adminTokenFile'],
-    ];
-    for (const [file, what] of secretFiles) {
-      if (file === undefined) continue;
-      try {
-        readSecretFile(file, what);
-      } catch (error) {
-        if (!(error instanceof ConfigError)) throw error;
-        problems.push(error.message);
-      }
-    }
+    const problems = startupProblems(config);
     if (problems.length > 0) {
       err.write(`${problems.join('\n')}\n`);
       return 1;

@@ -203,7 +203,7 @@ describe('files rendered by a real puppet apply', () => {
       runner_settings: `{ 'maxPerQueue' => 3 }`,
       chron_settings: `{ 'intervalMs' => 2000 }`,
       statsd_host: `'127.0.0.1'`,
-      admin_token: `Sensitive('admin-token-value')`,
+      admin_token: `Sensitive('admin-token-value-0123456789')`,
       log_file: `'${join(dir, 'log/jobrunner.log')}'`,
       service_user: `'${user}'`,
       service_group: `'${group}'`,
@@ -265,7 +265,7 @@ describe('files rendered by a real puppet apply', () => {
     expect(mode(conf())).toBe('0440');
     expect(mode(join(dir, 'etc'))).toBe('0750');
     expect(mode(join(dir, 'etc/admin-token'))).toBe('0400');
-    expect(readFileSync(join(dir, 'etc/admin-token'), 'utf8')).toBe('admin-token-value');
+    expect(readFileSync(join(dir, 'etc/admin-token'), 'utf8')).toBe('admin-token-value-0123456789');
     expect(mode(join(dir, 'etc/startup-settings.sha256'))).toBe('0400');
     expect(fingerprint()).not.toContain('p@ss');
     expect(mode(join(dir, 'log/jobrunner.log'))).toBe('0640');

@@ -87,7 +87,7 @@ describe 'jobrunner' do
         drain_timeout_seconds: 120,
         chron_settings: { 'intervalMs' => 2000 },
         statsd_host: 'statsd.eqiad.wmnet',
-        admin_token: sensitive('t0ken'),
+        admin_token: sensitive('t0ken-0123456789abcdef-xyz'),
         log_level: 'debug',
         log_file: '/var/log/jobrunner/jobrunner.log',
         service_user: 'www-data',
@@ -120,7 +120,7 @@ describe 'jobrunner' do
       is_expected.to contain_file('/etc/jobrunner/admin-token')
         .with(ensure: 'file', owner: 'www-data', group: 'www-data', mode: '0400', show_diff: false)
         .that_comes_before('File[/etc/jobrunner/jobrunner.conf]')
-      expect(file_content(catalogue, '/etc/jobrunner/admin-token')).to eq('t0ken')
+      expect(file_content(catalogue, '/etc/jobrunner/admin-token')).to eq('t0ken-0123456789abcdef-xyz')
     end
 
     it 'rotates the log file by signalling the daemons, never restarting them' do
