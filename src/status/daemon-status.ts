@@ -111,6 +111,7 @@ export async function startDaemonStatus(options: DaemonStatusOptions): Promise<D
       ready: options.ready,
       ...(adminToken !== undefined && source.actions ? { adminToken, actions: source.actions } : {}),
       secrets,
+      allowedHosts: config.status.allowedHosts,
       peer: peerOf(role, config),
       version: packageVersion(),
     });

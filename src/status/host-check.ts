@@ -4,11 +4,14 @@
 // name (the browser's origin is then this server itself), so those are always accepted.
 import { isIP } from 'node:net';
 
-/** Host header → lower-case name without port and trailing dot ('[::1]:80' → '::1'). */
+/**
+ * Host header → lower-case name without port and trailing dot ('[::1]:80' → '::1'); brackets
+ * hold only IPv6 addresses, anything else in them is kept as is (and matches no name).
+ */
 export function hostName(header: string): string {
   const trimmed = header.trim().toLowerCase();
   const bracketed = /^\[([^\]]*)\](?::\d*)?$/.exec(trimmed);
-  if (bracketed) return bracketed[1] ?? '';
+  if (bracketed) return isIP(bracketed[1] ?? '') === 6 ? (bracketed[1] as string) : trimmed;
   const name = trimmed.replace(/:\d*$/, '');
   return name.endsWith('.') ? name.slice(0, -1) : name;
 }
