@@ -77,6 +77,7 @@ class jobrunner::config {
     'runnerPort'     => $jobrunner::runner_status_port,
     'chronPort'      => $jobrunner::chron_status_port,
     'adminTokenFile' => $jobrunner::admin_token ? { undef => undef, default => $admin_token_file },
+    'allowedHosts'   => $jobrunner::status_allowed_hosts.empty ? { true => undef, default => $jobrunner::status_allowed_hosts },
   }.filter |$key, $value| { $value =~ NotUndef }
 
   $logging = {

@@ -75,6 +75,9 @@
 #   Whether the daemons run their HTTP status servers (health, readiness, metrics).
 # @param status_address
 #   Address the status servers listen on.
+# @param status_allowed_hosts
+#   `status.allowedHosts`: names the status servers answer to besides IP addresses, localhost and
+#   the host name (DNS rebinding guard). Defaults to the node's FQDN.
 # @param runner_status_port
 #   jobrunner's status port.
 # @param chron_status_port
@@ -170,6 +173,7 @@ class jobrunner (
   Pattern[/\A[A-Za-z0-9_.-]+\z/] $statsd_prefix = 'jobrunner',
   Boolean $status_enabled = true,
   Pattern[/\A\S+\z/] $status_address = '127.0.0.1',
+  Array[Pattern[/\A[A-Za-z0-9_.-]+\z/]] $status_allowed_hosts = [$facts['networking']['fqdn']].filter |$name| { $name =~ NotUndef },
   Jobrunner::Port $runner_status_port = 9150,
   Jobrunner::Port $chron_status_port = 9151,
   Optional[Sensitive[Jobrunner::Admintoken]] $admin_token = undef,

@@ -111,7 +111,8 @@ describe 'jobrunner' do
       expect(conf['statsd']).to eq('host' => 'statsd.eqiad.wmnet', 'port' => 8125, 'prefix' => 'jobrunner')
       expect(conf['runner']).to eq('maxPerQueue' => 3, 'drainTimeoutSeconds' => 120, 'killGraceSeconds' => 5)
       expect(conf['chron']).to eq('intervalMs' => 2000)
-      expect(conf['status']).to include('adminTokenFile' => '/etc/jobrunner/admin-token')
+      expect(conf['status']).to include('adminTokenFile' => '/etc/jobrunner/admin-token',
+                                        'allowedHosts' => [facts[:networking]['fqdn']])
       expect(conf['logging']).to eq('level' => 'debug', 'file' => '/var/log/jobrunner/jobrunner.log')
     end
 
