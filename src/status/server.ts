@@ -170,7 +170,8 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     }
   };
 
-  const knownHost = hostChecker([hostname(), ...(options.allowedHosts ?? [])]);
+  // The listen address may be a name too (status.address): clients then use it as Host.
+  const knownHost = hostChecker([hostname(), options.address, ...(options.allowedHosts ?? [])]);
   const throttle = new AuthThrottle({ burst: 10, refillSeconds: 6 });
 
   const admin = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
