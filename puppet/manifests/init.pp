@@ -113,6 +113,14 @@
 # @param unit_dir
 #   Where the systemd units are written. Not `/etc/systemd/system`, where a unit file would
 #   prevent masking.
+# @param unit_read_write_paths
+#   The only places the daemons and their PHP children may write besides their private /tmp
+#   (`ProtectSystem=strict` + `ReadWritePaths=`; missing paths are skipped). The directory of
+#   `log_file` is added. List wherever jobs write (uploads, caches).
+# @param unit_ip_address_allow
+#   With entries: `IPAddressDeny=any` and these `IPAddressAllow=` (addresses, prefixes, or
+#   `localhost`, `link-local`, `multicast`); they must cover Redis, databases, memcached and
+#   whatever jobs fetch. Empty (default): no IP filter.
 # @param logrotate_dir
 #   Directory for the logrotate rule.
 # @param datacenter_mode
@@ -189,6 +197,8 @@ class jobrunner (
   Boolean $manage_user = true,
   Jobrunner::Absolutepath $config_dir = '/etc/jobrunner',
   Jobrunner::Absolutepath $unit_dir = '/lib/systemd/system',
+  Array[Jobrunner::Absolutepath] $unit_read_write_paths = ['/srv', '/var/cache', '/var/lib', '/var/log', '/var/tmp'],
+  Array[Pattern[/\A[0-9A-Za-z.:\/-]+\z/]] $unit_ip_address_allow = [],
   Jobrunner::Absolutepath $logrotate_dir = '/etc/logrotate.d',
   Enum['active', 'passive'] $datacenter_mode = 'active',
   Jobrunner::Serviceensure $runner_ensure = 'running',

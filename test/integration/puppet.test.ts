@@ -283,6 +283,19 @@ describe('files rendered by a real puppet apply', () => {
     expect(runner).toMatch(/^TimeoutStopSec=95$/m); // drain 60 + kill grace 5 + 30
   });
 
+  it('renders units that systemd-analyze security --offline=yes rates at most 3.0 (hardened)', async () => {
+    for (const unit of ['jobrunner.service', 'jobchron.service']) {
+      const result = await run('systemd-analyze', ['security', '--offline=yes', join(dir, 'units', unit)]);
+      const level = /Overall exposure level for \S+: (\d+\.\d)/.exec(result.output)?.[1];
+      expect(level, result.output).toBeDefined();
+      console.log(`systemd-analyze security --offline=yes ${unit}: ${level}`);
+      expect(Number(level), result.output).toBeLessThanOrEqual(3.0);
+    }
+    const runner = readFileSync(join(dir, 'units/jobrunner.service'), 'utf8');
+    expect(runner).toMatch(/^ProtectSystem=strict$/m);
+    expect(runner).toMatch(/^ReadWritePaths=-.*\/log$/m); // the log_file directory
+  });
+
   it('renders a logrotate rule that logrotate accepts and that never restarts a daemon', async () => {
     const rule = join(dir, 'logrotate/jobrunner');
     const result = await run('logrotate', ['--debug', `--state=${join(dir, 'logrotate.state')}`, rule]);
@@ -321,7 +334,9 @@ describe('files rendered by a real puppet apply', () => {
       .filter((line) => line !== '' && !line.startsWith('#'));
     expect(rules).toEqual([
       'deploy-service ALL=(root) NOPASSWD: ' +
-        ['start', 'stop', 'restart', 'reload', 'status'].map((a) => `/usr/sbin/service jobchron ${a}`).join(', '),
+        ['start', 'stop', 'restart', 'reload', 'status']
+          .map((a) => `/usr/sbin/service jobchron ${a}`)
+          .join(', '),
       `deploy-service ALL=(${user}) NOPASSWD: ${process.execPath} ${ROOT}-cache/revs/*/scap/scripts/*`,
     ]);
   });

@@ -236,4 +236,25 @@ describe 'jobrunner' do
       it { is_expected.to compile.and_raise_error(%r{groups}) }
     end
   end
+  context 'unit hardening from the class parameters' do
+    let(:facts) { DEBIAN_FACTS['debian-12-x86_64'] }
+    let(:params) do
+      base_params.merge(log_file: '/srv/logs/jobrunner/jobrunner.log', unit_ip_address_allow: ['localhost', '10.0.0.0/8'])
+    end
+    let(:unit) { file_content(catalogue, '/lib/systemd/system/jobrunner.service') }
+
+    it 'lets the daemons write their log, filters IP addresses and removes IPC of its own user' do
+      expect(unit).to include("ReadWritePaths=-/srv/logs/jobrunner\n", "IPAddressDeny=any\n",
+                              "IPAddressAllow=localhost 10.0.0.0/8\n", "RemoveIPC=yes\n")
+      expect(file_content(catalogue, '/lib/systemd/system/jobchron.service')).to include("RemoveIPC=yes\n")
+    end
+
+    context 'with a shared service user' do
+      let(:params) { base_params.merge(service_user: 'www-data', service_group: 'www-data', manage_user: false) }
+
+      it "keeps that user's IPC objects at stop" do
+        expect(unit).not_to include('RemoveIPC')
+      end
+    end
+  end
 end

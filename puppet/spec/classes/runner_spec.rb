@@ -30,8 +30,11 @@ describe 'jobrunner::runner' do
     end
 
     it 'hardens without breaking PHP children (no JIT or umask restrictions)' do
-      expect(unit).to include("NoNewPrivileges=yes\n", "ProtectSystem=full\n", "PrivateTmp=yes\n")
-      expect(unit).not_to match(%r{^(MemoryDenyWriteExecute|UMask|PrivateDevices|DynamicUser)=})
+      expect(unit).to include("NoNewPrivileges=yes\n", "ProtectSystem=strict\n", "PrivateTmp=yes\n",
+                              "PrivateMounts=yes\n", "CapabilityBoundingSet=\n", "ProtectProc=invisible\n",
+                              "ProcSubset=pid\n", "SystemCallFilter=@system-service\n")
+      expect(unit.scan(%r{^ReadWritePaths=.*$})).to eq(%w[/srv /var/cache /var/lib /var/log /var/tmp].map { |p| "ReadWritePaths=-#{p}" })
+      expect(unit).not_to match(%r{^(MemoryDenyWriteExecute|UMask|PrivateDevices|DynamicUser|IPAddressDeny|RemoveIPC)=})
     end
   end
 
@@ -53,8 +56,8 @@ describe 'jobrunner::runner' do
     let(:params) { required.merge(allow_setuid_children: true) }
 
     it 'drops the options that imply no_new_privs and keeps the mount-based ones' do
-      expect(unit).not_to match(%r{^(NoNewPrivileges|RestrictSUIDSGID|SystemCallFilter|ProtectKernelTunables|RestrictNamespaces)=})
-      expect(unit).to include("ProtectSystem=full\n", "ProtectHome=read-only\n")
+      expect(unit).not_to match(%r{^(NoNewPrivileges|RestrictSUIDSGID|SystemCallFilter|ProtectKernelTunables|RestrictNamespaces|CapabilityBoundingSet|ProtectProc)=})
+      expect(unit).to include("ProtectSystem=strict\n", "ProtectHome=read-only\n", "PrivateMounts=yes\n")
     end
   end
 
