@@ -84,7 +84,8 @@
 #   jobchron's status port.
 # @param admin_token
 #   Admin token of the status servers; written to `<config_dir>/admin-token` (mode 0400, owned by
-#   the service user). Without it the status servers are read-only. At least 24 printable
+#   root: the daemons read it before they switch to the service user, so job children cannot).
+#   Without it the status servers are read-only. At least 24 printable
 #   characters, 8 of them different (e.g. `openssl rand -hex 16`); a weaker one is refused.
 # @param log_level
 #   `logging.level`.

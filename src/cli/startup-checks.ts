@@ -1,5 +1,6 @@
 // The checks a daemon makes on a loaded config before it starts, in one place, so --check-config
 // (Puppet's validate_cmd) refuses exactly what would keep jobrunner or jobchron from starting.
+import { statSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { readAdminToken } from '../config/admin-token.js';
 import { ConfigError } from '../config/errors.js';
@@ -13,9 +14,29 @@ function message(error: unknown): string {
   throw error;
 }
 
-/** Problems that would stop a daemon at start (dispatcher, secret files, admin token); [] if none. */
-export function startupProblems(config: JobrunnerConfig): string[] {
+/**
+ * A root-only token file read by someone else: the daemons read it as root before they switch
+ * user (--user), so this process cannot judge it (e.g. scap's checks run as the service user).
+ */
+function rootOnly(path: string): boolean {
+  try {
+    return process.getuid?.() !== 0 && statSync(path).uid === 0;
+  } catch {
+    return false;
+  }
+}
+
+export interface StartupReport {
+  /** What would stop a daemon at start. */
+  readonly problems: string[];
+  /** What could not be checked from here. */
+  readonly warnings: string[];
+}
+
+/** Problems that would stop a daemon at start (dispatcher, secret files, admin token). */
+export function startupProblems(config: JobrunnerConfig): StartupReport {
   const problems: string[] = [];
+  const warnings: string[] = [];
   if (config.backend !== 'kafka') {
     // Built as jobrunner builds it (template, URLs, secret key), then dropped unused.
     try {
@@ -37,12 +58,17 @@ export function startupProblems(config: JobrunnerConfig): string[] {
       problems.push(message(error));
     }
   }
-  if (config.status.enabled && config.status.adminTokenFile !== undefined) {
+  const tokenFile = config.status.enabled ? config.status.adminTokenFile : undefined;
+  if (tokenFile !== undefined) {
     try {
-      readAdminToken(config.status.adminTokenFile);
+      readAdminToken(tokenFile);
     } catch (error) {
-      problems.push(message(error));
+      if (rootOnly(tokenFile)) {
+        warnings.push(
+          `${tokenFile}: status.adminTokenFile is readable by root only; not checked as uid ${process.getuid?.() ?? '?'}`,
+        );
+      } else problems.push(message(error));
     }
   }
-  return problems;
+  return { problems, warnings };
 }

@@ -22,11 +22,21 @@ export function adminTokenWeakness(token: string): string | null {
   return null;
 }
 
+/** Tokens read before the daemon dropped its privileges (see src/cli/privileges.ts), by path. */
+const preloaded = new Map<string, string>();
+
+/** Reads and checks the token now (as root), for readAdminToken() after the switch of user. */
+export function preloadAdminToken(path: string): void {
+  preloaded.set(path, readAdminToken(path));
+}
+
 /**
- * Reads and checks the admin token.
+ * Reads and checks the admin token (or returns the one preloaded from that path).
  * @throws ConfigError when the file cannot be read, is empty, or holds a weak token
  */
 export function readAdminToken(path: string): string {
+  const early = preloaded.get(path);
+  if (early !== undefined) return early;
   const token = readSecretFile(path, 'status.adminTokenFile');
   const weakness = adminTokenWeakness(token);
   if (weakness !== null) {

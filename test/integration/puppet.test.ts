@@ -278,7 +278,9 @@ describe('files rendered by a real puppet apply', () => {
       expect(result.exitCode).toBe(0);
     }
     const runner = readFileSync(join(dir, 'units/jobrunner.service'), 'utf8');
-    expect(runner).toContain(`ExecStart=${process.execPath} ${CLI.jobrunner} --config-file=${conf()}\n`);
+    expect(runner).toContain(
+      `ExecStart=!${process.execPath} ${CLI.jobrunner} --config-file=${conf()} --user=${user} --group=${group}\n`,
+    );
     expect(runner).toMatch(/^KillMode=mixed$/m);
     expect(runner).toMatch(/^TimeoutStopSec=95$/m); // drain 60 + kill grace 5 + 30
   });

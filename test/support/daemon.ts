@@ -20,6 +20,8 @@ export interface DaemonOptions {
   readonly verbose?: boolean;
   /** 'keep': stderr becomes one { msg: 'stderr', text } log line at the end (default); 'pass': to this process's stderr. */
   readonly stderr?: 'keep' | 'pass';
+  /** More command-line arguments. */
+  readonly args?: readonly string[];
 }
 
 function parseLine(line: string): LogLine {
@@ -32,7 +34,12 @@ function parseLine(line: string): LogLine {
 
 /** Starts `node <cli> --config-file=<configFile> [--verbose]`. */
 export function startDaemon(cli: string, configFile: string, options: DaemonOptions = {}): Daemon {
-  const args = [cli, `--config-file=${configFile}`, ...(options.verbose === false ? [] : ['--verbose'])];
+  const args = [
+    cli,
+    `--config-file=${configFile}`,
+    ...(options.verbose === false ? [] : ['--verbose']),
+    ...(options.args ?? []),
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   let buffer = '';

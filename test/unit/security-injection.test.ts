@@ -76,11 +76,11 @@ const TEMPLATES = [
     expect: (v: PlaceholderValues) => [`--wiki=${rawurlencode(v.db)}`, `--type=${rawurlencode(v.type)}`],
   },
   {
-    template: "printf '[%s]\\n' \"$(printf '%s' %(db)x)\" \"$(printf '%s' \"%(type)x\")\"",
+    template: 'printf \'[%s]\\n\' "$(printf \'%s\' %(db)x)" "$(printf \'%s\' "%(type)x")"',
     expect: (v: PlaceholderValues) => [substituted(v.db), substituted(v.type)],
   },
   {
-    template: "printf '[%s]\\n' ${JR_UNSET_X:-%(db)x} \"${JR_UNSET_X:-%(type)x}\"",
+    template: 'printf \'[%s]\\n\' ${JR_UNSET_X:-%(db)x} "${JR_UNSET_X:-%(type)x}"',
     expect: (v: PlaceholderValues) => [v.db, v.type],
   },
   {

@@ -116,10 +116,10 @@ describe 'jobrunner' do
       expect(conf['logging']).to eq('level' => 'debug', 'file' => '/var/log/jobrunner/jobrunner.log')
     end
 
-    it 'keeps secrets out of reports: Sensitive config content, 0400 secret files owned by the service user' do
+    it 'keeps secrets out of reports: Sensitive config content, 0400 admin token owned by root' do
       expect(catalogue.resource('File', '/etc/jobrunner/jobrunner.conf').sensitive_parameters).to include(:content)
       is_expected.to contain_file('/etc/jobrunner/admin-token')
-        .with(ensure: 'file', owner: 'www-data', group: 'www-data', mode: '0400', show_diff: false)
+        .with(ensure: 'file', owner: 'root', group: 'root', mode: '0400', show_diff: false)
         .that_comes_before('File[/etc/jobrunner/jobrunner.conf]')
       expect(file_content(catalogue, '/etc/jobrunner/admin-token')).to eq('t0ken-0123456789abcdef-xyz')
     end
