@@ -125,6 +125,17 @@ describe('parseCommandTemplate / buildCommand', () => {
     expect(() => parseCommandTemplate('echo "$(printf x"')).toThrow(/unterminated/);
   });
 
+  it('treats an unquoted here-document body as double-quoted and refuses placeholders in a quoted one', () => {
+    const contexts = (template: string) =>
+      parseCommandTemplate(template)
+        .pieces.filter((p) => 'context' in p)
+        .map((p) => 'context' in p && p.context);
+    expect(contexts('cat <<-END\n\t[%(db)x]\n\tEND\necho %(type)x')).toEqual(['double', 'none']);
+    expect(contexts('cat <<A <<B\n%(db)x\nA\n%(type)x\nB\n')).toEqual(['double', 'double']);
+    expect(() => parseCommandTemplate("cat <<'EOF'\n%(db)x\nEOF")).toThrow(/quoted delimiter/);
+    expect(() => parseCommandTemplate('cat <<\\EOF\n%(db)x\nEOF')).toThrow(/quoted delimiter/);
+  });
+
   it('rejects unknown placeholders, unterminated quotes and empty templates', () => {
     expect(() => parseCommandTemplate('php %(wiki)x')).toThrow(DispatchConfigError);
     expect(() => parseCommandTemplate('php %(wiki)x')).toThrow(/unknown placeholder %\(wiki\)x/);
