@@ -2,7 +2,8 @@
 // the built jobrunner, started as root with --user/--group, reads the root-only token file, then
 // runs as that user. A dispatched job child (same user) tries to read the token file and the
 // daemon's /proc/<pid>/environ (which needs the right to read its memory); both are refused, while
-// the status server still takes the token. Needs root, a real redis-server and the built dist/.
+// the status server still takes the token. The daemon starts with only the capabilities the unit
+// leaves it (setpriv). Needs root, a real redis-server and the built dist/.
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -107,7 +108,11 @@ describe('jobrunner --user/--group (started as root)', () => {
     });
     expect(pushed, err.text).toBe(0);
 
-    daemon = startDaemon(CLI, configFile, { args: [`--user=${USER}`, `--group=${GROUP}`] });
+    // With what the unit leaves root (CapabilityBoundingSet=CAP_SETUID CAP_SETGID, no_new_privs).
+    daemon = startDaemon(CLI, configFile, {
+      args: [`--user=${USER}`, `--group=${GROUP}`],
+      via: ['setpriv', '--bounding-set=-all,+setuid,+setgid', '--inh-caps=-all', '--no-new-privs', '--'],
+    });
     const outputs = () => readdirSync(join(dir, 'out')).filter((name) => name.startsWith('probe-'));
     await until(
       () => outputs().length > 0 || daemon?.child.exitCode !== null,

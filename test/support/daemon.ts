@@ -22,6 +22,8 @@ export interface DaemonOptions {
   readonly stderr?: 'keep' | 'pass';
   /** More command-line arguments. */
   readonly args?: readonly string[];
+  /** A command that runs node, e.g. ['setpriv', '--no-new-privs', '--'] (default: none). */
+  readonly via?: readonly string[];
 }
 
 function parseLine(line: string): LogLine {
@@ -40,7 +42,8 @@ export function startDaemon(cli: string, configFile: string, options: DaemonOpti
     ...(options.verbose === false ? [] : ['--verbose']),
     ...(options.args ?? []),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [file, ...prefix] = [...(options.via ?? []), process.execPath];
+  const child = spawn(file as string, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   let buffer = '';
   child.stdout?.on('data', (chunk: Buffer) => {
