@@ -69,7 +69,7 @@ export interface StatusServerOptions {
   /** Enables the admin routes; without it they answer 403. */
   readonly adminToken?: string;
   readonly actions?: AdminActions;
-  /** Host names answered besides IP literals, localhost and os.hostname() (DNS rebinding). */
+  /** Host names answered besides IP literals, localhost, os.hostname() and `address` (DNS rebinding). */
   readonly allowedHosts?: readonly string[];
   /** Strings that must never appear in a response (the admin token is always added). */
   readonly secrets?: readonly string[];
