@@ -331,9 +331,9 @@ describe(`status server: ${CASES} bad requests over raw TCP`, () => {
           1 + (tally.get(`${c.kind} ${s === null ? 'closed' : `${Math.floor(s / 100)}xx`}`) ?? 0),
         );
         if (s === null) problems.push(`${where}: no HTTP answer`);
-        if (c.kind === 'bad-body' && s === 429) problems.push(`${where}: throttled, body never read`);
         else if (s >= 500) problems.push(`${where}: ${s}`);
         else if (s < 400 && !(c.readOnly && s >= 200 && s < 300)) problems.push(`${where}: ${s}`);
+        if (c.kind === 'bad-body' && s === 429) problems.push(`${where}: throttled, body never read`);
         if (reply.raw.includes(TOKEN) || reply.raw.includes(PASSWORD))
           problems.push(`${where}: secret in reply`);
         if (/^(set-cookie|x-injected):/im.test(reply.raw.split('\r\n\r\n')[0] ?? ''))
