@@ -69,6 +69,8 @@ export interface StatusServerOptions {
   /** Enables the admin routes; without it they answer 403. */
   readonly adminToken?: string;
   readonly actions?: AdminActions;
+  /** Limits wrong admin tokens per client address; default 10 in a row, then one per 6 s. */
+  readonly adminThrottle?: AuthThrottle;
   /** Host names answered besides IP literals, localhost, os.hostname() and `address` (DNS rebinding). */
   readonly allowedHosts?: readonly string[];
   /** Strings that must never appear in a response (the admin token is always added). */
@@ -172,7 +174,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
 
   // The listen address may be a name too (status.address): clients then use it as Host.
   const knownHost = hostChecker([hostname(), options.address, ...(options.allowedHosts ?? [])]);
-  const throttle = new AuthThrottle({ burst: 10, refillSeconds: 6 });
+  const throttle = options.adminThrottle ?? new AuthThrottle({ burst: 10, refillSeconds: 6 });
 
   const admin = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const remote = req.socket.remoteAddress ?? '?';
