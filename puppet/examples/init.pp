@@ -24,6 +24,6 @@ class { 'jobrunner':
     'memory'   => { '*' => '300M' },
   },
   statsd_host       => 'statsd.eqiad.wmnet',
-  admin_token       => Sensitive('example-admin-token'),
+  admin_token       => Sensitive('example-admin-token-0123456789'),
   datacenter_mode   => 'active',
 }

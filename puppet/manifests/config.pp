@@ -41,11 +41,13 @@ class jobrunner::config {
     mode      => '0400',
     show_diff => false,
   }
+  # Root's alone: the daemons read it as root and then switch to the service user (--user), so
+  # their job children, which run as that user, cannot read it.
   file { $admin_token_file:
     ensure    => $admin_token_ensure,
     content   => $jobrunner::admin_token,
-    owner     => $user,
-    group     => $group,
+    owner     => 'root',
+    group     => 'root',
     mode      => '0400',
     show_diff => false,
   }
@@ -77,6 +79,7 @@ class jobrunner::config {
     'runnerPort'     => $jobrunner::runner_status_port,
     'chronPort'      => $jobrunner::chron_status_port,
     'adminTokenFile' => $jobrunner::admin_token ? { undef => undef, default => $admin_token_file },
+    'allowedHosts'   => $jobrunner::status_allowed_hosts.empty ? { true => undef, default => $jobrunner::status_allowed_hosts },
   }.filter |$key, $value| { $value =~ NotUndef }
 
   $logging = {

@@ -75,13 +75,18 @@
 #   Whether the daemons run their HTTP status servers (health, readiness, metrics).
 # @param status_address
 #   Address the status servers listen on.
+# @param status_allowed_hosts
+#   `status.allowedHosts`: names the status servers answer to besides IP addresses, localhost and
+#   the host name (DNS rebinding guard). Defaults to the node's FQDN.
 # @param runner_status_port
 #   jobrunner's status port.
 # @param chron_status_port
 #   jobchron's status port.
 # @param admin_token
 #   Admin token of the status servers; written to `<config_dir>/admin-token` (mode 0400, owned by
-#   the service user). Without it the status servers are read-only.
+#   root: the daemons read it before they switch to the service user, so job children cannot).
+#   Without it the status servers are read-only. At least 24 printable
+#   characters, 8 of them different (e.g. `openssl rand -hex 16`); a weaker one is refused.
 # @param log_level
 #   `logging.level`.
 # @param log_file
@@ -109,6 +114,14 @@
 # @param unit_dir
 #   Where the systemd units are written. Not `/etc/systemd/system`, where a unit file would
 #   prevent masking.
+# @param unit_read_write_paths
+#   The only places the daemons and their PHP children may write besides their private /tmp
+#   (`ProtectSystem=strict` + `ReadWritePaths=`; missing paths are skipped). The directory of
+#   `log_file` is added. List wherever jobs write (uploads, caches).
+# @param unit_ip_address_allow
+#   With entries: `IPAddressDeny=any` and these `IPAddressAllow=` (addresses, prefixes, or
+#   `localhost`, `link-local`, `multicast`); they must cover Redis, databases, memcached and
+#   whatever jobs fetch. Empty (default): no IP filter.
 # @param logrotate_dir
 #   Directory for the logrotate rule.
 # @param datacenter_mode
@@ -169,9 +182,10 @@ class jobrunner (
   Pattern[/\A[A-Za-z0-9_.-]+\z/] $statsd_prefix = 'jobrunner',
   Boolean $status_enabled = true,
   Pattern[/\A\S+\z/] $status_address = '127.0.0.1',
+  Array[Pattern[/\A[A-Za-z0-9_.-]+\z/]] $status_allowed_hosts = [$facts['networking']['fqdn']].filter |$name| { $name =~ NotUndef },
   Jobrunner::Port $runner_status_port = 9150,
   Jobrunner::Port $chron_status_port = 9151,
-  Optional[Sensitive[String[1]]] $admin_token = undef,
+  Optional[Sensitive[Jobrunner::Admintoken]] $admin_token = undef,
   Enum['error', 'warn', 'info', 'debug'] $log_level = 'info',
   Optional[Jobrunner::Absolutepath] $log_file = undef,
   Integer[1] $log_rotate_count = 7,
@@ -184,6 +198,8 @@ class jobrunner (
   Boolean $manage_user = true,
   Jobrunner::Absolutepath $config_dir = '/etc/jobrunner',
   Jobrunner::Absolutepath $unit_dir = '/lib/systemd/system',
+  Array[Jobrunner::Absolutepath] $unit_read_write_paths = ['/srv', '/var/cache', '/var/lib', '/var/log', '/var/tmp'],
+  Array[Pattern[/\A[0-9A-Za-z.:\/-]+\z/]] $unit_ip_address_allow = [],
   Jobrunner::Absolutepath $logrotate_dir = '/etc/logrotate.d',
   Enum['active', 'passive'] $datacenter_mode = 'active',
   Jobrunner::Serviceensure $runner_ensure = 'running',

@@ -43,6 +43,13 @@
 #   Extra arguments after `--config-file`.
 # @param restrict_privileges
 #   Add NoNewPrivileges and the seccomp-based hardening.
+# @param read_write_paths
+#   `ReadWritePaths=` under `ProtectSystem=strict`.
+# @param ip_address_allow
+#   `IPAddressAllow=` entries; with any, everything else is denied.
+# @param remove_ipc
+#   `RemoveIPC=yes`: only for a user of this service alone (it removes all of the user's IPC
+#   objects at stop).
 define jobrunner::service_unit (
   String[1] $description,
   Jobrunner::Absolutepath $script,
@@ -62,6 +69,13 @@ define jobrunner::service_unit (
   Hash[Jobrunner::Envname, String] $environment,
   Array[String[1]] $extra_args,
   Boolean $restrict_privileges,
+  # From the jobrunner class when it is declared (getvar: the runner and chron classes also work alone).
+  Array[Jobrunner::Absolutepath] $read_write_paths = (
+    getvar('jobrunner::unit_read_write_paths', ['/srv', '/var/cache', '/var/lib', '/var/log', '/var/tmp'])
+    + getvar('jobrunner::log_file').then |$file| { [$file.regsubst(/\/[^\/]*\z/, '')] }.lest || { [] }
+  ).unique,
+  Array[String[1]] $ip_address_allow = getvar('jobrunner::unit_ip_address_allow', []),
+  Boolean $remove_ipc = getvar('jobrunner::manage_user', false),
 ) {
   $unit_file = "${unit_dir}/${title}.service"
 

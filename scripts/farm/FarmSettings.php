@@ -15,7 +15,8 @@
  *   JOBRUNNER_FARM_GZIP            1 = JobQueueRedis 'compression' => 'gzip'
  *   JOBRUNNER_FARM_MEMCACHED       host:port = main cache in memcached (default: no main cache)
  *   JOBRUNNER_FARM_DEBUG_LOG       1 = debug log groups runJobs, JobExecutor, redis, ... in logs/
- *   JOBRUNNER_FARM_VERIFY_EVENTS   1 = rpc/RunSingleJob.php checks mediawiki_signature ($wgSecretKey)
+ *   JOBRUNNER_FARM_UNSIGNED_EVENTS 1 = rpc/RunSingleJob.php also runs events without mediawiki_signature
+ *   JOBRUNNER_FARM_EVENT_SOURCES   comma-separated IPs/CIDRs = $wgRunSingleJobAllowedSources
  *   JOBRUNNER_FARM_DB_SERVERS      MariaDB farms (mw-farm.sh --db mysql): "s1=host:port,s2=..."; each
  *                                  wiki's server is its section's (db-sections.list); password in db.pass
  *   JOBRUNNER_FARM_CLAIM_TTL       MariaDB farms, queue db: JobQueueDB claimTTL in seconds (default 3600)
@@ -105,9 +106,12 @@ $wgUploadDirectory = "$mwfarmDir/tmp/images";
 $wgEnableEmail = false;
 $wgShowExceptionDetails = true;
 
-// backend kafka (issue 7): rpc/RunSingleJob.php verifies job events signed with $wgSecretKey.
-if ( getenv( 'JOBRUNNER_FARM_VERIFY_EVENTS' ) === '1' ) {
-	$wgRunSingleJobSecretKey = $wgSecretKey;
+// backend kafka: rpc/RunSingleJob.php runs only events signed with $wgSecretKey, unless told otherwise.
+if ( getenv( 'JOBRUNNER_FARM_UNSIGNED_EVENTS' ) === '1' ) {
+	$wgRunSingleJobAllowUnsigned = true;
+}
+if ( getenv( 'JOBRUNNER_FARM_EVENT_SOURCES' ) ) {
+	$wgRunSingleJobAllowedSources = explode( ',', getenv( 'JOBRUNNER_FARM_EVENT_SOURCES' ) );
 }
 
 // Jobs run only when a runner asks for them.

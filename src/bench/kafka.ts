@@ -105,6 +105,7 @@ async function produce(
   datacenter: string,
   count: number,
   type: string,
+  secretKey = 'bench-secret',
 ): Promise<number> {
   const started = performance.now();
   const batch = 10_000;
@@ -113,7 +114,7 @@ async function produce(
     await produceJobEvents({
       brokers: [broker.address],
       datacenter,
-      secretKey: 'bench-secret',
+      secretKey,
       events: Array.from({ length: n }, (_, j) => ({ type, database: 'wiki1', params: { seq: i + j } })),
     });
   }
@@ -218,7 +219,8 @@ async function main(argv: string[]): Promise<number> {
       try {
         await farm.setExtraJobTypes({ benchNull: 'null' });
         const web = await farm.startWebServer({ workers: 4 });
-        await produce(broker, 'benchmw', options.mwEvents, 'benchNull');
+        // Signed with the farm's $wgSecretKey: RunSingleJob.php refuses anything else.
+        await produce(broker, 'benchmw', options.mwEvents, 'benchNull', farm.secretKey);
         const mw = await runnerThroughput(
           config(broker.address, redis.address, 'benchmw', `${web.baseUrl}/rpc/RunSingleJob.php`, true, 8),
           options.mwEvents,

@@ -4,9 +4,8 @@
 // UsageError that the entry file prints and turns into the exit code.
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
-import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
-import { readSecretFile } from '../config/secret-file.js';
+import { startupProblems } from './startup-checks.js';
 
 export type DaemonName = 'jobrunner' | 'jobchron';
 
@@ -14,6 +13,8 @@ export interface DaemonArgs {
   readonly configFile: string;
   readonly checkConfig: boolean;
   readonly verbose: boolean;
+  /** --user / --group: started as root, drop to these after reading the secrets (together). */
+  readonly runAs?: { readonly user: string; readonly group: string };
 }
 
 /** A bad command line (exitCode 1, for stderr) or a --help/--version request (exitCode 0, for stdout). */
@@ -54,7 +55,9 @@ export function parseDaemonArgs(argv: string[], name: DaemonName): DaemonArgs {
   yargs(argv)
     .scriptName(name)
     .locale('en')
-    .usage(`${PURPOSE[name]}\n\nUsage: $0 --config-file=PATH [--check-config] [--verbose]`)
+    .usage(
+      `${PURPOSE[name]}\n\nUsage: $0 --config-file=PATH [--check-config] [--verbose] [--user=U --group=G]`,
+    )
     .option('config-file', {
       type: 'string',
       requiresArg: true,
@@ -66,6 +69,13 @@ export function parseDaemonArgs(argv: string[], name: DaemonName): DaemonArgs {
       describe: 'Validate the config file (and the secret files it names), print the result and exit',
     })
     .option('verbose', { type: 'boolean', default: false, describe: 'Log at debug level' })
+    .option('user', {
+      type: 'string',
+      requiresArg: true,
+      describe:
+        'Started as root: read the admin token (a root-only file), then run as this user, so job children cannot reach it',
+    })
+    .option('group', { type: 'string', requiresArg: true, describe: 'Group to run as, with --user' })
     .strict()
     .help()
     .alias('help', 'h')
@@ -87,7 +97,32 @@ export function parseDaemonArgs(argv: string[], name: DaemonName): DaemonArgs {
   if (typeof configFile !== 'string' || configFile.trim() === '') {
     throw new UsageError(`${name}: missing --config-file=PATH (the jobrunner.conf to use)\n${hint}`);
   }
-  return { configFile, checkConfig: parsed['check-config'] === true, verbose: parsed.verbose === true };
+  const runAs = runAsOf(parsed, name, hint);
+  return {
+    configFile,
+    checkConfig: parsed['check-config'] === true,
+    verbose: parsed.verbose === true,
+    ...(runAs ? { runAs } : {}),
+  };
+}
+
+function runAsOf(
+  parsed: Record<string, unknown>,
+  name: DaemonName,
+  hint: string,
+): { user: string; group: string } | undefined {
+  const { user, group } = parsed;
+  if (user === undefined && group === undefined) return undefined;
+  for (const [flag, value] of [
+    ['user', user],
+    ['group', group],
+  ] as const) {
+    if (typeof value !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(value)) {
+      throw new UsageError(`${name}: --user and --group go together, each a user or group name\n${hint}`);
+    }
+    void flag;
+  }
+  return { user: user as string, group: group as string };
 }
 
 /** Prints a UsageError where it belongs and returns the process exit code. */
@@ -101,8 +136,9 @@ export function reportUsageError(
 }
 
 /**
- * --check-config: loads and validates the file, checks that the secret files it names can be
- * read, prints warnings to `err`. Returns the exit code (0 valid, 1 not).
+ * --check-config: loads and validates the file and runs every check the daemons make at start
+ * (dispatcher, secret files, admin token strength), prints warnings to `err`. Returns the exit
+ * code (0 valid, 1 not).
  */
 export function runCheckConfig(
   configFile: string,
@@ -112,20 +148,8 @@ export function runCheckConfig(
   try {
     const config = loadConfigFile(configFile);
     for (const warning of config.warnings ?? []) err.write(`warning: ${warning}\n`);
-    const problems: string[] = [];
-    const secretFiles: [string | undefined, string][] = [
-      [config.dispatch.secretKeyFile, 'dispatch.secretKeyFile'],
-      [config.status.enabled ? config.status.adminTokenFile : undefined, 'status.adminTokenFile'],
-    ];
-    for (const [file, what] of secretFiles) {
-      if (file === undefined) continue;
-      try {
-        readSecretFile(file, what);
-      } catch (error) {
-        if (!(error instanceof ConfigError)) throw error;
-        problems.push(error.message);
-      }
-    }
+    const { problems, warnings } = startupProblems(config);
+    for (const warning of warnings) err.write(`warning: ${warning}\n`);
     if (problems.length > 0) {
       err.write(`${problems.join('\n')}\n`);
       return 1;

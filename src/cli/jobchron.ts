@@ -6,6 +6,7 @@
 import { Chron } from '../chron/chron.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
+import { dropPrivileges } from './privileges.js';
 import type { JobrunnerConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createStatsd } from '../observability/statsd.js';
@@ -47,6 +48,16 @@ async function main(argv: string[]): Promise<number> {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`jobchron: invalid configuration:\n${error.message}\n`);
     return 1;
+  }
+  if (args.runAs) {
+    try {
+      dropPrivileges(config, args.runAs);
+    } catch (error) {
+      process.stderr.write(
+        `jobchron: cannot start: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      return 1;
+    }
   }
   const level = (c: JobrunnerConfig) => (args.verbose ? 'debug' : c.logging.level);
   const logger = createLogger({ service: 'jobchron', level: level(config), secrets: secretsOf(config) });

@@ -15,6 +15,7 @@ import { planReload } from '../runner/reload-plan.js';
 import { JobRunner } from '../runner/runner.js';
 import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
 import { UsageError, parseDaemonArgs, reportUsageError, runCheckConfig } from './daemon-cli.js';
+import { dropPrivileges } from './privileges.js';
 import { announceReady, announceStopping, setUpLogFile } from '../observability/daemon-lifecycle.js';
 
 type JobrunnerLogger = ReturnType<typeof createLogger>;
@@ -39,6 +40,8 @@ async function main(argv: string[]): Promise<number | null> {
   let dispatcher: Dispatcher;
   try {
     config = loadConfigFile(args.configFile);
+    // Before anything else opens a file: the log file must belong to the service user.
+    if (args.runAs) dropPrivileges(config, args.runAs);
     logger.addSecrets(config.redis.password ? [config.redis.password] : []);
     if (!args.verbose) logger.setLevel(config.logging.level);
     setUpLogFile(logger, config.logging.file);

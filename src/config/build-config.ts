@@ -85,6 +85,7 @@ export function buildConfig(raw: RawConfig, groupOrder: readonly string[], sourc
       runnerPort: raw.status.runnerPort,
       chronPort: raw.status.chronPort,
       adminTokenFile: fromConfigDir(raw.status.adminTokenFile),
+      allowedHosts: raw.status.allowedHosts,
     },
     logging: { level: raw.logging.level, file: fromConfigDir(raw.logging.file) },
     ...(kafka === undefined ? {} : { kafka }),

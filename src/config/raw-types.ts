@@ -74,6 +74,7 @@ export interface RawStatus {
   runnerPort: number;
   chronPort: number;
   adminTokenFile?: string;
+  allowedHosts: string[];
 }
 
 export interface RawLogging {

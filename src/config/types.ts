@@ -112,6 +112,8 @@ export interface StatusServerConfig {
   readonly chronPort: number;
   /** File with the admin token; without it the server is read-only. */
   readonly adminTokenFile: string | undefined;
+  /** Host header names answered besides IP literals, localhost and os.hostname() (DNS rebinding). */
+  readonly allowedHosts: readonly string[];
 }
 
 export interface LoggingConfig {

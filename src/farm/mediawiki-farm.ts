@@ -122,7 +122,8 @@ export interface MediaWikiFarm {
   setExtraJobTypes(map: Record<string, ExtraJobBehaviour>): Promise<void>;
   /** Any maintenance script: php <MW>/maintenance/<script> --wiki=<wiki> ...args. */
   maintenance(wiki: string, script: string, args?: string[], input?: string): Promise<CommandResult>;
-  startWebServer(opts?: { workers?: number }): Promise<FarmWebServer>;
+  /** `env`: extra variables for this server only (e.g. JOBRUNNER_FARM_UNSIGNED_EVENTS). */
+  startWebServer(opts?: { workers?: number; env?: NodeJS.ProcessEnv }): Promise<FarmWebServer>;
   /**
    * The same wikis and databases with MediaWiki's job queue switched ('redis' after a cutover, 'db'
    * before it). The view owns neither the dir nor the database servers.
@@ -287,10 +288,10 @@ class Farm implements MediaWikiFarm {
     renameSync(`${file}.tmp`, file); // readers see the old or the new file, never half of one
   }
 
-  async startWebServer(opts: { workers?: number } = {}): Promise<FarmWebServer> {
+  async startWebServer(opts: { workers?: number; env?: NodeJS.ProcessEnv } = {}): Promise<FarmWebServer> {
     const server = await startFarmWebServer({
       docroot: join(this.dir, 'docroot'),
-      env: this.env(),
+      env: this.env(opts.env),
       logDir: join(this.dir, 'logs'),
       workers: opts.workers,
     });

@@ -2,6 +2,7 @@
 // from here so fields stay consistent: ts, level, msg, service, plus event-specific fields.
 import winston from 'winston';
 import { LogFileSink } from './log-file.js';
+import { maskSecrets, maskStrings } from './secret-mask.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFields = Record<string, unknown>;
@@ -33,14 +34,7 @@ export interface LoggerOptions {
   secrets?: readonly string[];
 }
 
-/** Replaces every occurrence of each secret with "***" (secrets of < 4 chars are still masked). */
-export function maskSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret) out = out.split(secret).join('***');
-  }
-  return out;
-}
+export { maskSecrets };
 
 class WinstonLogger implements DaemonLogger {
   private fileTransport: winston.transport | null = null;
@@ -73,17 +67,10 @@ class WinstonLogger implements DaemonLogger {
     this.inner.log({ ...(fields ? this.mask(fields) : {}), level, message: maskSecrets(msg, this.secrets) });
   }
 
+  /** Masks before winston serializes: a JSON-escaped secret would no longer match. */
   private mask(fields: LogFields): LogFields {
     if (this.secrets.length === 0) return fields;
-    const masked: LogFields = {};
-    for (const [key, value] of Object.entries(fields)) {
-      if (typeof value === 'string') masked[key] = maskSecrets(value, this.secrets);
-      else if (value instanceof Error) masked[key] = maskSecrets(String(value.message), this.secrets);
-      else if (value !== null && typeof value === 'object')
-        masked[key] = JSON.parse(maskSecrets(JSON.stringify(value), this.secrets)) as unknown;
-      else masked[key] = value;
-    }
-    return masked;
+    return maskStrings(fields, (text) => maskSecrets(text, this.secrets)) as LogFields;
   }
 
   error(msg: string, fields?: LogFields): void {
@@ -99,7 +86,7 @@ class WinstonLogger implements DaemonLogger {
     this.write('debug', msg, fields);
   }
   child(fields: LogFields): Logger {
-    return new WinstonLogger(this.inner.child(fields), this.secrets);
+    return new WinstonLogger(this.inner.child(this.mask(fields)), this.secrets);
   }
   setLevel(level: LogLevel): void {
     this.inner.level = level;

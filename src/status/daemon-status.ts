@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { RedisBackend } from '../backend/redis-backend.js';
+import { readAdminToken } from '../config/admin-token.js';
 import { readSecretFile } from '../config/secret-file.js';
 import type { JobrunnerConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -82,14 +83,12 @@ function peerOf(role: DaemonRole, config: JobrunnerConfig): { role: DaemonRole; 
 /**
  * Starts the status server when config.status.enabled (else resolves null). When it cannot
  * listen (port taken) the error is logged and null returned: jobs keep moving without it.
- * @throws ConfigError when status.adminTokenFile cannot be read
+ * @throws ConfigError when status.adminTokenFile cannot be read or holds a weak token
  */
 export async function startDaemonStatus(options: DaemonStatusOptions): Promise<DaemonStatusHandle | null> {
   const { config, logger, role } = options;
   if (!config.status.enabled) return null;
-  const adminToken = config.status.adminTokenFile
-    ? readSecretFile(config.status.adminTokenFile, 'status.adminTokenFile')
-    : undefined;
+  const adminToken = config.status.adminTokenFile ? readAdminToken(config.status.adminTokenFile) : undefined;
   const secrets = knownSecrets(config, adminToken);
   logger.addSecrets?.(secrets);
   const source = await queueSource(config, logger.child({ component: 'status-server' }));
@@ -112,6 +111,7 @@ export async function startDaemonStatus(options: DaemonStatusOptions): Promise<D
       ready: options.ready,
       ...(adminToken !== undefined && source.actions ? { adminToken, actions: source.actions } : {}),
       secrets,
+      allowedHosts: config.status.allowedHosts,
       peer: peerOf(role, config),
       version: packageVersion(),
     });

@@ -1,6 +1,7 @@
 // Small HTTP helpers for the status server: responses with safe default headers (every body passes
 // through the secret masker), bounded JSON request bodies, typed query parameters.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { maskStrings } from '../observability/secret-mask.js';
 
 export type Masker = (text: string) => string;
 
@@ -50,7 +51,15 @@ export function sendJson(
   mask: Masker,
   headers: Record<string, string> = {},
 ): void {
-  send(res, status, JSON.stringify(value), 'application/json; charset=utf-8', mask, headers);
+  // Masked string by string before serializing: JSON escaping would hide a secret with `"` or `\`.
+  send(
+    res,
+    status,
+    JSON.stringify(maskStrings(value, mask)),
+    'application/json; charset=utf-8',
+    mask,
+    headers,
+  );
 }
 
 /** Reads a JSON object body of at most `maxBytes`. */

@@ -4,11 +4,14 @@
 // 10,000-queue farm costs one Redis listing per interval however often it is scraped or viewed.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import type { QueueBackend } from '../backend/types.js';
 import { makeQueueId } from '../mediawiki/queue-keys.js';
 import { maskSecrets, type Logger } from '../observability/logger.js';
 import { checkAdmin } from './admin-auth.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { hostChecker } from './host-check.js';
 import { loadDashboardAssets } from './dashboard-assets.js';
 import type { FarmListing, PartitionReport } from './farm-queues.js';
 import {
@@ -66,6 +69,10 @@ export interface StatusServerOptions {
   /** Enables the admin routes; without it they answer 403. */
   readonly adminToken?: string;
   readonly actions?: AdminActions;
+  /** Limits wrong admin tokens per client address; default 10 in a row, then one per 6 s. */
+  readonly adminThrottle?: AuthThrottle;
+  /** Host names answered besides IP literals, localhost, os.hostname() and `address` (DNS rebinding). */
+  readonly allowedHosts?: readonly string[];
   /** Strings that must never appear in a response (the admin token is always added). */
   readonly secrets?: readonly string[];
   /** The other daemon's status server, shown on the dashboard next to this one. */
@@ -165,9 +172,21 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     }
   };
 
+  // The listen address may be a name too (status.address): clients then use it as Host.
+  const knownHost = hostChecker([hostname(), options.address, ...(options.allowedHosts ?? [])]);
+  const throttle = options.adminThrottle ?? new AuthThrottle({ burst: 10, refillSeconds: 6 });
+
   const admin = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    const remote = req.socket.remoteAddress ?? '?';
+    const wait = adminEnabled ? throttle.retryAfterSeconds(remote) : 0;
+    if (wait > 0) {
+      throw new HttpError(429, `too many wrong admin tokens; try again in ${wait} s`, {
+        'Retry-After': String(wait),
+      });
+    }
     const check = checkAdmin(req.headers.authorization, adminEnabled ? options.adminToken : undefined);
     if (!check.ok) {
+      if (check.status === 401) throttle.failed(remote);
       log.warn('Admin request refused', { path, status: check.status, remote: req.socket.remoteAddress });
       const headers: Record<string, string> =
         check.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="jobrunner status"' } : {};
@@ -194,6 +213,12 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!knownHost(req.headers.host)) {
+      throw new HttpError(
+        421,
+        'unknown Host: add the name to status.allowedHosts to reach this server by it (DNS rebinding guard)',
+      );
+    }
     const url = new URL(req.url ?? '/', 'http://status.invalid');
     const path = url.pathname;
     if (path.startsWith('/api/admin/') || path === '/api/admin') return admin(req, res, path);

@@ -100,10 +100,13 @@ interface Reply {
   readonly status: number | null;
 }
 
-/** Sends raw bytes, reads until the server closes (or `holdMs`, then closes itself). */
-function send(request: Buffer, holdMs = 4000): Promise<Reply> {
+/**
+ * Sends raw bytes, reads until the server closes (or `holdMs`, then closes itself). `from`: the
+ * loopback address to send from (wrong tokens throttle their sender's address only).
+ */
+function send(request: Buffer, holdMs = 4000, from = '127.0.0.1'): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: server.port });
+    const socket = connect({ host: '127.0.0.1', port: server.port, localAddress: from });
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => socket.destroy(), holdMs);
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -313,7 +316,12 @@ describe(`status server: ${CASES} bad requests over raw TCP`, () => {
     const problems: string[] = [];
     const BATCH = 25;
     for (let i = 0; i < cases.length; i += BATCH) {
-      const replies = await Promise.all(cases.slice(i, i + BATCH).map((c) => send(c.bytes)));
+      // Right-token cases from their own address: the bad-auth cases get 127.0.0.1 throttled (429).
+      const replies = await Promise.all(
+        cases
+          .slice(i, i + BATCH)
+          .map((c) => send(c.bytes, 4000, c.kind === 'bad-body' ? '127.0.0.2' : '127.0.0.1')),
+      );
       replies.forEach((reply, j) => {
         const c = cases[i + j] as Case;
         const where = `case ${i + j} (seed ${SEED}, ${c.kind}): ${c.bytes.toString('latin1').slice(0, 120)}`;
@@ -325,6 +333,7 @@ describe(`status server: ${CASES} bad requests over raw TCP`, () => {
         if (s === null) problems.push(`${where}: no HTTP answer`);
         else if (s >= 500) problems.push(`${where}: ${s}`);
         else if (s < 400 && !(c.readOnly && s >= 200 && s < 300)) problems.push(`${where}: ${s}`);
+        if (c.kind === 'bad-body' && s === 429) problems.push(`${where}: throttled, body never read`);
         if (reply.raw.includes(TOKEN) || reply.raw.includes(PASSWORD))
           problems.push(`${where}: secret in reply`);
         if (/^(set-cookie|x-injected):/im.test(reply.raw.split('\r\n\r\n')[0] ?? ''))

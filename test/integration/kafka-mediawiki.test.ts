@@ -1,6 +1,6 @@
 // backend kafka end to end with the REAL MediaWiki 1.39 farm: events built and signed like EventBus,
 // produced to a real Kafka 4 broker, run by the Kafka runner through rpc/RunSingleJob.php under
-// `php -S`, which checks mediawiki_signature with $wgSecretKey. MediaWiki's own runJobs log confirms
+// `php -S`, which checks mediawiki_signature with $wgSecretKey (its default). MediaWiki's own runJobs log confirms
 // every job ran once. (200 events here; the 5,000-event run is in kafka-runner.test.ts.)
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,35 +63,34 @@ function goodRuns(): Map<string, number> {
 
 describe('rpc/RunSingleJob.php', () => {
   it('answers with the documented status codes', async () => {
+    const signed = (spec: Parameters<typeof buildJobEvent>[0]) =>
+      buildJobEvent(spec, { secretKey: farm.secretKey }).bytes;
     expect(await post(undefined, 'GET')).toMatchObject({ status: 405, allow: 'POST' });
     expect(await post('')).toMatchObject({ status: 422, text: 'No event received.\n' });
     expect(await post('{not json')).toMatchObject({ status: 400, text: 'Invalid event received!\n' });
     expect(await post('{"type":"kafkaNullA","params":{}}')).toMatchObject({ status: 400 });
-    const unknownType = buildJobEvent({ type: 'noSuchJobType', database: 'wiki1' });
-    expect(await post(unknownType.bytes)).toMatchObject({
+    const unsigned = buildJobEvent({ type: 'kafkaNullA', database: 'wiki1' });
+    expect(await post(unsigned.bytes)).toMatchObject({ status: 403, text: 'Missing mediawiki signature\n' });
+    expect(await post(signed({ type: 'noSuchJobType', database: 'wiki1' }))).toMatchObject({
       status: 400,
       text: "Invalid job command 'noSuchJobType'\n",
     });
-    const unknownWiki = buildJobEvent({ type: 'kafkaNullA', database: 'nowiki' });
-    expect((await post(unknownWiki.bytes)).status).toBe(404);
-    const failing = buildJobEvent({ type: 'kafkaFail', database: 'wiki1' });
-    expect(await post(failing.bytes)).toMatchObject({ status: 500, text: 'kafkaFail: deliberate failure\n' });
-    const ok = buildJobEvent({ type: 'kafkaNullA', database: 'wiki2', params: { marker: 'k-direct' } });
-    expect(await post(ok.bytes)).toMatchObject({ status: 200, text: '' });
+    expect((await post(signed({ type: 'kafkaNullA', database: 'nowiki' }))).status).toBe(404);
+    expect(await post(signed({ type: 'kafkaFail', database: 'wiki1' }))).toMatchObject({
+      status: 500,
+      text: 'kafkaFail: deliberate failure\n',
+    });
+    const ok = signed({ type: 'kafkaNullA', database: 'wiki2', params: { marker: 'k-direct' } });
+    expect(await post(ok)).toMatchObject({ status: 200, text: '' });
     await waitFor('the direct run in the runJobs log', () => goodRuns().get('k-direct') === 1);
   });
 });
 
 describe('signed events', () => {
   let signedWeb: FarmWebServer;
-  beforeAll(async () => {
-    process.env.JOBRUNNER_FARM_VERIFY_EVENTS = '1';
-    try {
-      signedWeb = await farm.startWebServer({ workers: 4 });
-    } finally {
-      delete process.env.JOBRUNNER_FARM_VERIFY_EVENTS;
-    }
-  }, 60_000);
+  beforeAll(() => {
+    signedWeb = web; // signatures are checked by default
+  });
 
   async function postSigned(body: Buffer): Promise<{ status: number; text: string }> {
     const response = await fetch(`${signedWeb.baseUrl}/rpc/RunSingleJob.php`, {
@@ -191,6 +190,5 @@ describe('signed events', () => {
     expect(error.details.attempts).toBe(2);
     const stats = runner.stats();
     expect(stats.rules.reduce((sum, rule) => sum + rule.counters.ok, 0)).toBe(200);
-    await signedWeb.stop();
   }, 180_000);
 });

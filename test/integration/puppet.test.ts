@@ -203,7 +203,7 @@ describe('files rendered by a real puppet apply', () => {
       runner_settings: `{ 'maxPerQueue' => 3 }`,
       chron_settings: `{ 'intervalMs' => 2000 }`,
       statsd_host: `'127.0.0.1'`,
-      admin_token: `Sensitive('admin-token-value')`,
+      admin_token: `Sensitive('admin-token-value-0123456789')`,
       log_file: `'${join(dir, 'log/jobrunner.log')}'`,
       service_user: `'${user}'`,
       service_group: `'${group}'`,
@@ -265,7 +265,7 @@ describe('files rendered by a real puppet apply', () => {
     expect(mode(conf())).toBe('0440');
     expect(mode(join(dir, 'etc'))).toBe('0750');
     expect(mode(join(dir, 'etc/admin-token'))).toBe('0400');
-    expect(readFileSync(join(dir, 'etc/admin-token'), 'utf8')).toBe('admin-token-value');
+    expect(readFileSync(join(dir, 'etc/admin-token'), 'utf8')).toBe('admin-token-value-0123456789');
     expect(mode(join(dir, 'etc/startup-settings.sha256'))).toBe('0400');
     expect(fingerprint()).not.toContain('p@ss');
     expect(mode(join(dir, 'log/jobrunner.log'))).toBe('0640');
@@ -278,9 +278,24 @@ describe('files rendered by a real puppet apply', () => {
       expect(result.exitCode).toBe(0);
     }
     const runner = readFileSync(join(dir, 'units/jobrunner.service'), 'utf8');
-    expect(runner).toContain(`ExecStart=${process.execPath} ${CLI.jobrunner} --config-file=${conf()}\n`);
+    expect(runner).toContain(
+      `ExecStart=!${process.execPath} ${CLI.jobrunner} --config-file=${conf()} --user=${user} --group=${group}\n`,
+    );
     expect(runner).toMatch(/^KillMode=mixed$/m);
     expect(runner).toMatch(/^TimeoutStopSec=95$/m); // drain 60 + kill grace 5 + 30
+  });
+
+  it('renders units that systemd-analyze security --offline=yes rates at most 3.0 (hardened)', async () => {
+    for (const unit of ['jobrunner.service', 'jobchron.service']) {
+      const result = await run('systemd-analyze', ['security', '--offline=yes', join(dir, 'units', unit)]);
+      const level = /Overall exposure level for \S+: (\d+\.\d)/.exec(result.output)?.[1];
+      expect(level, result.output).toBeDefined();
+      console.log(`systemd-analyze security --offline=yes ${unit}: ${level}`);
+      expect(Number(level), result.output).toBeLessThanOrEqual(3.0);
+    }
+    const runner = readFileSync(join(dir, 'units/jobrunner.service'), 'utf8');
+    expect(runner).toMatch(/^ProtectSystem=strict$/m);
+    expect(runner).toMatch(/^ReadWritePaths=-.*\/log$/m); // the log_file directory
   });
 
   it('renders a logrotate rule that logrotate accepts and that never restarts a daemon', async () => {
@@ -320,7 +335,10 @@ describe('files rendered by a real puppet apply', () => {
       .split('\n')
       .filter((line) => line !== '' && !line.startsWith('#'));
     expect(rules).toEqual([
-      'deploy-service ALL=(root) NOPASSWD: /usr/sbin/service jobchron *',
+      'deploy-service ALL=(root) NOPASSWD: ' +
+        ['start', 'stop', 'restart', 'reload', 'status']
+          .map((a) => `/usr/sbin/service jobchron ${a}`)
+          .join(', '),
       `deploy-service ALL=(${user}) NOPASSWD: ${process.execPath} ${ROOT}-cache/revs/*/scap/scripts/*`,
     ]);
   });

@@ -20,6 +20,10 @@ export interface DaemonOptions {
   readonly verbose?: boolean;
   /** 'keep': stderr becomes one { msg: 'stderr', text } log line at the end (default); 'pass': to this process's stderr. */
   readonly stderr?: 'keep' | 'pass';
+  /** More command-line arguments. */
+  readonly args?: readonly string[];
+  /** A command that runs node, e.g. ['setpriv', '--no-new-privs', '--'] (default: none). */
+  readonly via?: readonly string[];
 }
 
 function parseLine(line: string): LogLine {
@@ -32,8 +36,14 @@ function parseLine(line: string): LogLine {
 
 /** Starts `node <cli> --config-file=<configFile> [--verbose]`. */
 export function startDaemon(cli: string, configFile: string, options: DaemonOptions = {}): Daemon {
-  const args = [cli, `--config-file=${configFile}`, ...(options.verbose === false ? [] : ['--verbose'])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [
+    cli,
+    `--config-file=${configFile}`,
+    ...(options.verbose === false ? [] : ['--verbose']),
+    ...(options.args ?? []),
+  ];
+  const [file, ...prefix] = [...(options.via ?? []), process.execPath];
+  const child = spawn(file as string, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   let buffer = '';
   child.stdout?.on('data', (chunk: Buffer) => {

@@ -141,7 +141,7 @@ describe('runCheckConfig', () => {
         status: { adminTokenFile: 'token' },
       }),
     );
-    writeFileSync(join(dir, 'token'), 'admin-token-value\n');
+    writeFileSync(join(dir, 'token'), 'admin-token-value-0123456789\n');
     const missing = check(conf);
     expect(missing).toEqual({
       code: 1,
@@ -156,5 +156,41 @@ describe('runCheckConfig', () => {
       err: '',
     });
     expect(JSON.stringify([missing, ok])).not.toMatch(/wg-secret-key-value|admin-token-value/);
+  });
+
+  it('runs every check the daemons run at start: dispatcher template, URLs, admin token strength', () => {
+    const conf = (extra: object) => {
+      const file = join(dir, `start-${Object.keys(extra).join('-')}.conf`);
+      writeFileSync(
+        file,
+        JSON.stringify({
+          groups: { basic: { runners: 1, include: ['*'] } },
+          redis: { aggregators: ['127.0.0.1'], queues: ['127.0.0.1'] },
+          dispatcher: 'php runJobs.php --wiki=%(db)x',
+          ...extra,
+        }),
+      );
+      return file;
+    };
+    const unknown = check(conf({ dispatcher: 'x %(bogus)x' }));
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/dispatch\.template: unknown placeholder %\(bogus\)x/);
+    const badUrl = check(conf({ dispatcher: 'http://127.0.0.1/rpc/RunJobs.php?wiki=%(db)x' }));
+    expect(badUrl).toMatchObject({ code: 1, out: '' });
+    expect(badUrl.err).toMatch(/%\(db\)x is shell quoting/);
+    writeFileSync(join(dir, 'short-token'), 'x\n');
+    const short = check(conf({ status: { adminTokenFile: 'short-token' } }));
+    expect(short).toEqual({
+      code: 1,
+      out: '',
+      err:
+        `${join(dir, 'short-token')}: status.adminTokenFile: the token has 1 characters; at least 24 are ` +
+        'required (make one with `openssl rand -hex 16`); admin actions stay refused until it is replaced\n',
+    });
+    writeFileSync(join(dir, 'dull-token'), 'abababababababababababababab');
+    expect(check(conf({ status: { adminTokenFile: 'dull-token' } })).err).toMatch(
+      /only 2 different characters; at least 8/,
+    );
+    expect(check(conf({})).code).toBe(0);
   });
 });

@@ -122,6 +122,7 @@ describe('a production-style file', () => {
       runnerPort: 19150,
       chronPort: 19151,
       adminTokenFile: undefined,
+      allowedHosts: [],
     });
     expect(config.logging).toEqual({ level: 'debug', file: '/var/log/jobrunner/jobrunner.json' });
   });
@@ -174,6 +175,7 @@ describe('defaults', () => {
       runnerPort: 9150,
       chronPort: 9151,
       adminTokenFile: undefined,
+      allowedHosts: [],
     });
     expect(config.logging).toEqual({ level: 'info', file: undefined });
     expect(config.dispatch).toEqual({

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../support/log-capture.js';
 import {
@@ -11,6 +13,7 @@ import {
   SpecialRunJobsDispatcher,
   UNLIMITED_MAXJOBS,
 } from '../../src/runner/dispatch/special-runjobs-dispatcher.js';
+import { UnsafeUrlValueError } from '../../src/runner/dispatch/placeholders.js';
 import type { DispatchRequest } from '../../src/runner/dispatch/types.js';
 
 const silent = silentLogger();
@@ -126,7 +129,31 @@ describe('SpecialRunJobsDispatcher request building', () => {
     await d.close();
   });
 
+  it('never lets a wiki ID move the request to another path (dot segments), and sends nothing', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const d = dispatcher({ '*': `http://127.0.0.1:${port}/%(db)u/w/index.php` });
+    for (const wiki of ['..', '.']) {
+      expect(() => d.endpointFor({ ...request, wiki })).toThrow(UnsafeUrlValueError);
+      const result = await d.dispatch({ ...request, wiki }, new AbortController().signal);
+      expect(result.outcome).toBe('error');
+      expect(result.error).toMatch(/dot segment .* not dispatched/);
+    }
+    // Dots inside a longer ID, or a type of '..' in the query, are ordinary values.
+    expect(d.endpointFor({ ...request, wiki: '..x' })?.pathname).toBe('/..x/w/index.php');
+    expect(d.endpointFor({ ...request, type: '..' })?.pathname).toBe('/wiki2/w/index.php');
+    expect(seen).toEqual([]);
+    await d.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
   it('refuses an empty or invalid baseUrls map at construction', () => {
+    expect(() => dispatcher({ '*': 'http://h/w/../index.php' })).toThrow(/dot segment "\.\."/);
     expect(() => dispatcher({})).toThrow(/dispatch\.baseUrls is empty/);
     expect(() => dispatcher({ '*': 'not a url' })).toThrow(/dispatch\.baseUrls\["\*"\].*not a valid URL/);
     expect(() => dispatcher({ '*': 'http://h/?w=%(db)x' })).toThrow(/use %\(db\)u/);

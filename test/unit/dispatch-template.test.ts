@@ -97,7 +97,7 @@ describe('parseCommandTemplate / buildCommand', () => {
     expect(parseCommandTemplate('php a.php --x=a\\|b').shellReason).toBeNull();
   });
 
-  it('renders the shell form with every value escaped for its quoting context', () => {
+  it('renders the shell form with values only in environment variables, quoted for each context', () => {
     const parsed = parseCommandTemplate(
       `nice php a.php --wiki=%(db)x --type=%(type)x "--d=%(type)x" '--s=%(type)x' --u=%(type)u | cat`,
     );
@@ -106,8 +106,34 @@ describe('parseCommandTemplate / buildCommand', () => {
     expect(spec.file).toBe('/bin/sh');
     expect(spec.args[0]).toBe('-c');
     expect(spec.args[1]).toBe(
-      `nice php a.php --wiki='enwiki' --type='it'\\''s' "--d="'it'\\''s'"" '--s=''it'\\''s''' --u='it%27s' | cat`,
+      'nice php a.php --wiki="${JR_DB}" --type="${JR_TYPE}" "--d=${JR_TYPE}" ' +
+        `'--s='"\${JR_TYPE}"'' --u="\${JR_TYPE_URLENCODED}" | cat`,
     );
+    expect(spec.env).toEqual({ JR_DB: 'enwiki', JR_TYPE: "it's", JR_TYPE_URLENCODED: 'it%27s' });
+    expect(spec.display).toBe(
+      `JR_DB=enwiki JR_TYPE='it'\\''s' JR_TYPE_URLENCODED=it%27s /bin/sh -c ` +
+        `'nice php a.php --wiki="\${JR_DB}" --type="\${JR_TYPE}" "--d=\${JR_TYPE}" '\\''--s='\\''"\${JR_TYPE}"'\\'''\\'' --u="\${JR_TYPE_URLENCODED}" | cat'`,
+    );
+  });
+
+  it('gives a `$(` inside double quotes its own unquoted context', () => {
+    const parsed = parseCommandTemplate(`echo "$(printf '%s' %(db)x) and %(type)x"`);
+    expect(parsed.pieces.filter((p) => 'context' in p).map((p) => 'context' in p && p.context)).toEqual([
+      'none',
+      'double',
+    ]);
+    expect(() => parseCommandTemplate('echo "$(printf x"')).toThrow(/unterminated/);
+  });
+
+  it('treats an unquoted here-document body as double-quoted and refuses placeholders in a quoted one', () => {
+    const contexts = (template: string) =>
+      parseCommandTemplate(template)
+        .pieces.filter((p) => 'context' in p)
+        .map((p) => 'context' in p && p.context);
+    expect(contexts('cat <<-END\n\t[%(db)x]\n\tEND\necho %(type)x')).toEqual(['double', 'none']);
+    expect(contexts('cat <<A <<B\n%(db)x\nA\n%(type)x\nB\n')).toEqual(['double', 'double']);
+    expect(() => parseCommandTemplate("cat <<'EOF'\n%(db)x\nEOF")).toThrow(/quoted delimiter/);
+    expect(() => parseCommandTemplate('cat <<\\EOF\n%(db)x\nEOF')).toThrow(/quoted delimiter/);
   });
 
   it('rejects unknown placeholders, unterminated quotes and empty templates', () => {

@@ -12,7 +12,11 @@ import { rawurlencode } from '../../src/mediawiki/php-encoding.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { metricName } from '../../src/observability/statsd.js';
 import { buildCommand } from '../../src/runner/dispatch/command-line.js';
-import { renderUrlTemplate, type PlaceholderValues } from '../../src/runner/dispatch/placeholders.js';
+import {
+  UnsafeUrlValueError,
+  renderUrlTemplate,
+  type PlaceholderValues,
+} from '../../src/runner/dispatch/placeholders.js';
 import { parseCommandTemplate } from '../../src/runner/dispatch/shell-words.js';
 import { NASTY_STRINGS, int, pick, seeded, type Random } from '../fuzz/generators.js';
 
@@ -36,6 +40,11 @@ const ATTACKS = [
   '--wiki=other',
   '-rf',
   '%(type)x',
+  '${JR_DB}',
+  'EOF',
+  ')',
+  '..',
+  '.',
 ];
 
 /** A hostile name: attacks and nasty strings glued together (no NUL: argv cannot carry one). */
@@ -50,7 +59,11 @@ function values(r: Random): PlaceholderValues {
   return { db: hostileName(r), type: hostileName(r), maxtime: '30', maxmem: '300M', maxjobs: '0' };
 }
 
-// argv mode (no shell), and shell mode with the value unquoted, in double and in single quotes.
+/** What `$( … )` gives back: the output without its trailing newlines. */
+const substituted = (value: string) => value.replace(/\n+$/, '');
+
+// argv mode (no shell), and shell mode with the value unquoted, in double and in single quotes,
+// inside "$( … )", inside ${VAR:-…} (quoted and not) and in an unquoted here-document.
 const TEMPLATES = [
   { template: "printf '[%s]\\n' %(db)x %(type)x", expect: (v: PlaceholderValues) => [v.db, v.type] },
   { template: "printf '[%s]\\n' %(db)x %(type)x | cat", expect: (v: PlaceholderValues) => [v.db, v.type] },
@@ -62,12 +75,32 @@ const TEMPLATES = [
     template: "printf '[%s]\\n' --wiki=%(db)u --type=%(type)u 2>&1",
     expect: (v: PlaceholderValues) => [`--wiki=${rawurlencode(v.db)}`, `--type=${rawurlencode(v.type)}`],
   },
+  {
+    template: 'printf \'[%s]\\n\' "$(printf \'%s\' %(db)x)" "$(printf \'%s\' "%(type)x")"',
+    expect: (v: PlaceholderValues) => [substituted(v.db), substituted(v.type)],
+  },
+  {
+    template: 'printf \'[%s]\\n\' ${JR_UNSET_X:-%(db)x} "${JR_UNSET_X:-%(type)x}"',
+    expect: (v: PlaceholderValues) => [v.db, v.type],
+  },
+  {
+    template: 'cat <<EOF\n[%(db)x]\n[%(type)x]\nEOF',
+    expect: (v: PlaceholderValues) => [v.db, v.type],
+  },
 ];
 
 describe(`hostile wiki IDs and job types (FUZZ_SEED=${SEED}, ${CASES} cases)`, () => {
   it('stay single literal arguments in executed dispatcher commands; nothing else runs', () => {
     const parsed = TEMPLATES.map((t) => ({ ...t, parsed: parseCommandTemplate(t.template) }));
-    expect(parsed.map((p) => p.parsed.shellReason === null)).toEqual([true, false, false, false]);
+    expect(parsed.map((p) => p.parsed.shellReason === null)).toEqual([
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
     for (let i = 0; i < CASES; i++) {
       const r = seeded(SEED + i);
       const v = values(r);
@@ -101,6 +134,28 @@ describe(`hostile wiki IDs and job types (FUZZ_SEED=${SEED}, ${CASES} cases)`, (
       expect(url.searchParams.get('wiki')).toBe(v.db);
       expect(url.searchParams.get('type')).toBe(v.type);
     }
+  });
+
+  it('cannot move a URL to another path through dot segments (refused instead)', () => {
+    const template = 'http://127.0.0.1:9005/%(db)u/w/index.php?type=%(type)u';
+    let refused = 0;
+    for (let i = 0; i < CASES; i++) {
+      const v = values(seeded(SEED + i));
+      let rendered: string;
+      try {
+        rendered = renderUrlTemplate(template, v, 'dispatcher');
+      } catch (error) {
+        expect(error).toBeInstanceOf(UnsafeUrlValueError);
+        expect(['.', '..']).toContain(v.db);
+        refused++;
+        continue;
+      }
+      const url = new URL(rendered);
+      expect(url.host).toBe('127.0.0.1:9005');
+      expect(url.pathname).toBe(`/${rawurlencode(v.db)}/w/index.php`);
+      expect(url.searchParams.get('type')).toBe(v.type);
+    }
+    expect(refused).toBeGreaterThan(0);
   });
 
   it('cannot add levels to, or break the line format of, statsd metric names', () => {

@@ -13,6 +13,10 @@ describe 'jobrunner' do
   let(:facts) { DEBIAN_FACTS['debian-12-x86_64'] }
   let(:settings_file) { '/etc/default/jobrunner-deploy-checks' }
   let(:sudoers_file) { '/etc/sudoers.d/jobrunner-deploy' }
+  # Exactly these actions: no '*' that would pass any argument to service as root.
+  let(:jobchron_actions) do
+    %w[start stop restart reload status].map { |action| "/usr/sbin/service jobchron #{action}" }.join(', ')
+  end
   let(:settings) { file_content(catalogue, settings_file).lines.reject { |l| l.start_with?('#') }.map(&:chomp) }
 
   context 'with the defaults on a host without sudo' do
@@ -70,7 +74,7 @@ describe 'jobrunner' do
       is_expected.to contain_file(sudoers_file)
         .with(ensure: 'file', owner: 'root', group: 'root', mode: '0440', validate_cmd: '/usr/sbin/visudo -c -q -f %')
       expect(rules).to eq([
-                            'deploy-service ALL=(root) NOPASSWD: /usr/sbin/service jobchron *',
+                            "deploy-service ALL=(root) NOPASSWD: #{jobchron_actions}",
                             'deploy-service ALL=(jobrunner) NOPASSWD: /usr/bin/node ' \
                             '/srv/deployment/jobrunner/jobrunner-cache/revs/*/scap/scripts/*',
                           ])
@@ -84,7 +88,7 @@ describe 'jobrunner' do
 
       it 'uses them, escaping ":" as sudoers needs' do
         expect(rules).to eq([
-                              'scap ALL=(root) NOPASSWD: /usr/sbin/service jobchron *',
+                              "scap ALL=(root) NOPASSWD: #{jobchron_actions}",
                               'scap ALL=(mwjobs) NOPASSWD: /usr/local/bin/node ' \
                               '/srv/deploy\:1/jobrunner-cache/revs/*/scap/scripts/*',
                             ])

@@ -87,7 +87,7 @@ describe 'jobrunner' do
         drain_timeout_seconds: 120,
         chron_settings: { 'intervalMs' => 2000 },
         statsd_host: 'statsd.eqiad.wmnet',
-        admin_token: sensitive('t0ken'),
+        admin_token: sensitive('t0ken-0123456789abcdef-xyz'),
         log_level: 'debug',
         log_file: '/var/log/jobrunner/jobrunner.log',
         service_user: 'www-data',
@@ -111,16 +111,17 @@ describe 'jobrunner' do
       expect(conf['statsd']).to eq('host' => 'statsd.eqiad.wmnet', 'port' => 8125, 'prefix' => 'jobrunner')
       expect(conf['runner']).to eq('maxPerQueue' => 3, 'drainTimeoutSeconds' => 120, 'killGraceSeconds' => 5)
       expect(conf['chron']).to eq('intervalMs' => 2000)
-      expect(conf['status']).to include('adminTokenFile' => '/etc/jobrunner/admin-token')
+      expect(conf['status']).to include('adminTokenFile' => '/etc/jobrunner/admin-token',
+                                        'allowedHosts' => [facts[:networking]['fqdn']])
       expect(conf['logging']).to eq('level' => 'debug', 'file' => '/var/log/jobrunner/jobrunner.log')
     end
 
-    it 'keeps secrets out of reports: Sensitive config content, 0400 secret files owned by the service user' do
+    it 'keeps secrets out of reports: Sensitive config content, 0400 admin token owned by root' do
       expect(catalogue.resource('File', '/etc/jobrunner/jobrunner.conf').sensitive_parameters).to include(:content)
       is_expected.to contain_file('/etc/jobrunner/admin-token')
-        .with(ensure: 'file', owner: 'www-data', group: 'www-data', mode: '0400', show_diff: false)
+        .with(ensure: 'file', owner: 'root', group: 'root', mode: '0400', show_diff: false)
         .that_comes_before('File[/etc/jobrunner/jobrunner.conf]')
-      expect(file_content(catalogue, '/etc/jobrunner/admin-token')).to eq('t0ken')
+      expect(file_content(catalogue, '/etc/jobrunner/admin-token')).to eq('t0ken-0123456789abcdef-xyz')
     end
 
     it 'rotates the log file by signalling the daemons, never restarting them' do
@@ -233,6 +234,27 @@ describe 'jobrunner' do
       let(:params) { base_params.merge(groups: { 'basic' => { 'runners' => '5', 'include' => ['*'] } }) }
 
       it { is_expected.to compile.and_raise_error(%r{groups}) }
+    end
+  end
+  context 'unit hardening from the class parameters' do
+    let(:facts) { DEBIAN_FACTS['debian-12-x86_64'] }
+    let(:params) do
+      base_params.merge(log_file: '/srv/logs/jobrunner/jobrunner.log', unit_ip_address_allow: ['localhost', '10.0.0.0/8'])
+    end
+    let(:unit) { file_content(catalogue, '/lib/systemd/system/jobrunner.service') }
+
+    it 'lets the daemons write their log, filters IP addresses and removes IPC of its own user' do
+      expect(unit).to include("ReadWritePaths=-/srv/logs/jobrunner\n", "IPAddressDeny=any\n",
+                              "IPAddressAllow=localhost 10.0.0.0/8\n", "RemoveIPC=yes\n")
+      expect(file_content(catalogue, '/lib/systemd/system/jobchron.service')).to include("RemoveIPC=yes\n")
+    end
+
+    context 'with a shared service user' do
+      let(:params) { base_params.merge(service_user: 'www-data', service_group: 'www-data', manage_user: false) }
+
+      it "keeps that user's IPC objects at stop" do
+        expect(unit).not_to include('RemoveIPC')
+      end
     end
   end
 end

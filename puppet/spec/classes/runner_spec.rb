@@ -26,12 +26,16 @@ describe 'jobrunner::runner' do
     it 'signals readiness through sd_notify and waits for the bundle' do
       expect(unit).to include("Type=notify\n", "NotifyAccess=all\n",
                               "ConditionPathExists=/srv/jr/dist/cli/jobrunner.js\n")
-      expect(unit).to include("ExecStart=/usr/bin/node /srv/jr/dist/cli/jobrunner.js --config-file=/etc/jobrunner/jobrunner.conf\n")
+      expect(unit).to include("ExecStart=!/usr/bin/node /srv/jr/dist/cli/jobrunner.js --config-file=/etc/jobrunner/jobrunner.conf " \
+                              "--user=jobrunner --group=jobrunner\n")
     end
 
     it 'hardens without breaking PHP children (no JIT or umask restrictions)' do
-      expect(unit).to include("NoNewPrivileges=yes\n", "ProtectSystem=full\n", "PrivateTmp=yes\n")
-      expect(unit).not_to match(%r{^(MemoryDenyWriteExecute|UMask|PrivateDevices|DynamicUser)=})
+      expect(unit).to include("NoNewPrivileges=yes\n", "ProtectSystem=strict\n", "PrivateTmp=yes\n",
+                              "PrivateMounts=yes\n", "CapabilityBoundingSet=CAP_SETUID CAP_SETGID\n", "ProtectProc=invisible\n",
+                              "ProcSubset=pid\n", "SystemCallFilter=@system-service\n")
+      expect(unit.scan(%r{^ReadWritePaths=.*$})).to eq(%w[/srv /var/cache /var/lib /var/log /var/tmp].map { |p| "ReadWritePaths=-#{p}" })
+      expect(unit).not_to match(%r{^(MemoryDenyWriteExecute|UMask|PrivateDevices|DynamicUser|IPAddressDeny|RemoveIPC)=})
     end
   end
 
@@ -45,7 +49,7 @@ describe 'jobrunner::runner' do
     it 'rounds the stop timeout up and quotes for systemd' do
       expect(unit).to include("TimeoutStopSec=331\n")
       expect(unit).to include(%(Environment="NODE_OPTIONS=--max-old-space-size=512 --trace-warnings"\n))
-      expect(unit).to include(%(--config-file=/etc/jobrunner/jobrunner.conf --verbose "50%%$$x"\n))
+      expect(unit).to include(%(--config-file=/etc/jobrunner/jobrunner.conf --user=jobrunner --group=jobrunner --verbose "50%%$$x"\n))
     end
   end
 
@@ -53,8 +57,8 @@ describe 'jobrunner::runner' do
     let(:params) { required.merge(allow_setuid_children: true) }
 
     it 'drops the options that imply no_new_privs and keeps the mount-based ones' do
-      expect(unit).not_to match(%r{^(NoNewPrivileges|RestrictSUIDSGID|SystemCallFilter|ProtectKernelTunables|RestrictNamespaces)=})
-      expect(unit).to include("ProtectSystem=full\n", "ProtectHome=read-only\n")
+      expect(unit).not_to match(%r{^(NoNewPrivileges|RestrictSUIDSGID|SystemCallFilter|ProtectKernelTunables|RestrictNamespaces|CapabilityBoundingSet|ProtectProc)=})
+      expect(unit).to include("ProtectSystem=strict\n", "ProtectHome=read-only\n", "PrivateMounts=yes\n")
     end
   end
 

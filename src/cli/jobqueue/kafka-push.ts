@@ -120,7 +120,7 @@ export async function runKafkaPush(
   }
   if (secret === undefined) {
     io.stderr.write(
-      'jobqueue: warning: no dispatch.secretKeyFile in the config and no --secret-key-file: the events carry no mediawiki_signature (RunSingleJob.php rejects them when it checks signatures)\n',
+      'jobqueue: warning: no dispatch.secretKeyFile in the config and no --secret-key-file: the events carry no mediawiki_signature (RunSingleJob.php rejects them unless $wgRunSingleJobAllowUnsigned)\n',
     );
   }
   return EXIT_OK;

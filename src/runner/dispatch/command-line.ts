@@ -1,8 +1,10 @@
 // Turns a parsed command template plus one request's values into what is spawned: an argv (no
-// shell; values are plain strings) or, when the template needs it, `/bin/sh -c` with every value
-// shell-escaped for the quoting context it sits in.
+// shell; values are plain strings) or, when the template needs it, `/bin/sh -c`. In the shell form
+// no value is ever part of the shell text: each placeholder becomes a reference to an environment
+// variable (JR_DB, JR_TYPE… ; JR_DB_URLENCODED… for %(…)u) that holds the value, so whatever quoting,
+// `$( … )`, `${…:-…}` or here-document the template puts it in, the shell never parses the value.
 import { escapeshellarg, rawurlencode } from '../../mediawiki/php-encoding.js';
-import type { Placeholder, PlaceholderValues } from './placeholders.js';
+import type { Placeholder, PlaceholderName, PlaceholderValues } from './placeholders.js';
 import type { ParsedCommandTemplate, QuoteContext, Word } from './shell-words.js';
 
 export interface CommandSpec {
@@ -28,22 +30,29 @@ function renderWord(word: Word, values: PlaceholderValues): string {
   return out;
 }
 
+const ENV_NAMES: Readonly<Record<PlaceholderName, string>> = {
+  db: 'JR_DB',
+  type: 'JR_TYPE',
+  maxtime: 'JR_MAXTIME',
+  maxmem: 'JR_MAXMEM',
+  maxjobs: 'JR_MAXJOBS',
+};
+
+/** The environment variable that carries a placeholder's value in the shell form. */
+export function envNameOf(placeholder: Placeholder): string {
+  return ENV_NAMES[placeholder.name] + (placeholder.encoding === 'u' ? '_URLENCODED' : '');
+}
+
 /**
- * %(…)x is PHP escapeshellarg() like the original, but closed and reopened around quotes so the
- * value stays one literal even where the template put it inside quotes (the original would have
- * split or expanded it there). rawurlencode output has no shell-special characters except `~`, so
- * unquoted it is single-quoted.
+ * The shell text standing for a placeholder: a quoted variable reference, so the value stays one
+ * literal where the template put it (in double quotes `${V}` is already quoted; inside single
+ * quotes they are closed and reopened around it). Its expansion is never parsed again.
  */
-function shellValue(placeholder: Placeholder, context: QuoteContext, values: PlaceholderValues): string {
-  const value = values[placeholder.name];
-  if (placeholder.encoding === 'u') {
-    const encoded = rawurlencode(value);
-    return context === 'none' ? `'${encoded}'` : encoded;
-  }
-  const quoted = escapeshellarg(value);
-  if (context === 'single') return `'${quoted}'`;
-  if (context === 'double') return `"${quoted}"`;
-  return quoted;
+function shellReference(placeholder: Placeholder, context: QuoteContext): string {
+  const reference = `\${${envNameOf(placeholder)}}`;
+  if (context === 'double') return reference;
+  if (context === 'single') return `'"${reference}"'`;
+  return `"${reference}"`;
 }
 
 const PLAIN_ARG = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -56,10 +65,18 @@ export function displayArg(arg: string): string {
 export function buildCommand(parsed: ParsedCommandTemplate, values: PlaceholderValues): CommandSpec {
   if (parsed.shellReason !== null) {
     let line = '';
+    const env: Record<string, string> = {};
     for (const piece of parsed.pieces) {
-      line += 'raw' in piece ? piece.raw : shellValue(piece.placeholder, piece.context, values);
+      if ('raw' in piece) {
+        line += piece.raw;
+        continue;
+      }
+      env[envNameOf(piece.placeholder)] = argvValue(piece.placeholder, values);
+      line += shellReference(piece.placeholder, piece.context);
     }
-    return { file: '/bin/sh', args: ['-c', line], env: {}, display: line, viaShell: true };
+    const shown = Object.entries(env).map(([name, value]) => `${name}=${displayArg(value)}`);
+    const display = [...shown, '/bin/sh', '-c', escapeshellarg(line)].join(' ');
+    return { file: '/bin/sh', args: ['-c', line], env, display, viaShell: true };
   }
   const env: Record<string, string> = {};
   const shown: string[] = [];

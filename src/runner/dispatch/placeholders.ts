@@ -21,6 +21,18 @@ export class DispatchConfigError extends Error {
   }
 }
 
+/**
+ * A value that would change where a URL points: '.' or '..' as a whole path segment, which the URL
+ * parser resolves (also when percent-encoded as %2e, so encoding cannot keep it). Per request: that
+ * dispatch fails and its jobs stay queued.
+ */
+export class UnsafeUrlValueError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafeUrlValueError';
+  }
+}
+
 const NAMES: readonly string[] = ['db', 'type', 'maxtime', 'maxmem', 'maxjobs'];
 const PLACEHOLDER = /%\(([A-Za-z_][A-Za-z0-9_]*)\)([A-Za-z])/y;
 
@@ -58,11 +70,33 @@ export function placeholderValues(request: DispatchRequest): PlaceholderValues {
   };
 }
 
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
+/** The dot segments ('.', '..', '%2e%2e'…) of a URL's path, before any parser resolves them. */
+function dotSegments(url: string): string[] {
+  const path = url.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/, '').split(/[?#]/, 1)[0] ?? '';
+  return path.split(/[/\\]/).filter((segment) => DOT_SEGMENT.test(segment));
+}
+
 /**
  * Renders a URL template: %(…)u is rawurlencoded. %(…)x (shell quoting) means nothing inside a
  * URL, so it is refused; checkUrlTemplate() reports that when the dispatcher is created.
+ * @throws UnsafeUrlValueError when a value makes a dot segment in the path (e.g. wiki ID '..' in
+ *   http://host/%(db)u/w/index.php would reach http://host/w/index.php)
  */
 export function renderUrlTemplate(template: string, values: PlaceholderValues, where: string): string {
+  const url = renderValues(template, values, where);
+  const dots = dotSegments(url);
+  if (dots.length > 0) {
+    throw new UnsafeUrlValueError(
+      `${where}: wiki ${JSON.stringify(values.db)} / type ${JSON.stringify(values.type)} would put the ` +
+        `dot segment ${JSON.stringify(dots[0])} into the URL path, which sends the request elsewhere; not dispatched`,
+    );
+  }
+  return url;
+}
+
+function renderValues(template: string, values: PlaceholderValues, where: string): string {
   let out = '';
   for (let i = 0; i < template.length;) {
     const found = template[i] === '%' ? placeholderAt(template, i, where) : null;
@@ -85,7 +119,7 @@ export function renderUrlTemplate(template: string, values: PlaceholderValues, w
 
 /** Validates a URL template with sample values; returns the parsed sample URL. */
 export function checkUrlTemplate(template: string, where: string): URL {
-  const sample = renderUrlTemplate(
+  const sample = renderValues(
     template,
     { db: 'wiki', type: 'type', maxtime: '30', maxmem: '300M', maxjobs: '0' },
     where,
@@ -98,6 +132,12 @@ export function checkUrlTemplate(template: string, where: string): URL {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new DispatchConfigError(`${where}: URL must be http:// or https://, got ${url.protocol}`);
+  }
+  const dots = dotSegments(sample);
+  if (dots.length > 0) {
+    throw new DispatchConfigError(
+      `${where}: the URL path has the dot segment ${JSON.stringify(dots[0])}; write the path without it`,
+    );
   }
   return url;
 }
