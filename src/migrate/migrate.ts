@@ -15,6 +15,7 @@ import type {
   MigrationTarget,
   PreflightProblem,
   SourceQueue,
+  SourceRecord,
 } from './ends/types.js';
 import { queueKey, type MigratedJob } from './job.js';
 import { noProgress, type Progress } from './progress.js';
@@ -218,73 +219,98 @@ async function copyQueue(
   const earlier = state?.copied.get(key) ?? new Set<string>();
   const copies = new Map<string, Copy>();
   const label = `${queue.wiki} ${queue.type}`;
+  // Every write gets its handler when it starts: a write failing while the loop awaits the next
+  // source batch is recorded here (not an unhandled rejection) and stops the copy at the next step.
   const inFlight = new Set<Promise<void>>();
+  let writeFailure: { readonly error: unknown } | null = null;
+  const stopOnWriteFailure = async () => {
+    if (writeFailure === null) return;
+    await Promise.allSettled(inFlight); // nothing may still write to the checkpoint
+    throw writeFailure.error;
+  };
   // The next batch is read while the current one is written.
   const batches = deps.source.read(queue)[Symbol.asyncIterator]();
   let next = batches.next();
-  for (;;) {
-    const step = await next;
-    if (step.done) break;
-    next = batches.next();
-    next.catch(() => undefined); // surfaced when awaited above
-    const batch = step.value;
-    const pending: MigratedJob[] = [];
-    for (const record of batch) {
-      report.found++;
-      if (record.kind === 'corrupt') {
-        report.corrupt++;
-        listRecord(report.corruptRecords, { ref: record.ref, reason: record.reason });
-        continue;
-      }
-      if (record.kind === 'skip') {
-        report.skipped[record.reason] = (report.skipped[record.reason] ?? 0) + 1;
-        continue;
-      }
-      const why = deps.target.cannotHold(record.job);
-      if (why !== null) {
-        report.skipped[why] = (report.skipped[why] ?? 0) + 1;
-        continue;
-      }
-      if (copies.has(record.job.id)) {
-        report.skipped['listed twice in the source (copied once)'] =
-          (report.skipped['listed twice in the source (copied once)'] ?? 0) + 1;
-        continue;
-      }
-      copies.set(record.job.id, { digest: record.digest, print: deps.target.fingerprint(record.job) });
-      if (earlier.has(record.job.id)) report.alreadyCopied++;
-      else pending.push(record.job);
-    }
-    if (options.dryRun) {
-      report.copied += pending.length; // "would copy"
-    } else {
-      const chunk = limiter.chunkSize(pending.length || 1);
-      for (let i = 0; i < pending.length; i += chunk) {
-        const part = pending.slice(i, i + chunk);
-        await limiter.take(part.length);
-        // A few writes in flight hide the target's round trips; each is checkpointed when it is done.
-        if (inFlight.size >= MAX_WRITES_IN_FLIGHT) {
-          try {
-            await Promise.race(inFlight);
-          } catch (error) {
-            await Promise.allSettled(inFlight); // nothing may still write to the checkpoint
-            throw error;
-          }
+  try {
+    for (;;) {
+      const step = await next;
+      await stopOnWriteFailure();
+      if (step.done) break;
+      next = batches.next();
+      next.catch(() => undefined); // surfaced when awaited above
+      const pending = sortBatch(step.value, report, deps, copies, earlier);
+      if (options.dryRun) {
+        report.copied += pending.length; // "would copy"
+      } else {
+        const chunk = limiter.chunkSize(pending.length || 1);
+        for (let i = 0; i < pending.length; i += chunk) {
+          const part = pending.slice(i, i + chunk);
+          await limiter.take(part.length);
+          // A few writes in flight hide the target's round trips; each is checkpointed when done.
+          if (inFlight.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(inFlight);
+          await stopOnWriteFailure();
+          const write: Promise<void> = deps.target
+            .write(part)
+            .then(
+              (result) => {
+                writer?.copied(key, [...result.written, ...result.present]);
+                report.copied += result.written.length;
+                report.alreadyCopied += result.present.length;
+              },
+              (error: unknown) => {
+                writeFailure ??= { error };
+              },
+            )
+            .finally(() => inFlight.delete(write));
+          inFlight.add(write);
         }
-        const write: Promise<void> = deps.target.write(part).then((result) => {
-          writer?.copied(key, [...result.written, ...result.present]);
-          report.copied += result.written.length;
-          report.alreadyCopied += result.present.length;
-          inFlight.delete(write);
-        });
-        inFlight.add(write);
       }
+      progress.advance(step.value.length, label);
     }
-    progress.advance(batch.length, label);
+  } catch (error) {
+    await Promise.allSettled(inFlight);
+    throw error;
   }
-  const settled = await Promise.allSettled(inFlight);
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  await Promise.allSettled(inFlight);
+  await stopOnWriteFailure();
   return copies;
+}
+
+/** Counts a batch's records into the report; returns the jobs still to write. */
+function sortBatch(
+  batch: readonly SourceRecord[],
+  report: QueueReport,
+  deps: MigrateDeps,
+  copies: Map<string, Copy>,
+  earlier: ReadonlySet<string>,
+): MigratedJob[] {
+  const pending: MigratedJob[] = [];
+  for (const record of batch) {
+    report.found++;
+    if (record.kind === 'corrupt') {
+      report.corrupt++;
+      listRecord(report.corruptRecords, { ref: record.ref, reason: record.reason });
+      continue;
+    }
+    if (record.kind === 'skip') {
+      report.skipped[record.reason] = (report.skipped[record.reason] ?? 0) + 1;
+      continue;
+    }
+    const why = deps.target.cannotHold(record.job);
+    if (why !== null) {
+      report.skipped[why] = (report.skipped[why] ?? 0) + 1;
+      continue;
+    }
+    if (copies.has(record.job.id)) {
+      report.skipped['listed twice in the source (copied once)'] =
+        (report.skipped['listed twice in the source (copied once)'] ?? 0) + 1;
+      continue;
+    }
+    copies.set(record.job.id, { digest: record.digest, print: deps.target.fingerprint(record.job) });
+    if (earlier.has(record.job.id)) report.alreadyCopied++;
+    else pending.push(record.job);
+  }
+  return pending;
 }
 
 /** Reads the copied jobs' fingerprints back; returns the verified ones (ID → source digest). */
