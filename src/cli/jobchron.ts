@@ -19,6 +19,7 @@ import {
   type DaemonArgs,
 } from './daemon-cli.js';
 import { announceReady, announceStopping, setUpLogFile } from '../observability/daemon-lifecycle.js';
+import { exitOnUncaughtErrors } from '../observability/fatal-errors.js';
 
 /** Exit anyway if a clean stop takes longer than this (systemd's stop timeout is larger). */
 const HARD_EXIT_MS = 4500;
@@ -89,14 +90,11 @@ async function main(argv: string[]): Promise<number> {
   }
   // End of status server wiring.
 
-  process.on('uncaughtException', (error) => {
-    logger.error('Uncaught exception; exiting', { error: error.stack ?? error.message });
-    process.exit(1);
-  });
-  process.on('unhandledRejection', (reason) => {
-    logger.error('Unhandled promise rejection', {
-      error: reason instanceof Error ? reason.stack : String(reason),
-    });
+  // Same as jobrunner: after an uncaught error, finish the batch in hand, release leases, exit 1.
+  exitOnUncaughtErrors({
+    logger,
+    drain: () => chron.stop().then(() => metrics.close()),
+    deadlineMs: HARD_EXIT_MS,
   });
 
   process.on('SIGHUP', () => {

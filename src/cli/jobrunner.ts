@@ -17,6 +17,10 @@ import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
 import { UsageError, parseDaemonArgs, reportUsageError, runCheckConfig } from './daemon-cli.js';
 import { dropPrivileges } from './privileges.js';
 import { announceReady, announceStopping, setUpLogFile } from '../observability/daemon-lifecycle.js';
+import { exitOnUncaughtErrors } from '../observability/fatal-errors.js';
+
+/** Beyond drainTimeoutSeconds: time to kill and reap children still running, and close connections. */
+const DRAIN_MARGIN_MS = 10_000;
 
 type JobrunnerLogger = ReturnType<typeof createLogger>;
 
@@ -88,10 +92,15 @@ async function main(argv: string[]): Promise<number | null> {
   }
   // End of status server wiring.
 
-  process.on('uncaughtException', (error) => logger.error('Unhandled error', errorFields(error)));
-  process.on('unhandledRejection', (error) =>
-    logger.error('Unhandled promise rejection', errorFields(error)),
-  );
+  // An uncaught error leaves the runner in an unknown state: drain and exit 1 (systemd restarts it).
+  exitOnUncaughtErrors({
+    logger,
+    drain: async () => {
+      void announceStopping(logger);
+      await closeAll(runner, backend, metrics, logger);
+    },
+    deadlineMs: config.runner.drainTimeoutSeconds * 1000 + DRAIN_MARGIN_MS,
+  });
 
   let current = config;
   process.on('SIGHUP', () => {
@@ -108,7 +117,7 @@ async function main(argv: string[]): Promise<number | null> {
     stopping = true;
     logger.info('Caught signal; draining', { signal });
     void announceStopping(logger);
-    void shutdown(runner, backend, metrics, logger);
+    void closeAll(runner, backend, metrics, logger).then((code) => process.exit(code));
   };
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
@@ -146,12 +155,13 @@ function reload(
   return next;
 }
 
-async function shutdown(
+/** Takes no new work, lets children finish (drainTimeoutSeconds), closes everything; the exit code. */
+async function closeAll(
   runner: JobRunner,
   backend: QueueBackend,
   metrics: ReturnType<typeof createStatsd>,
   logger: JobrunnerLogger,
-): Promise<void> {
+): Promise<number> {
   let code = 0;
   try {
     await runner.stop(true);
@@ -161,7 +171,7 @@ async function shutdown(
     code = 1;
   }
   await Promise.allSettled([backend.close(), metrics.close()]);
-  process.exit(code);
+  return code;
 }
 
 main(process.argv.slice(2)).then(

@@ -6,6 +6,7 @@
 import type { JobrunnerConfig } from '../config/types.js';
 import type { DaemonLogger } from '../observability/logger.js';
 import { announceReady } from '../observability/daemon-lifecycle.js';
+import { exitOnUncaughtErrors } from '../observability/fatal-errors.js';
 import { createStatsd } from '../observability/statsd.js';
 import { daemonMetrics, startDaemonStatus, type DaemonStatusHandle } from '../status/daemon-status.js';
 import { startKafkaRunner, type KafkaRunner } from './runner.js';
@@ -14,6 +15,9 @@ function errorFields(error: unknown): { error: string; stack?: string } {
   if (error instanceof Error) return { error: error.message, ...(error.stack ? { stack: error.stack } : {}) };
   return { error: String(error) };
 }
+
+/** Beyond drainTimeoutSeconds: time to commit and close the consumers. */
+const DRAIN_MARGIN_MS = 10_000;
 
 export interface KafkaDaemonHooks {
   /** Called with the running runner (e.g. to expose stats() on a status server). */
@@ -52,10 +56,17 @@ export async function runKafkaDaemon(
   } catch (error) {
     logger.error('Status server not started', errorFields(error));
   }
-  process.on('uncaughtException', (error) => logger.error('Unhandled error', errorFields(error)));
-  process.on('unhandledRejection', (error) =>
-    logger.error('Unhandled promise rejection', errorFields(error)),
-  );
+  // An uncaught error leaves a lane in an unknown state (it may never commit its partition again):
+  // stop fetching, let running executions finish, commit, and exit 1 for systemd to restart.
+  exitOnUncaughtErrors({
+    logger,
+    drain: async () => {
+      await runner.stop(true);
+      await status?.close();
+      await metrics.close();
+    },
+    deadlineMs: config.runner.drainTimeoutSeconds * 1000 + DRAIN_MARGIN_MS,
+  });
   process.on('SIGHUP', () =>
     logger.warn(
       'SIGHUP: backend kafka does not reload its configuration; restart jobrunner to apply changes',

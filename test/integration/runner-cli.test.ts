@@ -13,6 +13,7 @@ import { until as pollUntil } from '../support/until.js';
 import { requireFreshBuild } from '../support/fresh-build.js';
 
 const CLI = resolve('dist/cli/jobrunner.js');
+const THROW_HOOK = resolve('test/fixtures/hooks/throw-on-sigusr2.mjs');
 
 let redis: RedisServerHandle;
 let farm: MediaWikiFarm;
@@ -169,6 +170,37 @@ describe('jobrunner CLI', () => {
     daemon.child.kill('SIGTERM');
     expect(await daemon.exited).toEqual({ code: 0, signal: null });
     expect(await claimedTotal()).toBe(0);
+  });
+
+  it('an uncaught exception: takes no new work, lets running children finish, exits 1', async () => {
+    const configFile = join(farm.dir, 'cli-uncaught.conf');
+    writeConfig(configFile, 2);
+    for (const wiki of farm.wikis) await farm.pushJobs(wiki, { type: 'null', count: 30, usleep: 50_000 });
+    await farm.pushJobs('wiki1', { type: 'typeA', count: 30, usleep: 50_000 });
+    daemon = startDaemon(CLI, configFile, { nodeArgs: ['--import', THROW_HOOK] });
+    const { logs } = daemon;
+    await until(
+      async () => inFlight(logs) === 2 && (await claimedTotal()) > 0,
+      'two children running jobs',
+      logs,
+    );
+    daemon.child.kill('SIGUSR2'); // the hook throws from a callback
+    const { code, signal } = await daemon.exited;
+    expect({ code, signal }).toEqual({ code: 1, signal: null });
+    const failAt = logs.findIndex(
+      (l) => l.msg === 'Uncaught exception; taking no new work, draining, then exiting 1',
+    );
+    expect(failAt).toBeGreaterThan(0);
+    expect(logs[failAt]).toMatchObject({ level: 'error', error: 'induced by test: uncaught exception' });
+    // Drained like SIGTERM: no new dispatch, both children finished their batches, nothing claimed.
+    expect(logs.slice(failAt).filter((l) => l.msg === 'dispatch start')).toEqual([]);
+    const ends = logs.slice(failAt).filter((l) => l.msg === 'dispatch end');
+    expect(ends).toHaveLength(2);
+    expect(ends.every((l) => l.outcome === 'ok')).toBe(true);
+    expect(await claimedTotal()).toBe(0);
+    const { stored, waiting } = await storedVsWaiting();
+    expect(stored).toBe(waiting);
+    expect(waiting).toBeGreaterThan(0);
   });
 
   it('refuses to start with a bad config file: one JSON error line, exit 1', async () => {

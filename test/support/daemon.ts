@@ -24,6 +24,8 @@ export interface DaemonOptions {
   readonly args?: readonly string[];
   /** A command that runs node, e.g. ['setpriv', '--no-new-privs', '--'] (default: none). */
   readonly via?: readonly string[];
+  /** Node options before the script (e.g. --import of a test hook). */
+  readonly nodeArgs?: readonly string[];
 }
 
 function parseLine(line: string): LogLine {
@@ -37,6 +39,7 @@ function parseLine(line: string): LogLine {
 /** Starts `node <cli> --config-file=<configFile> [--verbose]`. */
 export function startDaemon(cli: string, configFile: string, options: DaemonOptions = {}): Daemon {
   const args = [
+    ...(options.nodeArgs ?? []),
     cli,
     `--config-file=${configFile}`,
     ...(options.verbose === false ? [] : ['--verbose']),

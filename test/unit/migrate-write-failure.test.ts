@@ -31,7 +31,10 @@ function job(n: number): MigratedJob {
 }
 
 /** The repro: batches 200 ms apart. */
-function slowSource(batches: number, perBatch: number): MigrationSource & { readsAfterFailure: () => number } {
+function slowSource(
+  batches: number,
+  perBatch: number,
+): MigrationSource & { readsAfterFailure: () => number } {
   let read = 0;
   return {
     kind: 'redis',
@@ -43,7 +46,8 @@ function slowSource(batches: number, perBatch: number): MigrationSource & { read
         if (b > 0) await sleep(200);
         read++;
         const records: SourceRecord[] = [];
-        for (let i = 0; i < perBatch; i++) records.push({ kind: 'job', job: job(b * perBatch + i), digest: 'd' });
+        for (let i = 0; i < perBatch; i++)
+          records.push({ kind: 'job', job: job(b * perBatch + i), digest: 'd' });
         yield records;
       }
     },
