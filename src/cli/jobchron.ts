@@ -4,13 +4,13 @@
 //   SIGTERM/SIGINT  finish the batch in hand, release partition leases, exit 0 (within 5 s)
 //   SIGHUP          reload the config file; an invalid file is logged and the running config kept
 import { Chron } from '../chron/chron.js';
-import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { dropPrivileges } from './privileges.js';
 import type { JobrunnerConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createStatsd } from '../observability/statsd.js';
 import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
+import { logReloadFailure, reportStartupConfigError } from './config-report.js';
 import {
   parseDaemonArgs,
   reportUsageError,
@@ -46,9 +46,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     config = loadConfigFile(args.configFile);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`jobchron: invalid configuration:\n${error.message}\n`);
-    return 1;
+    return reportStartupConfigError('jobchron', error, process.stderr);
   }
   if (args.runAs) {
     try {
@@ -111,12 +109,7 @@ async function main(argv: string[]): Promise<number> {
       config = next;
       logger.info('Configuration reloaded', { file: args.configFile });
     } catch (error) {
-      const problems = error instanceof ConfigError ? error.problems.length : undefined;
-      logger.error('Configuration reload failed; keeping the running configuration', {
-        file: args.configFile,
-        problems,
-        error: error instanceof Error ? error.message : String(error),
-      });
+      logReloadFailure(logger, args.configFile, error);
     }
   });
 

@@ -14,6 +14,7 @@ import type { Dispatcher } from '../runner/dispatch/types.js';
 import { planReload } from '../runner/reload-plan.js';
 import { JobRunner } from '../runner/runner.js';
 import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
+import { logReloadFailure, reportStartupConfigError } from './config-report.js';
 import { UsageError, parseDaemonArgs, reportUsageError, runCheckConfig } from './daemon-cli.js';
 import { dropPrivileges } from './privileges.js';
 import { announceReady, announceStopping, setUpLogFile } from '../observability/daemon-lifecycle.js';
@@ -59,11 +60,7 @@ async function main(argv: string[]): Promise<number | null> {
     // <<< backend kafka
     dispatcher = createDispatcher(config, { logger });
   } catch (error) {
-    logger.error('Cannot start: invalid configuration', {
-      configFile: args.configFile,
-      ...errorFields(error),
-    });
-    return 1;
+    return reportStartupConfigError('jobrunner', error, process.stderr);
   }
   for (const warning of config.warnings ?? []) logger.warn('Configuration warning', { warning });
 
@@ -144,7 +141,7 @@ function reload(
       logger.warn('Reload: these changes take effect only after a restart', { sections: plan.needsRestart });
     }
   } catch (error) {
-    logger.error('Reload failed; keeping the current configuration', { configFile, ...errorFields(error) });
+    logReloadFailure(logger, configFile, error);
     return current;
   }
   for (const warning of next.warnings ?? []) logger.warn('Configuration warning', { warning });

@@ -1,12 +1,13 @@
 // The real `node dist/cli/jobrunner.js` process on a real redis-server and MediaWiki farm:
 // SIGTERM drains (children finish, nothing stays claimed, exit 0), SIGHUP changes slot counts live
 // and an invalid file on SIGHUP keeps the running config.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import type { RedisServerHandle } from '../../src/farm/redis-server.js';
+import { RELOAD_FAILED } from '../../src/cli/config-report.js';
 import { isRunning, startDaemon, type Daemon } from '../support/daemon.js';
 import { startFarmStack, stopFarmStack } from '../support/farm-stack.js';
 import { until as pollUntil } from '../support/until.js';
@@ -152,13 +153,14 @@ describe('jobrunner CLI', () => {
     // A broken file is reported and ignored; the daemon keeps running the old config.
     writeConfig(configFile, 'three');
     daemon.child.kill('SIGHUP');
-    await until(
-      () => logs.some((l) => l.msg === 'Reload failed; keeping the current configuration'),
-      'bad reload',
-      logs,
-    );
-    const failure = logs.find((l) => l.msg === 'Reload failed; keeping the current configuration');
-    expect(String(failure?.error)).toContain('runners');
+    await until(() => logs.some((l) => l.msg === RELOAD_FAILED), 'bad reload', logs);
+    // The same problem lines as at start-up (file:line:col: path: message), no stack trace.
+    const failure = logs.find((l) => l.msg === RELOAD_FAILED);
+    expect(failure).toMatchObject({ level: 'error', file: configFile });
+    expect(failure?.problems).toEqual([
+      expect.stringMatching(/^\S+cli-reload\.conf:3:37: groups\.basic\.runners: /),
+    ]);
+    expect(failure).not.toHaveProperty('stack');
     const afterBad = logs.length;
     await until(
       () => logs.slice(afterBad).some((l) => l.msg === 'dispatch start'),
@@ -203,13 +205,20 @@ describe('jobrunner CLI', () => {
     expect(waiting).toBeGreaterThan(0);
   });
 
-  it('refuses to start with a bad config file: one JSON error line, exit 1', async () => {
+  it('refuses to start with a bad config file: the problem on stderr with file:line:col and "did you mean", exit 1', async () => {
     const configFile = join(farm.dir, 'cli-bad.conf');
     writeConfig(configFile, 'two');
+    writeFileSync(configFile, readFileSync(configFile, 'utf8').replace('"runners"', '"runers"'));
     daemon = startDaemon(CLI, configFile);
     expect((await daemon.exited).code).toBe(1);
-    expect(daemon.logs).toContainEqual(
-      expect.objectContaining({ level: 'error', msg: 'Cannot start: invalid configuration' }),
-    );
+    // Exactly jobchron's wording: two plain lines, no JSON, no stack trace.
+    expect(daemon.logs).toEqual([
+      {
+        msg: 'stderr',
+        text:
+          'jobrunner: invalid configuration:\n' +
+          `${configFile}:3:26: groups.basic.runers: unknown key 'runers' in groups.basic; did you mean 'runners'?\n`,
+      },
+    ]);
   });
 });
