@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { JobrunnerConfig, RedisServerAddress } from '../config/types.js';
 import { wikiIdFromDomain } from '../mediawiki/queue-keys.js';
 import type { Logger } from '../observability/logger.js';
-import { connectRedis } from '../redis/connection.js';
+import { authFailureOf, connectRedis } from '../redis/connection.js';
 import { PartitionPushWatch } from '../redis/push-watch.js';
 import { RedisQueueStore, type DiscoveryResult } from '../redis/queue-store.js';
 import type {
@@ -152,12 +152,14 @@ export class RedisBackend implements QueueBackend {
     const results: { partition: string; value: T }[] = [];
     settled.forEach((outcome, i) => {
       const partition = live[i]?.address ?? '?';
+      const client = live[i]?.store.client;
       if (outcome.status === 'fulfilled') {
         results.push({ partition, value: outcome.value });
         if (this.failing.delete(partition))
           this.log.info('queue partition readable again', { partition, what });
       } else {
-        const error = errorText(outcome.reason);
+        // A wrong password shows as ioredis' "Stream isn't writeable"; say what it really is.
+        const error = (client && authFailureOf(client)) ?? errorText(outcome.reason);
         errors.push({ partition, error });
         if (!this.failing.has(partition)) {
           this.failing.add(partition);

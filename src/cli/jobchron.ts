@@ -10,7 +10,7 @@ import type { JobrunnerConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createStatsd } from '../observability/statsd.js';
 import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
-import { logReloadFailure, reportStartupConfigError } from './config-report.js';
+import { logReloadFailure, refuseBadRedisPassword, reportStartupConfigError } from './config-report.js';
 import {
   parseDaemonArgs,
   reportUsageError,
@@ -57,6 +57,10 @@ async function main(argv: string[]): Promise<number> {
       );
       return 1;
     }
+  }
+  if (config.backend === 'redis') {
+    const refused = await refuseBadRedisPassword('jobchron', config, process.stderr);
+    if (refused !== null) return refused;
   }
   const level = (c: JobrunnerConfig) => (args.verbose ? 'debug' : c.logging.level);
   const logger = createLogger({ service: 'jobchron', level: level(config), secrets: secretsOf(config) });

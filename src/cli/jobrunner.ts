@@ -14,7 +14,7 @@ import type { Dispatcher } from '../runner/dispatch/types.js';
 import { planReload } from '../runner/reload-plan.js';
 import { JobRunner } from '../runner/runner.js';
 import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
-import { logReloadFailure, reportStartupConfigError } from './config-report.js';
+import { logReloadFailure, refuseBadRedisPassword, reportStartupConfigError } from './config-report.js';
 import { UsageError, parseDaemonArgs, reportUsageError, runCheckConfig } from './daemon-cli.js';
 import { dropPrivileges } from './privileges.js';
 import { announceReady, announceStopping, setUpLogFile } from '../observability/daemon-lifecycle.js';
@@ -45,8 +45,21 @@ async function main(argv: string[]): Promise<number | null> {
   let dispatcher: Dispatcher;
   try {
     config = loadConfigFile(args.configFile);
-    // Before anything else opens a file: the log file must belong to the service user.
-    if (args.runAs) dropPrivileges(config, args.runAs);
+  } catch (error) {
+    return reportStartupConfigError('jobrunner', error, process.stderr);
+  }
+  // Before anything else opens a file: the log file must belong to the service user.
+  if (args.runAs) {
+    try {
+      dropPrivileges(config, args.runAs);
+    } catch (error) {
+      process.stderr.write(
+        `jobrunner: cannot start: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      return 1;
+    }
+  }
+  try {
     logger.addSecrets(config.redis.password ? [config.redis.password] : []);
     if (!args.verbose) logger.setLevel(config.logging.level);
     setUpLogFile(logger, config.logging.file);
@@ -63,6 +76,11 @@ async function main(argv: string[]): Promise<number | null> {
     return reportStartupConfigError('jobrunner', error, process.stderr);
   }
   for (const warning of config.warnings ?? []) logger.warn('Configuration warning', { warning });
+
+  if (config.backend === 'redis') {
+    const refused = await refuseBadRedisPassword('jobrunner', config, process.stderr);
+    if (refused !== null) return refused;
+  }
 
   // backend memcached (issue 8): ready queues from the legacy memcached registry.
   const backend: QueueBackend =
@@ -83,7 +101,7 @@ async function main(argv: string[]): Promise<number | null> {
       ready: () => runner.stats().state === 'running',
     });
   } catch (error) {
-    logger.error('Cannot start: status server', { ...errorFields(error) });
+    logger.error('Cannot start: status server', { error: errorFields(error).error });
     await Promise.allSettled([backend.close(), metrics.close()]);
     return 1;
   }

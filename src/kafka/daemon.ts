@@ -54,7 +54,11 @@ export async function runKafkaDaemon(
       ready: () => true,
     });
   } catch (error) {
-    logger.error('Status server not started', errorFields(error));
+    // Fatal like jobrunner's: a status port answering for another process misleads health checks.
+    logger.error('Cannot start: status server', { error: errorFields(error).error });
+    await runner.stop(false);
+    await metrics.close();
+    return 1;
   }
   // An uncaught error leaves a lane in an unknown state (it may never commit its partition again):
   // stop fetching, let running executions finish, commit, and exit 1 for systemd to restart.

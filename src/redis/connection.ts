@@ -13,6 +13,25 @@ export interface ConnectOptions {
   readonly maxBackoffMs?: number;
 }
 
+/** Replies meaning the password is wrong or missing (Redis 6+ and older wordings). */
+const AUTH_REPLY = /^(WRONGPASS|NOAUTH)\b|^ERR invalid password|^ERR AUTH .* without any password configured/;
+
+export function isAuthError(error: unknown): boolean {
+  return error instanceof Error && AUTH_REPLY.test(error.message);
+}
+
+/** The auth reply of a client's last failed connection attempt, while it is not connected. */
+const authFailures = new WeakMap<Redis, string>();
+
+/**
+ * Why commands on this client fail, in operator words, when the reason is authentication (the
+ * command error itself is ioredis' "Stream isn't writeable ..."); null otherwise.
+ */
+export function authFailureOf(client: Redis): string | null {
+  const reply = authFailures.get(client);
+  return reply === undefined ? null : `Redis authentication failed (check redis.password): ${reply}`;
+}
+
 export function connectRedis(
   address: RedisServerAddress,
   redisConfig: Pick<RedisConfig, 'password' | 'connectTimeoutMs' | 'commandTimeoutMs'>,
@@ -33,16 +52,26 @@ export function connectRedis(
     lazyConnect: false,
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 10), maxBackoff),
   });
-  let down = false;
+  // One line per outage, naming the cause: a wrong password is not an unreachable server.
+  let down: 'unreachable' | 'auth' | null = null;
   client.on('error', (error: Error) => {
-    if (!down) {
-      down = true;
+    const cause = isAuthError(error) ? 'auth' : 'unreachable';
+    if (cause === 'auth') authFailures.set(client, error.message);
+    if (down === cause || (down === 'auth' && cause === 'unreachable')) return;
+    down = cause;
+    if (cause === 'auth') {
+      log.error('Redis authentication failed; check redis.password (retrying with back-off)', {
+        error: error.message,
+      });
+    } else {
       log.error('Redis server unreachable; retrying with back-off', { error: error.message });
     }
   });
   client.on('ready', () => {
-    if (down) log.info('Redis server reachable again');
-    down = false;
+    if (down)
+      log.info(down === 'auth' ? 'Redis authentication succeeded again' : 'Redis server reachable again');
+    down = null;
+    authFailures.delete(client);
   });
   return client;
 }

@@ -80,10 +80,19 @@ function peerOf(role: DaemonRole, config: JobrunnerConfig): { role: DaemonRole; 
   };
 }
 
+/** The status port cannot be listened on (taken by another process, not permitted). */
+export class StatusListenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StatusListenError';
+  }
+}
+
 /**
- * Starts the status server when config.status.enabled (else resolves null). When it cannot
- * listen (port taken) the error is logged and null returned: jobs keep moving without it.
+ * Starts the status server when config.status.enabled (else resolves null).
  * @throws ConfigError when status.adminTokenFile cannot be read or holds a weak token
+ * @throws StatusListenError when it cannot listen: fatal at start-up, since a port answering for
+ *   another process would make deploy health checks test the wrong daemon
  */
 export async function startDaemonStatus(options: DaemonStatusOptions): Promise<DaemonStatusHandle | null> {
   const { config, logger, role } = options;
@@ -117,13 +126,12 @@ export async function startDaemonStatus(options: DaemonStatusOptions): Promise<D
     });
   } catch (error) {
     await source.close();
-    // The daemon's real work goes on without its status port (taken, not permitted); say so loudly.
-    logger.error('Status server could not listen; running without it', {
-      address: config.status.address,
-      port: role === 'jobrunner' ? config.status.runnerPort : config.status.chronPort,
-      error: error instanceof Error ? error.message : String(error),
-    });
-    return null;
+    const setting = role === 'jobrunner' ? 'status.runnerPort' : 'status.chronPort';
+    const port = role === 'jobrunner' ? config.status.runnerPort : config.status.chronPort;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StatusListenError(
+      `status server cannot listen on ${config.status.address}:${port} (${setting}): ${reason}`,
+    );
   }
   return {
     ...server,
