@@ -1,9 +1,11 @@
-// Command line shared by the jobrunner and jobchron daemons: --config-file (both `=PATH` and
-// `PATH` forms, unlike the original's getopt), --check-config, --verbose, --help, --version.
+// Command line shared by the jobrunner and jobchron daemons: -c/--config-file (both `=PATH` and
+// `PATH` forms, unlike the original's getopt; default /etc/jobrunner/jobrunner.conf, as for
+// jobqueue), --check-config, --verbose, --help, --version.
 // Parsing never exits the process; usage problems and help/version output come back as a
 // UsageError that the entry file prints and turns into the exit code.
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
+import { DEFAULT_CONFIG_FILE } from '../config/default-path.js';
 import { loadConfigFile } from '../config/load.js';
 import { startupProblems } from './startup-checks.js';
 
@@ -56,11 +58,13 @@ export function parseDaemonArgs(argv: string[], name: DaemonName): DaemonArgs {
     .scriptName(name)
     .locale('en')
     .usage(
-      `${PURPOSE[name]}\n\nUsage: $0 --config-file=PATH [--check-config] [--verbose] [--user=U --group=G]`,
+      `${PURPOSE[name]}\n\nUsage: $0 [-c PATH | --config-file=PATH] [--check-config] [--verbose] [--user=U --group=G]`,
     )
     .option('config-file', {
+      alias: 'c',
       type: 'string',
       requiresArg: true,
+      default: DEFAULT_CONFIG_FILE,
       describe: 'jobrunner.conf to use (JSON with // and /* */ comments)',
     })
     .option('check-config', {
@@ -95,7 +99,7 @@ export function parseDaemonArgs(argv: string[], name: DaemonName): DaemonArgs {
   if (Array.isArray(configFile))
     throw new UsageError(`${name}: --config-file was given more than once\n${hint}`);
   if (typeof configFile !== 'string' || configFile.trim() === '') {
-    throw new UsageError(`${name}: missing --config-file=PATH (the jobrunner.conf to use)\n${hint}`);
+    throw new UsageError(`${name}: --config-file must not be empty (the jobrunner.conf to use)\n${hint}`);
   }
   const runAs = runAsOf(parsed, name, hint);
   return {

@@ -5,7 +5,7 @@
 // 2 bad command line or configuration.
 import { runJobqueue } from './jobqueue/run.js';
 // --- jobqueue migrate (issue 8; src/cli/jobqueue/migrate.ts parses its own options) ---
-import { runMigrateCli } from './jobqueue/migrate.js';
+import { migrateAt, runMigrateCli } from './jobqueue/migrate.js';
 // --- end jobqueue migrate ---
 
 // `jobqueue status | head` closes the pipe early: that is not an error worth a stack trace.
@@ -16,9 +16,10 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 // --- jobqueue migrate (issue 8) ---
 const argv = process.argv.slice(2);
+const at = migrateAt(argv);
 const run =
-  argv[0] === 'migrate'
-    ? (a: string[], io: Parameters<typeof runMigrateCli>[1]) => runMigrateCli(a.slice(1), io)
+  at >= 0
+    ? (a: string[], io: Parameters<typeof runMigrateCli>[1]) => runMigrateCli(a.toSpliced(at, 1), io)
     : runJobqueue;
 // --- end jobqueue migrate ---
 run(argv, {

@@ -42,13 +42,21 @@ describe('parseDaemonArgs', () => {
     });
   });
 
-  it('rejects a missing --config-file with a usage error', () => {
-    const error = usageErrorOf(['--verbose']);
+  it('takes -c PATH like jobqueue, and defaults to /etc/jobrunner/jobrunner.conf', () => {
+    expect(parseDaemonArgs(['-c', '/etc/jr.conf'], 'jobrunner').configFile).toBe('/etc/jr.conf');
+    expect(parseDaemonArgs(['--verbose'], 'jobchron')).toEqual({
+      configFile: '/etc/jobrunner/jobrunner.conf',
+      checkConfig: false,
+      verbose: true,
+    });
+  });
+
+  it('rejects an empty --config-file with a usage error', () => {
+    const error = usageErrorOf(['--config-file=']);
     expect(error.exitCode).toBe(1);
     expect(error.message).toBe(
-      "jobrunner: missing --config-file=PATH (the jobrunner.conf to use)\nRun 'jobrunner --help' for usage.",
+      "jobrunner: --config-file must not be empty (the jobrunner.conf to use)\nRun 'jobrunner --help' for usage.",
     );
-    expect(usageErrorOf(['--config-file=']).message).toContain('missing --config-file=PATH');
     expect(usageErrorOf(['--config-file']).message).toBe(
       "jobrunner: Not enough arguments following: config-file\nRun 'jobrunner --help' for usage.",
     );
@@ -70,7 +78,10 @@ describe('parseDaemonArgs', () => {
   it('answers --help and --version with exit code 0', () => {
     const help = usageErrorOf(['--help'], 'jobchron');
     expect(help.exitCode).toBe(0);
-    expect(help.message).toContain('Usage: jobchron --config-file=PATH [--check-config] [--verbose]');
+    expect(help.message).toContain(
+      'Usage: jobchron [-c PATH | --config-file=PATH] [--check-config] [--verbose] [--user=U --group=G]',
+    );
+    expect(help.message).toContain('/etc/jobrunner/jobrunner.conf');
     expect(help.message).toContain('--config-file');
     expect(help.message).toContain('--check-config');
     const version = usageErrorOf(['--version']);
@@ -82,9 +93,9 @@ describe('parseDaemonArgs', () => {
     const out = new Capture();
     const err = new Capture();
     expect(reportUsageError(usageErrorOf(['--help']), out, err)).toBe(0);
-    expect(reportUsageError(usageErrorOf([]), out, err)).toBe(1);
+    expect(reportUsageError(usageErrorOf(['--config-file=']), out, err)).toBe(1);
     expect(out.text).toContain('Usage: jobrunner');
-    expect(err.text).toContain('missing --config-file');
+    expect(err.text).toContain('--config-file must not be empty');
   });
 });
 

@@ -19,7 +19,7 @@ import { loadConfig, type CliIo } from './context.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './errors.js';
 
 const KINDS: readonly BackendKind[] = ['memcached', 'redis', 'kafka'];
-export const DEFAULT_CONFIG_FILE = '/etc/jobrunner/jobrunner.conf';
+import { DEFAULT_CONFIG_FILE } from '../../config/default-path.js';
 
 export interface MigrateArgs {
   readonly from: BackendKind;
@@ -42,96 +42,116 @@ export interface MigrateArgs {
 }
 
 function parser(argv: string[]): Argv {
-  return yargs(argv)
-    .scriptName('jobqueue migrate')
-    .locale('en')
-    .usage(
-      'Move queued jobs between backends: copy, verify, then (with --delete-source) delete what was verified.\n\n' +
-        'Usage: jobqueue migrate --from <memcached|redis|kafka> --to <memcached|redis|kafka> [options]',
-    )
-    .option('from', { choices: KINDS, demandOption: true, describe: 'Source backend' })
-    .option('to', { choices: KINDS, demandOption: true, describe: 'Target backend' })
-    .option('config-file', {
-      alias: 'c',
-      type: 'string',
-      requiresArg: true,
-      default: DEFAULT_CONFIG_FILE,
-      describe: 'jobrunner.conf with the sections of both ends',
-    })
-    .option('from-config', {
-      type: 'string',
-      requiresArg: true,
-      describe: 'Config of the source (default --config-file)',
-    })
-    .option('to-config', {
-      type: 'string',
-      requiresArg: true,
-      describe: 'Config of the target (default --config-file)',
-    })
-    .option('wiki', {
-      type: 'string',
-      array: true,
-      requiresArg: true,
-      describe: 'Only these wikis (repeat or comma-separate)',
-    })
-    .option('type', {
-      type: 'string',
-      array: true,
-      requiresArg: true,
-      describe: 'Only these job types (repeat or comma-separate)',
-    })
-    .option('dry-run', {
-      type: 'boolean',
-      default: false,
-      describe: 'Read and convert everything, write nothing',
-    })
-    .option('rate', { type: 'number', requiresArg: true, describe: 'At most this many jobs per second' })
-    .option('resume', { type: 'boolean', default: false, describe: 'Continue the migration of --checkpoint' })
-    .option('delete-source', {
-      type: 'boolean',
-      default: false,
-      describe: 'Delete verified jobs from the source',
-    })
-    .option('checkpoint', {
-      type: 'string',
-      requiresArg: true,
-      describe: 'Checkpoint file (default ./jobqueue-migrate-<from>-to-<to>.checkpoint)',
-    })
-    .option('json', { type: 'boolean', default: false, describe: 'Final report as JSON' })
-    .option('progress', {
-      type: 'boolean',
-      default: true,
-      describe: 'Progress line on stderr (--no-progress: none)',
-    })
-    .option('batch', {
-      type: 'number',
-      requiresArg: true,
-      default: 1000,
-      describe: 'Jobs per read/write batch',
-    })
-    .option('dedup-types', {
-      type: 'string',
-      array: true,
-      requiresArg: true,
-      describe: 'memcached source: more job types that ignore duplicates',
-    })
-    .option('secret-key-file', {
-      type: 'string',
-      requiresArg: true,
-      describe:
-        "kafka target: $wgSecretKey file, to sign events (default the target config's dispatch.secretKeyFile)",
-    })
-    .option('gzip', {
-      type: 'boolean',
-      default: false,
-      describe: "redis target: the queues use 'compression' => 'gzip'",
-    })
-    .strict()
-    .help()
-    .alias('help', 'h')
-    .version(false)
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
-    .exitProcess(false);
+  return (
+    yargs(argv)
+      .scriptName('jobqueue migrate')
+      .locale('en')
+      .usage(
+        'Move queued jobs between backends: copy, verify, then (with --delete-source) delete what was verified.\n\n' +
+          'Usage: jobqueue migrate --from <memcached|redis|kafka> --to <memcached|redis|kafka> [options]',
+      )
+      .option('from', { choices: KINDS, demandOption: true, describe: 'Source backend' })
+      .option('to', { choices: KINDS, demandOption: true, describe: 'Target backend' })
+      .option('config-file', {
+        alias: 'c',
+        type: 'string',
+        requiresArg: true,
+        default: DEFAULT_CONFIG_FILE,
+        describe: 'jobrunner.conf with the sections of both ends',
+      })
+      .option('from-config', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'Config of the source (default --config-file)',
+      })
+      .option('to-config', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'Config of the target (default --config-file)',
+      })
+      .option('wiki', {
+        type: 'string',
+        array: true,
+        requiresArg: true,
+        describe: 'Only these wikis (repeat or comma-separate)',
+      })
+      .option('type', {
+        type: 'string',
+        array: true,
+        requiresArg: true,
+        describe: 'Only these job types (repeat or comma-separate)',
+      })
+      .option('dry-run', {
+        type: 'boolean',
+        default: false,
+        describe: 'Read and convert everything, write nothing',
+      })
+      // Numbers as typed (yargs' number type turns "abc" into NaN); checked in parseMigrateArgs.
+      .option('rate', { type: 'string', requiresArg: true, describe: 'At most this many jobs per second' })
+      .option('resume', {
+        type: 'boolean',
+        default: false,
+        describe: 'Continue the migration of --checkpoint',
+      })
+      .option('delete-source', {
+        type: 'boolean',
+        default: false,
+        describe: 'Delete verified jobs from the source',
+      })
+      .option('checkpoint', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'Checkpoint file (default ./jobqueue-migrate-<from>-to-<to>.checkpoint)',
+      })
+      .option('json', { type: 'boolean', default: false, describe: 'Final report as JSON' })
+      .option('progress', {
+        type: 'boolean',
+        default: true,
+        describe: 'Progress line on stderr (--no-progress: none)',
+      })
+      .option('batch', {
+        type: 'string',
+        requiresArg: true,
+        default: 1000,
+        describe: 'Jobs per read/write batch',
+      })
+      .option('dedup-types', {
+        type: 'string',
+        array: true,
+        requiresArg: true,
+        describe: 'memcached source: more job types that ignore duplicates',
+      })
+      .option('secret-key-file', {
+        type: 'string',
+        requiresArg: true,
+        describe:
+          "kafka target: $wgSecretKey file, to sign events (default the target config's dispatch.secretKeyFile)",
+      })
+      .option('gzip', {
+        type: 'boolean',
+        default: false,
+        describe: "redis target: the queues use 'compression' => 'gzip'",
+      })
+      .strict()
+      .help()
+      .alias('help', 'h')
+      .version(false)
+      .wrap(Math.min(110, process.stdout.columns ?? 100))
+      .exitProcess(false)
+  );
+}
+
+/**
+ * Where the word `migrate` stands when it is the command (the first word that is not an option,
+ * `-c PATH` may come before it, as for the other commands); -1 when it is not.
+ */
+export function migrateAt(argv: readonly string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '-c' || arg === '--config-file') i++;
+    else if (!arg.startsWith('-')) return arg === 'migrate' ? i : -1;
+  }
+  return -1;
 }
 
 function list(value: unknown): string[] {

@@ -3,6 +3,7 @@
 // 0 success, 1 failure (unreachable partition, Redis error, declined prompt), 2 bad usage/config.
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
+import { DEFAULT_CONFIG_FILE } from '../../config/default-path.js';
 import type { JobrunnerConfig } from '../../config/types.js';
 import { maskSecrets } from '../../observability/logger.js';
 import type { JobState } from '../../redis/queue-store.js';
@@ -19,7 +20,6 @@ import { openLegacyStatus } from './legacy-status.js';
 
 export type { CliIo } from './context.js';
 
-export const DEFAULT_CONFIG_FILE = '/etc/jobrunner/jobrunner.conf';
 const STATES: readonly JobState[] = ['unclaimed', 'claimed', 'abandoned', 'delayed'];
 const BACKENDS = ['redis', 'kafka'] as const;
 type CliBackend = (typeof BACKENDS)[number];
@@ -34,6 +34,9 @@ function packageVersion(): string {
     return 'unknown';
   }
 }
+
+/** Numbers are read as typed and checked by num(): yargs' own number type turns "abc" into NaN. */
+const numeric = { type: 'string', requiresArg: true } as const;
 
 const filters = (y: Argv) =>
   y
@@ -76,16 +79,16 @@ function buildParser(argv: string[]): Argv {
         backend(json(filters(y)))
           .option('by-partition', { type: 'boolean', default: false, describe: 'One row per partition' })
           .option('all', { type: 'boolean', default: false, describe: 'Include listed queues without jobs' })
-          .option('limit', { type: 'number', default: 0, describe: 'Table rows to print (0 = all)' }),
+          .option('limit', { ...numeric, default: 0, describe: 'Table rows to print (0 = all)' }),
       )
       .command('inspect', 'Show the jobs of one queue, decoded', (y) =>
         json(filters(y))
           .demandOption(['wiki', 'type'])
           .option('state', { choices: STATES, default: 'unclaimed', describe: 'Which jobs' })
-          .option('limit', { type: 'number', default: 10, describe: 'Jobs to show (at most 1000)' }),
+          .option('limit', { ...numeric, default: 10, describe: 'Jobs to show (at most 1000)' }),
       )
       .command('retry-abandoned', 'Put abandoned jobs back in their queues', (y) =>
-        guarded(y).option('limit', { type: 'number', describe: 'At most this many jobs per queue' }),
+        guarded(y).option('limit', { ...numeric, describe: 'At most this many jobs per queue' }),
       )
       .command('delete', 'Delete whole queues (needs --wiki and/or --type)', (y) => guarded(y))
       // Listed for --help only: src/cli/jobqueue.ts hands `migrate` to its own parser before this one.
@@ -98,8 +101,8 @@ function buildParser(argv: string[]): Argv {
           .option('wiki', { type: 'string', requiresArg: true, describe: 'Wiki (DB domain) to push to' })
           .option('type', { type: 'string', requiresArg: true, describe: 'Job type' })
           .demandOption(['wiki', 'type'])
-          .option('count', { type: 'number', default: 1, describe: 'Number of jobs' })
-          .option('delay', { type: 'number', describe: 'Release the jobs this many seconds from now' })
+          .option('count', { ...numeric, default: 1, describe: 'Number of jobs' })
+          .option('delay', { ...numeric, describe: 'Release the jobs this many seconds from now' })
           .option('params', { type: 'string', requiresArg: true, describe: 'Job params as a JSON object' })
           .option('dedupe', {
             type: 'boolean',
@@ -107,7 +110,7 @@ function buildParser(argv: string[]): Argv {
             describe: 'removeDuplicates: identical pending jobs stored once',
           })
           .option('title', { type: 'string', requiresArg: true, describe: 'Page title (params.title)' })
-          .option('namespace', { type: 'number', describe: 'Namespace number of --title (default 0)' })
+          .option('namespace', { ...numeric, describe: 'Namespace number of --title (default 0)' })
           .option('partition', { type: 'string', requiresArg: true, describe: 'Partition to push to' })
           .option('gzip', { type: 'boolean', default: false, describe: "Queue uses 'compression' => 'gzip'" })
           .option('secret-key-file', {
@@ -116,7 +119,8 @@ function buildParser(argv: string[]): Argv {
             describe: 'kafka: file with $wgSecretKey to sign events (default: dispatch.secretKeyFile)',
           }),
       )
-      .demandCommand(1, 'Name a command: status, inspect, retry-abandoned, delete or push.')
+      .demandCommand(1, 'Name a command: status, inspect, retry-abandoned, delete, migrate or push.')
+      .recommendCommands()
       .epilog(
         'Exit codes: 0 success; 1 failure (unreachable partition, Redis error, declined prompt); 2 bad usage or config.',
       )
@@ -148,7 +152,8 @@ function num(
   const value = args[name];
   if (value === undefined) return undefined;
   if (Array.isArray(value)) throw new CliError(`--${name} was given more than once`, EXIT_USAGE);
-  const n = Number(value);
+  const text = String(value).trim();
+  const n = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : NaN;
   if (
     !Number.isFinite(n) ||
     (options.integer && !Number.isInteger(n)) ||
@@ -157,7 +162,7 @@ function num(
   ) {
     const kind = options.integer ? 'a whole number' : 'a number';
     throw new CliError(
-      `--${name} must be ${kind} from ${options.min} to ${options.max} (got ${String(value)})`,
+      `--${name} must be ${kind} from ${options.min} to ${options.max} (got ${JSON.stringify(String(value))})`,
       EXIT_USAGE,
     );
   }
@@ -174,10 +179,14 @@ function parse(argv: string[]): { args: Args; output: string } {
   let output = '';
   buildParser(argv)
     .fail((message: string | undefined, error: Error | undefined) => {
-      throw new CliError(
-        `${message ?? error?.message ?? 'bad arguments'}\nRun 'jobqueue --help' for usage.`,
-        EXIT_USAGE,
+      let text = message ?? error?.message ?? 'bad arguments';
+      // yargs says only "Did you mean status?"; name what was typed too.
+      const typed = argv.find(
+        (a, i) => !a.startsWith('-') && argv[i - 1] !== '-c' && argv[i - 1] !== '--config-file',
       );
+      if (text.startsWith('Did you mean') && typed !== undefined)
+        text = `unknown command "${typed}". ${text}`;
+      throw new CliError(`${text}\nRun 'jobqueue --help' for usage.`, EXIT_USAGE);
     })
     .parse(argv, {}, (_error: Error | undefined, parsed: Args, text: string) => {
       args = parsed;
@@ -186,7 +195,10 @@ function parse(argv: string[]): { args: Args; output: string } {
   return { args, output };
 }
 
-async function dispatch(command: CommandName, args: Args, ctx: FarmContext, io: CliIo): Promise<number> {
+type Prepared = (ctx: FarmContext, io: CliIo) => Promise<number>;
+
+/** Reads and checks every option of the command before anything connects; returns the run. */
+function prepare(command: CommandName, args: Args): Prepared {
   const wiki = str(args, 'wiki');
   const type = str(args, 'type');
   const partition = str(args, 'partition');
@@ -196,31 +208,27 @@ async function dispatch(command: CommandName, args: Args, ctx: FarmContext, io: 
     partition,
   };
   switch (command) {
-    case 'status':
-      return runStatus(
-        ctx,
-        {
-          ...common,
-          byPartition: bool(args, 'by-partition'),
-          all: bool(args, 'all'),
-          json: bool(args, 'json'),
-          limit: num(args, 'limit', { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }) ?? 0,
-        },
-        io,
-      );
-    case 'inspect':
-      return runInspect(
-        ctx,
-        {
-          wiki: wiki as string,
-          type: type as string,
-          partition,
-          state: (str(args, 'state') ?? 'unclaimed') as JobState,
-          limit: num(args, 'limit', { min: 1, max: 1000, integer: true }) ?? 10,
-          json: bool(args, 'json'),
-        },
-        io,
-      );
+    case 'status': {
+      const options = {
+        ...common,
+        byPartition: bool(args, 'by-partition'),
+        all: bool(args, 'all'),
+        json: bool(args, 'json'),
+        limit: num(args, 'limit', { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }) ?? 0,
+      };
+      return (ctx, io) => runStatus(ctx, options, io);
+    }
+    case 'inspect': {
+      const options = {
+        wiki: wiki as string,
+        type: type as string,
+        partition,
+        state: (str(args, 'state') ?? 'unclaimed') as JobState,
+        limit: num(args, 'limit', { min: 1, max: 1000, integer: true }) ?? 10,
+        json: bool(args, 'json'),
+      };
+      return (ctx, io) => runInspect(ctx, options, io);
+    }
     case 'retry-abandoned':
     case 'delete': {
       const guard = {
@@ -229,23 +237,21 @@ async function dispatch(command: CommandName, args: Args, ctx: FarmContext, io: 
         yes: bool(args, 'yes'),
         json: bool(args, 'json'),
       };
-      if (command === 'delete') return runDelete(ctx, guard, io);
+      if (command === 'delete') return (ctx, io) => runDelete(ctx, guard, io);
       const limit = num(args, 'limit', { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
-      return runRetryAbandoned(ctx, { ...guard, ...(limit !== undefined ? { limit } : {}) }, io);
+      return (ctx, io) => runRetryAbandoned(ctx, { ...guard, ...(limit !== undefined ? { limit } : {}) }, io);
     }
-    case 'push':
-      return runPush(
-        ctx,
-        {
-          wiki: wiki as string,
-          type: type as string,
-          partition,
-          ...pushedJobArgs(args),
-          gzip: bool(args, 'gzip'),
-          json: bool(args, 'json'),
-        },
-        io,
-      );
+    case 'push': {
+      const options = {
+        wiki: wiki as string,
+        type: type as string,
+        partition,
+        ...pushedJobArgs(args),
+        gzip: bool(args, 'gzip'),
+        json: bool(args, 'json'),
+      };
+      return (ctx, io) => runPush(ctx, options, io);
+    }
   }
 }
 
@@ -380,11 +386,13 @@ export async function runJobqueue(argv: string[], io: CliIo): Promise<number> {
           EXIT_USAGE,
         );
       }
+      const run = prepare(command, args);
       ctx = await openFarm(configFile, { partition: str(args, 'partition'), config, redisChosen: true });
-    } else {
-      ctx = await openFarm(configFile, { partition: str(args, 'partition') });
+      return await run(ctx, io);
     }
-    return await dispatch(command, args, ctx, io);
+    const run = prepare(command, args);
+    ctx = await openFarm(configFile, { partition: str(args, 'partition') });
+    return await run(ctx, io);
   } catch (error) {
     if (error instanceof CliError) {
       io.stderr.write(`jobqueue: ${mask(error.message)}\n`);
