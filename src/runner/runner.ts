@@ -15,6 +15,7 @@ import { ALL_PARTITIONS } from './ready-view.js';
 import { RunnerMetrics, type LoopState } from './runner-metrics.js';
 import { Scheduler, type FinishReport, type QueuePick } from './scheduler.js';
 import { SlotPool, type Slot, type SlotGroup } from './slot-pool.js';
+import { WorkSummary } from './work-summary.js';
 import {
   Ring,
   summarizeLatency,
@@ -62,6 +63,7 @@ export class JobRunner {
   private readonly scheduler: Scheduler;
   private readonly pool: SlotPool<ActiveDispatch>;
   private readonly discovery: DiscoveryLoop;
+  private readonly summary: WorkSummary;
   private pushWatch: PushWatch | null = null;
   private readonly inFlight = new Set<ActiveDispatch>();
   private state: RunnerState = 'idle';
@@ -102,6 +104,18 @@ export class JobRunner {
       },
     });
     this.pool = new SlotPool(config.groups);
+    this.summary = new WorkSummary(
+      this.logger,
+      () => {
+        const gauges = this.gaugeValues();
+        return {
+          totals: { ...this.totals },
+          busySlots: gauges.reduce((n, g) => n + g.busy, 0),
+          slots: gauges.reduce((n, g) => n + g.total, 0),
+        };
+      },
+      () => this.clock.now(),
+    );
     this.discovery = new DiscoveryLoop(
       () => this.pollOnce(),
       () =>
@@ -130,6 +144,7 @@ export class JobRunner {
     this.metrics.started();
     this.setPushWatch(this.config.runner.wakeOnPush);
     this.discovery.start();
+    this.summary.start();
   }
 
   /** Starts or ends push notifications (runner.wakeOnPush; Redis backend only). */
@@ -177,6 +192,7 @@ export class JobRunner {
       await Promise.all([...this.inFlight].map((a) => a.done));
     }
     this.state = 'stopped';
+    this.summary.stop();
     this.metrics.slotGauges(this.gaugeValues(), this.clock.now(), true);
     this.logger.info('Job runner stopped', { totals: { ...this.totals } });
   }
