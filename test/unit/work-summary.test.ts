@@ -90,7 +90,7 @@ describe('WorkSummary', () => {
         jobsFailed: 0,
         dispatchErrors: 0,
         busySlots: 1,
-        seconds: 120,
+        seconds: 60,
       },
     ]);
     expect(lines.every((l) => l.level === 'info')).toBe(true);
