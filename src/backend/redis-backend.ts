@@ -7,6 +7,7 @@ import type { JobrunnerConfig, RedisServerAddress } from '../config/types.js';
 import { wikiIdFromDomain } from '../mediawiki/queue-keys.js';
 import type { Logger } from '../observability/logger.js';
 import { authFailureOf, connectRedis } from '../redis/connection.js';
+import { listPausedQueues, mergePaused, type PausedQueue } from '../redis/paused-queues.js';
 import { PartitionPushWatch } from '../redis/push-watch.js';
 import { RedisQueueStore, type DiscoveryResult } from '../redis/queue-store.js';
 import type {
@@ -243,6 +244,18 @@ export class RedisBackend implements QueueBackend {
     );
     const known = found.filter((t): t is number => t !== null);
     return known.length === 0 ? null : Math.min(...known);
+  }
+
+  /** Paused queues over every readable partition (see src/redis/paused-queues.ts). */
+  async pausedQueues(): Promise<PausedQueue[]> {
+    const settled = await Promise.allSettled(
+      this.partitionList
+        .filter((p) => p.store.client.status === 'ready')
+        .map((p) => listPausedQueues(p.store.client)),
+    );
+    const lists = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (lists.length === 0) throw new Error('no queue partition could be read for the paused queues');
+    return mergePaused(lists);
   }
 
   /** One keyspace-event subscriber per partition (see src/redis/push-watch.ts). */

@@ -78,5 +78,10 @@ export interface QueueBackend {
   listReadyQueues(): Promise<QueueListing<ReadyQueue>>;
   /** Per-queue counts for operators. */
   queueCounts(filter?: { wiki?: string; type?: string }): Promise<QueueListing<QueueCounts>>;
+  /**
+   * Queues an operator paused (runners take no new dispatch for them), where the backend keeps
+   * such a list (Redis). Rejects when no partition could be read (the caller keeps its last list).
+   */
+  pausedQueues?(): Promise<{ wiki: string; type: string }[]>;
   close(): Promise<void>;
 }

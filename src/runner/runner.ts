@@ -15,10 +15,12 @@ import { ALL_PARTITIONS } from './ready-view.js';
 import { RunnerMetrics, type LoopState } from './runner-metrics.js';
 import { Scheduler, type FinishReport, type QueuePick } from './scheduler.js';
 import { SlotPool, type Slot, type SlotGroup } from './slot-pool.js';
+import { PausedQueues } from './paused.js';
 import { WorkSummary } from './work-summary.js';
 import {
   Ring,
   summarizeLatency,
+  type FailedJobRecord,
   type FailureRecord,
   type GroupStats,
   type RunnerStats,
@@ -26,7 +28,10 @@ import {
 } from './stats.js';
 
 export interface JobRunnerDeps {
-  readonly backend: Pick<QueueBackend, 'listReadyQueues' | 'watchPushes' | 'headJobTimestamp'>;
+  readonly backend: Pick<
+    QueueBackend,
+    'listReadyQueues' | 'watchPushes' | 'headJobTimestamp' | 'pausedQueues'
+  >;
   readonly dispatcher: Dispatcher;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -64,6 +69,7 @@ export class JobRunner {
   private readonly pool: SlotPool<ActiveDispatch>;
   private readonly discovery: DiscoveryLoop;
   private readonly summary: WorkSummary;
+  private readonly paused: PausedQueues;
   private pushWatch: PushWatch | null = null;
   private readonly inFlight = new Set<ActiveDispatch>();
   private state: RunnerState = 'idle';
@@ -74,6 +80,7 @@ export class JobRunner {
   private stopping: Promise<void> | null = null;
   private readonly failingPartitions = new Map<string, string>();
   private readonly failures = new Ring<FailureRecord>(RECENT_FAILURES);
+  private readonly failedJobs = new Ring<FailedJobRecord>(RECENT_FAILURES);
   private readonly latencies = {
     pickup: new Ring<number>(LATENCY_SAMPLES),
     notice: new Ring<number>(LATENCY_SAMPLES),
@@ -96,8 +103,14 @@ export class JobRunner {
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
     this.metrics = new RunnerMetrics(deps.metrics, deps.hostname ?? hostname());
+    const backend = deps.backend;
+    this.paused = new PausedQueues(
+      backend.pausedQueues ? () => backend.pausedQueues?.() ?? Promise.resolve([]) : undefined,
+      this.logger,
+    );
     this.scheduler = new Scheduler(config.groups, config.runner, this.clock.now(), {
       ...(deps.random ? { random: deps.random } : {}),
+      isPaused: (wiki, type) => this.paused.has(wiki, type),
       onPriorityChange: (group, from, to, why) => {
         this.metrics.priorityChanged();
         this.logger.debug('priority mode changed', { group, from, to, why });
@@ -143,7 +156,10 @@ export class JobRunner {
     }
     this.metrics.started();
     this.setPushWatch(this.config.runner.wakeOnPush);
-    this.discovery.start();
+    // Paused queues are read before the first pick, so a restart never runs one.
+    void this.paused.start().then(() => {
+      if (this.state === 'running') this.discovery.start();
+    });
     this.summary.start();
   }
 
@@ -193,6 +209,7 @@ export class JobRunner {
     }
     this.state = 'stopped';
     this.summary.stop();
+    this.paused.stop();
     this.metrics.slotGauges(this.gaugeValues(), this.clock.now(), true);
     this.logger.info('Job runner stopped', { totals: { ...this.totals } });
   }
@@ -519,6 +536,16 @@ export class JobRunner {
       this.logger.warn('Dispatch aborted by shutdown', fields);
     }
     if (result.failedJobs > 0) {
+      for (const job of result.result?.jobs ?? []) {
+        if (job.status !== 'ok') {
+          this.failedJobs.push({
+            at: now,
+            wiki: pick.wiki,
+            type: job.type || pick.type,
+            error: job.error ?? '(no error text)',
+          });
+        }
+      }
       // Failed jobs are MediaWiki's business (they stay claimed and are retried), but say which.
       const errors = [...new Set((result.result?.jobs ?? []).flatMap((j) => (j.error ? [j.error] : [])))];
       this.logger.warn('Jobs failed', {
@@ -585,6 +612,7 @@ export class JobRunner {
       groups,
       totals: { ...this.totals },
       recentFailures: this.failures.toArray(),
+      recentFailedJobs: this.failedJobs.toArray(),
       pickupLatency: summarizeLatency(
         'enqueue-to-dispatch',
         this.latencies.pickup.toArray(),

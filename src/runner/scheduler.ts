@@ -45,6 +45,8 @@ export interface SchedulerOptions {
   readonly random?: () => number;
   readonly readyPerExtraChild?: number;
   readonly staleTtlMs?: number;
+  /** Operator-paused queues (src/runner/paused.ts): never candidates while paused. */
+  readonly isPaused?: (wiki: string, type: string) => boolean;
   readonly onPriorityChange?: (
     group: string,
     from: PriorityMode,
@@ -209,6 +211,7 @@ export class Scheduler {
     const out: Candidate[] = [];
     for (const q of this.view.queues()) {
       if (!typeAllowed(group, mode, q.type)) continue;
+      if (this.options.isPaused?.(q.wiki, q.type)) continue;
       if (this.backoffs.isHeld(q.key, q.wiki, now)) continue;
       if (!this.capsAllow(q)) continue;
       const since = this.waitingSince.get(q.key);

@@ -55,6 +55,15 @@ export interface FailureRecord {
   readonly durationMs: number;
 }
 
+/** One job runJobs reported as failed (it stays claimed; jobchron retries or abandons it). */
+export interface FailedJobRecord {
+  readonly at: number;
+  readonly wiki: string;
+  /** The job's own type (a dispatch for one type can report others it ran). */
+  readonly type: string;
+  readonly error: string;
+}
+
 export interface LatencySummary {
   /**
    * enqueue-to-dispatch: dispatch start minus the time the job it pops first became ready (release
@@ -78,6 +87,8 @@ export interface RunnerStats {
   readonly totals: RunnerTotals;
   /** Last 50 failed dispatches, oldest first. */
   readonly recentFailures: readonly FailureRecord[];
+  /** Jobs MediaWiki reported `failed` (with its error), newest last. */
+  readonly recentFailedJobs: readonly FailedJobRecord[];
   /** Enqueue → dispatch start (job timestamps; Redis backend). */
   readonly pickupLatency: LatencySummary;
   /** Discovery notice → dispatch start. */

@@ -14,6 +14,7 @@ import type { Metrics } from '../observability/statsd.js';
 import { FarmQueues, type PartitionReport } from './farm-queues.js';
 import { summarizeFarm, type FarmSummary } from './farm-summary.js';
 import { createPrometheusMetrics, teeMetrics } from './prometheus-metrics.js';
+import { pausedOf, setPaused, withPaused } from './pause-actions.js';
 import { deleteQueues, retryAbandoned } from './queue-actions.js';
 import { startStatusServer, type AdminActions, type DaemonRole, type StatusServerHandle } from './server.js';
 
@@ -37,6 +38,8 @@ export interface DaemonStatusOptions {
   readonly registry: Registry;
   readonly status: () => object;
   readonly ready: () => boolean;
+  /** Sampling interval of the dashboard history (tests); default the server's. */
+  readonly historyIntervalMs?: number;
 }
 
 export interface DaemonStatusHandle extends StatusServerHandle {
@@ -122,6 +125,7 @@ export async function startDaemonStatus(options: DaemonStatusOptions): Promise<D
       secrets,
       allowedHosts: config.status.allowedHosts,
       peer: peerOf(role, config),
+      ...(options.historyIntervalMs !== undefined ? { historyIntervalMs: options.historyIntervalMs } : {}),
       version: packageVersion(),
     });
   } catch (error) {
@@ -168,11 +172,16 @@ async function queueSource(config: JobrunnerConfig, logger: Logger): Promise<Que
   const backend = new RedisBackend(config, logger);
   const farm = new FarmQueues(backend);
   return {
-    summary: async () => summarizeFarm(await farm.list()),
+    summary: async () => {
+      const [listing, paused] = await Promise.all([farm.list(), pausedOf(farm)]);
+      return withPaused(summarizeFarm(listing), paused);
+    },
     health: () => farm.ping(),
     actions: {
       retryAbandoned: async (target) => retryAbandoned(farm, (await farm.list(target)).queues),
       deleteQueue: async (target) => deleteQueues(farm, (await farm.list(target)).queues),
+      pauseQueue: (target) => setPaused(farm, target, true),
+      resumeQueue: (target) => setPaused(farm, target, false),
     },
     close: () => backend.close(),
   };

@@ -19,6 +19,8 @@ export interface QueueRow {
   readonly oldestAgeSeconds: number | null;
   /** Partitions holding this queue. */
   readonly partitions: string[];
+  /** An operator paused it: runners take no new dispatch for it (src/redis/paused-queues.ts). */
+  readonly paused?: boolean;
 }
 
 export interface QueueTotals {
@@ -41,6 +43,8 @@ export interface FarmSummary {
   readonly emptyQueues: number;
   readonly partitions: PartitionReport[];
   readonly errors: PartitionError[];
+  /** Paused queues, also those holding no job now (set by the status server's source). */
+  readonly paused?: readonly { readonly wiki: string; readonly type: string; readonly at: number }[];
 }
 
 export interface SummaryOptions {
@@ -93,6 +97,8 @@ export interface QueueQueryResult {
   readonly emptyQueues: number;
   readonly partitions: PartitionReport[];
   readonly errors: PartitionError[];
+  /** Paused queues of the whole farm (not filtered). */
+  readonly paused: readonly { readonly wiki: string; readonly type: string; readonly at: number }[];
 }
 
 export const DEFAULT_QUERY_LIMIT = 100;
@@ -239,5 +245,6 @@ export function queryQueues(summary: FarmSummary, query: QueueQuery = {}): Queue
     emptyQueues: summary.emptyQueues,
     partitions: summary.partitions,
     errors: summary.errors,
+    paused: summary.paused ?? [],
   };
 }

@@ -33,7 +33,9 @@ import {
   stringParam,
   type Masker,
 } from './http-util.js';
+import type { PauseReport } from './pause-actions.js';
 import type { DeleteReport, RetryReport } from './queue-actions.js';
+import { History, HISTORY_INTERVAL_MS, sampleOf } from './history.js';
 import { registerQueueMetrics } from './queue-metrics.js';
 import { SnapshotCache, type QueueSnapshotSource } from './snapshot-cache.js';
 
@@ -49,7 +51,18 @@ export interface AdminTarget {
 export interface AdminActions {
   retryAbandoned(target: AdminTarget): Promise<RetryReport>;
   deleteQueue(target: AdminTarget): Promise<DeleteReport>;
+  /** Runners take no new dispatch for a paused queue (Redis backend). */
+  pauseQueue?(target: AdminTarget): Promise<PauseReport>;
+  resumeQueue?(target: AdminTarget): Promise<PauseReport>;
 }
+
+/** Admin routes (POST /api/admin/NAME) and what runs them; `check` only validates the token. */
+const ADMIN_ROUTES = {
+  'retry-abandoned': (a: AdminActions, t: AdminTarget) => a.retryAbandoned(t),
+  'delete-queue': (a: AdminActions, t: AdminTarget) => a.deleteQueue(t),
+  'pause-queue': (a: AdminActions, t: AdminTarget) => a.pauseQueue?.(t),
+  'resume-queue': (a: AdminActions, t: AdminTarget) => a.resumeQueue?.(t),
+} as const;
 
 export interface StatusServerOptions {
   readonly role: DaemonRole;
@@ -79,6 +92,8 @@ export interface StatusServerOptions {
   readonly peer?: { readonly role: DaemonRole; readonly url: string };
   /** How long one farm listing is reused (ms); default 2000. */
   readonly queueCacheMs?: number;
+  /** Sampling interval of the dashboard's last-hour history (ms); default 10 s. */
+  readonly historyIntervalMs?: number;
   /** Queues labelled individually in jobqueue_jobs; default 50. */
   readonly topQueues?: number;
   readonly version?: string;
@@ -137,6 +152,11 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     (s) => s !== '',
   );
   const mask: Masker = (text) => maskSecrets(text, secrets);
+  // The dashboard's charts: one sample of the cached summary per interval, kept for an hour.
+  const history = new History(
+    async () => sampleOf(await cache.get().catch(() => null), options.status(), Date.now()),
+    options.historyIntervalMs ?? HISTORY_INTERVAL_MS,
+  );
   const { assets, problems } = loadDashboardAssets();
   for (const problem of problems) log.warn('Dashboard unavailable', { problem });
   const startedAt = Date.now();
@@ -195,8 +215,8 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     if (req.method !== 'POST') throw new HttpError(405, 'admin actions are POST requests', { Allow: 'POST' });
     const actions = options.actions as AdminActions;
     const name = path.slice('/api/admin/'.length);
-    if (name !== 'retry-abandoned' && name !== 'delete-queue')
-      throw new HttpError(404, `no admin action ${path}`);
+    if (name === 'check') return sendJson(res, 200, { ok: true }, mask);
+    if (!Object.hasOwn(ADMIN_ROUTES, name)) throw new HttpError(404, `no admin action ${path}`);
     const body = await readJsonBody(req);
     const target: AdminTarget = {
       wiki: requiredString(body, 'wiki'),
@@ -205,8 +225,8 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
         ? { partition: optionalString(body, 'partition') }
         : {}),
     };
-    const result: RetryReport | DeleteReport =
-      name === 'retry-abandoned' ? await actions.retryAbandoned(target) : await actions.deleteQueue(target);
+    const result = await ADMIN_ROUTES[name as keyof typeof ADMIN_ROUTES](actions, target);
+    if (result === undefined) throw new HttpError(501, `${name} is not available with this backend`);
     cache.invalidate();
     log.info('Admin action', { action: name, ...target, result });
     sendJson(res, result.errors.length > 0 ? 502 : 200, { action: name, target, result }, mask);
@@ -254,6 +274,8 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
         const { rows: _rows, ...queues } = summary;
         return sendJson(res, 200, { ...ownStatus(), queues }, mask);
       }
+      case '/api/history':
+        return sendJson(res, 200, history.columns(), mask);
       case '/api/overview':
         return sendJson(res, 200, { self: ownStatus(), peer: await peerStatus() }, mask);
       case '/api/queues': {
@@ -300,6 +322,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       resolve();
     });
   });
+  history.start();
   const bound = server.address() as AddressInfo;
   const url = `http://${urlHost(bound.address)}:${bound.port}`;
   log.info('Status server listening', { address: bound.address, port: bound.port, admin: adminEnabled });
@@ -309,6 +332,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     url,
     close: () =>
       new Promise<void>((resolve) => {
+        history.stop();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

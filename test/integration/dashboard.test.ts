@@ -1,9 +1,11 @@
 // The status dashboard in real headless Chromium (Debian `chromium` via playwright-core) against a
 // JobRunner on the MediaWiki test farm, wired as the jobrunner daemon wires it: the page shows the
 // queues that exist with the numbers `jobqueue status --json` gives, follows pushes and drains,
-// shows slots, failures and the jobchron next door, and its admin actions need the token.
-// A screenshot is kept in test-artifacts/.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// shows slots, failed jobs and dispatches and the jobchron next door, charts the last hour with
+// uPlot, and its admin actions need a token checked on entry; pausing a queue from the page stops
+// every runner taking it (also a restarted one) until it is resumed; slots a reload removed show
+// as closing. Screenshots are kept in test-artifacts/.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -45,6 +47,8 @@ let chronStatus: DaemonStatusHandle;
 let browser: Browser;
 let page: Page;
 const logs: string[] = [];
+/** Confirm dialogs the page showed (all accepted). */
+const dialogs: string[] = [];
 
 function logger(service: string) {
   return createLogger({
@@ -149,8 +153,9 @@ beforeAll(async () => {
   writeFileSync(
     configFile,
     JSON.stringify({
-      // The runner runs only `null` jobs, so every other queue holds still while the page is compared.
-      groups: { basic: { runners: 2, include: ['null'] } },
+      // The runner runs only `null` and `mwlabFail` jobs, so every other queue holds still while the
+      // page is compared (mwlabFail jobs are pushed only once the comparison is done).
+      groups: { basic: { runners: 2, include: ['null', 'mwlabFail'] } },
       redis: { aggregators: [redis.address], queues: [redis.address], password: PASSWORD },
       dispatcher: farm.runJobsCommand(),
       runner: { failureBackoffSeconds: 1, maxFailureBackoffSeconds: 2 },
@@ -177,6 +182,7 @@ beforeAll(async () => {
     registry: runnerMetrics.registry,
     status: () => runner.stats(),
     ready: () => runner.stats().state === 'running',
+    historyIntervalMs: 300,
   });
   const chronMetrics = daemonMetrics(noMetrics, 'jobchron');
   chron = new Chron(config, { logger: logger('jobchron'), metrics: chronMetrics.metrics, random: () => 0 });
@@ -187,6 +193,7 @@ beforeAll(async () => {
     registry: chronMetrics.registry,
     status: () => chron.getStats(),
     ready: () => true,
+    historyIntervalMs: 300,
   });
   if (!started || !chronStarted) throw new Error('status servers did not start');
   runnerStatus = started;
@@ -241,7 +248,9 @@ describe('dashboard', () => {
       (await pageRows()).some((r) => r.wiki === 'wiki2' && r.type === 'null' && r.unclaimed === 3),
     );
 
-    // The runner drains the null queues; the page follows and shows slots and the failing wiki.
+    // The runner drains the null queues; the page follows and shows slots and the failing wiki,
+    // and the job MediaWiki reports failed, with its error.
+    await farm.pushJobs('wiki1', { type: 'mwlabFail', count: 1 });
     runner.start();
     await until('the null queues of real wikis to drain on the page', async () => {
       const rows = await pageRows();
@@ -251,6 +260,27 @@ describe('dashboard', () => {
       ((await page.textContent('#failure-rows')) ?? '').includes('nosuchwiki'),
     );
     expect(await page.textContent('#failure-rows')).toMatch(/unknown wiki 'nosuchwiki'/);
+    await until('the failed job to be listed', async () =>
+      ((await page.textContent('#failed-job-rows')) ?? '').includes('mwlabFail: deliberate failure'),
+    );
+    expect(await page.textContent('#failed-job-rows')).toMatch(
+      /wiki1\s*mwlabFail\s*mwlabFail: deliberate failure/,
+    );
+
+    // The last hour: uPlot draws every chart, and the jobs chart has rates in it.
+    await until(
+      'history points',
+      async () => Number(await page.getAttribute('#history', 'data-points')) >= 3,
+    );
+    for (const id of ['chart-jobs', 'chart-backlog', 'chart-age', 'chart-pickup']) {
+      expect(await page.locator(`#${id} canvas`).count(), id).toBe(1);
+    }
+    const history = (await (await fetch(`${runnerStatus.url}/api/history`)).json()) as {
+      t: number[];
+      series: Record<string, (number | null)[]>;
+    };
+    expect(history.series.jobsOkPerSec?.some((v) => v !== null && v > 0)).toBe(true);
+    expect(history.series.unclaimed?.length).toBe(history.t.length);
     expect(await page.textContent('#daemon-state')).toBe('ready');
     expect(await page.textContent('#groups')).toContain('basic');
     expect(await page.locator('#groups .slot').count()).toBe(2);
@@ -263,6 +293,7 @@ describe('dashboard', () => {
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+    await page.locator('#history').screenshot({ path: join(ARTIFACTS, 'dashboard-charts.png') });
 
     // Sorting and filtering happen on the server.
     await page.click('#queues th[data-sort="delayed"]');
@@ -275,29 +306,33 @@ describe('dashboard', () => {
     await until('the filter to apply', async () => (await pageRows()).length === 1);
     expect((await pageRows())[0]).toMatchObject({ wiki: 'wiki1', type: 'typeHold', unclaimed: 4 });
 
-    // Admin: hidden until a token is given; a wrong token is refused; the right one deletes.
+    // Admin: hidden until a token is given; a wrong token is refused on entry (no buttons); the
+    // right one unlocks; the confirm dialog names the job count; the result shows under the row.
     expect(await page.locator('#queue-rows button').count()).toBe(0);
-    page.on('dialog', (dialog) => void dialog.accept());
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.accept();
+    });
     await page.fill('#admin-token', 'not-the-token');
     await page.click('#admin-form button[type="submit"]');
-    await until(
-      'action buttons',
-      async () => (await page.locator('#queue-rows button[data-action="delete-queue"]').count()) === 1,
-    );
-    await page.click('#queue-rows button[data-action="delete-queue"]');
     await until('the refusal', async () =>
-      ((await page.textContent('#admin-result')) ?? '').startsWith('Refused: wrong admin token'),
+      ((await page.textContent('#admin-state')) ?? '').startsWith('Not unlocked: wrong admin token'),
     );
-    expect(await client.exists('wiki1:jobqueue:typeHold:h-data')).toBe(1);
+    expect(await page.locator('#queue-rows button').count()).toBe(0);
     await page.fill('#admin-token', TOKEN);
     await page.click('#admin-form button[type="submit"]');
     await until(
+      'unlocked',
+      async () => (await page.textContent('#admin-state')) === 'Actions unlocked for this page.',
+    );
+    await until(
       'action buttons',
       async () => (await page.locator('#queue-rows button[data-action="delete-queue"]').count()) === 1,
     );
     await page.click('#queue-rows button[data-action="delete-queue"]');
+    expect(dialogs.at(-1)).toBe('Delete the whole typeHold queue of wiki1 (4 jobs)? They are lost.');
     await until('the deletion', async () =>
-      ((await page.textContent('#admin-result')) ?? '').startsWith('Deleted 1 queue(s) (4 job(s))'),
+      ((await page.textContent('#admin-state')) ?? '').startsWith('Deleted 1 queue(s) (4 job(s))'),
     );
     expect(await client.exists('wiki1:jobqueue:typeHold:h-data')).toBe(0);
     await until('the row to go', async () => (await pageRows()).length === 0);
@@ -308,5 +343,62 @@ describe('dashboard', () => {
     for (const text of [html, logs.join('')]) {
       for (const secret of [PASSWORD, TOKEN, farm.secretKey]) expect(text).not.toContain(secret);
     }
+  });
+
+  it('pauses a queue for every runner (also a restarted one) until resumed, and shows closing slots', async () => {
+    await page.fill('#filter', '');
+    await until('all rows back', async () => (await pageRows()).length >= 1);
+    // A queue to pause: wiki1's null queue, pushed while no runner runs.
+    await runner.stop(true);
+    const unclaimed = async (wiki: string) => client.llen(`${wiki}:jobqueue:null:l-unclaimed`);
+    await farm.pushJobs('wiki1', { type: 'null', count: 3 });
+    await until('wiki1 null on the page', async () =>
+      (await pageRows()).some((r) => r.wiki === 'wiki1' && r.type === 'null'),
+    );
+    const row = '#queue-rows tr[data-wiki="wiki1"][data-type="null"]';
+    await page.locator(`${row} button[data-action="pause-queue"]`).click();
+    expect(dialogs.at(-1)).toBe('Pause null on wiki1 (3 jobs wait)? No runner starts it until resumed.');
+    await until('the result under the row', async () =>
+      ((await page.textContent('#queue-rows tr.row-result')) ?? '').startsWith('Paused null on wiki1'),
+    );
+    await until('the paused badge', async () => ((await page.textContent(row)) ?? '').includes('paused'));
+    expect(await page.textContent('#paused-list')).toContain('wiki1 null');
+    await page.locator('#farm').screenshot({ path: join(ARTIFACTS, 'dashboard-paused.png') });
+
+    // A (re)started runner honours the pause from its first poll: another queue drains, this one stays.
+    runner = new JobRunner(config, {
+      backend,
+      dispatcher,
+      logger: logger('jobrunner'),
+      metrics: daemonMetrics(noMetrics, 'jobrunner').metrics,
+      random: () => 0,
+    });
+    runner.start();
+    await farm.pushJobs('wiki2', { type: 'null', count: 2 });
+    await until('wiki2 null drained by the runner', async () => (await unclaimed('wiki2')) === 0);
+    expect(await unclaimed('wiki1')).toBe(3);
+
+    // Resume from the page: the queue runs again.
+    await page
+      .locator('#queue-rows tr[data-wiki="wiki1"][data-type="null"] button[data-action="resume-queue"]')
+      .click();
+    await until('wiki1 null drained after resume', async () => (await unclaimed('wiki1')) === 0, 60_000);
+    expect(await page.textContent('#paused-list')).toBe('');
+
+    // Slots a reload removes finish their job and show as closing meanwhile.
+    for (const wiki of ['wiki1', 'wiki2'])
+      await farm.pushJobs(wiki, { type: 'null', count: 40, usleep: 100_000 });
+    await until('both slots busy', async () => (await page.locator('#groups .slot.busy').count()) === 2);
+    const shrunk = join(dir, 'shrunk.conf');
+    writeFileSync(shrunk, readFileSync(configFile, 'utf8').replace('"runners":2', '"runners":1'));
+    runner.reload(loadConfigFile(shrunk));
+    await until('a closing slot', async () => (await page.locator('#groups .slot.retiring').count()) === 1);
+    expect(await page.textContent('#groups')).toMatch(/1 of 1 busy, 1 closing when their job ends/);
+    await page.locator('#runner').screenshot({ path: join(ARTIFACTS, 'dashboard-closing-slot.png') });
+    await until(
+      'the closing slot gone',
+      async () => (await page.locator('#groups .slot').count()) === 1,
+      60_000,
+    );
   });
 });

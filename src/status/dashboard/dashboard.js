@@ -23,7 +23,21 @@
     again: false,
     adminEnabled: false,
     token: null,
+    // Row order is kept while the pointer is over the table or an action runs, so a refresh never
+    // moves another queue's button under the pointer.
+    pointerOnTable: false,
+    pending: 0,
+    // Set by the operator's own sort / filter changes, which must reorder even while frozen.
+    reorder: false,
+    order: [],
+    lastQueues: null,
+    // Result of the last action on a row, shown under that row: key → { text, failed }.
+    rowResults: new Map(),
+    charts: {},
   };
+
+  const rowKey = (wiki, type) => JSON.stringify([wiki, type]);
+  const frozen = () => state.pointerOnTable || state.pending > 0;
 
   const byId = (id) => document.getElementById(id);
 
@@ -113,10 +127,16 @@
     );
     errors.hidden = data.errors.length === 0;
 
-    const body = document.createElement('tbody');
-    body.id = 'queue-rows';
-    for (const row of data.rows) body.append(queueRow(row));
-    byId('queue-rows').replaceWith(body);
+    const paused = data.paused || [];
+    const pausedNote = byId('paused-list');
+    pausedNote.textContent =
+      paused.length === 0
+        ? ''
+        : 'Paused (runners take no new dispatch): ' + paused.map((p) => p.wiki + ' ' + p.type).join(', ');
+    pausedNote.hidden = paused.length === 0;
+
+    state.lastQueues = data;
+    renderRows(data.rows);
 
     const matched = data.matchedTotals;
     const foot = byId('matched-totals');
@@ -141,15 +161,41 @@
     }
   }
 
+  // In the server's order, or in the order on screen while frozen (new rows at the end).
+  function renderRows(rows) {
+    let ordered = rows;
+    if (frozen() && !state.reorder) {
+      const at = new Map(state.order.map((key, i) => [key, i]));
+      const place = (row) => at.get(rowKey(row.wiki, row.type)) ?? Number.MAX_SAFE_INTEGER;
+      ordered = [...rows].sort((a, b) => place(a) - place(b));
+    }
+    state.reorder = false;
+    state.order = ordered.map((row) => rowKey(row.wiki, row.type));
+    const body = document.createElement('tbody');
+    body.id = 'queue-rows';
+    const columns = document.querySelectorAll('#queues thead th:not([hidden])').length;
+    for (const row of ordered) {
+      body.append(queueRow(row));
+      const result = state.rowResults.get(rowKey(row.wiki, row.type));
+      if (result) {
+        body.append(
+          el('tr', { className: 'row-result' + (result.failed ? ' failed' : ''), role: 'status' }, [
+            el('td', { colspan: columns, text: result.text }),
+          ]),
+        );
+      }
+    }
+    byId('queue-rows').replaceWith(body);
+  }
+
   function queueRow(row) {
     const tr = el('tr', {
-      className: row.abandoned > 0 ? 'has-abandoned' : '',
-      dataset: { wiki: row.wiki, type: row.type },
+      className: (row.abandoned > 0 ? 'has-abandoned' : '') + (row.paused ? ' paused' : ''),
+      dataset: { wiki: row.wiki, type: row.type, total: String(row.total), abandoned: String(row.abandoned) },
     });
-    tr.append(
-      el('td', { text: row.wiki, dataset: { col: 'wiki' } }),
-      el('td', { text: row.type, dataset: { col: 'type' } }),
-    );
+    const typeCell = el('td', { text: row.type, dataset: { col: 'type' } });
+    if (row.paused) typeCell.append(el('span', { className: 'badge', text: 'paused' }));
+    tr.append(el('td', { text: row.wiki, dataset: { col: 'wiki' } }), typeCell);
     for (const key of ['unclaimed', 'claimed', 'abandoned', 'delayed', 'total']) {
       tr.append(el('td', { className: 'num', text: formatCount(row[key]), dataset: { col: key } }));
     }
@@ -172,6 +218,12 @@
       cell.append(
         el('button', {
           type: 'button',
+          text: row.paused ? 'Resume' : 'Pause',
+          dataset: { action: row.paused ? 'resume-queue' : 'pause-queue' },
+        }),
+        ' ',
+        el('button', {
+          type: 'button',
           className: 'danger',
           text: 'Delete',
           dataset: { action: 'delete-queue' },
@@ -191,6 +243,39 @@
     ]);
   }
 
+  // "2 of 2 busy, 2 closing": slots a reload removed finish their job, then disappear.
+  function groupLine(group) {
+    const closing = group.slots.filter((s) => s.retiring).length;
+    const busyKept = group.slots.filter((s) => s.busy && !s.retiring).length;
+    return (
+      ' · ' +
+      busyKept +
+      ' of ' +
+      group.runners +
+      ' busy' +
+      (closing > 0 ? ', ' + closing + ' closing when their job ends' : '') +
+      ' · ' +
+      group.mode +
+      ' priority'
+    );
+  }
+
+  function renderFailedJobs(stats) {
+    const jobs = [...(stats.recentFailedJobs || [])].reverse().slice(0, 20);
+    byId('failed-job-rows').replaceChildren(
+      ...(jobs.length === 0
+        ? [el('tr', {}, [el('td', { colspan: 4, className: 'muted', text: 'No failed jobs.' })])]
+        : jobs.map((j) =>
+            el('tr', {}, [
+              el('td', { text: formatTime(j.at) }),
+              el('td', { text: j.wiki }),
+              el('td', { text: j.type }),
+              el('td', { text: j.error }),
+            ]),
+          )),
+    );
+  }
+
   function renderRunner(stats, note) {
     const section = byId('runner');
     section.hidden = false;
@@ -200,8 +285,10 @@
       byId('runner-totals').replaceChildren();
       byId('groups').replaceChildren();
       byId('failure-rows').replaceChildren();
+      byId('failed-job-rows').replaceChildren();
       return;
     }
+    renderFailedJobs(stats);
     const t = stats.totals;
     const pickup = stats.pickupLatency || {};
     const notice = stats.noticeLatency || {};
@@ -224,24 +311,27 @@
           el('strong', { text: group.name }),
           el('span', {
             className: 'muted',
-            text: ' · ' + group.busy + ' of ' + group.runners + ' busy · ' + group.mode + ' priority',
+            text: groupLine(group),
           }),
           el(
             'div',
             { className: 'slots' },
             group.slots.map((slot) =>
               el('span', {
-                className: 'slot' + (slot.busy ? ' busy' : ''),
-                text: slot.busy
-                  ? '#' +
-                    slot.index +
-                    ' ' +
-                    slot.wiki +
-                    ' · ' +
-                    slot.type +
-                    ' · ' +
-                    formatAge((now - slot.since) / 1000)
-                  : '#' + slot.index + ' idle',
+                className: 'slot' + (slot.busy ? ' busy' : '') + (slot.retiring ? ' retiring' : ''),
+                title: slot.retiring ? 'Removed by a reload: closes when its job ends' : undefined,
+                text:
+                  (slot.retiring ? 'closing · ' : '') +
+                  (slot.busy
+                    ? '#' +
+                      slot.index +
+                      ' ' +
+                      slot.wiki +
+                      ' · ' +
+                      slot.type +
+                      ' · ' +
+                      formatAge((now - slot.since) / 1000)
+                    : '#' + slot.index + ' idle'),
               }),
             ),
           ),
@@ -356,9 +446,14 @@
   }
 
   async function load() {
-    const [queues, overview] = await Promise.all([getJson(queueUrl()), getJson('api/overview')]);
+    const [queues, overview, history] = await Promise.all([
+      getJson(queueUrl()),
+      getJson('api/overview'),
+      getJson('api/history'),
+    ]);
     renderQueues(queues);
     renderOverview(overview);
+    renderHistory(history);
     const updated = byId('updated');
     updated.textContent = new Date(queues.generatedAt).toLocaleTimeString();
     updated.setAttribute('datetime', new Date(queues.generatedAt).toISOString());
@@ -399,44 +494,168 @@
     byId('admin-lock').hidden = !state.token;
   }
 
-  async function adminAction(action, wiki, type) {
-    const result = byId('admin-result');
-    result.textContent = 'Working…';
+  async function adminPost(action, body) {
+    const response = await fetch('api/admin/' + action, {
+      method: 'POST',
+      cache: 'no-store',
+      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + state.token },
+      body: JSON.stringify(body),
+    });
+    let parsed = {};
     try {
-      const response = await fetch('api/admin/' + action, {
-        method: 'POST',
-        cache: 'no-store',
-        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + state.token },
-        body: JSON.stringify({ wiki, type }),
-      });
-      const body = await response.json();
-      if (response.status === 401 || response.status === 403) {
+      parsed = await response.json();
+    } catch (_) {
+      parsed = { error: 'HTTP ' + response.status };
+    }
+    return { status: response.status, body: parsed };
+  }
+
+  function describeResult(action, wiki, type, r) {
+    const what = type + ' on ' + wiki;
+    let text;
+    if (action === 'retry-abandoned')
+      text =
+        'Retried ' +
+        r.moved +
+        ' abandoned job(s) of ' +
+        what +
+        (r.noData ? ' (' + r.noData + ' without data left in place)' : '');
+    else if (action === 'delete-queue')
+      text = 'Deleted ' + r.queues + ' queue(s) (' + r.jobs + ' job(s)) of ' + what;
+    else if (action === 'pause-queue') text = 'Paused ' + what + ': runners take no new dispatch for it';
+    else text = 'Resumed ' + what;
+    if (r.errors && r.errors.length > 0)
+      text += '; errors: ' + r.errors.map((e) => e.partition + ': ' + e.error).join('; ');
+    return text;
+  }
+
+  // The result is shown under the queue's own row (and in the admin section for the record).
+  async function adminAction(action, wiki, type) {
+    const key = rowKey(wiki, type);
+    state.pending++;
+    state.rowResults.set(key, { text: 'Working…', failed: false });
+    if (state.lastQueues) renderRows(state.lastQueues.rows);
+    let outcome;
+    try {
+      const { status, body } = await adminPost(action, { wiki, type });
+      if (status === 401 || status === 403) {
         state.token = null;
         showAdminColumn();
-        result.textContent = 'Refused: ' + body.error;
-        return;
-      }
-      if (body.error) {
-        result.textContent = 'Failed: ' + body.error;
+        outcome = { text: 'Refused: ' + body.error, failed: true };
+      } else if (body.error) {
+        outcome = { text: 'Failed: ' + body.error, failed: true };
       } else {
-        const r = body.result;
-        result.textContent =
-          action === 'retry-abandoned'
-            ? 'Retried ' +
-              r.moved +
-              ' abandoned job(s) of ' +
-              type +
-              ' on ' +
-              wiki +
-              (r.noData ? ' (' + r.noData + ' without data left in place)' : '')
-            : 'Deleted ' + r.queues + ' queue(s) (' + r.jobs + ' job(s)) of ' + type + ' on ' + wiki;
-        if (r.errors.length > 0)
-          result.textContent += '; errors: ' + r.errors.map((e) => e.partition + ': ' + e.error).join('; ');
+        outcome = {
+          text: describeResult(action, wiki, type, body.result),
+          failed: body.result.errors && body.result.errors.length > 0,
+        };
       }
     } catch (error) {
-      result.textContent = 'Failed: ' + error.message;
+      outcome = { text: 'Failed: ' + error.message, failed: true };
     }
+    state.rowResults.set(key, outcome);
+    byId('admin-state').textContent = outcome.text;
+    state.pending--;
+    await refresh();
+  }
+
+  // A token is checked when it is entered: a wrong one never shows the actions.
+  async function unlock(token) {
+    const note = byId('admin-state');
+    if (!token) {
+      note.textContent = '';
+      return;
+    }
+    note.textContent = 'Checking the token…';
+    state.token = token;
+    try {
+      const { status, body } = await adminPost('check', {});
+      if (status !== 200) {
+        state.token = null;
+        note.textContent = 'Not unlocked: ' + (body.error || 'HTTP ' + status);
+      } else {
+        note.textContent = 'Actions unlocked for this page.';
+      }
+    } catch (error) {
+      state.token = null;
+      note.textContent = 'Not unlocked: ' + error.message;
+    }
+    showAdminColumn();
     refresh();
+  }
+
+  function confirmation(action, tr) {
+    const { wiki, type } = tr.dataset;
+    const total = Number(tr.dataset.total);
+    const abandoned = Number(tr.dataset.abandoned);
+    const jobs = (n) => formatCount(n) + ' job' + (n === 1 ? '' : 's');
+    if (action === 'delete-queue')
+      return 'Delete the whole ' + type + ' queue of ' + wiki + ' (' + jobs(total) + ')? They are lost.';
+    if (action === 'retry-abandoned')
+      return 'Retry the ' + jobs(abandoned) + ' abandoned ' + type + ' job(s) of ' + wiki + '?';
+    if (action === 'pause-queue')
+      return (
+        'Pause ' + type + ' on ' + wiki + ' (' + jobs(total) + ' wait)? No runner starts it until resumed.'
+      );
+    return 'Resume ' + type + ' on ' + wiki + '?';
+  }
+
+  // ---- last hour -----------------------------------------------------------------------------
+
+  const CHARTS = {
+    'chart-jobs': {
+      series: [
+        { key: 'jobsOkPerSec', label: 'ok jobs/s', stroke: '#157347' },
+        { key: 'jobsFailedPerSec', label: 'failed jobs/s', stroke: '#b42318' },
+        { key: 'dispatchErrorsPerSec', label: 'failed dispatches/s', stroke: '#b45309' },
+      ],
+    },
+    'chart-age': { series: [{ key: 'oldestAgeSeconds', label: 'oldest job (s)', stroke: '#2a5db0' }] },
+    'chart-pickup': {
+      series: [
+        { key: 'pickupP50Ms', label: 'p50 (ms)', stroke: '#2a5db0' },
+        { key: 'pickupP99Ms', label: 'p99 (ms)', stroke: '#7c3aed' },
+      ],
+    },
+  };
+  const TOP_COLORS = ['#7c3aed', '#0e7490', '#b45309', '#be185d', '#4d7c0f'];
+
+  function drawChart(id, series, data) {
+    const figure = byId(id);
+    const width = Math.max(300, figure.clientWidth - 16);
+    const known = state.charts[id];
+    const labels = series.map((s) => s.label).join('\n');
+    if (known && known.labels === labels) {
+      known.plot.setData(data);
+      return;
+    }
+    if (known) known.plot.destroy();
+    const plot = new window.uPlot(
+      {
+        width,
+        height: 180,
+        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, spanGaps: false }))],
+        axes: [{}, { size: 60 }],
+      },
+      data,
+      figure,
+    );
+    state.charts[id] = { plot, labels };
+  }
+
+  function renderHistory(h) {
+    if (typeof window.uPlot !== 'function') {
+      byId('history-note').textContent = 'Charts unavailable: the charting library did not load.';
+      return;
+    }
+    byId('history').dataset.points = String(h.t.length);
+    for (const [id, chart] of Object.entries(CHARTS)) {
+      drawChart(id, chart.series, [h.t, ...chart.series.map((s) => h.series[s.key])]);
+    }
+    const backlog = [{ label: 'farm unclaimed', stroke: '#1d2329' }].concat(
+      h.top.labels.map((label, i) => ({ label, stroke: TOP_COLORS[i % TOP_COLORS.length] })),
+    );
+    drawChart('chart-backlog', backlog, [h.t, h.series.unclaimed, ...h.top.values]);
   }
 
   // ---- wiring ------------------------------------------------------------------------------------
@@ -450,12 +669,14 @@
           state.sort = key;
           state.dir = NAME_COLUMNS.includes(key) ? 'asc' : 'desc';
         }
+        state.reorder = true;
         refresh();
       });
     }
     byId('sort-attention').addEventListener('click', () => {
       state.sort = 'attention';
       state.dir = 'desc';
+      state.reorder = true;
       refresh();
     });
     let typing = null;
@@ -463,15 +684,18 @@
       clearTimeout(typing);
       typing = setTimeout(() => {
         state.search = event.target.value.trim();
+        state.reorder = true;
         refresh();
       }, 200);
     });
     byId('abandoned-only').addEventListener('change', (event) => {
       state.abandonedOnly = event.target.checked;
+      state.reorder = true;
       refresh();
     });
     byId('limit').addEventListener('change', (event) => {
       state.limit = Number(event.target.value);
+      state.reorder = true;
       refresh();
     });
     byId('refresh').addEventListener('change', (event) => {
@@ -481,29 +705,29 @@
     byId('admin-form').addEventListener('submit', (event) => {
       event.preventDefault();
       const input = byId('admin-token');
-      state.token = input.value.trim() || null;
+      const token = input.value.trim() || null;
       input.value = '';
-      showAdminColumn();
-      byId('admin-result').textContent = state.token ? 'Actions unlocked for this page.' : '';
-      refresh();
+      unlock(token);
     });
     byId('admin-lock').addEventListener('click', () => {
       state.token = null;
       showAdminColumn();
-      byId('admin-result').textContent = 'Actions locked.';
+      byId('admin-state').textContent = 'Actions locked.';
       refresh();
     });
-    byId('queues').addEventListener('click', (event) => {
+    const table = byId('queues');
+    table.addEventListener('pointerenter', () => {
+      state.pointerOnTable = true;
+    });
+    table.addEventListener('pointerleave', () => {
+      state.pointerOnTable = false;
+    });
+    table.addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');
       if (!button) return;
       const tr = button.closest('tr');
-      const { wiki, type } = tr.dataset;
       const action = button.dataset.action;
-      const question =
-        action === 'delete-queue'
-          ? 'Delete the whole ' + type + ' queue of ' + wiki + '? Its jobs are lost.'
-          : 'Retry the abandoned ' + type + ' jobs of ' + wiki + '?';
-      if (window.confirm(question)) adminAction(action, wiki, type);
+      if (window.confirm(confirmation(action, tr))) adminAction(action, tr.dataset.wiki, tr.dataset.type);
     });
     refresh().then(schedule);
   }
