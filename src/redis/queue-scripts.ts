@@ -12,6 +12,7 @@ const SCRIPTS = {
   'head-job-timestamp': 2,
   'queue-counts': undefined,
   'retry-abandoned': 5,
+  'delete-job': 8,
 } as const;
 
 export type QueueScript = keyof typeof SCRIPTS;

@@ -467,6 +467,35 @@ export class RedisQueueStore {
   }
 
   /**
+   * Deletes one job in whatever state it is (see delete-job.lua); false when the ID was not there.
+   */
+  async deleteJob(
+    queue: Pick<QueueRef, 'type' | 'domain'>,
+    id: string,
+  ): Promise<{ found: boolean; state: string }> {
+    const k = queueKeys(queue.type, queue.domain);
+    const reply = asArray(
+      await runQueueScript(
+        this.client,
+        'delete-job',
+        [
+          k['l-unclaimed'],
+          k['z-claimed'],
+          k['z-abandoned'],
+          k['z-delayed'],
+          k['h-data'],
+          k['h-attempts'],
+          k['h-idBySha1'],
+          k['h-sha1ById'],
+        ],
+        [id],
+      ),
+      'delete-job',
+    );
+    return { found: toInt(reply[0]) === 1, state: String(reply[1] ?? '') };
+  }
+
+  /**
    * MediaWiki's doDelete(): DEL the 8 queue keys and SREM the queue ID, atomically. Pass the stored
    * member as queueId when it came from listQueues(), so an unusual encoding is removed as stored.
    */

@@ -16,7 +16,14 @@ import { summarizeFarm, type FarmSummary } from './farm-summary.js';
 import { createPrometheusMetrics, teeMetrics } from './prometheus-metrics.js';
 import { pausedOf, setPaused, withPaused } from './pause-actions.js';
 import { deleteQueues, retryAbandoned } from './queue-actions.js';
-import { startStatusServer, type AdminActions, type DaemonRole, type StatusServerHandle } from './server.js';
+import { deleteJob, queueDetail, retryJob } from './queue-detail.js';
+import {
+  startStatusServer,
+  type AdminActions,
+  type DaemonRole,
+  type StatusServerHandle,
+  type StatusServerOptions,
+} from './server.js';
 
 export interface DaemonMetrics {
   /** statsd and Prometheus together: give this to the runner / chron. */
@@ -119,6 +126,7 @@ export async function startDaemonStatus(options: DaemonStatusOptions): Promise<D
       registry: options.registry,
       queues: { summary: source.summary },
       ...(source.health ? { health: source.health } : {}),
+      ...(source.inspect ? { inspect: source.inspect } : {}),
       status: options.status,
       ready: options.ready,
       ...(adminToken !== undefined && source.actions ? { adminToken, actions: source.actions } : {}),
@@ -152,6 +160,7 @@ interface QueueSource {
   summary(): Promise<FarmSummary>;
   health?: () => Promise<readonly PartitionReport[]>;
   actions?: AdminActions;
+  inspect?: StatusServerOptions['inspect'];
   close(): Promise<void>;
 }
 
@@ -182,7 +191,10 @@ async function queueSource(config: JobrunnerConfig, logger: Logger): Promise<Que
       deleteQueue: async (target) => deleteQueues(farm, (await farm.list(target)).queues),
       pauseQueue: (target) => setPaused(farm, target, true),
       resumeQueue: (target) => setPaused(farm, target, false),
+      retryJob: (target) => retryJob(farm, target, target.id),
+      deleteJob: (target) => deleteJob(farm, target, target.id),
     },
+    inspect: (target, state, limit) => queueDetail(farm, target, state, limit),
     close: () => backend.close(),
   };
 }

@@ -36,6 +36,8 @@ import {
 import type { PauseReport } from './pause-actions.js';
 import type { DeleteReport, RetryReport } from './queue-actions.js';
 import { History, HISTORY_INTERVAL_MS, sampleOf } from './history.js';
+import { JOB_STATES, MAX_DETAIL_JOBS, type JobActionReport } from './queue-detail.js';
+import type { JobState } from '../redis/queue-store.js';
 import { registerQueueMetrics } from './queue-metrics.js';
 import { SnapshotCache, type QueueSnapshotSource } from './snapshot-cache.js';
 
@@ -46,6 +48,8 @@ export interface AdminTarget {
   readonly wiki: string;
   readonly type: string;
   readonly partition?: string;
+  /** One job (retry-job, delete-job). */
+  readonly id?: string;
 }
 
 export interface AdminActions {
@@ -54,6 +58,9 @@ export interface AdminActions {
   /** Runners take no new dispatch for a paused queue (Redis backend). */
   pauseQueue?(target: AdminTarget): Promise<PauseReport>;
   resumeQueue?(target: AdminTarget): Promise<PauseReport>;
+  /** One job of the queue page: retry an abandoned one, delete one (needs `id`). */
+  retryJob?(target: AdminTarget & { id: string }): Promise<JobActionReport>;
+  deleteJob?(target: AdminTarget & { id: string }): Promise<JobActionReport>;
 }
 
 /** Admin routes (POST /api/admin/NAME) and what runs them; `check` only validates the token. */
@@ -62,6 +69,8 @@ const ADMIN_ROUTES = {
   'delete-queue': (a: AdminActions, t: AdminTarget) => a.deleteQueue(t),
   'pause-queue': (a: AdminActions, t: AdminTarget) => a.pauseQueue?.(t),
   'resume-queue': (a: AdminActions, t: AdminTarget) => a.resumeQueue?.(t),
+  'retry-job': (a: AdminActions, t: AdminTarget) => a.retryJob?.({ ...t, id: t.id ?? '' }),
+  'delete-job': (a: AdminActions, t: AdminTarget) => a.deleteJob?.({ ...t, id: t.id ?? '' }),
 } as const;
 
 export interface StatusServerOptions {
@@ -77,6 +86,8 @@ export interface StatusServerOptions {
   /** The daemon's own state for /status and the dashboard (JobRunner.stats(), Chron.getStats()). */
   readonly status: () => object;
   readonly ready: () => boolean;
+  /** One queue's jobs of one state, for the dashboard's queue panel (Redis backend). */
+  readonly inspect?: (target: AdminTarget, state: JobState, limit: number) => Promise<object>;
   /** Liveness of each partition (PING); without it /healthz uses the queue listing. */
   readonly health?: () => Promise<readonly PartitionReport[]>;
   /** Enables the admin routes; without it they answer 403. */
@@ -224,6 +235,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       ...(optionalString(body, 'partition') !== undefined
         ? { partition: optionalString(body, 'partition') }
         : {}),
+      ...(name === 'retry-job' || name === 'delete-job' ? { id: requiredString(body, 'id') } : {}),
     };
     const result = await ADMIN_ROUTES[name as keyof typeof ADMIN_ROUTES](actions, target);
     if (result === undefined) throw new HttpError(501, `${name} is not available with this backend`);
@@ -273,6 +285,17 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
         const summary = await cache.get();
         const { rows: _rows, ...queues } = summary;
         return sendJson(res, 200, { ...ownStatus(), queues }, mask);
+      }
+      case '/api/queue': {
+        if (!options.inspect) throw new HttpError(501, 'queue details are not available with this backend');
+        const params = url.searchParams;
+        const wiki = stringParam(params, 'wiki');
+        const type = stringParam(params, 'type');
+        if (wiki === undefined || type === undefined) throw new HttpError(400, 'give ?wiki=…&type=…');
+        const target = { wiki, type };
+        const state = enumParam(params, 'state', JOB_STATES) ?? 'unclaimed';
+        const limit = intParam(params, 'limit', 50, 1, MAX_DETAIL_JOBS);
+        return sendJson(res, 200, await options.inspect(target, state, limit), mask);
       }
       case '/api/history':
         return sendJson(res, 200, history.columns(), mask);

@@ -308,7 +308,7 @@ describe('dashboard', () => {
 
     // Admin: hidden until a token is given; a wrong token is refused on entry (no buttons); the
     // right one unlocks; the confirm dialog names the job count; the result shows under the row.
-    expect(await page.locator('#queue-rows button').count()).toBe(0);
+    expect(await page.locator('#queue-rows button[data-action]').count()).toBe(0);
     page.on('dialog', (dialog) => {
       dialogs.push(dialog.message());
       void dialog.accept();
@@ -318,7 +318,7 @@ describe('dashboard', () => {
     await until('the refusal', async () =>
       ((await page.textContent('#admin-state')) ?? '').startsWith('Not unlocked: wrong admin token'),
     );
-    expect(await page.locator('#queue-rows button').count()).toBe(0);
+    expect(await page.locator('#queue-rows button[data-action]').count()).toBe(0);
     await page.fill('#admin-token', TOKEN);
     await page.click('#admin-form button[type="submit"]');
     await until(
@@ -387,8 +387,9 @@ describe('dashboard', () => {
 
     // Slots a reload removes finish their job and show as closing meanwhile.
     for (const wiki of ['wiki1', 'wiki2'])
-      await farm.pushJobs(wiki, { type: 'null', count: 40, usleep: 100_000 });
-    await until('both slots busy', async () => (await page.locator('#groups .slot.busy').count()) === 2);
+      await farm.pushJobs(wiki, { type: 'null', count: 60, usleep: 100_000 });
+    // 60 jobs of 0.1 s per child: the page has seconds to show the closing slot before it ends.
+    await until('both slots busy', async () => runner.stats().groups[0]?.busy === 2);
     const shrunk = join(dir, 'shrunk.conf');
     writeFileSync(shrunk, readFileSync(configFile, 'utf8').replace('"runners":2', '"runners":1'));
     runner.reload(loadConfigFile(shrunk));
@@ -400,5 +401,69 @@ describe('dashboard', () => {
       async () => (await page.locator('#groups .slot').count()) === 1,
       60_000,
     );
+  });
+
+  it('opens a queue: its jobs by state, and retry or delete of one job', async () => {
+    // wiki2's refreshLinks queue holds 2 delayed jobs; wiki2's mwlabFail job is moved to
+    // z-abandoned as jobchron does after its last attempt.
+    const failKeys = (k: string) => `wiki2:jobqueue:mwlabFail:${k}`;
+    const [claimedId] = await client.zrange(failKeys('z-claimed'), 0, 0);
+    expect(claimedId).toBeDefined();
+    await client
+      .multi()
+      .zrem(failKeys('z-claimed'), claimedId!)
+      .zadd(failKeys('z-abandoned'), 1_700_000_000, claimedId!)
+      .exec();
+
+    const open = async (wiki: string, type: string) => {
+      await page
+        .locator(`#queue-rows tr[data-wiki="${wiki}"][data-type="${type}"] button[data-open]`)
+        .click();
+      await until(
+        'the queue panel',
+        async () => ((await page.textContent('#detail-name')) ?? '') === `${wiki} · ${type}`,
+      );
+    };
+    await until('refreshLinks listed', async () => (await pageRows()).some((r) => r.type === 'refreshLinks'));
+    await open('wiki2', 'refreshLinks');
+    expect(await page.textContent('#detail-states')).toContain('delayed 2');
+    await page.click('#detail-states button[data-state="delayed"]');
+    await until(
+      'two delayed jobs',
+      async () => (await page.locator('#detail-rows tr[data-id]').count()) === 2,
+    );
+    const ids = await page.$$eval('#detail-rows tr[data-id]', (trs) =>
+      trs.map((tr) => tr.getAttribute('data-id')),
+    );
+    await page.locator(`#detail-rows tr[data-id="${ids[0]}"] button[data-job-action="delete-job"]`).click();
+    expect(dialogs.at(-1)).toBe(`Delete job ${ids[0]} of refreshLinks on wiki2? It is lost.`);
+    await until(
+      'one delayed job left',
+      async () => (await page.locator('#detail-rows tr[data-id]').count()) === 1,
+    );
+    await until('the deletion reported', async () =>
+      ((await page.textContent('#detail-note')) ?? '').includes(`Deleted job ${ids[0]} on ${redis.address}`),
+    );
+    expect(await client.zscore('wiki2:jobqueue:refreshLinks:z-delayed', ids[0]!)).toBeNull();
+    expect(await client.hexists('wiki2:jobqueue:refreshLinks:h-data', ids[0]!)).toBe(0);
+    expect(await client.zcard('wiki2:jobqueue:refreshLinks:z-delayed')).toBe(1);
+    await page.locator('#queue-detail').screenshot({ path: join(ARTIFACTS, 'dashboard-queue.png') });
+
+    await until('mwlabFail listed', async () =>
+      (await pageRows()).some((r) => r.wiki === 'wiki2' && r.type === 'mwlabFail' && r.abandoned === 1),
+    );
+    await open('wiki2', 'mwlabFail');
+    await page.click('#detail-states button[data-state="abandoned"]');
+    await until(
+      'the abandoned job',
+      async () => (await page.locator(`#detail-rows tr[data-id="${claimedId}"]`).count()) === 1,
+    );
+    await page.locator(`#detail-rows tr[data-id="${claimedId}"] button[data-job-action="retry-job"]`).click();
+    await until('the retry reported', async () =>
+      ((await page.textContent('#detail-note')) ?? '').includes(`Retried job ${claimedId}`),
+    );
+    expect(await client.zscore(failKeys('z-abandoned'), claimedId!)).toBeNull();
+    await page.click('#detail-close');
+    expect(await page.isVisible('#queue-detail')).toBe(false);
   });
 });

@@ -34,6 +34,8 @@
     // Result of the last action on a row, shown under that row: key → { text, failed }.
     rowResults: new Map(),
     charts: {},
+    // The queue panel: { wiki, type, state } while open.
+    detail: null,
   };
 
   const rowKey = (wiki, type) => JSON.stringify([wiki, type]);
@@ -193,7 +195,9 @@
       className: (row.abandoned > 0 ? 'has-abandoned' : '') + (row.paused ? ' paused' : ''),
       dataset: { wiki: row.wiki, type: row.type, total: String(row.total), abandoned: String(row.abandoned) },
     });
-    const typeCell = el('td', { text: row.type, dataset: { col: 'type' } });
+    const typeCell = el('td', { dataset: { col: 'type' } }, [
+      el('button', { type: 'button', className: 'link', text: row.type, dataset: { open: '1' } }),
+    ]);
     if (row.paused) typeCell.append(el('span', { className: 'badge', text: 'paused' }));
     tr.append(el('td', { text: row.wiki, dataset: { col: 'wiki' } }), typeCell);
     for (const key of ['unclaimed', 'claimed', 'abandoned', 'delayed', 'total']) {
@@ -454,6 +458,7 @@
     renderQueues(queues);
     renderOverview(overview);
     renderHistory(history);
+    if (state.detail) await loadDetail();
     const updated = byId('updated');
     updated.textContent = new Date(queues.generatedAt).toLocaleTimeString();
     updated.setAttribute('datetime', new Date(queues.generatedAt).toISOString());
@@ -600,6 +605,118 @@
     return 'Resume ' + type + ' on ' + wiki + '?';
   }
 
+  // ---- one queue -----------------------------------------------------------------------------
+
+  const SCORE_HEAD = {
+    unclaimed: 'Position',
+    claimed: 'Claimed',
+    abandoned: 'Abandoned',
+    delayed: 'Release',
+  };
+
+  async function loadDetail() {
+    const d = state.detail;
+    if (!d) return;
+    const params = new URLSearchParams({ wiki: d.wiki, type: d.type, state: d.state, limit: '50' });
+    renderDetail(await getJson('api/queue?' + params.toString()));
+  }
+
+  function renderDetail(data) {
+    const section = byId('queue-detail');
+    section.hidden = false;
+    byId('detail-name').textContent = data.wiki + ' · ' + data.type;
+    byId('detail-states').replaceChildren(
+      ...Object.entries(data.counts).map(([name, count]) =>
+        el('button', {
+          type: 'button',
+          className: name === data.state ? 'tab active' : 'tab',
+          'aria-pressed': name === data.state ? 'true' : 'false',
+          text: name + ' ' + formatCount(count),
+          dataset: { state: name },
+        }),
+      ),
+    );
+    byId('detail-score-head').textContent = SCORE_HEAD[data.state] || 'Since';
+    const shown = data.jobs.length;
+    const total = data.counts[data.state];
+    byId('detail-note').textContent =
+      (total > shown ? 'Showing ' + shown + ' of ' + formatCount(total) + ' ' + data.state + ' jobs. ' : '') +
+      (data.errors.length
+        ? 'Unreadable: ' + data.errors.map((e) => e.partition + ': ' + e.error).join('; ')
+        : '');
+    const admin = state.adminEnabled && Boolean(state.token);
+    byId('detail-rows').replaceChildren(
+      ...(shown === 0
+        ? [el('tr', {}, [el('td', { colspan: 8, className: 'muted', text: 'No ' + data.state + ' jobs.' })])]
+        : data.jobs.map((job, i) => {
+            const tr = el('tr', { dataset: { id: job.id, partition: job.partition } }, [
+              el('td', { className: 'mono', text: job.id }),
+              el('td', { className: 'num', text: String(job.attempts) }),
+              el('td', { text: job.timestamp ? new Date(job.timestamp * 1000).toLocaleString() : '–' }),
+              el('td', {
+                text:
+                  data.state === 'unclaimed'
+                    ? 'next #' + (i + 1)
+                    : job.score
+                      ? new Date(job.score * 1000).toLocaleString()
+                      : '–',
+              }),
+              el('td', { text: job.ok ? job.title || '(none)' : 'unreadable: ' + job.error }),
+              el('td', {}, [
+                job.ok ? el('pre', { className: 'excerpt', text: JSON.stringify(job.params) }) : null,
+              ]),
+              el('td', { className: 'muted', text: job.partition }),
+            ]);
+            if (admin) {
+              const cell = el('td', {});
+              if (data.state === 'abandoned')
+                cell.append(
+                  el('button', { type: 'button', text: 'Retry', dataset: { jobAction: 'retry-job' } }),
+                  ' ',
+                );
+              cell.append(
+                el('button', {
+                  type: 'button',
+                  className: 'danger',
+                  text: 'Delete',
+                  dataset: { jobAction: 'delete-job' },
+                }),
+              );
+              tr.append(cell);
+            }
+            return tr;
+          })),
+    );
+    showAdminColumn();
+  }
+
+  async function jobAction(action, id) {
+    const d = state.detail;
+    state.pending++;
+    try {
+      const { status, body } = await adminPost(action, { wiki: d.wiki, type: d.type, id });
+      if (status === 401 || status === 403) {
+        state.token = null;
+        showAdminColumn();
+      }
+      const r = body.result;
+      byId('detail-note').textContent = body.error
+        ? 'Failed: ' + body.error
+        : (r.done
+            ? (action === 'retry-job' ? 'Retried job ' : 'Deleted job ') + id + ' on ' + r.partition
+            : 'Job ' + id + ' was not found (already run or moved)') +
+          (r.errors.length
+            ? '; errors: ' + r.errors.map((e) => e.partition + ': ' + e.error).join('; ')
+            : '');
+    } catch (error) {
+      byId('detail-note').textContent = 'Failed: ' + error.message;
+    }
+    state.pending--;
+    const note = byId('detail-note').textContent;
+    await Promise.all([refresh(), loadDetail()]);
+    byId('detail-note').textContent = note;
+  }
+
   // ---- last hour -----------------------------------------------------------------------------
 
   const CHARTS = {
@@ -709,6 +826,27 @@
       input.value = '';
       unlock(token);
     });
+    byId('detail-close').addEventListener('click', () => {
+      state.detail = null;
+      byId('queue-detail').hidden = true;
+    });
+    byId('detail-states').addEventListener('click', (event) => {
+      const tab = event.target.closest('button[data-state]');
+      if (!tab || !state.detail) return;
+      state.detail.state = tab.dataset.state;
+      loadDetail().catch((error) => showError('Could not load the queue: ' + error.message));
+    });
+    byId('detail-rows').addEventListener('click', (event) => {
+      const button = event.target.closest('button[data-job-action]');
+      if (!button) return;
+      const id = button.closest('tr').dataset.id;
+      const action = button.dataset.jobAction;
+      const question =
+        action === 'delete-job'
+          ? 'Delete job ' + id + ' of ' + state.detail.type + ' on ' + state.detail.wiki + '? It is lost.'
+          : 'Retry abandoned job ' + id + ' (its attempts start again)?';
+      if (window.confirm(question)) jobAction(action, id);
+    });
     byId('admin-lock').addEventListener('click', () => {
       state.token = null;
       showAdminColumn();
@@ -723,6 +861,15 @@
       state.pointerOnTable = false;
     });
     table.addEventListener('click', (event) => {
+      const open = event.target.closest('button[data-open]');
+      if (open) {
+        const tr = open.closest('tr');
+        state.detail = { wiki: tr.dataset.wiki, type: tr.dataset.type, state: 'unclaimed' };
+        loadDetail()
+          .then(() => byId('queue-detail').scrollIntoView({ block: 'start' }))
+          .catch((error) => showError('Could not load the queue: ' + error.message));
+        return;
+      }
       const button = event.target.closest('button[data-action]');
       if (!button) return;
       const tr = button.closest('tr');
