@@ -481,3 +481,39 @@ describe('jobqueue usage', () => {
     expect(help.stdout).toContain('--by-partition');
   });
 });
+
+describe('jobqueue pause / resume', () => {
+  it('pauses a queue on every partition, shows it in status (also with no job), and resumes it', async () => {
+    await jobqueue(['-c', conf, 'push', '--wiki', 'wiki1', '--type', 'null', '--count', '2']);
+    const paused = await jobqueue(['-c', conf, 'pause', '--wiki', 'wiki1', '--type', 'null']);
+    expect(paused).toEqual({
+      code: 0,
+      stdout: 'Paused null on wiki1 (1 partition(s) written)\n',
+      stderr: '',
+    });
+    const table = await jobqueue(['-c', conf, 'status']);
+    expect(table.stdout).toMatch(/wiki1\s+null \(paused\)\s+2/);
+    const doc = JSON.parse((await jobqueue(['-c', conf, 'status', '--json'])).stdout) as {
+      queues: { wiki: string; type: string; paused?: boolean }[];
+      paused: { wiki: string; type: string }[];
+    };
+    expect(doc.queues.find((q) => q.type === 'null')?.paused).toBe(true);
+    expect(doc.paused).toEqual([expect.objectContaining({ wiki: 'wiki1', type: 'null' })]);
+    // The jobs are untouched.
+    expect(await client.llen(queueKeys('null', 'wiki1')['l-unclaimed'])).toBe(2);
+
+    // A partition that cannot be written is named and the exit code says so.
+    const partly = await jobqueue(['-c', twoPartitions, 'pause', '--wiki', 'wiki1', '--type', 'other']);
+    expect(partly.code).toBe(1);
+    expect(partly.stderr).toContain(deadPartition);
+
+    const resumed = await jobqueue(['-c', conf, 'resume', '--wiki', 'wiki1', '--type', 'null']);
+    expect(resumed).toMatchObject({ code: 0, stdout: 'Resumed null on wiki1 (1 partition(s) written)\n' });
+    const after = JSON.parse((await jobqueue(['-c', conf, 'status', '--json'])).stdout) as {
+      paused: unknown[];
+    };
+    expect(after.paused).toEqual([
+      expect.objectContaining({ wiki: 'wiki1', type: 'other' }), // paused above on the live partition
+    ]);
+  });
+});

@@ -13,6 +13,7 @@ import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './errors.js';
 import { runInspect } from './inspect.js';
 import { runKafkaPush } from './kafka-push.js';
 import { runKafkaStatus } from './kafka-status.js';
+import { runPause } from './pause.js';
 import { runPush } from './push.js';
 import { runRetryAbandoned } from './retry-abandoned.js';
 import { runStatus } from './status.js';
@@ -23,7 +24,7 @@ export type { CliIo } from './context.js';
 const STATES: readonly JobState[] = ['unclaimed', 'claimed', 'abandoned', 'delayed'];
 const BACKENDS = ['redis', 'kafka'] as const;
 type CliBackend = (typeof BACKENDS)[number];
-const COMMANDS = ['status', 'inspect', 'retry-abandoned', 'delete', 'push'] as const;
+const COMMANDS = ['status', 'inspect', 'retry-abandoned', 'delete', 'push', 'pause', 'resume'] as const;
 type CommandName = (typeof COMMANDS)[number];
 
 function packageVersion(): string {
@@ -91,6 +92,18 @@ function buildParser(argv: string[]): Argv {
         guarded(y).option('limit', { ...numeric, describe: 'At most this many jobs per queue' }),
       )
       .command('delete', 'Delete whole queues (needs --wiki and/or --type)', (y) => guarded(y))
+      .command('pause', 'Pause one queue: no runner starts it until resumed (kept in Redis)', (y) =>
+        json(y)
+          .option('wiki', { type: 'string', requiresArg: true, describe: 'Wiki ID' })
+          .option('type', { type: 'string', requiresArg: true, describe: 'Job type' })
+          .demandOption(['wiki', 'type']),
+      )
+      .command('resume', 'Resume a paused queue', (y) =>
+        json(y)
+          .option('wiki', { type: 'string', requiresArg: true, describe: 'Wiki ID' })
+          .option('type', { type: 'string', requiresArg: true, describe: 'Job type' })
+          .demandOption(['wiki', 'type']),
+      )
       // Listed for --help only: src/cli/jobqueue.ts hands `migrate` to its own parser before this one.
       .command(
         'migrate',
@@ -119,7 +132,10 @@ function buildParser(argv: string[]): Argv {
             describe: 'kafka: file with $wgSecretKey to sign events (default: dispatch.secretKeyFile)',
           }),
       )
-      .demandCommand(1, 'Name a command: status, inspect, retry-abandoned, delete, migrate or push.')
+      .demandCommand(
+        1,
+        'Name a command: status, inspect, retry-abandoned, delete, pause, resume, migrate or push.',
+      )
       .recommendCommands()
       .epilog(
         'Exit codes: 0 success; 1 failure (unreachable partition, Redis error, declined prompt); 2 bad usage or config.',
@@ -240,6 +256,12 @@ function prepare(command: CommandName, args: Args): Prepared {
       if (command === 'delete') return (ctx, io) => runDelete(ctx, guard, io);
       const limit = num(args, 'limit', { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
       return (ctx, io) => runRetryAbandoned(ctx, { ...guard, ...(limit !== undefined ? { limit } : {}) }, io);
+    }
+    case 'pause':
+    case 'resume': {
+      const target = { wiki: wiki as string, type: type as string };
+      const asJson = bool(args, 'json');
+      return (ctx, io) => runPause(ctx, target, command === 'pause', asJson, io);
     }
     case 'push': {
       const options = {

@@ -1,5 +1,6 @@
 // jobqueue status: one table for the whole farm (every wiki, type and partition), most urgent first.
 import { summarizeFarm, type FarmSummary, type QueueRow } from '../../status/farm-summary.js';
+import { pausedOf, withPaused } from '../../status/pause-actions.js';
 import type { CliIo, FarmContext } from './context.js';
 import { EXIT_FAILURE, EXIT_OK } from './errors.js';
 import { formatAge, formatCount, formatTable, plural, type Column } from './output.js';
@@ -25,6 +26,7 @@ export function statusJson(summary: FarmSummary): object {
     emptyQueues: summary.emptyQueues,
     partitions: summary.partitions,
     errors: summary.errors,
+    paused: summary.paused ?? [],
   };
 }
 
@@ -36,7 +38,7 @@ function columns(byPartition: boolean): Column<QueueRow>[] {
   });
   return [
     { header: 'WIKI', value: (r) => r.wiki },
-    { header: 'TYPE', value: (r) => r.type },
+    { header: 'TYPE', value: (r) => (r.paused ? `${r.type} (paused)` : r.type) },
     count('unclaimed'),
     count('claimed'),
     count('abandoned'),
@@ -53,7 +55,10 @@ export type StatusContext = Pick<FarmContext, 'mask'> & {
 
 export async function runStatus(ctx: StatusContext, args: StatusArgs, io: CliIo): Promise<number> {
   const listing = await ctx.farm.list({ wiki: args.wiki, type: args.type, partition: args.partition });
-  const summary = summarizeFarm(listing, { byPartition: args.byPartition, includeEmpty: args.all });
+  const summary = withPaused(
+    summarizeFarm(listing, { byPartition: args.byPartition, includeEmpty: args.all }),
+    await pausedOf(ctx.farm),
+  );
   if (args.json) {
     io.stdout.write(`${JSON.stringify(statusJson(summary))}\n`);
   } else {
