@@ -48,14 +48,14 @@ export class PausedQueues {
       const next = new Set(list.map((q) => queueKey(q.wiki, q.type)));
       const changed = next.size !== this.keys.size || [...next].some((k) => !this.keys.has(k));
       this.keys = next;
+      if (this.failing) this.logger.info('Paused queues readable again');
+      this.failing = false;
       if (changed) {
         this.logger.info('Paused queues changed', {
           paused: list.slice(0, 20).map((q) => `${q.wiki}/${q.type}`),
           count: list.length,
         });
       }
-      if (this.failing) this.logger.info('Paused queues readable again');
-      this.failing = false;
     } catch (error) {
       if (!this.failing) {
         this.logger.warn('Cannot read the paused queues; keeping the last list', {
