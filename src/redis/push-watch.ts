@@ -53,6 +53,8 @@ export class PartitionPushWatch {
   private readonly flagCheckMs: number;
   private readonly retryMs: number;
 
+  private checkingFlags = false;
+
   constructor(
     readonly partition: string,
     private readonly client: Redis,
@@ -202,13 +204,21 @@ export class PartitionPushWatch {
       return;
     }
     if (!this.subscribed || this.client.status !== 'ready') return;
-    ensureListNotifications(this.client).then(
-      ({ before, now }) => {
-        if (before === now) return;
-        this.log.warn('notify-keyspace-events had lost the list flags; set them again', { before, now });
-        this.listener.onResync(this.partition);
-      },
-      (error: unknown) => this.failed(error),
-    );
+    // One check at a time: on a slow server two overlapping checks would both restore the flags
+    // and report two resyncs (and two warnings) for one loss.
+    if (this.checkingFlags) return;
+    this.checkingFlags = true;
+    ensureListNotifications(this.client)
+      .then(
+        ({ before, now }) => {
+          if (before === now) return;
+          this.log.warn('notify-keyspace-events had lost the list flags; set them again', { before, now });
+          this.listener.onResync(this.partition);
+        },
+        (error: unknown) => this.failed(error),
+      )
+      .finally(() => {
+        this.checkingFlags = false;
+      });
   }
 }

@@ -151,8 +151,12 @@ describe('PartitionPushWatch', () => {
     await until(() => w.watching, 'subscribed');
     await client.config('SET', 'notify-keyspace-events', '');
     await until(async () => (await notifyFlags(client)).includes('l'), 'flags restored');
-    await until(() => events.resyncs === 2, 'a resync after the restore');
-    expect(logs.some((l) => l.level === 'warn' && l.msg?.includes('had lost the list flags'))).toBe(true);
+    await until(() => events.resyncs >= 2, 'a resync after the restore');
+    // One loss, one warning and one resync, however slow the server answers the checks.
+    expect(logs.filter((l) => l.level === 'warn' && l.msg?.includes('had lost the list flags'))).toHaveLength(
+      1,
+    );
+    expect(events.resyncs).toBe(2);
     await client.lpush('enwiki:jobqueue:null:l-unclaimed', 'id');
     await until(() => events.pushes.length === 1, 'pushes reported again');
   });
