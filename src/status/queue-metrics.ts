@@ -120,6 +120,14 @@ export function registerQueueMetrics(
     },
   });
   new Gauge({
+    name: 'jobqueue_paused_queues',
+    help: 'Queues an operator paused (runners start no dispatch for them); 0 where the backend has no pauses.',
+    registers,
+    async collect() {
+      this.set((await latest(cache)).paused?.length ?? 0);
+    },
+  });
+  new Gauge({
     name: 'jobqueue_partition_up',
     help: 'Whether the last queue listing could read the partition (1) or not (0).',
     labelNames: ['partition'],

@@ -363,6 +363,14 @@ describe('dashboard', () => {
     );
     await until('the paused badge', async () => ((await page.textContent(row)) ?? '').includes('paused'));
     expect(await page.textContent('#paused-list')).toContain('wiki1 null');
+    // … and in /metrics and /status.
+    await until('the paused gauge', async () =>
+      /^jobqueue_paused_queues 1$/m.test(await (await fetch(`${runnerStatus.url}/metrics`)).text()),
+    );
+    const status = (await (await fetch(`${runnerStatus.url}/status`)).json()) as {
+      queues: { paused: { wiki: string; type: string }[] };
+    };
+    expect(status.queues.paused).toEqual([expect.objectContaining({ wiki: 'wiki1', type: 'null' })]);
     await page.locator('#farm').screenshot({ path: join(ARTIFACTS, 'dashboard-paused.png') });
 
     // A (re)started runner honours the pause from its first poll: another queue drains, this one stays.

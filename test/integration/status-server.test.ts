@@ -518,15 +518,16 @@ describe('metrics from the daemons', () => {
       expect(sum(samples, 'jobrunner_notice_latency_seconds_count')).toBe(stats.noticeLatency.count);
       expect(sum(samples, 'jobrunner_starts_total')).toBe(1);
       expect(sum(samples, 'jobrunner_slots_total', { group: 'basic' })).toBe(2);
-      expect(
-        samples.some(
+      // Queue gauges come from the shared farm listing, which may be up to its cache TTL old.
+      await until('the claimed job in jobqueue_jobs', async () =>
+        (await metricsOf(server.url)).samples.some(
           (s) =>
             s.labels.wiki === 'wiki2' &&
             s.labels.type === 'mwlabFail' &&
             s.labels.state === 'claimed' &&
             s.value === 1,
         ),
-      ).toBe(true);
+      );
       const status = await getJson<{
         ready: boolean;
         daemon: { totals: { jobsOk: number }; groups: { name: string }[] };
