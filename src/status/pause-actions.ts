@@ -43,7 +43,7 @@ export async function setPaused(
 }
 
 /** Paused queues over the readable partitions (unreadable ones are already reported by listing). */
-export async function pausedOf(farm: FarmQueues): Promise<PausedQueue[]> {
+export async function pausedOf(farm: Pick<FarmQueues, 'partitions' | 'store'>): Promise<PausedQueue[]> {
   const settled = await Promise.allSettled(
     farm.partitions.map(async (partition) => listPausedQueues(farm.store(partition).client)),
   );

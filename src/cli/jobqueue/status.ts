@@ -50,14 +50,18 @@ function columns(byPartition: boolean): Column<QueueRow>[] {
 
 /** What status needs of a context: the redis farm, or the legacy job tables (legacy-status.ts). */
 export type StatusContext = Pick<FarmContext, 'mask'> & {
-  readonly farm: Pick<FarmContext['farm'], 'list'>;
+  /** partitions and store: where paused queues are read (the redis farm only). */
+  readonly farm: Pick<FarmContext['farm'], 'list'> &
+    Partial<Pick<FarmContext['farm'], 'partitions' | 'store'>>;
 };
 
 export async function runStatus(ctx: StatusContext, args: StatusArgs, io: CliIo): Promise<number> {
   const listing = await ctx.farm.list({ wiki: args.wiki, type: args.type, partition: args.partition });
   const summary = withPaused(
     summarizeFarm(listing, { byPartition: args.byPartition, includeEmpty: args.all }),
-    await pausedOf(ctx.farm),
+    ctx.farm.partitions && ctx.farm.store
+      ? await pausedOf({ partitions: ctx.farm.partitions, store: ctx.farm.store.bind(ctx.farm) })
+      : [],
   );
   if (args.json) {
     io.stdout.write(`${JSON.stringify(statusJson(summary))}\n`);
