@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { JobrunnerConfig, RedisServerAddress } from '../config/types.js';
 import { wikiIdFromDomain } from '../mediawiki/queue-keys.js';
 import type { Logger } from '../observability/logger.js';
-import { authFailureOf, connectRedis } from '../redis/connection.js';
+import { connectRedis, describeClientError } from '../redis/connection.js';
 import { listPausedQueues, mergePaused, type PausedQueue } from '../redis/paused-queues.js';
 import { PartitionPushWatch } from '../redis/push-watch.js';
 import { RedisQueueStore, type DiscoveryResult } from '../redis/queue-store.js';
@@ -79,10 +79,6 @@ class FirstConnect {
 
 const defaultConnect: ConnectPartition = (address, config, logger) =>
   connectRedis(address, config.redis, { logger, role: 'queue' });
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 export class RedisBackend implements QueueBackend {
   readonly kind = 'redis' as const;
@@ -159,8 +155,8 @@ export class RedisBackend implements QueueBackend {
         if (this.failing.delete(partition))
           this.log.info('queue partition readable again', { partition, what });
       } else {
-        // A wrong password shows as ioredis' "Stream isn't writeable"; say what it really is.
-        const error = (client && authFailureOf(client)) ?? errorText(outcome.reason);
+        // Not ioredis' "Stream isn't writeable": the auth failure behind it, or "not connected".
+        const error = describeClientError(client ?? null, outcome.reason);
         errors.push({ partition, error });
         if (!this.failing.has(partition)) {
           this.failing.add(partition);

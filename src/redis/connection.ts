@@ -32,6 +32,20 @@ export function authFailureOf(client: Redis): string | null {
   return reply === undefined ? null : `Redis authentication failed (check redis.password): ${reply}`;
 }
 
+/**
+ * A command error in operator words: the authentication failure behind it, or "not connected"
+ * instead of ioredis' "Stream isn't writeable and enableOfflineQueue options is false".
+ */
+export function describeClientError(client: Redis | null, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const auth = client ? authFailureOf(client) : null;
+  if (auth !== null) return auth;
+  if (client && client.status !== 'ready' && /enableOfflineQueue|Connection is closed/i.test(message)) {
+    return `not connected to Redis (connection ${client.status})`;
+  }
+  return message;
+}
+
 export function connectRedis(
   address: RedisServerAddress,
   redisConfig: Pick<RedisConfig, 'password' | 'connectTimeoutMs' | 'commandTimeoutMs'>,

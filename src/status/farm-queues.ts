@@ -11,7 +11,7 @@ import {
   wikiIdFromDomain,
   type QueueRef,
 } from '../mediawiki/queue-keys.js';
-import { waitReady } from '../redis/connection.js';
+import { describeClientError, waitReady } from '../redis/connection.js';
 import type { RedisQueueStore } from '../redis/queue-store.js';
 
 /** How long a request waits for a connection that is still being set up (daemon start-up). */
@@ -87,11 +87,7 @@ export function matchesFilter(
 
 /** A plain-words message for a failed partition call; ioredis' offline-queue text says little. */
 export function describeRedisError(client: Redis | null, error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  if (client && client.status !== 'ready' && /enableOfflineQueue|Connection is closed/i.test(message)) {
-    return `not connected to Redis (connection ${client.status})`;
-  }
-  return message;
+  return describeClientError(client, error);
 }
 
 async function setMembers(client: Redis, key: string): Promise<string[]> {
