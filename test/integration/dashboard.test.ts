@@ -330,7 +330,10 @@ describe('dashboard', () => {
       async () => (await page.locator('#queue-rows button[data-action="delete-queue"]').count()) === 1,
     );
     await page.click('#queue-rows button[data-action="delete-queue"]');
-    expect(dialogs.at(-1)).toBe('Delete the whole typeHold queue of wiki1 (4 jobs)? They are lost.');
+    await until(
+      'the confirm dialog',
+      async () => dialogs.at(-1) === 'Delete the whole typeHold queue of wiki1 (4 jobs)? They are lost.',
+    );
     await until('the deletion', async () =>
       ((await page.textContent('#admin-state')) ?? '').startsWith('Deleted 1 queue(s) (4 job(s))'),
     );
@@ -357,7 +360,10 @@ describe('dashboard', () => {
     );
     const row = '#queue-rows tr[data-wiki="wiki1"][data-type="null"]';
     await page.locator(`${row} button[data-action="pause-queue"]`).click();
-    expect(dialogs.at(-1)).toBe('Pause null on wiki1 (3 jobs wait)? No runner starts it until resumed.');
+    await until(
+      'the confirm dialog',
+      async () => dialogs.at(-1) === 'Pause null on wiki1 (3 jobs wait)? No runner starts it until resumed.',
+    );
     await until('the result under the row', async () =>
       ((await page.textContent('#queue-rows tr.row-result')) ?? '').startsWith('Paused null on wiki1'),
     );
@@ -444,7 +450,10 @@ describe('dashboard', () => {
       trs.map((tr) => tr.getAttribute('data-id')),
     );
     await page.locator(`#detail-rows tr[data-id="${ids[0]}"] button[data-job-action="delete-job"]`).click();
-    expect(dialogs.at(-1)).toBe(`Delete job ${ids[0]} of refreshLinks on wiki2? It is lost.`);
+    await until(
+      'the confirm dialog',
+      async () => dialogs.at(-1) === `Delete job ${ids[0]} of refreshLinks on wiki2? It is lost.`,
+    );
     await until(
       'one delayed job left',
       async () => (await page.locator('#detail-rows tr[data-id]').count()) === 1,
