@@ -2,12 +2,12 @@
 // unknown (a slot may never be freed, a partition may never be committed again), so it takes no
 // new work, lets what is running finish, and exits 1 for systemd to restart it. Logged once; a
 // second error while draining is logged but changes nothing.
-import type { DaemonLogger } from './logger.js';
+import type { Logger } from './logger.js';
 
 export const FATAL_EXIT_CODE = 1;
 
 export interface FatalErrorHandling {
-  readonly logger: DaemonLogger;
+  readonly logger: Logger;
   /** Stop taking work and let running work finish; resolves when done (the caller's own bound). */
   readonly drain: () => Promise<unknown>;
   /** Exit anyway this long after the first error (drain's own bound plus a margin). */
@@ -21,12 +21,12 @@ function errorFields(error: unknown): { error: string; stack?: string } {
   return { error: String(error) };
 }
 
-/** Installs the uncaughtException / unhandledRejection handlers; returns a function removing them. */
-export function exitOnUncaughtErrors(handling: FatalErrorHandling): () => void {
+/** The reaction to one fatal error (exported for tests); the first call drains and exits. */
+export function fatalErrorHandler(handling: FatalErrorHandling): (what: string, error: unknown) => void {
   const { logger, drain, deadlineMs } = handling;
   const exit = handling.exit ?? ((code: number) => process.exit(code));
   let failing = false;
-  const onError = (what: string) => (error: unknown) => {
+  return (what, error) => {
     if (failing) {
       logger.error(`${what} while draining after an earlier error`, errorFields(error));
       return;
@@ -36,19 +36,30 @@ export function exitOnUncaughtErrors(handling: FatalErrorHandling): () => void {
       ...errorFields(error),
       deadlineMs,
     });
+    let exited = false;
+    const exitOnce = () => {
+      if (exited) return;
+      exited = true;
+      exit(FATAL_EXIT_CODE);
+    };
     const deadline = setTimeout(() => {
       logger.error('Drain after an uncaught error took too long; exiting now', { deadlineMs });
-      exit(FATAL_EXIT_CODE);
+      exitOnce();
     }, deadlineMs);
     drain()
       .catch((drainError: unknown) => logger.error('Error while draining', errorFields(drainError)))
       .finally(() => {
         clearTimeout(deadline);
-        exit(FATAL_EXIT_CODE);
+        exitOnce();
       });
   };
-  const onException = onError('Uncaught exception');
-  const onRejection = onError('Unhandled promise rejection');
+}
+
+/** Installs the uncaughtException / unhandledRejection handlers; returns a function removing them. */
+export function exitOnUncaughtErrors(handling: FatalErrorHandling): () => void {
+  const handle = fatalErrorHandler(handling);
+  const onException = (error: unknown) => handle('Uncaught exception', error);
+  const onRejection = (error: unknown) => handle('Unhandled promise rejection', error);
   process.on('uncaughtException', onException);
   process.on('unhandledRejection', onRejection);
   return () => {

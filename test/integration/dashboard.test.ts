@@ -417,7 +417,7 @@ describe('dashboard', () => {
     );
   });
 
-  it('opens a queue: its jobs by state, and retry or delete of one job', async () => {
+  it('opens a queue: its jobs by state, retry or delete of one job; row order held under the pointer', async () => {
     // wiki2's refreshLinks queue holds 2 delayed jobs; wiki2's mwlabFail job is moved to
     // z-abandoned as jobchron does after its last attempt.
     const failKeys = (k: string) => `wiki2:jobqueue:mwlabFail:${k}`;
@@ -482,5 +482,21 @@ describe('dashboard', () => {
     expect(await client.zscore(failKeys('z-abandoned'), claimedId!)).toBeNull();
     await page.click('#detail-close');
     expect(await page.isVisible('#queue-detail')).toBe(false);
+
+    // While the pointer is over the table the rows keep their order (numbers still update), so a
+    // refresh never puts another queue's button under it; moving away lets the order follow.
+    await jobqueue('push', '--wiki', 'wiki1', '--type', 'freezeA', '--count', '5');
+    await jobqueue('push', '--wiki', 'wiki2', '--type', 'freezeB', '--count', '1');
+    await page.click('#queues th[data-sort="unclaimed"]');
+    const order = async () => (await pageRows()).map((r) => r.type).filter((t) => t.startsWith('freeze'));
+    await until('A above B', async () => (await order()).join() === 'freezeA,freezeB');
+    await page.hover('#queue-rows tr:first-child td[data-col="wiki"]');
+    await jobqueue('push', '--wiki', 'wiki2', '--type', 'freezeB', '--count', '10');
+    await until('B updated in place', async () =>
+      (await pageRows()).some((r) => r.type === 'freezeB' && r.unclaimed === 11),
+    );
+    expect(await order()).toEqual(['freezeA', 'freezeB']);
+    await page.mouse.move(5, 5);
+    await until('B above A once the pointer left', async () => (await order()).join() === 'freezeB,freezeA');
   });
 });
