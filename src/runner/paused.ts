@@ -1,11 +1,12 @@
-// The runner's copy of the paused queues (src/redis/paused-queues.ts), read again every second so
-// a pause from the dashboard or another host takes effect within about a second on every runner.
+// The runner's copy of the paused queues (src/redis/paused-queues.ts), read again every 2 s (one
+// HGETALL per partition: 0.5 commands/s per runner, idle or busy), so a pause from the dashboard or
+// another host takes effect within about 2 s on every runner.
 // The scheduler asks has() for each candidate; a dispatch already running finishes normally. A
 // failed read keeps the last list (a partition outage must not resume everything).
 import type { Logger } from '../observability/logger.js';
 import { queueKey } from './queue-id.js';
 
-export const PAUSED_REFRESH_MS = 1000;
+export const PAUSED_REFRESH_MS = 2000;
 
 export type LoadPaused = () => Promise<readonly { readonly wiki: string; readonly type: string }[]>;
 
