@@ -18,7 +18,15 @@ export interface QueueResult {
   readonly ready: number;
   /** A category hit the per-call limit: the queue needs another step. */
   readonly more: boolean;
+  /** UNIX s at which something in the queue falls due next; null when nothing will. */
+  readonly nextDue: number | null;
 }
+
+/**
+ * How the caller came to visit a queue, which decides the set upkeep of the step (see the script):
+ * `full` as always, `listed` just read from s-queuesWithJobs, `guess` an ID rebuilt from a key name.
+ */
+export type FoundBy = 'full' | 'listed' | 'guess';
 
 export interface BatchContext {
   readonly partition: string;
@@ -39,7 +47,7 @@ export interface BatchOutcome {
   readonly failed: { readonly member: string; readonly message: string }[];
 }
 
-const REPLY_LENGTH = 6;
+const REPLY_LENGTH = 7;
 
 function isReplyError(error: Error): boolean {
   return error.name === 'ReplyError';
@@ -49,6 +57,7 @@ export async function maintainBatch(
   redis: Redis,
   members: readonly string[],
   ctx: BatchContext,
+  foundBy: FoundBy = 'full',
 ): Promise<BatchOutcome> {
   const malformed: string[] = [];
   const queues: QueueRef[] = [];
@@ -65,7 +74,7 @@ export async function maintainBatch(
   for (let attempt = 1; pending.length > 0; attempt++) {
     const pipeline = redis.pipeline();
     queueScript(pipeline, 'lease-renew', [LEASE_KEY], [ctx.lease.value, ctx.leaseTtlMs]);
-    for (const queue of pending) queueStep(pipeline, queue, ctx);
+    for (const queue of pending) queueStep(pipeline, queue, ctx, foundBy);
     const replies = (await pipeline.exec()) ?? [];
 
     const [renewError, renewed] = replies[0] ?? [new Error('missing pipeline reply'), null];
@@ -94,7 +103,7 @@ export async function maintainBatch(
   return { results, malformed, failed };
 }
 
-function queueStep(pipeline: ChainableCommander, queue: QueueRef, ctx: BatchContext): void {
+function queueStep(pipeline: ChainableCommander, queue: QueueRef, ctx: BatchContext, foundBy: FoundBy): void {
   const keys = queueKeys(queue.type, queue.domain);
   queueScript(
     pipeline,
@@ -120,6 +129,7 @@ function queueStep(pipeline: ChainableCommander, queue: QueueRef, ctx: BatchCont
       queue.queueId,
       ctx.perCategoryLimit,
       ctx.lease.value,
+      foundBy,
     ],
   );
 }
@@ -128,7 +138,7 @@ function parseReply(queue: QueueRef, reply: unknown): QueueResult {
   if (!Array.isArray(reply) || reply.length !== REPLY_LENGTH || !reply.every((n) => typeof n === 'number')) {
     throw new ScriptReplyError('chron-maintain-queue', reply);
   }
-  const [released, abandoned, pruned, undelayed, ready, more] = reply as number[];
+  const [released, abandoned, pruned, undelayed, ready, more, nextDue] = reply as number[];
   return {
     queue,
     released: released ?? 0,
@@ -137,5 +147,6 @@ function parseReply(queue: QueueRef, reply: unknown): QueueResult {
     undelayed: undelayed ?? 0,
     ready: ready ?? 0,
     more: more === 1,
+    nextDue: nextDue === undefined || nextDue < 0 ? null : nextDue,
   };
 }

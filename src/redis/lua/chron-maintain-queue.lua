@@ -14,6 +14,11 @@
 -- Recycled jobs still go to the head of l-unclaimed (RPUSH, popped next) like MediaWiki's own
 -- pre-daemon code and the original chron: that is the behaviour operators know, and `attempts`
 -- bounds how often a poison job can jump the queue (W23 kept on purpose).
+-- Every ID is moved with its own commands (never `unpack` of a list: Lua's unpack fails at about
+-- 8,000 values, and Redis does not undo a script that fails halfway, so a failure after the RPUSHes
+-- duplicated every recycled job). An error at any point leaves each job in exactly one place.
+-- A category with nothing due costs one ZRANGE (its first entry), which also gives the time the
+-- queue next needs upkeep: the caller keeps that in its due-time index instead of revisiting.
 -- The caller's partition lease is checked first: a jobchron whose lease expired while it was paused
 -- gets an error reply and writes nothing.
 --
@@ -31,8 +36,12 @@
 --   5 queue ID: the set member exactly as stored (never re-encoded)
 --   6 per-category limit (jobs per category per call)
 --   7 the lease value the caller holds
--- Returns {released, abandoned, pruned, undelayed, ready, more}: `ready` is the length of l-unclaimed
--- after the step and `more` is 1 when a category hit the limit; or the error reply "LEASE_LOST ...".
+--   8 how the caller found the queue: 'full' (step 4 as always), 'listed' (read from
+--     s-queuesWithJobs just now: a runnable queue needs no SADD/SREM), 'guess' (the ID was rebuilt
+--     from a key name: step 4 runs only if one of the two sets holds exactly that ID)
+-- Returns {released, abandoned, pruned, undelayed, ready, more, nextDue}: `ready` is the length of
+-- l-unclaimed after the step, `more` is 1 when a category hit the limit, `nextDue` the UNIX s at
+-- which something in the queue falls due next (-1: nothing will); or the error reply "LEASE_LOST ...".
 
 if redis.call('GET', KEYS[11]) ~= ARGV[7] then
   return redis.error_reply('LEASE_LOST the partition lease is no longer held by this jobchron')
@@ -44,23 +53,56 @@ local maxAttempts = tonumber(ARGV[3])
 local now = tonumber(ARGV[4])
 local queueId = ARGV[5]
 local limit = tonumber(ARGV[6])
+local found = ARGV[8] or 'full'
+
+local function setsHoldId()
+  return redis.call('SISMEMBER', KEYS[9], queueId) == 1 or redis.call('SISMEMBER', KEYS[10], queueId) == 1
+end
 
 if redis.call('EXISTS', KEYS[4]) == 0 then
   -- No job data at all: the queue is empty.
-  redis.call('SREM', KEYS[9], queueId)
-  redis.call('SREM', KEYS[10], queueId)
-  return {0, 0, 0, 0, 0, 0}
+  if found ~= 'guess' or setsHoldId() then
+    redis.call('SREM', KEYS[9], queueId)
+    redis.call('SREM', KEYS[10], queueId)
+  end
+  return {0, 0, 0, 0, 0, 0, -1}
 end
 
 local more = 0
--- Up to `limit` members scored at or below `maxScore`; flags `more` when there are further ones.
-local function due(key, maxScore)
+local nextDue = nil
+local function noteDue(t)
+  if nextDue == nil or t < nextDue then nextDue = t end
+end
+
+-- Score of the first member, or nil for an empty set.
+local function firstScore(key)
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if first[2] then return tonumber(first[2]) end
+  return nil
+end
+
+-- Up to `limit` members scored at or below `maxScore` (none when the first one is later, learnt
+-- with a single ZRANGE); flags `more` when there are further ones. `delay` turns the first
+-- remaining score into the time it falls due.
+local function due(key, maxScore, delay)
+  local first = firstScore(key)
+  if first == nil then return {} end
+  if first > maxScore then
+    noteDue(first + delay)
+    return {}
+  end
   local ids = redis.call('ZRANGEBYSCORE', key, '-inf', maxScore, 'LIMIT', 0, limit + 1)
   if #ids > limit then
     more = 1
     ids[#ids] = nil
   end
   return ids
+end
+
+-- After a category was worked on: when does what is left in it fall due?
+local function dueAfter(key, delay)
+  local first = firstScore(key)
+  if first ~= nil then noteDue(first + delay) end
 end
 
 -- Restores h-idBySha1/h-sha1ById for a recycled job unless a newer duplicate already owns the sha1.
@@ -77,7 +119,8 @@ end
 
 -- 1. Stale claims: back to the head while attempts remain, else abandoned.
 local released, abandoned = 0, 0
-local stale = due(KEYS[1], claimCutoff)
+local claimDelay = now - claimCutoff
+local stale = due(KEYS[1], claimCutoff, claimDelay)
 for _, id in ipairs(stale) do
   local attempts = tonumber(redis.call('HGET', KEYS[2], id)) or 0
   if attempts < maxAttempts then
@@ -88,36 +131,44 @@ for _, id in ipairs(stale) do
     redis.call('ZADD', KEYS[5], now, id)
     abandoned = abandoned + 1
   end
+  -- Added to its new place first: a failure in between leaves at worst a stale claim to redo.
+  redis.call('ZREM', KEYS[1], id)
 end
-if #stale > 0 then redis.call('ZREM', KEYS[1], unpack(stale)) end
+if #stale > 0 then dueAfter(KEYS[1], claimDelay) end
 
 -- 2. Prune jobs abandoned long enough ago. They normally have no dedup entries; drop any left.
-local old = due(KEYS[5], pruneCutoff)
-if #old > 0 then
-  local sha1s = redis.call('HMGET', KEYS[8], unpack(old))
-  for i, id in ipairs(old) do
-    local sha1 = sha1s[i]
-    if sha1 then
-      redis.call('HDEL', KEYS[8], id)
-      if redis.call('HGET', KEYS[7], sha1) == id then redis.call('HDEL', KEYS[7], sha1) end
-    end
+local pruneDelay = now - pruneCutoff
+local old = due(KEYS[5], pruneCutoff, pruneDelay)
+for _, id in ipairs(old) do
+  local sha1 = redis.call('HGET', KEYS[8], id)
+  if sha1 then
+    redis.call('HDEL', KEYS[8], id)
+    if redis.call('HGET', KEYS[7], sha1) == id then redis.call('HDEL', KEYS[7], sha1) end
   end
-  redis.call('ZREM', KEYS[5], unpack(old))
-  redis.call('HDEL', KEYS[2], unpack(old))
-  redis.call('HDEL', KEYS[4], unpack(old))
+  redis.call('ZREM', KEYS[5], id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[4], id)
 end
+-- Jobs abandoned by step 1 fall due for pruning too (the first entry covers them).
+if #old > 0 or abandoned > 0 then dueAfter(KEYS[5], pruneDelay) end
 
 -- 3. Undelay due jobs onto the tail, earliest release first (LPUSH; popped after what is queued).
-local dueIds = due(KEYS[6], now)
-if #dueIds > 0 then
-  redis.call('LPUSH', KEYS[3], unpack(dueIds))
-  redis.call('ZREM', KEYS[6], unpack(dueIds))
+local dueIds = due(KEYS[6], now, 0)
+for _, id in ipairs(dueIds) do
+  redis.call('LPUSH', KEYS[3], id)
+  redis.call('ZREM', KEYS[6], id)
 end
+if #dueIds > 0 then dueAfter(KEYS[6], 0) end
 
 -- 4. Which set lists the queue: runnable jobs (ready, claimed or delayed) keep it in
 -- s-queuesWithJobs; only abandoned ones move it to our own set; nothing at all drops it.
 local unclaimed = redis.call('LLEN', KEYS[3])
-if unclaimed > 0 or redis.call('ZCARD', KEYS[1]) > 0 or redis.call('ZCARD', KEYS[6]) > 0 then
+local runnable = unclaimed > 0 or redis.call('ZCARD', KEYS[1]) > 0 or redis.call('ZCARD', KEYS[6]) > 0
+if found == 'listed' and runnable then
+  -- Just read from s-queuesWithJobs; a copy in our own set is dropped when that set is walked.
+elseif found == 'guess' and not setsHoldId() then
+  -- The rebuilt ID is not what MediaWiki stored: leave set membership to the walk of the sets.
+elseif runnable then
   redis.call('SADD', KEYS[9], queueId)
   redis.call('SREM', KEYS[10], queueId)
 elseif redis.call('ZCARD', KEYS[5]) > 0 then
@@ -128,4 +179,5 @@ else
   redis.call('SREM', KEYS[10], queueId)
 end
 
-return {released, abandoned, #old, #dueIds, unclaimed, more}
+if more == 1 then nextDue = now end
+return {released, abandoned, #old, #dueIds, unclaimed, more, nextDue and math.ceil(nextDue) or -1}

@@ -1,0 +1,123 @@
+// jobchron at farm scale, on a real redis-server: the maintenance step never unpacks an unbounded
+// list (the duplicate-run bug of 8,000 stale claims), and perCategoryLimit has a maximum.
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LEASE_KEY, QUEUES_WITH_ABANDONED_KEY } from '../../src/chron/keys.js';
+import { registerChronScripts, runScript } from '../../src/chron/lua.js';
+import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import { QUEUES_WITH_JOBS_KEY, makeQueueId, queueKeys } from '../../src/mediawiki/queue-keys.js';
+import { ConfigDir } from './chron-support.js';
+
+let server: RedisServerHandle;
+let client: Redis;
+let configs: ConfigDir;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  client = new Redis({ host: server.host, port: server.port });
+  registerChronScripts(client);
+  configs = new ConfigDir();
+});
+
+afterAll(async () => {
+  client?.disconnect();
+  await server?.stop();
+  configs?.cleanup();
+});
+
+afterEach(async () => {
+  await client.flushall();
+});
+
+const LEASE = '1 test-instance';
+
+/** One maintenance step exactly as the chron sends it, with an explicit per-category limit. */
+function maintain(type: string, domain: string, nowSeconds: number, limit: number): Promise<unknown> {
+  const k = queueKeys(type, domain);
+  return runScript(
+    client,
+    'chron-maintain-queue',
+    [
+      k['z-claimed'],
+      k['h-attempts'],
+      k['l-unclaimed'],
+      k['h-data'],
+      k['z-abandoned'],
+      k['z-delayed'],
+      k['h-idBySha1'],
+      k['h-sha1ById'],
+      QUEUES_WITH_JOBS_KEY,
+      QUEUES_WITH_ABANDONED_KEY,
+      LEASE_KEY,
+    ],
+    [nowSeconds - 3600, nowSeconds - 604_800, 3, nowSeconds, makeQueueId(type, domain), limit, LEASE, 'full'],
+  );
+}
+
+describe('chron-maintain-queue at scale', () => {
+  it('recycles 8,000 stale claims exactly once each (no failure halfway, no duplicates)', async () => {
+    const k = queueKeys('null', 'wiki1');
+    const ids = Array.from({ length: 8000 }, (_, i) => i.toString(16).padStart(32, '0'));
+    await client.set(LEASE_KEY, LEASE);
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000);
+      await client.zadd(k['z-claimed'], ...chunk.flatMap((id) => [1, id]));
+      await client.hset(k['h-data'], Object.fromEntries(chunk.map((id) => [id, 'a:0:{}'])));
+      await client.hset(k['h-attempts'], Object.fromEntries(chunk.map((id) => [id, '1'])));
+    }
+    await client.sadd(QUEUES_WITH_JOBS_KEY, makeQueueId('null', 'wiki1'));
+    const now = Math.floor(Date.now() / 1000);
+
+    // The issue's repro: three calls with limit 8,000. Before the fix each failed with "too many
+    // results to unpack" after the RPUSHes, so l-unclaimed grew 8,000 → 16,000 → 24,000.
+    const first = (await maintain('null', 'wiki1', now, 8000)) as number[];
+    expect(first.slice(0, 6)).toEqual([8000, 0, 0, 0, 8000, 0]);
+    for (let i = 0; i < 2; i++) {
+      expect(((await maintain('null', 'wiki1', now, 8000)) as number[]).slice(0, 6)).toEqual([
+        0, 0, 0, 0, 8000, 0,
+      ]);
+    }
+    expect(await client.llen(k['l-unclaimed'])).toBe(8000);
+    expect(await client.zcard(k['z-claimed'])).toBe(0);
+    expect(new Set(await client.lrange(k['l-unclaimed'], 0, -1)).size).toBe(8000);
+  });
+
+  it('undelays and prunes more than 8,000 jobs in one call without unpack', async () => {
+    const k = queueKeys('null', 'wiki2');
+    const now = Math.floor(Date.now() / 1000);
+    await client.set(LEASE_KEY, LEASE);
+    const delayed = Array.from({ length: 9000 }, (_, i) => `d${i.toString(16).padStart(31, '0')}`);
+    const old = Array.from({ length: 9000 }, (_, i) => `a${i.toString(16).padStart(31, '0')}`);
+    for (let i = 0; i < 9000; i += 1000) {
+      await client.zadd(k['z-delayed'], ...delayed.slice(i, i + 1000).flatMap((id) => [now - 10, id]));
+      await client.zadd(k['z-abandoned'], ...old.slice(i, i + 1000).flatMap((id) => [1, id]));
+      const blobs = [...delayed.slice(i, i + 1000), ...old.slice(i, i + 1000)].map((id) => [id, 'a:0:{}']);
+      await client.hset(k['h-data'], Object.fromEntries(blobs));
+    }
+    const reply = (await maintain('null', 'wiki2', now, 9000)) as number[];
+    expect(reply.slice(0, 6)).toEqual([0, 0, 9000, 9000, 9000, 0]);
+    expect(reply[6]).toBe(-1);
+    expect(await client.zcard(k['z-delayed'])).toBe(0);
+    expect(await client.zcard(k['z-abandoned'])).toBe(0);
+    expect(await client.hlen(k['h-data'])).toBe(9000);
+  });
+
+  it('reports when the queue next falls due', async () => {
+    const k = queueKeys('null', 'wiki3');
+    const now = Math.floor(Date.now() / 1000);
+    await client.set(LEASE_KEY, LEASE);
+    await client.hset(k['h-data'], 'c1', 'a:0:{}', 'd1', 'a:0:{}');
+    await client.zadd(k['z-claimed'], now - 100, 'c1'); // stale at now - 100 + 3600
+    await client.zadd(k['z-delayed'], now + 50, 'd1');
+    const reply = (await maintain('null', 'wiki3', now, 500)) as number[];
+    expect(reply).toEqual([0, 0, 0, 0, 0, 0, now + 50]);
+    await client.zrem(k['z-delayed'], 'd1');
+    expect(((await maintain('null', 'wiki3', now, 500)) as number[])[6]).toBe(now - 100 + 3600);
+  });
+
+  it('refuses a perCategoryLimit above the schema maximum, naming the key', () => {
+    expect(() => configs.load({ queues: [server.address], chron: { perCategoryLimit: 8000 } })).toThrow(
+      /perCategoryLimit/,
+    );
+  });
+});
