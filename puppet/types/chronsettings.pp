@@ -6,4 +6,6 @@ type Jobrunner::Chronsettings = Struct[{
   Optional[leaseTtlMs]        => Integer[1000],
   Optional[batchSize]         => Integer[1],
   Optional[writeReadyHash]    => Boolean,
+  Optional[fullWalkSeconds]   => Integer[1, 86400],
+  Optional[watchChanges]      => Boolean,
 }]

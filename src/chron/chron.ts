@@ -24,6 +24,7 @@ import {
   type CycleResult,
   type PartitionPassReport,
 } from './partition-worker.js';
+import type { PassMode } from './partition-pass.js';
 import { ReadyHashWriter } from './ready-hash.js';
 import { planLeases } from './shard.js';
 import { addJobCounts, emptyJobCounts, totalJobs, type ChronStats, type JobCounts } from './stats.js';
@@ -143,7 +144,7 @@ export class Chron {
   async runPass(): Promise<PassSummary> {
     this.connect();
     await Promise.all([...this.workers.values()].map((w) => w.settled()));
-    return this.round();
+    return this.round('full');
   }
 
   getStats(): ChronStats {
@@ -175,7 +176,7 @@ export class Chron {
     await this.sleep(Math.floor(this.random() * Math.min(1000, this.config.chron.intervalMs)));
     while (!this.stopping) {
       const started = Date.now();
-      const round = this.round().catch((error: unknown) => {
+      const round = this.round('paced').catch((error: unknown) => {
         this.logger.error('jobchron round crashed', {
           error: error instanceof Error ? error.stack : String(error),
         });
@@ -199,7 +200,7 @@ export class Chron {
     });
   }
 
-  private async round(): Promise<PassSummary> {
+  private async round(mode: PassMode): Promise<PassSummary> {
     if (this.pendingConfig) {
       const next = this.pendingConfig;
       this.pendingConfig = null;
@@ -224,7 +225,7 @@ export class Chron {
       let instruction: CycleInstruction;
       if (worker.holdsLease) instruction = plan.release.includes(worker.name) ? 'release' : 'keep';
       else instruction = plan.acquire.includes(worker.name) ? 'acquire' : 'idle';
-      cycles.push(worker.cycle(instruction, now).then((result) => [worker, result]));
+      cycles.push(worker.cycle(instruction, now, mode).then((result) => [worker, result]));
     }
     const results = await Promise.all(cycles);
     return this.summarize(startedAt, results);
@@ -336,8 +337,15 @@ export class Chron {
       readyHash: () => (this.config.chron.writeReadyHash ? this.readyHash : null),
       stopping: () => this.stopping,
     };
+    const dueTimesChanged =
+      previous !== null &&
+      (JSON.stringify(previous.limits.claimTTL) !== JSON.stringify(next.limits.claimTTL) ||
+        previous.chron.pruneAfterSeconds !== next.chron.pruneAfterSeconds ||
+        previous.chron.fullWalkSeconds !== next.chron.fullWalkSeconds);
     for (const [name, address] of wanted) {
-      if (!this.workers.has(name)) this.workers.set(name, new PartitionWorker(address, context));
+      const worker = this.workers.get(name);
+      if (worker) worker.configChanged(dueTimesChanged);
+      else this.workers.set(name, new PartitionWorker(address, context));
     }
     const aggregatorNames = next.redis.aggregators.map((a) => a.raw).join('\n');
     const previousNames = this.aggregators.map((a) => a.name).join('\n');

@@ -2,7 +2,15 @@
 // of the batch (no per-queue sleep or round trip; the original slept 5 ms per queue, B5).
 import type { ChainableCommander, Redis } from 'ioredis';
 import { limitFor, type LimitsConfig } from '../config/types.js';
-import { QUEUES_WITH_JOBS_KEY, parseQueueId, queueKeys, type QueueRef } from '../mediawiki/queue-keys.js';
+import {
+  QUEUES_WITH_JOBS_KEY,
+  makeQueueId,
+  parseQueueId,
+  parseQueueKeyName,
+  queueKeyPrefix,
+  queueKeysFromPrefix,
+  type QueueRef,
+} from '../mediawiki/queue-keys.js';
 import { LeaseLostError, ScriptReplyError } from './errors.js';
 import { LEASE_KEY, QUEUES_WITH_ABANDONED_KEY } from './keys.js';
 import type { HeldLease } from './lease.js';
@@ -10,6 +18,8 @@ import { isNoScript, NOSCRIPT_ATTEMPTS, queueScript } from './lua.js';
 
 export interface QueueResult {
   readonly queue: QueueRef;
+  /** How the caller knows the queue (its due-time index key). */
+  readonly indexKey: string;
   readonly released: number;
   readonly abandoned: number;
   readonly pruned: number;
@@ -27,6 +37,41 @@ export interface QueueResult {
  * `full` as always, `listed` just read from s-queuesWithJobs, `guess` an ID rebuilt from a key name.
  */
 export type FoundBy = 'full' | 'listed' | 'guess';
+
+/** One queue to visit. */
+export interface Visit {
+  readonly queue: QueueRef;
+  /** "<wikiId>:jobqueue:<type>", rawurlencoded as MediaWiki builds it. */
+  readonly keyPrefix: string;
+  readonly foundBy: FoundBy;
+  /** The set member for queues known from a set, else the key prefix. */
+  readonly indexKey: string;
+}
+
+/** A visit of a set member; null when it is not a JSON [type, domain] pair. */
+export function visitOfMember(member: string, foundBy: FoundBy): Visit | null {
+  const queue = parseQueueId(member);
+  if (queue === null) return null;
+  return { queue, keyPrefix: queueKeyPrefix(queue.type, queue.domain), foundBy, indexKey: member };
+}
+
+/**
+ * A visit of the queue whose keys start with `prefix`, known only from a key name (a keyspace
+ * notification). The set member is rebuilt as MediaWiki writes it when the wiki ID is its own
+ * domain (no table prefix, the usual case); otherwise the step leaves set membership to the walk.
+ */
+export function visitOfPrefix(prefix: string): Visit | null {
+  const parsed = parseQueueKeyName(`${prefix}:h-data`);
+  if (parsed === null || parsed.prefix !== prefix) return null;
+  const sameKeys = queueKeyPrefix(parsed.type, parsed.wiki) === prefix;
+  const queueId = sameKeys ? makeQueueId(parsed.type, parsed.wiki) : '';
+  return {
+    queue: { type: parsed.type, domain: parsed.wiki, queueId },
+    keyPrefix: prefix,
+    foundBy: 'guess',
+    indexKey: prefix,
+  };
+}
 
 export interface BatchContext {
   readonly partition: string;
@@ -60,21 +105,30 @@ export async function maintainBatch(
   foundBy: FoundBy = 'full',
 ): Promise<BatchOutcome> {
   const malformed: string[] = [];
-  const queues: QueueRef[] = [];
+  const visits: Visit[] = [];
   for (const member of members) {
-    const queue = parseQueueId(member);
-    if (queue === null) malformed.push(member);
-    else queues.push(queue);
+    const visit = visitOfMember(member, foundBy);
+    if (visit === null) malformed.push(member);
+    else visits.push(visit);
   }
-  if (queues.length === 0) return { results: [], malformed, failed: [] };
+  const outcome = await maintainVisits(redis, visits, ctx);
+  return { ...outcome, malformed };
+}
 
+/** One pipelined round trip over `visits` (plus NOSCRIPT retries). */
+export async function maintainVisits(
+  redis: Redis,
+  visits: readonly Visit[],
+  ctx: BatchContext,
+): Promise<BatchOutcome> {
+  if (visits.length === 0) return { results: [], malformed: [], failed: [] };
   const results: QueueResult[] = [];
   const failed: { member: string; message: string }[] = [];
-  let pending = queues;
+  let pending: readonly Visit[] = visits;
   for (let attempt = 1; pending.length > 0; attempt++) {
     const pipeline = redis.pipeline();
     queueScript(pipeline, 'lease-renew', [LEASE_KEY], [ctx.lease.value, ctx.leaseTtlMs]);
-    for (const queue of pending) queueStep(pipeline, queue, ctx, foundBy);
+    for (const visit of pending) queueStep(pipeline, visit, ctx);
     const replies = (await pipeline.exec()) ?? [];
 
     const [renewError, renewed] = replies[0] ?? [new Error('missing pipeline reply'), null];
@@ -82,17 +136,17 @@ export async function maintainBatch(
     if (renewError && !isNoScript(renewError)) throw renewError;
     if (!renewError && renewed !== 1) throw new LeaseLostError(ctx.partition);
 
-    const retry: QueueRef[] = [];
-    pending.forEach((queue, i) => {
+    const retry: Visit[] = [];
+    pending.forEach((visit, i) => {
       const [error, reply] = replies[i + 1] ?? [new Error('missing pipeline reply'), null];
       if (!error) {
-        results.push(parseReply(queue, reply));
+        results.push(parseReply(visit, reply));
       } else if (error.message.startsWith('LEASE_LOST')) {
         throw new LeaseLostError(ctx.partition);
       } else if (isNoScript(error) && attempt < NOSCRIPT_ATTEMPTS) {
-        retry.push(queue); // the step never ran
+        retry.push(visit); // the step never ran
       } else if (isReplyError(error)) {
-        failed.push({ member: queue.queueId, message: error.message });
+        failed.push({ member: visit.indexKey, message: error.message });
       } else {
         // Not a Redis error reply (connection closed, timeout): the whole partition has failed.
         throw error;
@@ -100,11 +154,12 @@ export async function maintainBatch(
     });
     pending = retry;
   }
-  return { results, malformed, failed };
+  return { results, malformed: [], failed };
 }
 
-function queueStep(pipeline: ChainableCommander, queue: QueueRef, ctx: BatchContext, foundBy: FoundBy): void {
-  const keys = queueKeys(queue.type, queue.domain);
+function queueStep(pipeline: ChainableCommander, visit: Visit, ctx: BatchContext): void {
+  const { queue, foundBy } = visit;
+  const keys = queueKeysFromPrefix(visit.keyPrefix);
   queueScript(
     pipeline,
     'chron-maintain-queue',
@@ -134,13 +189,14 @@ function queueStep(pipeline: ChainableCommander, queue: QueueRef, ctx: BatchCont
   );
 }
 
-function parseReply(queue: QueueRef, reply: unknown): QueueResult {
+function parseReply(visit: Visit, reply: unknown): QueueResult {
   if (!Array.isArray(reply) || reply.length !== REPLY_LENGTH || !reply.every((n) => typeof n === 'number')) {
     throw new ScriptReplyError('chron-maintain-queue', reply);
   }
   const [released, abandoned, pruned, undelayed, ready, more, nextDue] = reply as number[];
   return {
-    queue,
+    queue: visit.queue,
+    indexKey: visit.indexKey,
     released: released ?? 0,
     abandoned: abandoned ?? 0,
     pruned: pruned ?? 0,

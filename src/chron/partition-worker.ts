@@ -2,26 +2,23 @@
 // its lease, its failure/back-off state, and the upkeep pass over every queue it lists.
 import type { Redis } from 'ioredis';
 import type { JobrunnerConfig, RedisServerAddress } from '../config/types.js';
-import { QUEUES_WITH_JOBS_KEY, readyHashField } from '../mediawiki/queue-keys.js';
 import type { Logger } from '../observability/logger.js';
 import { connectRedis, waitReady } from '../redis/connection.js';
+import { ChangeWatch } from './change-watch.js';
+import { DueIndex } from './due-index.js';
 import { errorMessage, LeaseLostError, PartitionUnreachableError } from './errors.js';
-import { QUEUES_WITH_ABANDONED_KEY } from './keys.js';
 import { acquireLease, heartbeat, releaseLease, renewLease, type HeldLease } from './lease.js';
 import { registerChronScripts } from './lua.js';
-import { maintainBatch, type BatchContext, type QueueResult } from './maintain.js';
-import type { ReadyHashUpdate, ReadyHashWriter } from './ready-hash.js';
-import { scanSetBatches } from './scan.js';
+import { PartitionPass, type PassMode } from './partition-pass.js';
+import type { ReadyHashWriter } from './ready-hash.js';
 import { withTimeout } from './timeout.js';
-import { addJobCounts, emptyJobCounts, type JobCounts, type PartitionStats } from './stats.js';
+import type { JobCounts, PartitionStats } from './stats.js';
+import { PacedWalk } from './walk.js';
 
-/** Queues that hit the per-call limit get up to this many extra steps in the same pass. */
-export const MAX_EXTRA_ROUNDS = 9;
-/**
- * Pipelines sent before waiting for the oldest reply: while Redis runs one batch, the next is being
- * encoded, so Node and Redis work in parallel (on two cores) instead of taking turns.
- */
-const BATCHES_IN_FLIGHT = 2;
+/** Most queues kept in the due-time index (the walk covers any left out). */
+const MAX_DUE_ENTRIES = 500_000;
+/** Most changed queues remembered between two rounds (the walk covers any left out). */
+const MAX_CHANGED = 100_000;
 /** Longest back-off between attempts on a failing partition (ms). */
 export const MAX_BACKOFF_MS = 30_000;
 /** Distinct malformed members / failing queues logged per partition before logging stops. */
@@ -109,6 +106,13 @@ export class PartitionWorker {
   /** The last ready-hash sweep: an empty partition skips the next ones for a while. */
   private lastSweep: { fence: string; at: number; queues: number; failures: number } | null = null;
   private lastPass: PartitionPassReport | null = null;
+  /** When each queue next needs upkeep (UNIX s of the job clock), for paced rounds. */
+  readonly due = new DueIndex(MAX_DUE_ENTRIES);
+  readonly walk: PacedWalk;
+  /** Key prefixes of queues that change notifications named since the last round. */
+  private readonly changed = new Set<string>();
+  private changedDropped = 0;
+  private changeWatch: ChangeWatch | null = null;
 
   constructor(
     readonly address: RedisServerAddress,
@@ -118,6 +122,7 @@ export class PartitionWorker {
     this.log = ctx.logger.child({ partition: address.raw });
     this.redis = connectRedis(address, ctx.config().redis, { logger: ctx.logger, role: 'queue partition' });
     registerChronScripts(this.redis);
+    this.walk = new PacedWalk(this.redis);
     this.redis.on('ready', () => {
       this.everReady = true;
       // A restarted server may have lost our lease and heartbeat: check both on the next round.
@@ -154,10 +159,67 @@ export class PartitionWorker {
     return this.live && wallNow - this.live.at <= maxAgeMs ? this.live.ids : [];
   }
 
+  /**
+   * Gaining or losing the lease: a new holder starts its own walk and its own index (the previous
+   * holder's knowledge is gone with it) and watches changes only while it holds the lease.
+   */
+  private setLease(lease: HeldLease | null): void {
+    const had = this.lease !== null;
+    this.lease = lease;
+    if (lease !== null && !had) {
+      this.due.clear();
+      this.changed.clear();
+      this.walk.reset();
+      if (this.ctx.config().chron.watchChanges) {
+        this.changeWatch ??= new ChangeWatch(this.redis, (prefix) => this.noteChange(prefix), this.log);
+        this.changeWatch.start();
+      }
+    } else if (lease === null && had) {
+      this.changeWatch?.stop();
+      this.due.clear();
+      this.changed.clear();
+    }
+  }
+
+  /** A config reload: limits may have changed the due times, and watching may be turned on or off. */
+  configChanged(dueTimesChanged: boolean): void {
+    if (dueTimesChanged) {
+      this.due.clear();
+      this.walk.reset();
+    }
+    if (!this.lease) return;
+    if (this.ctx.config().chron.watchChanges) {
+      this.changeWatch ??= new ChangeWatch(this.redis, (prefix) => this.noteChange(prefix), this.log);
+      this.changeWatch.start();
+    } else {
+      this.changeWatch?.stop();
+    }
+  }
+
+  private noteChange(prefix: string): void {
+    if (!this.lease) return;
+    if (this.changed.size >= MAX_CHANGED && !this.changed.has(prefix)) {
+      this.changedDropped += 1;
+      return;
+    }
+    this.changed.add(prefix);
+  }
+
+  /** Up to `max` changed queues, removed from the set. */
+  takeChanged(max: number): string[] {
+    const out: string[] = [];
+    for (const prefix of this.changed) {
+      if (out.length >= max) break;
+      out.push(prefix);
+      this.changed.delete(prefix);
+    }
+    return out;
+  }
+
   /** Runs one round on this partition; never rejects. Only one round runs at a time. */
-  cycle(instruction: CycleInstruction, now: number): Promise<CycleResult> {
+  cycle(instruction: CycleInstruction, now: number, mode: PassMode = 'full'): Promise<CycleResult> {
     if (this.running) return this.running;
-    const run = this.runCycle(instruction, now).finally(() => {
+    const run = this.runCycle(instruction, now, mode).finally(() => {
       this.running = null;
     });
     this.running = run;
@@ -177,7 +239,7 @@ export class PartitionWorker {
     try {
       await this.beat(leaseTtlMs);
       if (lease && !(await this.renew(lease, leaseTtlMs)) && this.lease === lease) {
-        this.lease = null;
+        this.setLease(null);
         this.log.warn('Partition lease lost between passes', { fence: lease.fence });
       }
     } catch (error) {
@@ -193,7 +255,8 @@ export class PartitionWorker {
     const left = (reserveMs: number) => Math.max(100, deadline - reserveMs - Date.now());
     await withTimeout(this.settled(), left(1000));
     const lease = this.lease;
-    this.lease = null;
+    this.setLease(null);
+    await this.changeWatch?.close();
     if (this.redis.status === 'ready') {
       await withTimeout(
         Promise.all([
@@ -225,10 +288,14 @@ export class PartitionWorker {
       passes: this.passes,
       malformedMembers: this.lastPass?.malformed ?? 0,
       failedQueues: this.lastPass?.failedQueues ?? 0,
+      dueQueues: this.due.size,
+      watchingChanges: this.changeWatch?.watching ?? false,
+      changeGaps: (this.changeWatch?.gaps ?? 0) + this.changedDropped,
+      walk: { cycle: this.walk.cycle, visited: this.walk.visitedInCycle, lastWalkMs: this.walk.lastCycleMs },
     };
   }
 
-  private async runCycle(instruction: CycleInstruction, now: number): Promise<CycleResult> {
+  private async runCycle(instruction: CycleInstruction, now: number, mode: PassMode): Promise<CycleResult> {
     const settings = this.ctx.config().chron;
     try {
       await this.ensureReachable();
@@ -236,28 +303,28 @@ export class PartitionWorker {
       let result: CycleResult;
       if (this.lease && instruction === 'release') {
         const lease = this.lease;
-        this.lease = null;
+        this.setLease(null);
         await releaseLease(this.redis, lease);
         this.log.info('Partition lease handed back (over the fair share)', { fence: lease.fence });
         result = { kind: 'released' };
       } else if (this.lease) {
         if (await this.renew(this.lease, settings.leaseTtlMs)) {
-          result = await this.passWithLease(now);
+          result = await this.passWithLease(now, mode);
         } else {
           this.log.warn('Partition lease lost (expired, or taken over by another jobchron)', {
             fence: this.lease.fence,
           });
-          this.lease = null;
+          this.setLease(null);
           result = { kind: 'lease-lost', report: null };
         }
       } else if (instruction === 'acquire' || instruction === 'keep') {
         const attempt = await acquireLease(this.redis, this.ctx.instanceId, settings.leaseTtlMs);
         if (attempt.acquired) {
-          this.lease = attempt.lease;
+          this.setLease(attempt.lease);
           this.lastRenewAt = Date.now();
           this.heldBy = null;
           this.log.info('Partition lease acquired', { fence: attempt.lease.fence });
-          result = await this.passWithLease(now);
+          result = await this.passWithLease(now, mode);
         } else {
           this.heldBy = attempt.holder;
           this.heldElsewhereUntil = Date.now() + Math.max(0, attempt.remainingMs);
@@ -273,10 +340,10 @@ export class PartitionWorker {
     }
   }
 
-  private async passWithLease(now: number): Promise<CycleResult> {
+  private async passWithLease(now: number, mode: PassMode): Promise<CycleResult> {
     const lease = this.lease;
     if (!lease) return { kind: 'lease-lost', report: null };
-    const pass = new PartitionPass(this, lease, now);
+    const pass = new PartitionPass(this, lease, now, mode);
     try {
       const report = await pass.run();
       this.passes += 1;
@@ -284,7 +351,7 @@ export class PartitionWorker {
       return { kind: 'processed', report };
     } catch (error) {
       if (!(error instanceof LeaseLostError)) throw error;
-      if (this.lease === lease) this.lease = null;
+      if (this.lease === lease) this.setLease(null);
       this.log.warn('Partition lease lost during a pass; stopped this partition', { fence: lease.fence });
       return { kind: 'lease-lost', report: pass.partialReport() };
     }
@@ -376,6 +443,11 @@ export class PartitionWorker {
     this.failure = null;
   }
 
+  /** A set member that is not a JSON [type, domain] pair. */
+  noteMalformed(member: string): void {
+    this.noteMemberOnce('malformed', member);
+  }
+
   /** Logs a bad set member or failing queue once per partition (bounded memory). */
   noteMemberOnce(kind: 'malformed' | 'failed', member: string, message?: string): void {
     if (this.loggedMembers.has(member)) return;
@@ -400,188 +472,5 @@ export class PartitionWorker {
 
   get context(): WorkerContext {
     return this.ctx;
-  }
-}
-
-/** One upkeep pass over a partition under a held lease. */
-class PartitionPass {
-  private readonly startedAt = Date.now();
-  private queues = 0;
-  private readyQueues = 0;
-  private malformed = 0;
-  private failedQueues = 0;
-  private readonly counts = emptyJobCounts();
-  private readonly byType = new Map<string, JobCounts>();
-  private readonly more: string[] = [];
-  private readonly readyWrites: Promise<void>[] = [];
-  private readyHashFailures = 0;
-  private fenced: LeaseLostError | null = null;
-  private readonly batch: BatchContext;
-  private readonly target: ReadyHashUpdate;
-
-  constructor(
-    private readonly worker: PartitionWorker,
-    private readonly lease: HeldLease,
-    private readonly now: number,
-  ) {
-    const config = worker.context.config();
-    this.batch = {
-      partition: worker.name,
-      lease,
-      leaseTtlMs: config.chron.leaseTtlMs,
-      limits: config.limits,
-      pruneAfterSeconds: config.chron.pruneAfterSeconds,
-      perCategoryLimit: config.chron.perCategoryLimit,
-      nowSeconds: Math.floor(now / 1000),
-    };
-    this.target = {
-      partition: worker.name,
-      partitions: worker.context.partitions(),
-      fence: lease.fence,
-      passId: `${lease.fence}/${worker.nextPassId()}`,
-    };
-  }
-
-  async run(): Promise<PartitionPassReport> {
-    const { batchSize } = this.worker.context.config().chron;
-    let complete = true;
-    const batches = new InFlight(BATCHES_IN_FLIGHT);
-    scan: for (const key of [QUEUES_WITH_JOBS_KEY, QUEUES_WITH_ABANDONED_KEY]) {
-      for await (const members of scanSetBatches(this.worker.redis, key, batchSize)) {
-        await batches.add(this.runBatch(members));
-        if (this.worker.context.stopping()) {
-          complete = false;
-          break scan;
-        }
-      }
-    }
-    await batches.drain();
-    for (let round = 0; complete && this.more.length > 0 && round < MAX_EXTRA_ROUNDS; round++) {
-      const again = this.more.splice(0);
-      for (let i = 0; i < again.length && complete; i += batchSize) {
-        await batches.add(this.runBatch(again.slice(i, i + batchSize), false));
-        if (this.worker.context.stopping()) complete = false;
-      }
-      await batches.drain();
-    }
-    await Promise.all(this.readyWrites);
-    if (this.fenced) throw this.fenced;
-    const readyHash = this.worker.context.readyHash();
-    if (complete && readyHash && this.worker.sweepNeeded(this.lease.fence, this.queues, this.now)) {
-      const interval = this.worker.context.config().chron.intervalMs;
-      const staleAfterSeconds = Math.max(60, Math.ceil((10 * interval) / 1000));
-      const nowSeconds = Math.floor(this.now / 1000);
-      const failures = await readyHash.sweep(this.target, nowSeconds, nowSeconds - staleAfterSeconds);
-      this.readyHashFailures += failures.length;
-      this.worker.noteSweep(this.lease.fence, this.queues, failures.length, this.now);
-    }
-    return this.report(complete);
-  }
-
-  partialReport(): PartitionPassReport {
-    return this.report(false);
-  }
-
-  private report(complete: boolean): PartitionPassReport {
-    return {
-      partition: this.worker.name,
-      instanceId: this.worker.context.instanceId,
-      fence: this.lease.fence,
-      startedAt: this.startedAt,
-      endedAt: Date.now(),
-      now: this.now,
-      queues: this.queues,
-      readyQueues: this.readyQueues,
-      malformed: this.malformed,
-      failedQueues: this.failedQueues,
-      counts: { ...this.counts },
-      byType: this.byType,
-      complete,
-      readyHashFailures: this.readyHashFailures,
-    };
-  }
-
-  private async runBatch(members: readonly string[], firstVisit = true): Promise<void> {
-    const outcome = await maintainBatch(this.worker.redis, members, this.batch);
-    for (const member of outcome.malformed) {
-      this.malformed += 1;
-      this.worker.noteMemberOnce('malformed', member);
-    }
-    for (const { member, message } of outcome.failed) {
-      this.failedQueues += 1;
-      this.worker.noteMemberOnce('failed', member, message);
-    }
-    const ready: string[] = [];
-    const notReady: string[] = [];
-    for (const result of outcome.results) {
-      if (firstVisit) this.queues += 1;
-      this.tally(result);
-      if (result.more) this.more.push(result.queue.queueId);
-      const field = readyHashField(result.queue.type, result.queue.domain);
-      if (result.ready > 0) ready.push(field);
-      else notReady.push(field);
-      if (firstVisit && result.ready > 0) this.readyQueues += 1;
-    }
-    const readyHash = this.worker.context.readyHash();
-    if (readyHash && (ready.length > 0 || notReady.length > 0)) {
-      // Not awaited: the next batch goes out meanwhile; replies come back in order per connection.
-      this.readyWrites.push(
-        readyHash.update(this.target, this.batch.nowSeconds, ready, notReady).then(
-          (failures) => {
-            this.readyHashFailures += failures.length;
-          },
-          (error: unknown) => {
-            if (error instanceof LeaseLostError) this.fenced = error;
-            else this.readyHashFailures += 1;
-          },
-        ),
-      );
-    }
-  }
-
-  private tally(result: QueueResult): void {
-    const counts: JobCounts = {
-      recycled: result.released,
-      abandoned: result.abandoned,
-      undelayed: result.undelayed,
-      pruned: result.pruned,
-    };
-    addJobCounts(this.counts, counts);
-    let perType = this.byType.get(result.queue.type);
-    if (!perType) {
-      perType = emptyJobCounts();
-      this.byType.set(result.queue.type, perType);
-    }
-    addJobCounts(perType, counts);
-  }
-}
-
-/** Keeps at most `limit` promises running; the first failure is rethrown by add() or drain(). */
-class InFlight {
-  private readonly running = new Set<Promise<void>>();
-  private failure: { error: unknown } | null = null;
-
-  constructor(private readonly limit: number) {}
-
-  async add(task: Promise<void>): Promise<void> {
-    const tracked = task.then(
-      () => undefined,
-      (error: unknown) => {
-        this.failure ??= { error };
-      },
-    );
-    this.running.add(tracked);
-    void tracked.finally(() => this.running.delete(tracked));
-    if (this.running.size >= this.limit) await Promise.race(this.running);
-    this.rethrow();
-  }
-
-  async drain(): Promise<void> {
-    await Promise.all(this.running);
-    this.rethrow();
-  }
-
-  private rethrow(): void {
-    if (this.failure) throw this.failure.error;
   }
 }

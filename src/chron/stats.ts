@@ -29,6 +29,14 @@ export interface PartitionStats {
   readonly malformedMembers: number;
   /** Queues whose upkeep step failed with a Redis error in the last pass. */
   readonly failedQueues: number;
+  /** Queues in the due-time index (something in them falls due before the walk comes back). */
+  readonly dueQueues: number;
+  /** Whether change notifications are being received (lease holder only). */
+  readonly watchingChanges: boolean;
+  /** Times change notifications may have been missed (subscription gaps, flags lost, overflow). */
+  readonly changeGaps: number;
+  /** The paced walk: its number, queues visited so far in it, and how long the last one took. */
+  readonly walk: { readonly cycle: number; readonly visited: number; readonly lastWalkMs: number | null };
 }
 
 export interface ChronStats extends JobCounts {

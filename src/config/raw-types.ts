@@ -66,6 +66,8 @@ export interface RawChron {
   leaseTtlMs: number;
   batchSize: number;
   writeReadyHash: boolean;
+  fullWalkSeconds: number;
+  watchChanges: boolean;
 }
 
 export interface RawStatus {

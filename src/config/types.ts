@@ -102,6 +102,10 @@ export interface ChronSettings {
   readonly batchSize: number;
   /** Keep jobqueue:aggregator:h-ready-queues:v2 current for older runners. */
   readonly writeReadyHash: boolean;
+  /** Every queue is visited at least once per this many seconds by the paced walk. */
+  readonly fullWalkSeconds: number;
+  /** Learn changed queues from keyspace notifications (else from the walk only). */
+  readonly watchChanges: boolean;
 }
 
 export interface StatusServerConfig {

@@ -112,9 +112,32 @@ export function parseReadyListKey(key: string): { wiki: string; type: string } |
   }
 }
 
+/**
+ * The parts of any per-queue key MediaWiki builds ("<wikiId>:jobqueue:<type>:<prop>", each part
+ * rawurlencoded): the decoded wiki ID and type, the property and the key prefix; null otherwise.
+ */
+export function parseQueueKeyName(
+  key: string,
+): { wiki: string; type: string; prop: string; prefix: string } | null {
+  const parts = key.split(':');
+  if (parts.length !== 4 || parts[1] !== 'jobqueue') return null;
+  try {
+    const wiki = decodeURIComponent(parts[0] as string);
+    const type = decodeURIComponent(parts[2] as string);
+    if (wiki === '' || type === '') return null;
+    return { wiki, type, prop: parts[3] as string, prefix: key.slice(0, key.lastIndexOf(':')) };
+  } catch {
+    return null;
+  }
+}
+
 /** All eight per-queue keys, by property. */
 export function queueKeys(type: string, domain: string): Record<QueueProp, string> {
-  const prefix = queueKeyPrefix(type, domain);
+  return queueKeysFromPrefix(queueKeyPrefix(type, domain));
+}
+
+/** All eight per-queue keys of the queue whose key prefix is `prefix`. */
+export function queueKeysFromPrefix(prefix: string): Record<QueueProp, string> {
   const keys = {} as Record<QueueProp, string>;
   for (const prop of QUEUE_PROPS) keys[prop] = `${prefix}:${prop}`;
   return keys;

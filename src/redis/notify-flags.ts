@@ -1,18 +1,22 @@
-// Redis keyspace notifications for list pushes: the `E` (keyevent channels) and `l` (list commands)
-// classes of notify-keyspace-events. Flags already set by others (e.g. `Ex` for expiry watchers)
-// are kept: we only ever add what is missing.
+// Redis keyspace notifications: the `E` (keyevent channels) class plus the command classes a watcher
+// needs — `l` (list commands) for the runner's push watch, `z` (sorted-set commands) for jobchron's
+// change watch. Flags already set by others (e.g. `Ex` for expiry watchers) are kept: we only ever
+// add what is missing.
 import type { Redis } from 'ioredis';
 
-/** Classes the push watch needs: keyevent channels, list commands. */
-const NEEDED = ['E', 'l'] as const;
-/** `A` is the alias for every event class except `m`, `n`, `t` and `d`; it includes `l`. */
+/** Classes the runner's push watch needs: keyevent channels, list commands. */
+export const LIST_EVENTS = ['E', 'l'] as const;
+/** Classes jobchron's change watch needs: keyevent channels, sorted-set commands. */
+export const ZSET_EVENTS = ['E', 'z'] as const;
+/** `A` is the alias for every event class except `m`, `n`, `t` and `d`; it includes `l` and `z`. */
 const ALL_CLASSES = 'A';
+const IN_ALL = new Set(['g', '$', 'l', 's', 'h', 'z', 'x', 'e']);
 
-/** The flags to set so that `current` also emits keyevent list events; null when it already does. */
-export function mergeNotifyFlags(current: string): string | null {
-  const missing = NEEDED.filter((flag) => {
+/** The flags to set so that `current` also emits the `needed` classes; null when it already does. */
+export function mergeNotifyFlags(current: string, needed: readonly string[] = LIST_EVENTS): string | null {
+  const missing = needed.filter((flag) => {
     if (current.includes(flag)) return false;
-    return !(flag === 'l' && current.includes(ALL_CLASSES));
+    return !(IN_ALL.has(flag) && current.includes(ALL_CLASSES));
   });
   return missing.length === 0 ? null : current + missing.join('');
 }
@@ -24,14 +28,23 @@ export interface NotifyFlagsResult {
 }
 
 /**
- * Makes sure the server emits `__keyevent@<db>__:lpush`/`rpush`. Rejects when CONFIG is not
- * allowed (renamed away, ACL): the caller then falls back to polling.
+ * Makes sure the server emits the keyevent notifications of the `needed` classes (default: list
+ * pushes, `__keyevent@<db>__:lpush`/`rpush`). Rejects when CONFIG is not allowed (renamed away,
+ * ACL): the caller then falls back to polling.
  */
-export async function ensureListNotifications(client: Redis): Promise<NotifyFlagsResult> {
+export async function ensureNotifications(
+  client: Redis,
+  needed: readonly string[] = LIST_EVENTS,
+): Promise<NotifyFlagsResult> {
   const reply = (await client.config('GET', 'notify-keyspace-events')) as unknown;
   const before = Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : '';
-  const merged = mergeNotifyFlags(before);
+  const merged = mergeNotifyFlags(before, needed);
   if (merged === null) return { before, now: before };
   await client.config('SET', 'notify-keyspace-events', merged);
   return { before, now: merged };
+}
+
+/** The push watch's flags (list pushes). */
+export function ensureListNotifications(client: Redis): Promise<NotifyFlagsResult> {
+  return ensureNotifications(client, LIST_EVENTS);
 }

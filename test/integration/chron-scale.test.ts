@@ -1,12 +1,21 @@
 // jobchron at farm scale, on a real redis-server: the maintenance step never unpacks an unbounded
-// list (the duplicate-run bug of 8,000 stale claims), and perCategoryLimit has a maximum.
+// list (the duplicate-run bug of 8,000 stale claims), perCategoryLimit has a maximum, and the
+// daemon's rounds visit what changed or fell due plus a paced slice of the walk — with the walk
+// covering, within one walk, whatever change notifications missed.
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Chron } from '../../src/chron/chron.js';
 import { LEASE_KEY, QUEUES_WITH_ABANDONED_KEY } from '../../src/chron/keys.js';
 import { registerChronScripts, runScript } from '../../src/chron/lua.js';
+import type { PartitionPassReport } from '../../src/chron/partition-worker.js';
+import { MIN_WALK_PER_ROUND } from '../../src/chron/walk.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import { newJobFields } from '../../src/mediawiki/new-job.js';
+import { PhpArray } from '../../src/mediawiki/php-serialize.js';
 import { QUEUES_WITH_JOBS_KEY, makeQueueId, queueKeys } from '../../src/mediawiki/queue-keys.js';
-import { ConfigDir } from './chron-support.js';
+import { RedisQueueStore } from '../../src/redis/queue-store.js';
+import { captureLogger } from '../support/log-capture.js';
+import { ConfigDir, FakeClock, waitFor } from './chron-support.js';
 
 let server: RedisServerHandle;
 let client: Redis;
@@ -25,9 +34,49 @@ afterAll(async () => {
   configs?.cleanup();
 });
 
+const running: Chron[] = [];
+
 afterEach(async () => {
+  await Promise.all(running.splice(0).map((c) => c.stop()));
   await client.flushall();
+  await client.config('SET', 'notify-keyspace-events', '');
 });
+
+/** `count` queues null@wikiN holding one ready job each (nothing for the chron to do). */
+async function idleQueues(count: number): Promise<void> {
+  const store = new RedisQueueStore(client);
+  for (let start = 0; start < count; start += 250) {
+    await Promise.all(
+      Array.from({ length: Math.min(250, count - start) }, (_, i) =>
+        store.pushJobs('null', `wiki${start + i}`, [newJobFields({ type: 'null', params: new PhpArray() })]),
+      ),
+    );
+  }
+}
+
+async function pushDelayed(wiki: string, releaseAt: number): Promise<void> {
+  const params = PhpArray.fromRecord({ jobReleaseTimestamp: releaseAt });
+  await new RedisQueueStore(client).pushJobs('null', wiki, [newJobFields({ type: 'null', params })]);
+}
+
+/** A daemon-mode chron (paced rounds) on the test server; its rounds are collected. */
+async function pacedChron(chron: Record<string, unknown>, clock = new FakeClock()) {
+  const config = configs.load({ queues: [server.address], chron: { intervalMs: 50, ...chron } });
+  const rounds: PartitionPassReport[] = [];
+  const instance = new Chron(config, {
+    logger: captureLogger('jobchron', 'info').logger,
+    now: clock.now,
+    random: () => 0,
+    onPartitionPass: (r) => rounds.push(r),
+  });
+  running.push(instance);
+  await instance.start();
+  await waitFor('the lease and the change watch', () => {
+    const p = instance.getStats().partitions[0];
+    return p?.leaseHeld === true && (chron.watchChanges === false || p.watchingChanges);
+  });
+  return { chron: instance, rounds, clock };
+}
 
 const LEASE = '1 test-instance';
 
@@ -119,5 +168,70 @@ describe('chron-maintain-queue at scale', () => {
     expect(() => configs.load({ queues: [server.address], chron: { perCategoryLimit: 8000 } })).toThrow(
       /perCategoryLimit/,
     );
+  });
+});
+
+describe('jobchron rounds at scale (daemon mode)', () => {
+  it("visits only what changed or fell due, plus the walk's slice", async () => {
+    await idleQueues(2000);
+    const { chron, rounds, clock } = await pacedChron({ fullWalkSeconds: 3600 });
+    // A queue that no set lists: only a change notification can lead the chron to it.
+    await pushDelayed('hidden', clock.seconds + 100);
+    await client.srem(QUEUES_WITH_JOBS_KEY, makeQueueId('null', 'hidden'));
+    const k = queueKeys('null', 'hidden');
+    await waitFor('the change noticed and its due time indexed', () => {
+      const p = chron.getStats().partitions[0];
+      return p !== undefined && p.dueQueues >= 1;
+    });
+    expect(await client.llen(k['l-unclaimed'])).toBe(0);
+    clock.advanceSeconds(100);
+    await waitFor(
+      'the delayed job released at its time',
+      async () => (await client.llen(k['l-unclaimed'])) === 1,
+    );
+    // 2,000 idle queues, a walk of an hour: each round visits its slice (SSCAN's COUNT is a hint,
+    // so up to about twice the quota) and the due queue, never the whole partition.
+    expect(rounds.length).toBeGreaterThan(0);
+    expect(Math.max(...rounds.map((r) => r.queues))).toBeLessThanOrEqual(2 * MIN_WALK_PER_ROUND + 1);
+  });
+
+  it("recycles a stale claim at its due time, learnt from the claim's notification", async () => {
+    await idleQueues(500);
+    const { chron, clock } = await pacedChron({ fullWalkSeconds: 3600 });
+    const k = queueKeys('null', 'claimed');
+    const id = 'c'.repeat(32);
+    await client.hset(k['h-data'], id, 'a:0:{}');
+    await client.hset(k['h-attempts'], id, '1');
+    await client.zadd(k['z-claimed'], clock.seconds, id);
+    await waitFor('the claim indexed', () => (chron.getStats().partitions[0]?.dueQueues ?? 0) >= 1);
+    clock.advanceSeconds(3600);
+    await waitFor('the stale claim recycled', async () => (await client.llen(k['l-unclaimed'])) === 1);
+    expect(await client.zcard(k['z-claimed'])).toBe(0);
+  });
+
+  it('covers notifications lost to flags turned off within one walk', async () => {
+    await idleQueues(400);
+    const { chron, clock } = await pacedChron({ fullWalkSeconds: 1 });
+    await client.config('SET', 'notify-keyspace-events', '');
+    const walkAtPush = chron.getStats().partitions[0]?.walk.cycle ?? 0;
+    await pushDelayed('wiki7', clock.seconds - 1);
+    const k = queueKeys('null', 'wiki7');
+    await waitFor('the walk releasing the job', async () => (await client.llen(k['l-unclaimed'])) === 2);
+    // Seen by the walk in progress or the next one, never later.
+    expect(chron.getStats().partitions[0]?.walk.cycle ?? 0).toBeLessThanOrEqual(walkAtPush + 2);
+  });
+
+  it('covers changes made while no chron ran (restart) within one walk', async () => {
+    await idleQueues(400);
+    const first = await pacedChron({ fullWalkSeconds: 1 });
+    await first.chron.stop();
+    await pushDelayed('wiki9', first.clock.seconds - 1);
+    const k = queueKeys('null', 'wiki9');
+    const second = await pacedChron({ fullWalkSeconds: 1 }, first.clock);
+    await waitFor(
+      "the new chron's walk releasing the job",
+      async () => (await client.llen(k['l-unclaimed'])) === 2,
+    );
+    expect(second.chron.getStats().partitions[0]?.walk.cycle ?? 0).toBeLessThanOrEqual(3);
   });
 });

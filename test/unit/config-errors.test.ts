@@ -163,7 +163,7 @@ describe('schema errors', () => {
       "c.conf:2:40: groups.basic.lowPriority: unknown key 'lowPriority' in groups.basic; did you mean 'low-priority'?",
     ]);
     expect(textProblems(configText('"chron": { "zzz": 1 }'))).toEqual([
-      "c.conf:5:14: chron.zzz: unknown key 'zzz' in chron; known keys: intervalMs, perCategoryLimit, pruneAfterSeconds, leaseTtlMs, batchSize, writeReadyHash",
+      "c.conf:5:14: chron.zzz: unknown key 'zzz' in chron; known keys: intervalMs, perCategoryLimit, pruneAfterSeconds, leaseTtlMs, batchSize, writeReadyHash, fullWalkSeconds, watchChanges",
     ]);
   });
 

@@ -115,6 +115,8 @@ describe('a production-style file', () => {
       leaseTtlMs: 30000,
       batchSize: 200,
       writeReadyHash: false,
+      fullWalkSeconds: 300,
+      watchChanges: true,
     });
     expect(config.status).toEqual({
       enabled: true,
@@ -168,6 +170,8 @@ describe('defaults', () => {
       leaseTtlMs: 30000,
       batchSize: 200,
       writeReadyHash: true,
+      fullWalkSeconds: 300,
+      watchChanges: true,
     });
     expect(config.status).toEqual({
       enabled: true,
