@@ -10,6 +10,7 @@ import { connectRedis, describeClientError } from '../redis/connection.js';
 import { listPausedQueues, mergePaused, type PausedQueue } from '../redis/paused-queues.js';
 import { PartitionPushWatch } from '../redis/push-watch.js';
 import { RedisQueueStore, type DiscoveryResult } from '../redis/queue-store.js';
+import { PartitionReadyTracker, type TrackerStats } from '../redis/ready-tracker.js';
 import type {
   PartitionError,
   PushListener,
@@ -17,6 +18,7 @@ import type {
   QueueBackend,
   QueueCounts,
   QueueListing,
+  ReadyPollAsk,
   ReadyQueue,
 } from './types.js';
 
@@ -37,7 +39,11 @@ export interface RedisBackendOptions {
   readonly connect?: ConnectPartition;
   /** Whether close() quits the clients; default true when the backend created them. */
   readonly ownsClients?: boolean;
+  /** Reconciliation's walk time after pushes may have been missed (ms; default 5 s). */
+  readonly fastReconcileMs?: () => number;
 }
+
+const DEFAULT_FAST_RECONCILE_MS = 5000;
 
 export interface PartitionDiscovery {
   readonly partition: string;
@@ -86,7 +92,11 @@ export class RedisBackend implements QueueBackend {
     readonly address: string;
     readonly store: RedisQueueStore;
     readonly firstConnect: FirstConnect;
+    readonly tracker: PartitionReadyTracker;
   }[];
+  private watches = new Map<string, PartitionPushWatch>();
+  /** The runner's type filter as of its last poll (pushes of other types are not followed). */
+  private runs: (type: string) => boolean = () => true;
   private readonly ownsClients: boolean;
   private readonly failing = new Set<string>();
   private readonly log: Logger;
@@ -112,8 +122,10 @@ export class RedisBackend implements QueueBackend {
       }));
       this.ownsClients = options.ownsClients ?? true;
     }
+    const fastReconcileMs = options.fastReconcileMs ?? (() => DEFAULT_FAST_RECONCILE_MS);
     this.partitionList = partitions.map((p) => ({
       address: p.address,
+      tracker: new PartitionReadyTracker(p.address, p.client, fastReconcileMs),
       store: new RedisQueueStore(p.client),
       // ioredis gives up on a connection attempt after connectTimeout (an 'error'); the margin
       // only matters if that event never comes.
@@ -197,6 +209,31 @@ export class RedisBackend implements QueueBackend {
     return { queues, errors };
   }
 
+  async pollReady(ask: ReadyPollAsk): Promise<QueueListing<ReadyQueue>> {
+    this.runs = ask.runs;
+    const { results, errors } = await this.eachPartition('discover', (_store, partition) => {
+      const tracker = this.partitionList.find((p) => p.address === partition)?.tracker;
+      if (!tracker) return Promise.resolve([]);
+      return tracker.poll({ ...ask, watching: this.watches.get(partition)?.watching ?? false });
+    });
+    return { queues: results.flatMap((r) => r.value), errors };
+  }
+
+  noteDispatchEnd(
+    queue: { readonly type: string; readonly domain: string; readonly wiki: string },
+    partitions: readonly string[],
+    drained: boolean,
+  ): void {
+    for (const p of this.partitionList) {
+      if (partitions.includes(p.address)) p.tracker.noteFinished(queue, drained);
+    }
+  }
+
+  /** What the incremental readiness tracking knows, per partition (status). */
+  trackerStats(): { partition: string; stats: TrackerStats }[] {
+    return this.partitionList.map((p) => ({ partition: p.address, stats: p.tracker.stats() }));
+  }
+
   async queueCounts(filter: { wiki?: string; type?: string } = {}): Promise<QueueListing<QueueCounts>> {
     const { results, errors } = await this.eachPartition('counts', async (store) => {
       const { queues } = await store.listQueues();
@@ -256,9 +293,22 @@ export class RedisBackend implements QueueBackend {
 
   /** One keyspace-event subscriber per partition (see src/redis/push-watch.ts). */
   watchPushes(listener: PushListener, logger: Logger = this.log): PushWatch {
-    const watches = this.partitionList.map(
-      (p) => new PartitionPushWatch(p.address, p.store.client, listener, logger),
-    );
+    const watches = this.partitionList.map((p) => {
+      // Pushes feed the readiness tracking before they wake the runner's next poll.
+      const tracked: PushListener = {
+        onPush: (partition, queue, key) => {
+          if (key !== undefined) p.tracker.notePush(key, this.runs);
+          listener.onPush(partition, queue, key);
+        },
+        onResync: (partition) => {
+          p.tracker.noteGap();
+          listener.onResync(partition);
+        },
+      };
+      const watch = new PartitionPushWatch(p.address, p.store.client, tracked, logger);
+      this.watches.set(p.address, watch);
+      return watch;
+    });
     return {
       get watchingAll() {
         return watches.every((w) => w.watching);
@@ -266,6 +316,7 @@ export class RedisBackend implements QueueBackend {
       resume: () => watches.forEach((w) => w.resume()),
       pause: () => watches.forEach((w) => w.pause()),
       close: async () => {
+        for (const p of this.partitionList) this.watches.delete(p.address);
         await Promise.all(watches.map((w) => w.close()));
       },
     };

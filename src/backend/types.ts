@@ -45,8 +45,11 @@ export interface QueueListing<T> {
 
 /** Told when new work may have arrived, so an idle runner need not poll often. */
 export interface PushListener {
-  /** A job was pushed onto a ready list of this partition; `queue` is null if its key is unusual. */
-  onPush(partition: string, queue: { readonly wiki: string; readonly type: string } | null): void;
+  /**
+   * A job was pushed onto a ready list of this partition; `queue` is null if its key is unusual.
+   * `key` is the ready list's key as Redis named it.
+   */
+  onPush(partition: string, queue: { readonly wiki: string; readonly type: string } | null, key?: string): void;
   /** Pushes may have been missed (just subscribed, reconnected, flags restored): look again. */
   onResync(partition: string): void;
 }
@@ -59,6 +62,18 @@ export interface PushWatch {
   /** Stop reporting pushes (the caller polls often enough for now). */
   pause(): void;
   close(): Promise<void>;
+}
+
+/** What a backend that tracks readiness incrementally needs to know from the runner. */
+export interface ReadyPollAsk {
+  /** Whether some group of the runner may run the type (in any mode). */
+  runs(type: string): boolean;
+  /** Whether the queue is held (back-off): no use reading it now. */
+  held(wiki: string, type: string): boolean;
+  /** Time for reconciliation to walk every queue once (ms) while pushes are reported. */
+  readonly reconcileMs: number;
+  /** Wall clock (ms). */
+  readonly now: number;
 }
 
 export interface QueueBackend {
@@ -76,6 +91,18 @@ export interface QueueBackend {
   watchPushes?(listener: PushListener, logger: Logger): PushWatch;
   /** Ready queues across every partition. */
   listReadyQueues(): Promise<QueueListing<ReadyQueue>>;
+  /**
+   * Ready queues as far as the backend follows them (pushes, dispatch outcomes, a paced
+   * reconciliation); cost follows changes, not the number of queues. Preferred over
+   * listReadyQueues() by the runner when present.
+   */
+  pollReady?(ask: ReadyPollAsk): Promise<QueueListing<ReadyQueue>>;
+  /** A dispatch of the queue ended; `drained` when MediaWiki said it found nothing to run. */
+  noteDispatchEnd?(
+    queue: { readonly type: string; readonly domain: string; readonly wiki: string },
+    partitions: readonly string[],
+    drained: boolean,
+  ): void;
   /** Per-queue counts for operators. */
   queueCounts(filter?: { wiki?: string; type?: string }): Promise<QueueListing<QueueCounts>>;
   /**

@@ -57,6 +57,9 @@ export interface RawRunner {
   failureBackoffSeconds: number;
   maxFailureBackoffSeconds: number;
   maxJobsPerDispatch: number;
+  reconcileSeconds: number;
+  wikiFailureQueues: number;
+  maxFailingDispatchesPerSecond: number;
 }
 
 export interface RawChron {

@@ -76,6 +76,12 @@ export interface RunnerSettings {
   readonly maxFailureBackoffSeconds: number;
   /** runJobs --maxjobs / Special:RunJobs maxjobs per dispatch; 0 = unlimited (CLI only). */
   readonly maxJobsPerDispatch: number;
+  /** Discovery's paced reconciliation walks every queue once per this many seconds. */
+  readonly reconcileSeconds: number;
+  /** Different queues of a wiki failing in a row before the wiki is backed off; 0 = off. */
+  readonly wikiFailureQueues: number;
+  /** Dispatches per second to recently failed queues/wikis; 0 = no cap. */
+  readonly maxFailingDispatchesPerSecond: number;
 }
 
 export interface DispatchConfig {

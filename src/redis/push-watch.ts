@@ -156,7 +156,7 @@ export class PartitionPushWatch {
     // Same address, password and timeouts as the queue connection; subscriber mode needs its own.
     const sub = this.client.duplicate({ connectionName: 'jobrunner-push-watch' });
     sub.on('message', (_channel: string, key: string) => {
-      if (key.endsWith(READY_LIST_SUFFIX)) this.listener.onPush(this.partition, parseReadyListKey(key));
+      if (key.endsWith(READY_LIST_SUFFIX)) this.listener.onPush(this.partition, parseReadyListKey(key), key);
     });
     sub.on('error', () => undefined); // the queue connection already logs this server's outages
     sub.on('close', () => {

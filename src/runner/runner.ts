@@ -10,7 +10,7 @@ import type { Metrics } from '../observability/statsd.js';
 import { systemClock, type Clock } from './clock.js';
 import type { DispatchRequest, DispatchResult, Dispatcher } from './dispatch/types.js';
 import { DiscoveryLoop, errorText, pollInterval, WAKE_MIN_GAP_MS } from './discovery.js';
-import { queueLabel } from './queue-id.js';
+import { queueKey, queueLabel } from './queue-id.js';
 import { ALL_PARTITIONS } from './ready-view.js';
 import { RunnerMetrics, type LoopState } from './runner-metrics.js';
 import { Scheduler, type FinishReport, type QueuePick } from './scheduler.js';
@@ -30,7 +30,7 @@ import {
 export interface JobRunnerDeps {
   readonly backend: Pick<
     QueueBackend,
-    'listReadyQueues' | 'watchPushes' | 'headJobTimestamp' | 'pausedQueues'
+    'listReadyQueues' | 'pollReady' | 'noteDispatchEnd' | 'watchPushes' | 'headJobTimestamp' | 'pausedQueues'
   >;
   readonly dispatcher: Dispatcher;
   readonly logger: Logger;
@@ -274,7 +274,7 @@ export class JobRunner {
     const pollStartedAt = this.clock.now();
     let listing: QueueListing<ReadyQueue>;
     try {
-      listing = await this.backend.listReadyQueues();
+      listing = await this.listReady(pollStartedAt);
     } catch (error) {
       listing = { queues: [], errors: [{ partition: ALL_PARTITIONS, error: errorText(error) }] };
     }
@@ -290,6 +290,17 @@ export class JobRunner {
     if (spawned > 0 || this.inFlight.size > 0) this.lastWorkAt = now;
     this.metrics.loopState(this.loopState(spawned), now);
     this.metrics.slotGauges(this.gaugeValues(), now);
+  }
+
+  /** Incremental where the backend follows readiness itself; else a full listing. */
+  private listReady(now: number): Promise<QueueListing<ReadyQueue>> {
+    if (!this.backend.pollReady) return this.backend.listReadyQueues();
+    return this.backend.pollReady({
+      runs: (type) => this.scheduler.runsType(type),
+      held: (wiki, type) => this.scheduler.backoffs.isFirmlyHeld(queueKey(wiki, type), wiki, now),
+      reconcileMs: this.config.runner.reconcileSeconds * 1000,
+      now,
+    });
   }
 
   private notePartitionErrors(listing: QueueListing<ReadyQueue>, now: number): void {
@@ -473,6 +484,7 @@ export class JobRunner {
     } finally {
       this.inFlight.delete(active);
       this.pool.release(group, slot);
+      this.backend.noteDispatchEnd?.(pick, pick.partitions, result.result?.reached === 'none-ready');
     }
     this.scheduleFill();
   }

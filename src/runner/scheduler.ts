@@ -325,6 +325,14 @@ export class Scheduler {
     });
   }
 
+  /** Whether some group may run the type in some mode (queues of other types are not followed). */
+  runsType(type: string): boolean {
+    for (const group of this.groups.values()) {
+      if (typeAllowed(group.config, 'high', type) || typeAllowed(group.config, 'low', type)) return true;
+    }
+    return false;
+  }
+
   /** True when discovery currently knows of any ready queue. */
   hasKnownWork(): boolean {
     return this.view.size > 0;

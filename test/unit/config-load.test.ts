@@ -162,6 +162,9 @@ describe('defaults', () => {
       failureBackoffSeconds: 1,
       maxFailureBackoffSeconds: 300,
       maxJobsPerDispatch: 0,
+      reconcileSeconds: 30,
+      wikiFailureQueues: 3,
+      maxFailingDispatchesPerSecond: 2,
     });
     expect(config.chron).toEqual({
       intervalMs: 1000,

@@ -1,0 +1,220 @@
+// The runner's knowledge of one partition's ready queues, kept up to date by what changes instead of
+// a walk of every queue per poll:
+//   - pushes (keyspace notifications name the l-unclaimed key): the queue is looked at next poll;
+//   - the runner's own dispatch outcomes: `none-ready` drops the queue, anything else has it
+//     looked at again;
+//   - known ready queues are re-read (LLEN) at most once per REFRESH_MS, and not at all while the
+//     runner could not dispatch them anyway (back-off);
+//   - a paced reconciliation: SSCAN of s-queuesWithJobs resumed from poll to poll, covering the set
+//     once per `reconcileMs` (or `fastReconcileMs` after pushes may have been missed), LLEN only
+//     for queues of types this runner runs and does not know yet.
+// Queues of types no group runs are never read at all, whatever their number.
+import type { Redis } from 'ioredis';
+import type { ReadyQueue } from '../backend/types.js';
+import {
+  QUEUES_WITH_JOBS_KEY,
+  parseQueueId,
+  parseQueueKeyName,
+  queueKeyPrefix,
+  wikiIdFromDomain,
+} from '../mediawiki/queue-keys.js';
+
+/** A known ready queue is re-read at most this often (ms). */
+export const REFRESH_MS = 1000;
+/** Reconciliation reads the set in pages of at least this many members (fewer, larger SSCANs)… */
+const MIN_PAGE = 500;
+/** …and at most this many per SSCAN, so no single command holds Redis up. */
+const MAX_PAGE = 1000;
+/** Most queues read per poll; the rest wait for the next poll. */
+const MAX_READS_PER_POLL = 5000;
+/** Most queues remembered per partition (pushes of more are left to reconciliation). */
+const MAX_KNOWN = 200_000;
+
+export interface PollAsk {
+  /** Whether some group of this runner may run the type (in any mode). */
+  runs(type: string): boolean;
+  /** Whether the queue is held (back-off): no use reading it now. */
+  held(wiki: string, type: string): boolean;
+  /** Time to walk the whole set once (ms). */
+  readonly reconcileMs: number;
+  /** Whether pushes on this partition are being reported right now. */
+  readonly watching: boolean;
+  /** Wall clock, ms. */
+  readonly now: number;
+}
+
+interface Known {
+  type: string;
+  domain: string;
+  wiki: string;
+  ready: number;
+  readAt: number;
+}
+
+export interface TrackerStats {
+  readonly known: number;
+  readonly reconcileCycles: number;
+  readonly lastReconcileMs: number | null;
+  readonly malformed: number;
+}
+
+export class PartitionReadyTracker {
+  private readonly known = new Map<string, Known>();
+  /** Prefixes to read at the next poll (pushed, dispatched, or newly found). */
+  private readonly dirty = new Map<string, { type: string; domain: string; wiki: string }>();
+  private cursor = '0';
+  private credit = 0;
+  private lastPollAt: number | null = null;
+  private cycleStartedAt: number | null = null;
+  private cycles = 0;
+  private lastCycleMs: number | null = null;
+  private malformed = 0;
+  /** Pushes may have been missed before or during this walk: walk at the fast pace. */
+  private missed = true;
+  /** …and during this walk, so the next one must be fast as well (it may have passed the queue). */
+  private missedDuringWalk = true;
+
+  constructor(
+    readonly partition: string,
+    private readonly client: Redis,
+    /** Time to walk the set once after pushes may have been missed (ms). */
+    private readonly fastReconcileMs: () => number,
+  ) {}
+
+  /** A push to the ready list `key` (…:l-unclaimed). */
+  notePush(key: string, runs: (type: string) => boolean): void {
+    const parsed = parseQueueKeyName(key);
+    if (parsed === null || parsed.prop !== 'l-unclaimed' || !runs(parsed.type)) return;
+    const known = this.known.get(parsed.prefix);
+    if (known) {
+      this.dirty.set(parsed.prefix, known);
+      return;
+    }
+    if (this.known.size + this.dirty.size >= MAX_KNOWN) return;
+    // Known only by its key: the wiki ID stands in for the domain until reconciliation reads the
+    // set member (they are the same string for every wiki without a table prefix).
+    this.dirty.set(parsed.prefix, { type: parsed.type, domain: parsed.wiki, wiki: parsed.wiki });
+  }
+
+  /** A dispatch of the queue ended; `drained` when MediaWiki said none-ready. */
+  noteFinished(queue: { type: string; domain: string; wiki: string }, drained: boolean): void {
+    const prefix = queueKeyPrefix(queue.type, queue.domain);
+    if (drained) {
+      this.known.delete(prefix);
+      this.dirty.delete(prefix);
+    } else {
+      this.dirty.set(prefix, this.known.get(prefix) ?? queue);
+    }
+  }
+
+  /**
+   * Pushes may have been missed (just subscribed, reconnected, flags restored): this walk and the
+   * next run at the fast pace, so a missed push is seen within two fast walks.
+   */
+  noteGap(): void {
+    this.missed = true;
+    this.missedDuringWalk = true;
+  }
+
+  stats(): TrackerStats {
+    return {
+      known: this.known.size,
+      reconcileCycles: this.cycles,
+      lastReconcileMs: this.lastCycleMs,
+      malformed: this.malformed,
+    };
+  }
+
+  /** One poll: reads what changed and a reconciliation slice; returns the ready queues known. */
+  async poll(ask: PollAsk): Promise<ReadyQueue[]> {
+    await this.reconcileSlice(ask);
+    const reads: [string, { type: string; domain: string; wiki: string }][] = [];
+    for (const [prefix, queue] of this.dirty) {
+      if (reads.length >= MAX_READS_PER_POLL) break;
+      reads.push([prefix, queue]);
+    }
+    for (const [prefix] of reads) this.dirty.delete(prefix);
+    const readNow = new Set(reads.map(([prefix]) => prefix));
+    for (const [prefix, k] of this.known) {
+      if (reads.length >= MAX_READS_PER_POLL) break;
+      if (ask.now - k.readAt < REFRESH_MS || readNow.has(prefix)) continue;
+      if (!ask.runs(k.type) || ask.held(k.wiki, k.type)) continue;
+      reads.push([prefix, k]);
+    }
+    if (reads.length > 0) {
+      const pipeline = this.client.pipeline();
+      for (const [prefix] of reads) pipeline.llen(`${prefix}:l-unclaimed`);
+      const replies = (await pipeline.exec()) ?? [];
+      reads.forEach(([prefix, queue], i) => {
+        const [error, value] = replies[i] ?? [new Error('missing reply'), null];
+        if (error) throw error;
+        const ready = Number(value);
+        if (ready > 0) {
+          this.known.set(prefix, { ...queue, ready, readAt: ask.now });
+        } else {
+          this.known.delete(prefix);
+        }
+      });
+    }
+    const out: ReadyQueue[] = [];
+    for (const k of this.known.values()) {
+      if (!ask.runs(k.type)) continue;
+      out.push({ type: k.type, domain: k.domain, wiki: k.wiki, partition: this.partition, ready: k.ready });
+    }
+    return out;
+  }
+
+  /** Walks the next part of s-queuesWithJobs, paced so the whole set is seen once per period. */
+  private async reconcileSlice(ask: PollAsk): Promise<void> {
+    const elapsed = this.lastPollAt === null ? Infinity : Math.max(0, ask.now - this.lastPollAt);
+    this.lastPollAt = ask.now;
+    if (!ask.watching) this.noteGap();
+    const fast = this.missed;
+    const period = Math.max(1, fast ? Math.min(ask.reconcileMs, this.fastReconcileMs()) : ask.reconcileMs);
+    const total = await this.client.scard(QUEUES_WITH_JOBS_KEY);
+    if (total === 0) {
+      this.credit = 0;
+      return;
+    }
+    // The first poll reads a first page at once; the rest follows at the (fast) pace.
+    const earned = elapsed === Infinity ? Math.min(MIN_PAGE, total) : (total * elapsed) / period;
+    this.credit = Math.min(total, this.credit + earned);
+    if (this.credit < Math.min(MIN_PAGE, total)) return;
+    let budget = Math.ceil(this.credit);
+    this.credit = 0;
+    this.cycleStartedAt ??= ask.now;
+    while (budget > 0) {
+      const count = Math.min(budget, MAX_PAGE);
+      const [cursor, members] = await this.client.sscan(QUEUES_WITH_JOBS_KEY, this.cursor, 'COUNT', count);
+      budget -= Math.max(1, members.length);
+      this.cursor = cursor;
+      for (const member of members) this.consider(member, ask);
+      if (cursor === '0') {
+        this.cycles += 1;
+        this.lastCycleMs = ask.now - this.cycleStartedAt;
+        this.cycleStartedAt = null;
+        this.missed = this.missedDuringWalk;
+        this.missedDuringWalk = !ask.watching;
+        break;
+      }
+    }
+  }
+
+  private consider(member: string, ask: PollAsk): void {
+    const queue = parseQueueId(member);
+    if (queue === null) {
+      this.malformed += 1;
+      return;
+    }
+    if (!ask.runs(queue.type)) return;
+    const prefix = queueKeyPrefix(queue.type, queue.domain);
+    const wiki = wikiIdFromDomain(queue.domain);
+    const known = this.known.get(prefix);
+    if (known) {
+      known.domain = queue.domain; // the set member is the authority on the domain
+      return;
+    }
+    if (this.known.size + this.dirty.size >= MAX_KNOWN) return;
+    this.dirty.set(prefix, { type: queue.type, domain: queue.domain, wiki });
+  }
+}
