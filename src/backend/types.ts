@@ -49,7 +49,11 @@ export interface PushListener {
    * A job was pushed onto a ready list of this partition; `queue` is null if its key is unusual.
    * `key` is the ready list's key as Redis named it.
    */
-  onPush(partition: string, queue: { readonly wiki: string; readonly type: string } | null, key?: string): void;
+  onPush(
+    partition: string,
+    queue: { readonly wiki: string; readonly type: string } | null,
+    key?: string,
+  ): void;
   /** Pushes may have been missed (just subscribed, reconnected, flags restored): look again. */
   onResync(partition: string): void;
 }
