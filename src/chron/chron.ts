@@ -247,6 +247,8 @@ export class Chron {
       if (result.kind === 'lease-lost') leaseLost.push(worker.name);
       if (report) {
         processed.push(report);
+        if (report.quarantined > 0)
+          this.metrics.increment(['queue-quarantine', this.host], report.quarantined);
         addJobCounts(counts, report.counts);
         for (const [type, c] of report.byType) {
           const into = byType.get(type) ?? emptyJobCounts();

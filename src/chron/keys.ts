@@ -15,6 +15,13 @@ export const INSTANCES_KEY = 'jobrunner:chron:z-instances';
  */
 export const QUEUES_WITH_ABANDONED_KEY = 'jobrunner:chron:s-queuesWithAbandoned';
 
+/**
+ * On each partition: members of s-queuesWithJobs that are not a JSON [type, domain] pair, moved
+ * aside (SMOVE) by the chron so no reader trips over them again; never deleted, an operator
+ * inspects them (`SMEMBERS jobrunner:chron:s-queuesQuarantined`).
+ */
+export const QUARANTINE_KEY = 'jobrunner:chron:s-queuesQuarantined';
+
 /** On each aggregator: the ready queues one partition contributes to the shared ready hash. */
 export function readyContributionKey(partition: string): string {
   return `jobrunner:chron:h-ready-queues:v2:partition:${rawurlencode(partition)}`;

@@ -56,6 +56,8 @@ export class PartitionPass {
   private readonly target: ReadyHashUpdate;
   private readonly horizon: number;
   private cycleDone = false;
+  private readonly malformedMembers: string[] = [];
+  private quarantined = 0;
 
   constructor(
     private readonly worker: PartitionWorker,
@@ -95,6 +97,9 @@ export class PartitionPass {
         if (this.worker.context.stopping()) complete = false;
       }
       await batches.drain();
+    }
+    if (this.malformedMembers.length > 0) {
+      this.quarantined = await this.worker.quarantine(this.malformedMembers);
     }
     // Still more after the extra rounds: due again in the next round.
     for (const visit of this.more) this.worker.due.note(visit.indexKey, this.batch.nowSeconds);
@@ -186,6 +191,7 @@ export class PartitionPass {
       readyQueues: this.readyQueues,
       malformed: this.malformed,
       failedQueues: this.failedQueues,
+      quarantined: this.quarantined,
       counts: { ...this.counts },
       byType: this.byType,
       complete,
@@ -200,7 +206,7 @@ export class PartitionPass {
       if (visit) visits.push(visit);
       else {
         this.malformed += 1;
-        this.worker.noteMalformed(member);
+        this.malformedMembers.push(member);
       }
     }
     await this.runVisits(visits);

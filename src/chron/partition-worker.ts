@@ -7,6 +7,8 @@ import { connectRedis, waitReady } from '../redis/connection.js';
 import { ChangeWatch } from './change-watch.js';
 import { DueIndex } from './due-index.js';
 import { errorMessage, LeaseLostError, PartitionUnreachableError } from './errors.js';
+import { QUARANTINE_KEY, QUEUES_WITH_ABANDONED_KEY } from './keys.js';
+import { QUEUES_WITH_JOBS_KEY } from '../mediawiki/queue-keys.js';
 import { acquireLease, heartbeat, releaseLease, renewLease, type HeldLease } from './lease.js';
 import { registerChronScripts } from './lua.js';
 import { PartitionPass, type PassMode } from './partition-pass.js';
@@ -56,6 +58,8 @@ export interface PartitionPassReport {
   readonly readyQueues: number;
   readonly malformed: number;
   readonly failedQueues: number;
+  /** Malformed set members moved to the quarantine set in this pass. */
+  readonly quarantined: number;
   readonly counts: JobCounts;
   readonly byType: ReadonlyMap<string, JobCounts>;
   /** False when the pass stopped early (shutdown or lost lease); the ready-hash sweep is skipped then. */
@@ -113,6 +117,7 @@ export class PartitionWorker {
   private readonly changed = new Set<string>();
   private changedDropped = 0;
   private changeWatch: ChangeWatch | null = null;
+  private quarantinedTotal = 0;
 
   constructor(
     readonly address: RedisServerAddress,
@@ -288,6 +293,7 @@ export class PartitionWorker {
       passes: this.passes,
       malformedMembers: this.lastPass?.malformed ?? 0,
       failedQueues: this.lastPass?.failedQueues ?? 0,
+      quarantined: this.quarantinedTotal,
       dueQueues: this.due.size,
       watchingChanges: this.changeWatch?.watching ?? false,
       changeGaps: (this.changeWatch?.gaps ?? 0) + this.changedDropped,
@@ -443,9 +449,27 @@ export class PartitionWorker {
     this.failure = null;
   }
 
-  /** A set member that is not a JSON [type, domain] pair. */
-  noteMalformed(member: string): void {
-    this.noteMemberOnce('malformed', member);
+  /**
+   * Moves set members that are not a JSON [type, domain] pair to the quarantine set (never
+   * deletes them), logging each once. Returns how many were moved.
+   */
+  async quarantine(members: readonly string[]): Promise<number> {
+    const pipeline = this.redis.pipeline();
+    for (const member of members) {
+      pipeline.smove(QUEUES_WITH_JOBS_KEY, QUARANTINE_KEY, member);
+      pipeline.smove(QUEUES_WITH_ABANDONED_KEY, QUARANTINE_KEY, member);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    let moved = 0;
+    members.forEach((member, i) => {
+      const fromJobs = replies[2 * i]?.[1] === 1;
+      const fromAbandoned = replies[2 * i + 1]?.[1] === 1;
+      if (!fromJobs && !fromAbandoned) return;
+      moved += 1;
+      this.noteMemberOnce('malformed', member);
+    });
+    this.quarantinedTotal += moved;
+    return moved;
   }
 
   /** Logs a bad set member or failing queue once per partition (bounded memory). */
@@ -454,9 +478,13 @@ export class PartitionWorker {
     if (this.loggedMembers.size >= MAX_LOGGED_MEMBERS) return;
     this.loggedMembers.add(member);
     if (kind === 'malformed') {
-      this.log.warn('Malformed member of s-queuesWithJobs left in place (not a JSON [type, domain] pair)', {
-        member,
-      });
+      this.log.warn(
+        'Malformed member of s-queuesWithJobs moved to the quarantine set (not a JSON [type, domain] pair)',
+        {
+          member,
+          quarantine: QUARANTINE_KEY,
+        },
+      );
     } else {
       this.log.error('Upkeep step failed for a queue; left as it is', { member, error: message });
     }

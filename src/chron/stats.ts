@@ -25,8 +25,10 @@ export interface PartitionStats {
   /** Queues visited by the last pass. */
   readonly lastPassQueues: number;
   readonly passes: number;
-  /** Members of s-queuesWithJobs that are not JSON [type, domain] pairs (left in place). */
+  /** Members of s-queuesWithJobs that were not JSON [type, domain] pairs, seen by the last pass. */
   readonly malformedMembers: number;
+  /** Such members moved to jobrunner:chron:s-queuesQuarantined by this instance (since start). */
+  readonly quarantined: number;
   /** Queues whose upkeep step failed with a Redis error in the last pass. */
   readonly failedQueues: number;
   /** Queues in the due-time index (something in them falls due before the walk comes back). */

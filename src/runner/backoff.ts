@@ -12,7 +12,11 @@ export type QueueBackoffReason =
   /** The dispatch failed, timed out or reached `exception`; grows exponentially. */
   | 'failure';
 
-export type WikiBackoffReason = 'read-only' | 'replica-lag-limit';
+export type WikiBackoffReason =
+  | 'read-only'
+  | 'replica-lag-limit'
+  /** Several different queues of the wiki failed in a row (see failure-damper.ts). */
+  | 'wiki-failing';
 
 interface QueueHold {
   until: number;

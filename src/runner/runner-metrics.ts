@@ -8,6 +8,17 @@ export const LOOP_STATE_INTERVAL_MS = 100;
 /** Gauges are refreshed at most this often. */
 export const GAUGE_INTERVAL_MS = 1000;
 
+/** Every scope/reason a back-off can have (backoff.ts). */
+const BACKOFF_GAUGES = [
+  'queue/none-ready',
+  'queue/none-possible',
+  'queue/mediawiki-backoff',
+  'queue/failure',
+  'wiki/read-only',
+  'wiki/replica-lag-limit',
+  'wiki/wiki-failing',
+];
+
 export type LoopState = 'idle' | 'all-full' | 'some-full' | 'spawned';
 
 export class RunnerMetrics {
@@ -79,12 +90,27 @@ export class RunnerMetrics {
     groups: ReadonlyArray<{ name: string; busy: number; total: number }>,
     now: number,
     force = false,
+    backoffs?: () => ReadonlyArray<{ readonly scope: string; readonly reason: string }>,
   ): void {
     if (!force && now - this.lastGaugesAt < GAUGE_INTERVAL_MS) return;
     this.lastGaugesAt = now;
     for (const g of groups) {
       this.metrics.gauge(['slots-busy', g.name, this.host], g.busy);
       this.metrics.gauge(['slots-total', g.name, this.host], g.total);
+    }
+    if (backoffs) this.backoffGauges(backoffs());
+  }
+
+  /** Queues and wikis held right now, by scope and reason (every reason, so none goes stale). */
+  private backoffGauges(active: ReadonlyArray<{ readonly scope: string; readonly reason: string }>): void {
+    const counts = new Map<string, number>(BACKOFF_GAUGES.map((k) => [k, 0]));
+    for (const b of active) {
+      const key = `${b.scope}/${b.reason}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    for (const [key, n] of counts) {
+      const [scope, reason] = key.split('/') as [string, string];
+      this.metrics.gauge(['backoffs-active', scope, reason, this.host], n);
     }
   }
 }

@@ -10,7 +10,7 @@ import type { Metrics } from '../observability/statsd.js';
 import { systemClock, type Clock } from './clock.js';
 import type { DispatchRequest, DispatchResult, Dispatcher } from './dispatch/types.js';
 import { DiscoveryLoop, errorText, pollInterval, WAKE_MIN_GAP_MS } from './discovery.js';
-import { queueKey, queueLabel } from './queue-id.js';
+import { queueLabel } from './queue-id.js';
 import { ALL_PARTITIONS } from './ready-view.js';
 import { RunnerMetrics, type LoopState } from './runner-metrics.js';
 import { Scheduler, type FinishReport, type QueuePick } from './scheduler.js';
@@ -289,7 +289,7 @@ export class JobRunner {
     // or queues backed off, would otherwise hold it there forever at one Lua call per 50 ms.
     if (spawned > 0 || this.inFlight.size > 0) this.lastWorkAt = now;
     this.metrics.loopState(this.loopState(spawned), now);
-    this.metrics.slotGauges(this.gaugeValues(), now);
+    this.metrics.slotGauges(this.gaugeValues(), now, false, () => this.scheduler.activeBackoffs(now));
   }
 
   /** Incremental where the backend follows readiness itself; else a full listing. */
@@ -297,7 +297,7 @@ export class JobRunner {
     if (!this.backend.pollReady) return this.backend.listReadyQueues();
     return this.backend.pollReady({
       runs: (type) => this.scheduler.runsType(type),
-      held: (wiki, type) => this.scheduler.backoffs.isFirmlyHeld(queueKey(wiki, type), wiki, now),
+      held: (wiki, type) => this.scheduler.blocked(wiki, type, now),
       reconcileMs: this.config.runner.reconcileSeconds * 1000,
       now,
     });
@@ -573,6 +573,14 @@ export class JobRunner {
         backoffSeconds: this.config.runner.nonePossibleBackoffSeconds,
       });
     }
+    if (report.wikiFailureBackoffMs !== null) {
+      this.metrics.backoff('wiki-failing');
+      this.logger.warn('Several job types of this wiki failed in a row; backing off the whole wiki', {
+        wiki: pick.wiki,
+        backoffMs: report.wikiFailureBackoffMs,
+        reason: 'wiki-failing',
+      });
+    }
     if (reaction.kind === 'wiki-unavailable') {
       this.logger.warn('Wiki cannot run jobs now; backing off the wiki', {
         ...fields,
@@ -638,6 +646,7 @@ export class JobRunner {
       knownQueues: this.scheduler.view.size,
       partitions: this.scheduler.partitions(),
       backoffs: this.scheduler.activeBackoffs(now),
+      failureDamping: this.scheduler.failureDamping(now),
       discoveryIntervalMs: this.config.runner.discoveryIntervalMs,
       pushWake: this.pushWatch ? (this.pushWatch.watchingAll ? 'watching' : 'polling') : 'off',
     };

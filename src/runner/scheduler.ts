@@ -7,6 +7,7 @@
 import type { QueueListing, ReadyQueue } from '../backend/types.js';
 import type { GroupConfig, RunnerSettings } from '../config/types.js';
 import { BackoffBook, type BackoffEntry } from './backoff.js';
+import { FailureDamper, type DamperState } from './failure-damper.js';
 import { FairPicker, type Candidate } from './fair-picker.js';
 import { typeAllowed } from './group-filter.js';
 import { reactTo, type OutcomeInput, type Reaction } from './outcome.js';
@@ -38,6 +39,8 @@ export type SchedulerSettings = Pick<
   | 'wikiBackoffSeconds'
   | 'failureBackoffSeconds'
   | 'maxFailureBackoffSeconds'
+  | 'wikiFailureQueues'
+  | 'maxFailingDispatchesPerSecond'
 >;
 
 export interface SchedulerOptions {
@@ -74,6 +77,8 @@ export interface FinishReport {
   readonly failureBackoffMs: number | null;
   /** True the first time this queue reports `none-possible` (log it once as a config mismatch). */
   readonly firstConfigMismatch: boolean;
+  /** Back-off applied to the whole wiki (ms) because several of its queues failed in a row. */
+  readonly wikiFailureBackoffMs: number | null;
 }
 
 export interface GroupSchedule {
@@ -91,6 +96,7 @@ interface GroupState {
 export class Scheduler {
   readonly view: ReadyView;
   readonly backoffs = new BackoffBook();
+  private readonly damper: FailureDamper;
   private readonly groups = new Map<string, GroupState>();
   private readonly running = new Map<string, number>();
   private readonly runningByWiki = new Map<string, number>();
@@ -112,12 +118,14 @@ export class Scheduler {
     this.random = options.random ?? Math.random;
     this.readyPerExtraChild = options.readyPerExtraChild ?? READY_PER_EXTRA_CHILD;
     this.view = new ReadyView(options.staleTtlMs ?? STALE_PARTITION_TTL_MS);
+    this.damper = new FailureDamper(settings);
     this.reconfigure(groups, settings, now);
   }
 
   /** New groups and settings; groups kept by name keep their priority state and fairness credit. */
   reconfigure(groups: readonly GroupConfig[], settings: SchedulerSettings, now: number): void {
     this.settings = settings;
+    this.damper.configure(settings);
     const previous = new Map(this.groups);
     this.groups.clear();
     for (const config of groups) {
@@ -214,6 +222,10 @@ export class Scheduler {
       if (this.options.isPaused?.(q.wiki, q.type)) continue;
       if (this.backoffs.isHeld(q.key, q.wiki, now)) continue;
       if (!this.capsAllow(q)) continue;
+      if (this.suspect(q.key, q.wiki, now) && !this.damper.mayDispatch(now)) {
+        this.damper.deferredOne();
+        continue;
+      }
       const since = this.waitingSince.get(q.key);
       out.push({
         key: q.key,
@@ -236,6 +248,7 @@ export class Scheduler {
 
   /** Records a dispatch start; returns the queue's notice-to-dispatch latency (ms), if it was waiting. */
   started(pick: QueuePick, now: number): number | null {
+    if (this.suspect(pick.key, pick.wiki, now)) this.damper.dispatched(now);
     this.running.set(pick.key, this.runningOn(pick.key) + 1);
     this.runningByWiki.set(pick.wiki, (this.runningByWiki.get(pick.wiki) ?? 0) + 1);
     const since = this.waitingSince.get(pick.key);
@@ -254,6 +267,7 @@ export class Scheduler {
       this.backoffs.holdQueue(queueKey(pick.wiki, hold.type), 'mediawiki-backoff', hold.until);
     }
     let failureBackoffMs: number | null = null;
+    let wikiFailureBackoffMs: number | null = null;
     let firstConfigMismatch = false;
     switch (reaction.kind) {
       case 'continue':
@@ -291,12 +305,19 @@ export class Scheduler {
           s.failureBackoffSeconds * 1000,
           s.maxFailureBackoffSeconds * 1000,
         );
+        wikiFailureBackoffMs = this.damper.failed(pick.key, pick.wiki, now);
+        if (wikiFailureBackoffMs !== null) {
+          this.backoffs.holdWiki(pick.wiki, 'wiki-failing', now + wikiFailureBackoffMs);
+        }
         break;
       case 'aborted':
         break;
     }
-    if (reaction.success) this.backoffs.recordSuccess(pick.key);
-    return { reaction, failureBackoffMs, firstConfigMismatch };
+    if (reaction.success) {
+      this.backoffs.recordSuccess(pick.key);
+      this.damper.succeeded(pick.wiki, now);
+    }
+    return { reaction, failureBackoffMs, firstConfigMismatch, wikiFailureBackoffMs };
   }
 
   runningOn(key: string): number {
@@ -323,6 +344,26 @@ export class Scheduler {
         (typeAllowed(group.config, 'high', type) || typeAllowed(group.config, 'low', type))
       );
     });
+  }
+
+  /** Whether a dispatch of the queue would count against the failing-dispatch cap. */
+  private suspect(key: string, wiki: string, now: number): boolean {
+    return this.damper.suspect(wiki, this.backoffs.failureStreak(key), now);
+  }
+
+  /**
+   * Whether the queue cannot be dispatched now whatever its jobs: firmly held, or suspect while
+   * the failing-dispatch cap is used up (discovery need not read such queues).
+   */
+  blocked(wiki: string, type: string, now: number): boolean {
+    const key = queueKey(wiki, type);
+    if (this.backoffs.isFirmlyHeld(key, wiki, now)) return true;
+    return this.suspect(key, wiki, now) && !this.damper.mayDispatch(now);
+  }
+
+  /** The failure damper's state (status). */
+  failureDamping(now: number): DamperState {
+    return this.damper.state(now);
   }
 
   /** Whether some group may run the type in some mode (queues of other types are not followed). */

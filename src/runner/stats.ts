@@ -1,6 +1,7 @@
 // What JobRunner.stats() reports (for the status server and the demo), and the bounded buffers
 // behind it.
 import type { BackoffEntry } from './backoff.js';
+import type { DamperState } from './failure-damper.js';
 import type { DispatchOutcome } from './outcome.js';
 import type { PriorityMode } from './priority.js';
 import type { PartitionState } from './ready-view.js';
@@ -97,6 +98,8 @@ export interface RunnerStats {
   readonly knownQueues: number;
   readonly partitions: readonly PartitionState[];
   readonly backoffs: readonly BackoffEntry[];
+  /** The farm-wide cap on failing dispatches and the wikis backed off for failing (failure-damper.ts). */
+  readonly failureDamping: DamperState;
   readonly discoveryIntervalMs: number;
   /** off: runner.wakeOnPush is false or the backend has no push notifications (memcached). */
   readonly pushWake: 'off' | 'watching' | 'polling';

@@ -103,6 +103,12 @@ function runnerFamilies(registers: Registry[]) {
       labelNames: ['reason'],
       registers,
     }),
+    backoffsActive: new Gauge({
+      name: 'jobrunner_backoffs_active',
+      help: 'Queues (scope queue) and wikis (scope wiki) held by a back-off right now, by reason; wiki-failing means several job types of the wiki failed in a row.',
+      labelNames: ['scope', 'reason'],
+      registers,
+    }),
     redisErrors: new Counter({
       name: 'jobrunner_redis_errors_total',
       help: 'Failed discovery polls.',
@@ -148,6 +154,11 @@ function chronFamilies(registers: Registry[]) {
       name: 'jobchron_partition_failures_total',
       help: 'Chron partition passes that failed, by partition.',
       labelNames: ['partition'],
+      registers,
+    }),
+    quarantined: new Counter({
+      name: 'jobchron_quarantined_members_total',
+      help: 'Members of s-queuesWithJobs that were not a JSON [type, domain] pair, moved to jobrunner:chron:s-queuesQuarantined.',
       registers,
     }),
     redisErrors: new Counter({
@@ -212,6 +223,8 @@ export function createPrometheusMetrics(registry: Registry, options: PrometheusM
         return (options.role === 'jobchron' ? chronMetrics() : runnerMetrics()).redisErrors.inc(delta);
       case 'start-chron':
         return chronMetrics().starts.inc(delta);
+      case 'queue-quarantine':
+        return chronMetrics().quarantined.inc(delta);
       case 'periodictasks':
         if (a !== undefined && PASS_RESULTS.has(a)) return chronMetrics().passes.inc({ result: a }, delta);
         if (a === 'partition-failed' && b !== undefined) {
@@ -253,6 +266,8 @@ export function createPrometheusMetrics(registry: Registry, options: PrometheusM
       runnerMetrics().slotsBusy.set({ group: groups.value(a) }, value);
     else if (head === 'slots-total' && a !== undefined)
       runnerMetrics().slotsTotal.set({ group: groups.value(a) }, value);
+    else if (head === 'backoffs-active' && a !== undefined && segments[2] !== undefined)
+      runnerMetrics().backoffsActive.set({ scope: a, reason: segments[2] }, value);
     else if (!kafka.gauge(segments, value)) unmapped.inc({ name: names.value(head ?? '') });
   };
 

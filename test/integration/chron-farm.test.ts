@@ -4,7 +4,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Chron } from '../../src/chron/chron.js';
-import { QUEUES_WITH_ABANDONED_KEY } from '../../src/chron/keys.js';
+import { QUARANTINE_KEY, QUEUES_WITH_ABANDONED_KEY } from '../../src/chron/keys.js';
 import type { JobrunnerConfig } from '../../src/config/types.js';
 import type { MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import type { RedisServerHandle } from '../../src/farm/redis-server.js';
@@ -231,7 +231,7 @@ describe('jobchron on a MediaWiki farm', () => {
     expect(await client.sismember(QUEUES_WITH_JOBS_KEY, makeQueueId(ODD_TYPE, ODD_WIKI))).toBe(1);
   });
 
-  it('leaves a corrupt job and malformed set members in place, counted and logged once', async () => {
+  it('leaves a corrupt job in place and moves malformed set members to the quarantine set, counted and logged once', async () => {
     const k = queueKeys('mwlabFail', 'wiki1');
     const badId = 'ffffffffffffffffffffffffffffffff';
     const corrupt = Buffer.from([0xff, 0xfe, 0x00, 0x61, 0x3a, 0x38, 0x3a, 0x7b]);
@@ -240,13 +240,15 @@ describe('jobchron on a MediaWiki farm', () => {
     const malformed = ['not json', '["only-one"]', '{"type":"null"}'];
     await client.sadd(QUEUES_WITH_JOBS_KEY, makeQueueId('mwlabFail', 'wiki1'), ...malformed);
 
-    for (let pass = 1; pass <= 2; pass++) {
-      const summary = await chron.runPass();
-      expect(summary.processed[0]?.malformed).toBe(3);
-      expect(chron.getStats().partitions[0]?.malformedMembers).toBe(3);
-    }
+    const first = await chron.runPass();
+    expect(first.processed[0]?.malformed).toBe(3);
+    expect(first.processed[0]?.quarantined).toBe(3);
+    const second = await chron.runPass();
+    expect(second.processed[0]?.malformed).toBe(0);
+    expect(chron.getStats().partitions[0]?.quarantined).toBe(3);
     for (const member of malformed) {
-      expect(await client.sismember(QUEUES_WITH_JOBS_KEY, member)).toBe(1);
+      expect(await client.sismember(QUEUES_WITH_JOBS_KEY, member)).toBe(0);
+      expect(await client.sismember(QUARANTINE_KEY, member)).toBe(1);
       const logged = lines.filter((l) => String(l.msg).startsWith('Malformed member') && l.member === member);
       expect(logged).toHaveLength(1);
       expect(logged[0]?.partition).toBe(redis.address);

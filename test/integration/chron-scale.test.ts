@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Chron } from '../../src/chron/chron.js';
-import { LEASE_KEY, QUEUES_WITH_ABANDONED_KEY } from '../../src/chron/keys.js';
+import { LEASE_KEY, QUARANTINE_KEY, QUEUES_WITH_ABANDONED_KEY } from '../../src/chron/keys.js';
 import { registerChronScripts, runScript } from '../../src/chron/lua.js';
 import type { PartitionPassReport } from '../../src/chron/partition-worker.js';
 import { MIN_WALK_PER_ROUND } from '../../src/chron/walk.js';
@@ -233,5 +233,22 @@ describe('jobchron rounds at scale (daemon mode)', () => {
       async () => (await client.llen(k['l-unclaimed'])) === 2,
     );
     expect(second.chron.getStats().partitions[0]?.walk.cycle ?? 0).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('malformed members of s-queuesWithJobs', () => {
+  it("moves the issue's examples to the quarantine set in daemon rounds, never deleting them", async () => {
+    const bad = ['garbage', '[]', '["","wiki1"]'];
+    await client.sadd(QUEUES_WITH_JOBS_KEY, ...bad);
+    await pushDelayed('wikiq', Math.floor(Date.now() / 1000) - 1);
+    const { chron } = await pacedChron({ fullWalkSeconds: 1 });
+    await waitFor('quarantined', () => chron.getStats().partitions[0]?.quarantined === 3);
+    expect((await client.smembers(QUARANTINE_KEY)).sort()).toEqual([...bad].sort());
+    expect(await client.smembers(QUEUES_WITH_JOBS_KEY)).toEqual([makeQueueId('null', 'wikiq')]);
+    // The good queue was maintained as usual.
+    await waitFor(
+      'the good queue maintained',
+      async () => (await client.llen(queueKeys('null', 'wikiq')['l-unclaimed'])) === 1,
+    );
   });
 });

@@ -19,6 +19,8 @@ const SETTINGS: SchedulerSettings = {
   wikiBackoffSeconds: 30,
   failureBackoffSeconds: 1,
   maxFailureBackoffSeconds: 300,
+  wikiFailureQueues: 3,
+  maxFailingDispatchesPerSecond: 2,
 };
 
 function group(name: string, runners: number, extra: Partial<GroupConfig> = {}): GroupConfig {
