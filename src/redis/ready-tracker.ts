@@ -27,6 +27,8 @@ const MIN_PAGE = 500;
 const MAX_PAGE = 1000;
 /** Most queues read per poll; the rest wait for the next poll. */
 const MAX_READS_PER_POLL = 5000;
+/** The type of a member written without escapes, e.g. ["refreshLinks","enwiki"]. */
+const PLAIN_TYPE = /^\["([^"\\]+)","/;
 /** Most queues remembered per partition (pushes of more are left to reconciliation). */
 const MAX_KNOWN = 200_000;
 
@@ -201,6 +203,10 @@ export class PartitionReadyTracker {
   }
 
   private consider(member: string, ask: PollAsk): void {
+    // Most members are plain ASCII pairs: read the type without decoding the JSON, so queues of
+    // types no group runs cost a regexp and no allocation beyond it.
+    const plainType = PLAIN_TYPE.exec(member)?.[1];
+    if (plainType !== undefined && !ask.runs(plainType)) return;
     const queue = parseQueueId(member);
     if (queue === null) {
       this.malformed += 1;

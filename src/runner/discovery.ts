@@ -26,12 +26,14 @@ export interface PollTiming {
 }
 
 /**
- * Busy: the configured interval. Idle: the slow fallback when pushes wake the runner, else
- * IDLE_INTERVAL_MS (never faster than configured), so new work is still seen within 100 ms.
+ * While pushes wake the runner (a slot is free and every partition reports its pushes), polling
+ * fast would only repeat what the wake-ups already say: the slow fallback, busy or not. Otherwise
+ * busy: the configured interval; idle: IDLE_INTERVAL_MS (never faster than configured), so new
+ * work is still seen within 100 ms.
  */
 export function pollInterval(t: PollTiming): number {
-  if (t.msSinceWork < ACTIVE_LINGER_MS) return t.busyMs;
   if (t.pushesWatched) return Math.max(t.busyMs, t.idleMs);
+  if (t.msSinceWork < ACTIVE_LINGER_MS) return t.busyMs;
   return Math.max(t.busyMs, IDLE_INTERVAL_MS);
 }
 

@@ -11,8 +11,11 @@ import { silentLogger } from '../support/log-capture.js';
 
 describe('pollInterval', () => {
   const base = { busyMs: 50, idleMs: 1000 };
-  it('polls at the busy interval while there was work recently', () => {
-    expect(pollInterval({ ...base, msSinceWork: ACTIVE_LINGER_MS - 1, pushesWatched: true })).toBe(50);
+  it('polls at the busy interval while there was work recently and pushes do not wake it', () => {
+    expect(pollInterval({ ...base, msSinceWork: ACTIVE_LINGER_MS - 1, pushesWatched: false })).toBe(50);
+  });
+  it('keeps to the slow poll while pushes wake it, busy or not (wake-ups say what is new)', () => {
+    expect(pollInterval({ ...base, msSinceWork: ACTIVE_LINGER_MS - 1, pushesWatched: true })).toBe(1000);
   });
   it('relaxes to 100 ms when idle without push notifications, never faster than configured', () => {
     expect(pollInterval({ ...base, msSinceWork: ACTIVE_LINGER_MS, pushesWatched: false })).toBe(

@@ -17,7 +17,8 @@
 -- Every ID is moved with its own commands (never `unpack` of a list: Lua's unpack fails at about
 -- 8,000 values, and Redis does not undo a script that fails halfway, so a failure after the RPUSHes
 -- duplicated every recycled job). An error at any point leaves each job in exactly one place.
--- A category with nothing due costs one ZRANGE (its first entry), which also gives the time the
+-- A queue with no claimed, delayed or abandoned job costs one EXISTS for all three; a category
+-- with nothing due costs one ZRANGE (its first entry), which also gives the time the
 -- queue next needs upkeep: the caller keeps that in its due-time index instead of revisiting.
 -- The caller's partition lease is checked first: a jobchron whose lease expired while it was paused
 -- gets an error reply and writes nothing.
@@ -117,10 +118,18 @@ local function restoreDedup(id)
   end
 end
 
+-- A queue holding only ready jobs (the usual case) has none of the three sorted sets: one EXISTS
+-- over all three instead of a ZRANGE each.
+local anySorted = redis.call('EXISTS', KEYS[1], KEYS[5], KEYS[6]) > 0
+local function dueIn(key, maxScore, delay)
+  if not anySorted then return {} end
+  return due(key, maxScore, delay)
+end
+
 -- 1. Stale claims: back to the head while attempts remain, else abandoned.
 local released, abandoned = 0, 0
 local claimDelay = now - claimCutoff
-local stale = due(KEYS[1], claimCutoff, claimDelay)
+local stale = dueIn(KEYS[1], claimCutoff, claimDelay)
 for _, id in ipairs(stale) do
   local attempts = tonumber(redis.call('HGET', KEYS[2], id)) or 0
   if attempts < maxAttempts then
@@ -138,7 +147,7 @@ if #stale > 0 then dueAfter(KEYS[1], claimDelay) end
 
 -- 2. Prune jobs abandoned long enough ago. They normally have no dedup entries; drop any left.
 local pruneDelay = now - pruneCutoff
-local old = due(KEYS[5], pruneCutoff, pruneDelay)
+local old = dueIn(KEYS[5], pruneCutoff, pruneDelay)
 for _, id in ipairs(old) do
   local sha1 = redis.call('HGET', KEYS[8], id)
   if sha1 then
@@ -153,7 +162,7 @@ end
 if #old > 0 or abandoned > 0 then dueAfter(KEYS[5], pruneDelay) end
 
 -- 3. Undelay due jobs onto the tail, earliest release first (LPUSH; popped after what is queued).
-local dueIds = due(KEYS[6], now, 0)
+local dueIds = dueIn(KEYS[6], now, 0)
 for _, id in ipairs(dueIds) do
   redis.call('LPUSH', KEYS[3], id)
   redis.call('ZREM', KEYS[6], id)
@@ -163,7 +172,8 @@ if #dueIds > 0 then dueAfter(KEYS[6], 0) end
 -- 4. Which set lists the queue: runnable jobs (ready, claimed or delayed) keep it in
 -- s-queuesWithJobs; only abandoned ones move it to our own set; nothing at all drops it.
 local unclaimed = redis.call('LLEN', KEYS[3])
-local runnable = unclaimed > 0 or redis.call('ZCARD', KEYS[1]) > 0 or redis.call('ZCARD', KEYS[6]) > 0
+local runnable = unclaimed > 0
+  or (anySorted and (redis.call('ZCARD', KEYS[1]) > 0 or redis.call('ZCARD', KEYS[6]) > 0))
 if found == 'listed' and runnable then
   -- Just read from s-queuesWithJobs; a copy in our own set is dropped when that set is walked.
 elseif found == 'guess' and not setsHoldId() then
@@ -171,7 +181,7 @@ elseif found == 'guess' and not setsHoldId() then
 elseif runnable then
   redis.call('SADD', KEYS[9], queueId)
   redis.call('SREM', KEYS[10], queueId)
-elseif redis.call('ZCARD', KEYS[5]) > 0 then
+elseif anySorted and redis.call('ZCARD', KEYS[5]) > 0 then
   redis.call('SREM', KEYS[9], queueId)
   redis.call('SADD', KEYS[10], queueId)
 else
