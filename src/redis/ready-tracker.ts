@@ -19,8 +19,11 @@ import {
   wikiIdFromDomain,
 } from '../mediawiki/queue-keys.js';
 
-/** A known ready queue is re-read at most this often (ms). */
-export const REFRESH_MS = 1000;
+/**
+ * A known ready queue is re-read at most this often (ms): it catches queues other runners drained.
+ * Its own dispatches and pushes have it read at once anyway.
+ */
+export const REFRESH_MS = 5000;
 /** Reconciliation reads the set in pages of at least this many members (fewer, larger SSCANs)… */
 const MIN_PAGE = 500;
 /** …and at most this many per SSCAN, so no single command holds Redis up. */
@@ -50,7 +53,10 @@ interface Known {
   domain: string;
   wiki: string;
   ready: number;
+  /** When it was last read, or found held (ms). */
   readAt: number;
+  /** What poll() lists for it, rebuilt only when it changes (no garbage per poll). */
+  listed: ReadyQueue;
 }
 
 export interface TrackerStats {
@@ -140,7 +146,10 @@ export class PartitionReadyTracker {
     for (const [prefix, k] of this.known) {
       if (reads.length >= MAX_READS_PER_POLL) break;
       if (ask.now - k.readAt < REFRESH_MS || readNow.has(prefix)) continue;
-      if (!ask.runs(k.type) || ask.held(k.wiki, k.type)) continue;
+      if (!ask.runs(k.type) || ask.held(k.wiki, k.type)) {
+        k.readAt = ask.now; // looked at: ask again after REFRESH_MS, not at every poll
+        continue;
+      }
       reads.push([prefix, k]);
     }
     if (reads.length > 0) {
@@ -152,17 +161,20 @@ export class PartitionReadyTracker {
         if (error) throw error;
         const ready = Number(value);
         if (ready > 0) {
-          this.known.set(prefix, { ...queue, ready, readAt: ask.now });
+          const before = this.known.get(prefix);
+          const { type, domain, wiki } = queue;
+          const listed =
+            before && before.ready === ready && before.domain === domain
+              ? before.listed
+              : { type, domain, wiki, partition: this.partition, ready };
+          this.known.set(prefix, { type, domain, wiki, ready, readAt: ask.now, listed });
         } else {
           this.known.delete(prefix);
         }
       });
     }
     const out: ReadyQueue[] = [];
-    for (const k of this.known.values()) {
-      if (!ask.runs(k.type)) continue;
-      out.push({ type: k.type, domain: k.domain, wiki: k.wiki, partition: this.partition, ready: k.ready });
-    }
+    for (const k of this.known.values()) if (ask.runs(k.type)) out.push(k.listed);
     return out;
   }
 
@@ -217,7 +229,11 @@ export class PartitionReadyTracker {
     const wiki = wikiIdFromDomain(queue.domain);
     const known = this.known.get(prefix);
     if (known) {
-      known.domain = queue.domain; // the set member is the authority on the domain
+      if (known.domain !== queue.domain) {
+        // The set member is the authority on the domain.
+        known.domain = queue.domain;
+        known.listed = { ...known.listed, domain: queue.domain };
+      }
       return;
     }
     if (this.known.size + this.dirty.size >= MAX_KNOWN) return;

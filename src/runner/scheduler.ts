@@ -352,13 +352,12 @@ export class Scheduler {
   }
 
   /**
-   * Whether the queue cannot be dispatched now whatever its jobs: firmly held, or suspect while
-   * the failing-dispatch cap is used up (discovery need not read such queues).
+   * Whether discovery need not re-read the queue's length: firmly held, or suspect (its dispatches
+   * are rationed by the failing-dispatch cap, and a stale length only costs a rationed dispatch).
    */
   blocked(wiki: string, type: string, now: number): boolean {
     const key = queueKey(wiki, type);
-    if (this.backoffs.isFirmlyHeld(key, wiki, now)) return true;
-    return this.suspect(key, wiki, now) && !this.damper.mayDispatch(now);
+    return this.backoffs.isFirmlyHeld(key, wiki, now) || this.suspect(key, wiki, now);
   }
 
   /** The failure damper's state (status). */

@@ -40,7 +40,11 @@ const FAST_MS = 300;
 
 /** A backend over `servers`, optionally watching pushes; `pushes` counts the wake-ups. */
 function backendFor(servers: RedisServerHandle[], watch: boolean) {
-  const clients = servers.map((s) => new Redis({ host: s.host, port: s.port, maxRetriesPerRequest: 1 }));
+  const clients = servers.map((s) => {
+    const client = new Redis({ host: s.host, port: s.port, maxRetriesPerRequest: 1 });
+    client.on('error', () => undefined); // a partition taken down on purpose refuses connections
+    return client;
+  });
   const partitions: PartitionClient[] = servers.map((s, i) => ({
     address: s.address,
     client: clients[i] as Redis,
