@@ -95,7 +95,7 @@ export async function runStatus(ctx: StatusContext, args: StatusArgs, io: CliIo)
   for (const p of summary.partitions) {
     if (p.badMembers > 0) {
       io.stderr.write(
-        `jobqueue: warning: partition ${p.name} lists ${p.badMembers} malformed queue ID(s) (left in place)\n`,
+        `jobqueue: warning: partition ${p.name} lists ${p.badMembers} malformed queue ID(s) (jobchron moves them to jobrunner:chron:s-queuesQuarantined)\n`,
       );
     }
   }
