@@ -115,7 +115,16 @@ export async function maintainBatch(
   return { ...outcome, malformed };
 }
 
-/** One pipelined round trip over `visits` (plus NOSCRIPT retries). */
+/**
+ * Queues per script call: one EVALSHA and one lease check for all of them, while a call stays
+ * short enough (a few hundred Redis operations when nothing is due) not to hold other clients up.
+ */
+export const QUEUES_PER_CALL = 25;
+
+/**
+ * One pipelined round trip over `visits` (plus NOSCRIPT retries), QUEUES_PER_CALL queues per call.
+ * A damaged queue (e.g. WRONGTYPE) is reported by the script on its own; the others are maintained.
+ */
 export async function maintainVisits(
   redis: Redis,
   visits: readonly Visit[],
@@ -124,29 +133,33 @@ export async function maintainVisits(
   if (visits.length === 0) return { results: [], malformed: [], failed: [] };
   const results: QueueResult[] = [];
   const failed: { member: string; message: string }[] = [];
-  let pending: readonly Visit[] = visits;
+  let pending: Visit[][] = [];
+  for (let i = 0; i < visits.length; i += QUEUES_PER_CALL) pending.push(visits.slice(i, i + QUEUES_PER_CALL));
   for (let attempt = 1; pending.length > 0; attempt++) {
     const pipeline = redis.pipeline();
     queueScript(pipeline, 'lease-renew', [LEASE_KEY], [ctx.lease.value, ctx.leaseTtlMs]);
-    for (const visit of pending) queueStep(pipeline, visit, ctx);
+    for (const chunk of pending) queueCall(pipeline, chunk, ctx);
     const replies = (await pipeline.exec()) ?? [];
 
     const [renewError, renewed] = replies[0] ?? [new Error('missing pipeline reply'), null];
-    // A renewal lost to NOSCRIPT is harmless: every step below checks the lease itself.
+    // A renewal lost to NOSCRIPT is harmless: every call below checks the lease itself.
     if (renewError && !isNoScript(renewError)) throw renewError;
     if (!renewError && renewed !== 1) throw new LeaseLostError(ctx.partition);
 
-    const retry: Visit[] = [];
-    pending.forEach((visit, i) => {
+    const retry: Visit[][] = [];
+    pending.forEach((chunk, i) => {
       const [error, reply] = replies[i + 1] ?? [new Error('missing pipeline reply'), null];
       if (!error) {
-        results.push(parseReply(visit, reply));
+        for (const outcome of parseReplies(chunk, reply)) {
+          if ('message' in outcome) failed.push(outcome);
+          else results.push(outcome);
+        }
       } else if (error.message.startsWith('LEASE_LOST')) {
         throw new LeaseLostError(ctx.partition);
       } else if (isNoScript(error) && attempt < NOSCRIPT_ATTEMPTS) {
-        retry.push(visit); // the step never ran
+        retry.push(chunk); // the call never ran
       } else if (isReplyError(error)) {
-        failed.push({ member: visit.indexKey, message: error.message });
+        for (const visit of chunk) failed.push({ member: visit.indexKey, message: error.message });
       } else {
         // Not a Redis error reply (connection closed, timeout): the whole partition has failed.
         throw error;
@@ -157,36 +170,49 @@ export async function maintainVisits(
   return { results, malformed: [], failed };
 }
 
-function queueStep(pipeline: ChainableCommander, visit: Visit, ctx: BatchContext): void {
-  const { queue, foundBy } = visit;
-  const keys = queueKeysFromPrefix(visit.keyPrefix);
-  queueScript(
-    pipeline,
-    'chron-maintain-queue',
-    [
-      keys['z-claimed'],
-      keys['h-attempts'],
-      keys['l-unclaimed'],
-      keys['h-data'],
-      keys['z-abandoned'],
-      keys['z-delayed'],
-      keys['h-idBySha1'],
-      keys['h-sha1ById'],
-      QUEUES_WITH_JOBS_KEY,
-      QUEUES_WITH_ABANDONED_KEY,
-      LEASE_KEY,
-    ],
-    [
+function queueCall(pipeline: ChainableCommander, chunk: readonly Visit[], ctx: BatchContext): void {
+  const keys: string[] = [QUEUES_WITH_JOBS_KEY, QUEUES_WITH_ABANDONED_KEY, LEASE_KEY];
+  const args: (string | number)[] = [
+    ctx.lease.value,
+    ctx.nowSeconds,
+    ctx.nowSeconds - ctx.pruneAfterSeconds,
+    ctx.perCategoryLimit,
+  ];
+  for (const { queue, keyPrefix, foundBy } of chunk) {
+    const k = queueKeysFromPrefix(keyPrefix);
+    keys.push(
+      k['z-claimed'],
+      k['h-attempts'],
+      k['l-unclaimed'],
+      k['h-data'],
+      k['z-abandoned'],
+      k['z-delayed'],
+      k['h-idBySha1'],
+      k['h-sha1ById'],
+    );
+    args.push(
       ctx.nowSeconds - limitFor(ctx.limits.claimTTL, queue.type),
-      ctx.nowSeconds - ctx.pruneAfterSeconds,
       limitFor(ctx.limits.attempts, queue.type),
-      ctx.nowSeconds,
       queue.queueId,
-      ctx.perCategoryLimit,
-      ctx.lease.value,
       foundBy,
-    ],
-  );
+    );
+  }
+  queueScript(pipeline, 'chron-maintain-queue', keys, args);
+}
+
+/** Each queue's result, or why its step failed (a damaged key: the others still ran). */
+function parseReplies(
+  chunk: readonly Visit[],
+  reply: unknown,
+): (QueueResult | { member: string; message: string })[] {
+  if (!Array.isArray(reply) || reply.length !== REPLY_LENGTH * chunk.length) {
+    throw new ScriptReplyError('chron-maintain-queue', reply);
+  }
+  return chunk.map((visit, i) => {
+    const slot = reply.slice(i * REPLY_LENGTH, (i + 1) * REPLY_LENGTH);
+    if (slot[0] === 'ERR') return { member: visit.indexKey, message: String(slot[1]) };
+    return parseReply(visit, slot);
+  });
 }
 
 function parseReply(visit: Visit, reply: unknown): QueueResult {

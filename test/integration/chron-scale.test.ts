@@ -80,13 +80,16 @@ async function pacedChron(chron: Record<string, unknown>, clock = new FakeClock(
 
 const LEASE = '1 test-instance';
 
-/** One maintenance step exactly as the chron sends it, with an explicit per-category limit. */
+/** One maintenance call for one queue exactly as the chron sends it, with an explicit limit. */
 function maintain(type: string, domain: string, nowSeconds: number, limit: number): Promise<unknown> {
   const k = queueKeys(type, domain);
   return runScript(
     client,
     'chron-maintain-queue',
     [
+      QUEUES_WITH_JOBS_KEY,
+      QUEUES_WITH_ABANDONED_KEY,
+      LEASE_KEY,
       k['z-claimed'],
       k['h-attempts'],
       k['l-unclaimed'],
@@ -95,11 +98,8 @@ function maintain(type: string, domain: string, nowSeconds: number, limit: numbe
       k['z-delayed'],
       k['h-idBySha1'],
       k['h-sha1ById'],
-      QUEUES_WITH_JOBS_KEY,
-      QUEUES_WITH_ABANDONED_KEY,
-      LEASE_KEY,
     ],
-    [nowSeconds - 3600, nowSeconds - 604_800, 3, nowSeconds, makeQueueId(type, domain), limit, LEASE, 'full'],
+    [LEASE, nowSeconds, nowSeconds - 604_800, limit, nowSeconds - 3600, 3, makeQueueId(type, domain), 'full'],
   );
 }
 

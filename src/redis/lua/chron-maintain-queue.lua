@@ -23,171 +23,192 @@
 -- The caller's partition lease is checked first: a jobchron whose lease expired while it was paused
 -- gets an error reply and writes nothing.
 --
+-- Several queues per call (the caller sends a few dozen): one EVALSHA and one lease check for the
+-- lot instead of one per queue, while each call stays short (Redis runs nothing else meanwhile).
+--
 -- KEYS
---   1  <P>:z-claimed     2  <P>:h-attempts    3  <P>:l-unclaimed   4  <P>:h-data
---   5  <P>:z-abandoned   6  <P>:z-delayed     7  <P>:h-idBySha1    8  <P>:h-sha1ById
---   9  global:jobqueue:s-queuesWithJobs
---   10 jobrunner:chron:s-queuesWithAbandoned
---   11 jobrunner:chron:lease (this partition's lease)
+--   1  global:jobqueue:s-queuesWithJobs
+--   2  jobrunner:chron:s-queuesWithAbandoned
+--   3  jobrunner:chron:lease (this partition's lease)
+--   then 8 per queue, for queue i at 3 + 8(i-1) + …:
+--   +1 <P>:z-claimed   +2 <P>:h-attempts   +3 <P>:l-unclaimed   +4 <P>:h-data
+--   +5 <P>:z-abandoned +6 <P>:z-delayed    +7 <P>:h-idBySha1    +8 <P>:h-sha1ById
 -- ARGV
---   1 claim cutoff, UNIX s: claims scored at or before it are stale (now - claimTTL(type))
---   2 prune cutoff, UNIX s: jobs abandoned at or before it are deleted (now - pruneAfterSeconds)
---   3 max attempts of the type
---   4 now, UNIX s
---   5 queue ID: the set member exactly as stored (never re-encoded)
---   6 per-category limit (jobs per category per call)
---   7 the lease value the caller holds
---   8 how the caller found the queue: 'full' (step 4 as always), 'listed' (read from
---     s-queuesWithJobs just now: a runnable queue needs no SADD/SREM), 'guess' (the ID was rebuilt
---     from a key name: step 4 runs only if one of the two sets holds exactly that ID)
--- Returns {released, abandoned, pruned, undelayed, ready, more, nextDue}: `ready` is the length of
--- l-unclaimed after the step, `more` is 1 when a category hit the limit, `nextDue` the UNIX s at
--- which something in the queue falls due next (-1: nothing will); or the error reply "LEASE_LOST ...".
+--   1 the lease value the caller holds
+--   2 now, UNIX s
+--   3 prune cutoff, UNIX s: jobs abandoned at or before it are deleted (now - pruneAfterSeconds)
+--   4 per-category limit (jobs per category per queue)
+--   then 4 per queue, for queue i at 4 + 4(i-1) + …:
+--   +1 claim cutoff, UNIX s: claims scored at or before it are stale (now - claimTTL(type))
+--   +2 max attempts of the type
+--   +3 queue ID: the set member exactly as stored (never re-encoded), or '' when unknown
+--   +4 how the caller found the queue: 'full' (step 4 as always), 'listed' (read from
+--      s-queuesWithJobs just now: a runnable queue needs no SADD/SREM), 'guess' (the ID was rebuilt
+--      from a key name: step 4 runs only if one of the two sets holds exactly that ID)
+-- Returns 7 numbers per queue, in order: released, abandoned, pruned, undelayed, ready, more,
+-- nextDue; for a queue whose step failed (a damaged key) {'ERR', message, 0, 0, 0, 0, 0}. `ready` is the length of l-unclaimed after the step, `more` is 1 when a category hit the
+-- limit, `nextDue` the UNIX s at which something in the queue falls due next (-1: nothing will).
+-- Or the error reply "LEASE_LOST ..." (nothing written).
 
-if redis.call('GET', KEYS[11]) ~= ARGV[7] then
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then
   return redis.error_reply('LEASE_LOST the partition lease is no longer held by this jobchron')
 end
 
-local claimCutoff = tonumber(ARGV[1])
-local pruneCutoff = tonumber(ARGV[2])
-local maxAttempts = tonumber(ARGV[3])
-local now = tonumber(ARGV[4])
-local queueId = ARGV[5]
-local limit = tonumber(ARGV[6])
-local found = ARGV[8] or 'full'
+local now = tonumber(ARGV[2])
+local pruneCutoff = tonumber(ARGV[3])
+local limit = tonumber(ARGV[4])
 
-local function setsHoldId()
-  return redis.call('SISMEMBER', KEYS[9], queueId) == 1 or redis.call('SISMEMBER', KEYS[10], queueId) == 1
-end
-
-if redis.call('EXISTS', KEYS[4]) == 0 then
-  -- No job data at all: the queue is empty.
-  if found ~= 'guess' or setsHoldId() then
-    redis.call('SREM', KEYS[9], queueId)
-    redis.call('SREM', KEYS[10], queueId)
+-- The upkeep step of one queue: K = its 8 keys, per-queue arguments as above.
+local function step(K, claimCutoff, maxAttempts, queueId, found)
+  local function setsHoldId()
+    return redis.call('SISMEMBER', KEYS[1], queueId) == 1 or redis.call('SISMEMBER', KEYS[2], queueId) == 1
   end
-  return {0, 0, 0, 0, 0, 0, -1}
-end
 
-local more = 0
-local nextDue = nil
-local function noteDue(t)
-  if nextDue == nil or t < nextDue then nextDue = t end
-end
-
--- Score of the first member, or nil for an empty set.
-local function firstScore(key)
-  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  if first[2] then return tonumber(first[2]) end
-  return nil
-end
-
--- Up to `limit` members scored at or below `maxScore` (none when the first one is later, learnt
--- with a single ZRANGE); flags `more` when there are further ones. `delay` turns the first
--- remaining score into the time it falls due.
-local function due(key, maxScore, delay)
-  local first = firstScore(key)
-  if first == nil then return {} end
-  if first > maxScore then
-    noteDue(first + delay)
-    return {}
+  if redis.call('EXISTS', K[4]) == 0 then
+    -- No job data at all: the queue is empty.
+    if found ~= 'guess' or setsHoldId() then
+      redis.call('SREM', KEYS[1], queueId)
+      redis.call('SREM', KEYS[2], queueId)
+    end
+    return {0, 0, 0, 0, 0, 0, -1}
   end
-  local ids = redis.call('ZRANGEBYSCORE', key, '-inf', maxScore, 'LIMIT', 0, limit + 1)
-  if #ids > limit then
-    more = 1
-    ids[#ids] = nil
+
+  local more = 0
+  local nextDue = nil
+  local function noteDue(t)
+    if nextDue == nil or t < nextDue then nextDue = t end
   end
-  return ids
-end
 
--- After a category was worked on: when does what is left in it fall due?
-local function dueAfter(key, delay)
-  local first = firstScore(key)
-  if first ~= nil then noteDue(first + delay) end
-end
-
--- Restores h-idBySha1/h-sha1ById for a recycled job unless a newer duplicate already owns the sha1.
-local function restoreDedup(id)
-  local blob = redis.call('HGET', KEYS[4], id)
-  if not blob then return end
-  local uuid, sha1 = string.match(string.sub(blob, -256),
-    's:4:"uuid";s:32:"(%x+)";s:4:"sha1";s:31:"(%w+)";s:9:"timestamp";i:%-?%d+;}$')
-  if uuid ~= id or not sha1 then return end
-  if redis.call('HSETNX', KEYS[7], sha1, id) == 1 then
-    redis.call('HSET', KEYS[8], id, sha1)
+  -- Score of the first member, or nil for an empty set.
+  local function firstScore(key)
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if first[2] then return tonumber(first[2]) end
+    return nil
   end
-end
 
--- A queue holding only ready jobs (the usual case) has none of the three sorted sets: one EXISTS
--- over all three instead of a ZRANGE each.
-local anySorted = redis.call('EXISTS', KEYS[1], KEYS[5], KEYS[6]) > 0
-local function dueIn(key, maxScore, delay)
-  if not anySorted then return {} end
-  return due(key, maxScore, delay)
-end
+  -- Up to `limit` members scored at or below `maxScore` (none when the first one is later, learnt
+  -- with a single ZRANGE); flags `more` when there are further ones. `delay` turns the first
+  -- remaining score into the time it falls due.
+  local function due(key, maxScore, delay)
+    local first = firstScore(key)
+    if first == nil then return {} end
+    if first > maxScore then
+      noteDue(first + delay)
+      return {}
+    end
+    local ids = redis.call('ZRANGEBYSCORE', key, '-inf', maxScore, 'LIMIT', 0, limit + 1)
+    if #ids > limit then
+      more = 1
+      ids[#ids] = nil
+    end
+    return ids
+  end
 
--- 1. Stale claims: back to the head while attempts remain, else abandoned.
-local released, abandoned = 0, 0
-local claimDelay = now - claimCutoff
-local stale = dueIn(KEYS[1], claimCutoff, claimDelay)
-for _, id in ipairs(stale) do
-  local attempts = tonumber(redis.call('HGET', KEYS[2], id)) or 0
-  if attempts < maxAttempts then
-    redis.call('RPUSH', KEYS[3], id)
-    restoreDedup(id)
-    released = released + 1
+  -- After a category was worked on: when does what is left in it fall due?
+  local function dueAfter(key, delay)
+    local first = firstScore(key)
+    if first ~= nil then noteDue(first + delay) end
+  end
+
+  -- Restores h-idBySha1/h-sha1ById for a recycled job unless a newer duplicate already owns the sha1.
+  local function restoreDedup(id)
+    local blob = redis.call('HGET', K[4], id)
+    if not blob then return end
+    local uuid, sha1 = string.match(string.sub(blob, -256),
+      's:4:"uuid";s:32:"(%x+)";s:4:"sha1";s:31:"(%w+)";s:9:"timestamp";i:%-?%d+;}$')
+    if uuid ~= id or not sha1 then return end
+    if redis.call('HSETNX', K[7], sha1, id) == 1 then
+      redis.call('HSET', K[8], id, sha1)
+    end
+  end
+
+  -- A queue holding only ready jobs (the usual case) has none of the three sorted sets: one EXISTS
+  -- over all three instead of a ZRANGE each.
+  local anySorted = redis.call('EXISTS', K[1], K[5], K[6]) > 0
+  local function dueIn(key, maxScore, delay)
+    if not anySorted then return {} end
+    return due(key, maxScore, delay)
+  end
+
+  -- 1. Stale claims: back to the head while attempts remain, else abandoned.
+  local released, abandoned = 0, 0
+  local claimDelay = now - claimCutoff
+  local stale = dueIn(K[1], claimCutoff, claimDelay)
+  for _, id in ipairs(stale) do
+    local attempts = tonumber(redis.call('HGET', K[2], id)) or 0
+    if attempts < maxAttempts then
+      redis.call('RPUSH', K[3], id)
+      restoreDedup(id)
+      released = released + 1
+    else
+      redis.call('ZADD', K[5], now, id)
+      abandoned = abandoned + 1
+    end
+    -- Added to its new place first: a failure in between leaves at worst a stale claim to redo.
+    redis.call('ZREM', K[1], id)
+  end
+  if #stale > 0 then dueAfter(K[1], claimDelay) end
+
+  -- 2. Prune jobs abandoned long enough ago. They normally have no dedup entries; drop any left.
+  local pruneDelay = now - pruneCutoff
+  local old = dueIn(K[5], pruneCutoff, pruneDelay)
+  for _, id in ipairs(old) do
+    local sha1 = redis.call('HGET', K[8], id)
+    if sha1 then
+      redis.call('HDEL', K[8], id)
+      if redis.call('HGET', K[7], sha1) == id then redis.call('HDEL', K[7], sha1) end
+    end
+    redis.call('ZREM', K[5], id)
+    redis.call('HDEL', K[2], id)
+    redis.call('HDEL', K[4], id)
+  end
+  -- Jobs abandoned by step 1 fall due for pruning too (the first entry covers them).
+  if #old > 0 or abandoned > 0 then dueAfter(K[5], pruneDelay) end
+
+  -- 3. Undelay due jobs onto the tail, earliest release first (LPUSH; popped after what is queued).
+  local dueIds = dueIn(K[6], now, 0)
+  for _, id in ipairs(dueIds) do
+    redis.call('LPUSH', K[3], id)
+    redis.call('ZREM', K[6], id)
+  end
+  if #dueIds > 0 then dueAfter(K[6], 0) end
+
+  -- 4. Which set lists the queue: runnable jobs (ready, claimed or delayed) keep it in
+  -- s-queuesWithJobs; only abandoned ones move it to our own set; nothing at all drops it.
+  local unclaimed = redis.call('LLEN', K[3])
+  local runnable = unclaimed > 0
+    or (anySorted and (redis.call('ZCARD', K[1]) > 0 or redis.call('ZCARD', K[6]) > 0))
+  if found == 'listed' and runnable then
+    -- Just read from s-queuesWithJobs; a copy in our own set is dropped when that set is walked.
+  elseif found == 'guess' and not setsHoldId() then
+    -- The rebuilt ID is not what MediaWiki stored: leave set membership to the walk of the sets.
+  elseif runnable then
+    redis.call('SADD', KEYS[1], queueId)
+    redis.call('SREM', KEYS[2], queueId)
+  elseif anySorted and redis.call('ZCARD', K[5]) > 0 then
+    redis.call('SREM', KEYS[1], queueId)
+    redis.call('SADD', KEYS[2], queueId)
   else
-    redis.call('ZADD', KEYS[5], now, id)
-    abandoned = abandoned + 1
+    redis.call('SREM', KEYS[1], queueId)
+    redis.call('SREM', KEYS[2], queueId)
   end
-  -- Added to its new place first: a failure in between leaves at worst a stale claim to redo.
-  redis.call('ZREM', KEYS[1], id)
-end
-if #stale > 0 then dueAfter(KEYS[1], claimDelay) end
 
--- 2. Prune jobs abandoned long enough ago. They normally have no dedup entries; drop any left.
-local pruneDelay = now - pruneCutoff
-local old = dueIn(KEYS[5], pruneCutoff, pruneDelay)
-for _, id in ipairs(old) do
-  local sha1 = redis.call('HGET', KEYS[8], id)
-  if sha1 then
-    redis.call('HDEL', KEYS[8], id)
-    if redis.call('HGET', KEYS[7], sha1) == id then redis.call('HDEL', KEYS[7], sha1) end
+  if more == 1 then nextDue = now end
+  return {released, abandoned, #old, #dueIds, unclaimed, more, nextDue and math.ceil(nextDue) or -1}
+end
+
+local reply = {}
+local queues = (#KEYS - 3) / 8
+for i = 1, queues do
+  local base, arg = 3 + 8 * (i - 1), 4 + 4 * (i - 1)
+  local K = {}
+  for j = 1, 8 do K[j] = KEYS[base + j] end
+  -- A damaged queue (e.g. WRONGTYPE) fails alone: its slot says why, the others are maintained.
+  local ok, r = pcall(step, K, tonumber(ARGV[arg + 1]), tonumber(ARGV[arg + 2]), ARGV[arg + 3], ARGV[arg + 4])
+  if not ok then
+    local message = type(r) == 'table' and (r.err or 'error') or tostring(r)
+    r = {'ERR', message, 0, 0, 0, 0, 0}
   end
-  redis.call('ZREM', KEYS[5], id)
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('HDEL', KEYS[4], id)
+  for j = 1, 7 do reply[#reply + 1] = r[j] end
 end
--- Jobs abandoned by step 1 fall due for pruning too (the first entry covers them).
-if #old > 0 or abandoned > 0 then dueAfter(KEYS[5], pruneDelay) end
-
--- 3. Undelay due jobs onto the tail, earliest release first (LPUSH; popped after what is queued).
-local dueIds = dueIn(KEYS[6], now, 0)
-for _, id in ipairs(dueIds) do
-  redis.call('LPUSH', KEYS[3], id)
-  redis.call('ZREM', KEYS[6], id)
-end
-if #dueIds > 0 then dueAfter(KEYS[6], 0) end
-
--- 4. Which set lists the queue: runnable jobs (ready, claimed or delayed) keep it in
--- s-queuesWithJobs; only abandoned ones move it to our own set; nothing at all drops it.
-local unclaimed = redis.call('LLEN', KEYS[3])
-local runnable = unclaimed > 0
-  or (anySorted and (redis.call('ZCARD', KEYS[1]) > 0 or redis.call('ZCARD', KEYS[6]) > 0))
-if found == 'listed' and runnable then
-  -- Just read from s-queuesWithJobs; a copy in our own set is dropped when that set is walked.
-elseif found == 'guess' and not setsHoldId() then
-  -- The rebuilt ID is not what MediaWiki stored: leave set membership to the walk of the sets.
-elseif runnable then
-  redis.call('SADD', KEYS[9], queueId)
-  redis.call('SREM', KEYS[10], queueId)
-elseif anySorted and redis.call('ZCARD', KEYS[5]) > 0 then
-  redis.call('SREM', KEYS[9], queueId)
-  redis.call('SADD', KEYS[10], queueId)
-else
-  redis.call('SREM', KEYS[9], queueId)
-  redis.call('SREM', KEYS[10], queueId)
-end
-
-if more == 1 then nextDue = now end
-return {released, abandoned, #old, #dueIds, unclaimed, more, nextDue and math.ceil(nextDue) or -1}
+return reply
