@@ -63,7 +63,12 @@ export class PacedWalk {
       [null, 0],
       [null, 0],
     ];
-    const total = Number(jobs?.[1] ?? 0) + Number(abandoned?.[1] ?? 0);
+    const count = (reply: [Error | null, unknown] | undefined): number => {
+      if (reply?.[0]) throw reply[0];
+      const n = Number(reply?.[1] ?? 0);
+      return Number.isFinite(n) ? n : 0;
+    };
+    const total = count(jobs) + count(abandoned);
     const quota = walkQuota(total, intervalMs, fullWalkSeconds);
     this.cycleStartedAt ??= Date.now();
     const cycle = this.cycleNo;
