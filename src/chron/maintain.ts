@@ -98,23 +98,6 @@ function isReplyError(error: Error): boolean {
   return error.name === 'ReplyError';
 }
 
-export async function maintainBatch(
-  redis: Redis,
-  members: readonly string[],
-  ctx: BatchContext,
-  foundBy: FoundBy = 'full',
-): Promise<BatchOutcome> {
-  const malformed: string[] = [];
-  const visits: Visit[] = [];
-  for (const member of members) {
-    const visit = visitOfMember(member, foundBy);
-    if (visit === null) malformed.push(member);
-    else visits.push(visit);
-  }
-  const outcome = await maintainVisits(redis, visits, ctx);
-  return { ...outcome, malformed };
-}
-
 /**
  * Queues per script call: one EVALSHA and one lease check for all of them, while a call stays
  * short enough (a few hundred Redis operations when nothing is due) not to hold other clients up.

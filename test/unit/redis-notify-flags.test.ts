@@ -2,7 +2,7 @@
 // and reading the queue back from the key a push notification names.
 import { describe, expect, it } from 'vitest';
 import { parseReadyListKey, queueKey } from '../../src/mediawiki/queue-keys.js';
-import { mergeNotifyFlags } from '../../src/redis/notify-flags.js';
+import { mergeNotifyFlags, ZSET_EVENTS } from '../../src/redis/notify-flags.js';
 
 describe('mergeNotifyFlags', () => {
   it('adds E and l to an empty value', () => {
@@ -17,6 +17,15 @@ describe('mergeNotifyFlags', () => {
     expect(mergeNotifyFlags('El')).toBeNull();
     expect(mergeNotifyFlags('AKE')).toBeNull();
     expect(mergeNotifyFlags('A')).toBe('AE');
+  });
+});
+
+describe('mergeNotifyFlags for jobchron (sorted sets)', () => {
+  it('adds E and z, keeping the list flags the runner set', () => {
+    expect(mergeNotifyFlags('', ZSET_EVENTS)).toBe('Ez');
+    expect(mergeNotifyFlags('lE', ZSET_EVENTS)).toBe('lEz');
+    expect(mergeNotifyFlags('AE', ZSET_EVENTS)).toBeNull();
+    expect(mergeNotifyFlags('Ez', ZSET_EVENTS)).toBeNull();
   });
 });
 
