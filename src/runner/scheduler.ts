@@ -352,11 +352,12 @@ export class Scheduler {
   }
 
   /**
-   * Whether discovery need not re-read the queue's length: firmly held, or suspect (its dispatches
+   * Whether discovery need not re-read the queue's length: paused, firmly held, or suspect (its dispatches
    * are rationed by the failing-dispatch cap, and a stale length only costs a rationed dispatch).
    */
   blocked(wiki: string, type: string, now: number): boolean {
     const key = queueKey(wiki, type);
+    if (this.options.isPaused?.(wiki, type)) return true;
     return this.backoffs.isFirmlyHeld(key, wiki, now) || this.suspect(key, wiki, now);
   }
 
