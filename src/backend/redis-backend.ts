@@ -18,6 +18,7 @@ import type {
   QueueBackend,
   QueueCounts,
   QueueListing,
+  ReadinessStats,
   ReadyPollAsk,
   ReadyQueue,
 } from './types.js';
@@ -232,6 +233,10 @@ export class RedisBackend implements QueueBackend {
   /** What the incremental readiness tracking knows, per partition (status). */
   trackerStats(): { partition: string; stats: TrackerStats }[] {
     return this.partitionList.map((p) => ({ partition: p.address, stats: p.tracker.stats() }));
+  }
+
+  readinessStats(): ReadinessStats[] {
+    return this.partitionList.map((p) => ({ partition: p.address, ...p.tracker.stats() }));
   }
 
   async queueCounts(filter: { wiki?: string; type?: string } = {}): Promise<QueueListing<QueueCounts>> {

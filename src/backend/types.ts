@@ -68,6 +68,18 @@ export interface PushWatch {
   close(): Promise<void>;
 }
 
+/** One partition's incremental readiness tracking, for /status. */
+export interface ReadinessStats {
+  readonly partition: string;
+  /** Ready queues of types this runner runs, as far as it knows. */
+  readonly known: number;
+  /** Complete reconciliation walks of s-queuesWithJobs so far, and how long the last one took. */
+  readonly reconcileCycles: number;
+  readonly lastReconcileMs: number | null;
+  /** Members of s-queuesWithJobs that are not a JSON [type, domain] pair, seen by reconciliation. */
+  readonly malformed: number;
+}
+
 /** What a backend that tracks readiness incrementally needs to know from the runner. */
 export interface ReadyPollAsk {
   /** Whether some group of the runner may run the type (in any mode). */
@@ -101,6 +113,8 @@ export interface QueueBackend {
    * listReadyQueues() by the runner when present.
    */
   pollReady?(ask: ReadyPollAsk): Promise<QueueListing<ReadyQueue>>;
+  /** What incremental readiness tracking knows, per partition (status). */
+  readinessStats?(): ReadinessStats[];
   /** A dispatch of the queue ended; `drained` when MediaWiki said it found nothing to run. */
   noteDispatchEnd?(
     queue: { readonly type: string; readonly domain: string; readonly wiki: string },

@@ -30,7 +30,13 @@ import {
 export interface JobRunnerDeps {
   readonly backend: Pick<
     QueueBackend,
-    'listReadyQueues' | 'pollReady' | 'noteDispatchEnd' | 'watchPushes' | 'headJobTimestamp' | 'pausedQueues'
+    | 'listReadyQueues'
+    | 'pollReady'
+    | 'noteDispatchEnd'
+    | 'readinessStats'
+    | 'watchPushes'
+    | 'headJobTimestamp'
+    | 'pausedQueues'
   >;
   readonly dispatcher: Dispatcher;
   readonly logger: Logger;
@@ -649,6 +655,7 @@ export class JobRunner {
       failureDamping: this.scheduler.failureDamping(now),
       discoveryIntervalMs: this.config.runner.discoveryIntervalMs,
       pushWake: this.pushWatch ? (this.pushWatch.watchingAll ? 'watching' : 'polling') : 'off',
+      readiness: this.backend.readinessStats?.() ?? [],
     };
   }
 }

@@ -1,5 +1,6 @@
 // What JobRunner.stats() reports (for the status server and the demo), and the bounded buffers
 // behind it.
+import type { ReadinessStats } from '../backend/types.js';
 import type { BackoffEntry } from './backoff.js';
 import type { DamperState } from './failure-damper.js';
 import type { DispatchOutcome } from './outcome.js';
@@ -103,6 +104,8 @@ export interface RunnerStats {
   readonly discoveryIntervalMs: number;
   /** off: runner.wakeOnPush is false or the backend has no push notifications (memcached). */
   readonly pushWake: 'off' | 'watching' | 'polling';
+  /** Incremental readiness tracking per partition (Redis backend; empty for the others). */
+  readonly readiness: readonly ReadinessStats[];
 }
 
 /** Fixed-size ring: keeps the newest `capacity` items. */

@@ -124,6 +124,9 @@ describe('runner discovery at scale', () => {
     await until(() => pushes.includes('fresh'), 'the push notification');
     const listing = await backend.pollReady(ask(all));
     expect(listing.queues.find((q) => q.wiki === 'fresh')).toMatchObject({ type: 'null', ready: 1 });
+    expect(backend.readinessStats()).toEqual([
+      expect.objectContaining({ partition: a.address, known: 501, malformed: 0 }),
+    ]);
     backend.noteDispatchEnd({ type: 'null', domain: 'fresh', wiki: 'fresh' }, [a.address], true);
     expect((await backend.pollReady(ask(all))).queues.some((q) => q.wiki === 'fresh')).toBe(false);
   });
