@@ -57,6 +57,19 @@ export interface RawRunner {
   failureBackoffSeconds: number;
   maxFailureBackoffSeconds: number;
   maxJobsPerDispatch: number;
+  scheduling: RawScheduling;
+}
+
+export interface RawScheduling {
+  policy: 'fair' | 'legacy';
+  sliceSeconds: number;
+  longSliceSeconds: number;
+  expressSlots: number;
+  expressMaxReady: number;
+  expressSliceSeconds: number;
+  expressHoldSeconds: number;
+  wikiWeights: Record<string, number>;
+  typeWeights: Record<string, number>;
 }
 
 export interface RawChron {

@@ -19,6 +19,17 @@ const SETTINGS: SchedulerSettings = {
   wikiBackoffSeconds: 30,
   failureBackoffSeconds: 1,
   maxFailureBackoffSeconds: 300,
+  scheduling: {
+    policy: 'fair',
+    sliceSeconds: 3,
+    longSliceSeconds: 10,
+    expressSlots: 1,
+    expressMaxReady: 10,
+    expressSliceSeconds: 1,
+    expressHoldSeconds: 5,
+    wikiWeights: {},
+    typeWeights: {},
+  },
 };
 
 function group(name: string, runners: number, extra: Partial<GroupConfig> = {}): GroupConfig {
