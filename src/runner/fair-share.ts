@@ -144,7 +144,8 @@ export class FairShare {
     let best: ShareCandidate | undefined;
     for (const c of pool) {
       let tag = wikiTags.get(c.wiki);
-      if (tag === undefined) wikiTags.set(c.wiki, (tag = this.wikis.tag(c.wiki, this.wikiWeight(c.wiki), now)));
+      if (tag === undefined)
+        wikiTags.set(c.wiki, (tag = this.wikis.tag(c.wiki, this.wikiWeight(c.wiki), now)));
       const bestTag = wiki === undefined ? Infinity : (wikiTags.get(wiki) as number);
       if (best === undefined || tag < bestTag || (tag === bestTag && before(c, best, c.wiki, best.wiki))) {
         wiki = c.wiki;
@@ -159,7 +160,11 @@ export class FairShare {
     for (const c of pool) {
       if (c.wiki !== wiki) continue;
       const tag = clock.tag(c.key, this.typeWeight(c.type), now);
-      if (chosen === undefined || tag < chosenTag || (tag === chosenTag && before(c, chosen, c.type, chosen.type))) {
+      if (
+        chosen === undefined ||
+        tag < chosenTag ||
+        (tag === chosenTag && before(c, chosen, c.type, chosen.type))
+      ) {
         chosen = c;
         chosenTag = tag;
       }

@@ -201,7 +201,11 @@ export class Scheduler {
    * The queue a free slot of `groupName` should run now, or null when nothing fits. `context` says
    * which kind of slot it is and how many of the group's slots are free (policy fair).
    */
-  pick(groupName: string, now: number, context: PickContext = { express: false, freeSlots: 1 }): QueuePick | null {
+  pick(
+    groupName: string,
+    now: number,
+    context: PickContext = { express: false, freeSlots: 1 },
+  ): QueuePick | null {
     const group = this.tickGroup(groupName, now);
     if (!group) return null;
     let candidates = this.candidates(group.config, group.priority.mode, now);
@@ -216,7 +220,8 @@ export class Scheduler {
       }
     }
     const mode = group.priority.mode;
-    const modeMaxTime = mode === 'high' ? this.settings.highPriorityMaxTime : this.settings.lowPriorityMaxTime;
+    const modeMaxTime =
+      mode === 'high' ? this.settings.highPriorityMaxTime : this.settings.lowPriorityMaxTime;
     let key: string;
     let maxTime = modeMaxTime;
     let express = false;

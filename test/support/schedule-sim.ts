@@ -93,7 +93,14 @@ export class FarmSim {
   readonly violations: string[] = [];
   readonly dispatches = new Map<string, number>();
   /** Every dispatch, for diagnosis of a failing seed. */
-  readonly log: { at: number; host: number; wiki: string; type: string; maxTime: number; express: boolean }[] = [];
+  readonly log: {
+    at: number;
+    host: number;
+    wiki: string;
+    type: string;
+    maxTime: number;
+    express: boolean;
+  }[] = [];
   /** Most wikis / queues with ready work at any time. */
   maxReadyWikis = 0;
   maxQueuesPerWiki = 0;
@@ -119,8 +126,11 @@ export class FarmSim {
     const quiet = this.wikiIdle(wiki) && runMs.length <= this.options.settings.scheduling.expressMaxReady;
     const expressCase = quiet && this.expressSlotFree() && !this.anyQuietWaiting();
     // Only the first job of the push is owed a start within a start-up; the rest follow it.
-    runMs.forEach((ms, i) => queue.jobs.push({ pushedAt: this.now, runMs: ms, quiet, expressCase: expressCase && i === 0 }));
-    if (queue.running === 0 && queue.waitingSince === null && queue.jobs.length > 0) queue.waitingSince = this.now;
+    runMs.forEach((ms, i) =>
+      queue.jobs.push({ pushedAt: this.now, runMs: ms, quiet, expressCase: expressCase && i === 0 }),
+    );
+    if (queue.running === 0 && queue.waitingSince === null && queue.jobs.length > 0)
+      queue.waitingSince = this.now;
   }
 
   /** Children on the wiki's queues, all hosts. */
@@ -151,7 +161,8 @@ export class FarmSim {
   }
 
   private wikiIdle(wiki: string): boolean {
-    for (const q of this.queues.values()) if (q.wiki === wiki && (q.jobs.length > 0 || q.running > 0)) return false;
+    for (const q of this.queues.values())
+      if (q.wiki === wiki && (q.jobs.length > 0 || q.running > 0)) return false;
     return true;
   }
 
@@ -302,7 +313,8 @@ export class FarmSim {
     const second = Math.floor(this.now / 1000);
     for (const host of this.hosts) {
       for (const slots of host.slots.values()) {
-        for (const child of slots) if (child) bump(this.slotMs, child.queue.wiki, second, this.options.tickMs);
+        for (const child of slots)
+          if (child) bump(this.slotMs, child.queue.wiki, second, this.options.tickMs);
       }
     }
     const perWiki = new Map<string, number>();

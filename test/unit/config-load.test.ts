@@ -160,6 +160,17 @@ describe('defaults', () => {
       failureBackoffSeconds: 1,
       maxFailureBackoffSeconds: 300,
       maxJobsPerDispatch: 0,
+      scheduling: {
+        policy: 'fair',
+        sliceSeconds: 3,
+        longSliceSeconds: 10,
+        expressSlots: 1,
+        expressMaxReady: 10,
+        expressSliceSeconds: 1,
+        expressHoldSeconds: 5,
+        wikiWeights: {},
+        typeWeights: {},
+      },
     });
     expect(config.chron).toEqual({
       intervalMs: 1000,
