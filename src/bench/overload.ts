@@ -14,7 +14,13 @@ import { DaemonPair } from './common/daemon-pair.js';
 import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
 import { OverloadRecorder } from './common/overload-events.js';
 import { BACKLOG_READY, computeOverload, type OverloadFigures } from './common/overload-metrics.js';
-import { SLEEP_TYPE, planPushes, pushOnSchedule, zipfShares } from './common/overload-workload.js';
+import {
+  SLEEP_TYPE,
+  planPushes,
+  pushBacklogs,
+  pushOnSchedule,
+  zipfShares,
+} from './common/overload-workload.js';
 import { formatMs } from './common/percentiles.js';
 import { writeRunnerConfig } from './common/runner-config.js';
 import { formatTable } from './common/table.js';
@@ -29,6 +35,8 @@ interface Options {
   readonly seconds: number;
   readonly warmupSeconds: number;
   readonly seed: number;
+  readonly backlogWikis: number;
+  readonly backlog: number;
   readonly dispatchers: readonly DispatchKind[];
   readonly policies: readonly Policy[];
   readonly jsonFile: string | null;
@@ -41,6 +49,9 @@ const USAGE = `Usage: npm run bench:overload [-- options]
   --seconds=N        how long jobs are pushed (default 150); figures count from --warmup on
   --warmup=N         seconds left out at the start (default 20)
   --seed=N           seed of the push pattern (default 14)
+  --backlog=N        jobs already waiting on each of the top --backlog-wikis wikis at the start
+                     (default 2000: a few huge wikis carry permanent backlogs)
+  --backlog-wikis=N  (default 3)
   --dispatch=LIST    some of: command,http (default command)
   --policies=LIST    some of: fair,legacy (default both)
   --json=FILE        also write the results as JSON to FILE`;
@@ -55,6 +66,8 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     seconds: 150,
     warmupSeconds: 20,
     seed: 14,
+    backlog: 2000,
+    backlogWikis: 3,
     dispatchers: ['command'] as DispatchKind[],
     policies: [...POLICIES] as Policy[],
     jsonFile: null as string | null,
@@ -67,7 +80,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
   };
   for (const arg of argv) {
     if (arg === '--help' || arg === '-h') return 'help';
-    const match = /^--([a-z]+)=(.*)$/s.exec(arg);
+    const match = /^--([a-z-]+)=(.*)$/s.exec(arg);
     if (!match) throw new UsageError(`unknown argument '${arg}'`);
     const [, name, value = ''] = match;
     if (name === 'wikis') o.wikis = num(name, value, 2);
@@ -76,6 +89,8 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     else if (name === 'seconds') o.seconds = num(name, value, 10);
     else if (name === 'warmup') o.warmupSeconds = num(name, value, 0);
     else if (name === 'seed') o.seed = num(name, value, 0);
+    else if (name === 'backlog') o.backlog = num(name, value, 0);
+    else if (name === 'backlog-wikis') o.backlogWikis = num(name, value, 0);
     else if (name === 'json' && value !== '') o.jsonFile = value;
     else if (name === 'dispatch') {
       const list = value.split(',').filter(Boolean);
@@ -124,6 +139,12 @@ async function runPolicy(
     runner: { drainTimeoutSeconds: 0, scheduling: { policy } },
   });
   const plan = planPushes(bench.wikis, options.rate, options.seconds, options.seed);
+  const preloaded = await pushBacklogs(
+    bench.store,
+    bench.wikis.slice(0, options.backlogWikis),
+    options.backlog,
+    options.seed,
+  );
   const recorder = await OverloadRecorder.start(bench.redis);
   let pair: DaemonPair | null = null;
   try {
@@ -160,7 +181,7 @@ async function runPolicy(
       to,
       smallWikis,
     });
-    return { policy, dispatch: kind, pushed, figures, loadAverage };
+    return { policy, dispatch: kind, pushed: pushed + preloaded, figures, loadAverage };
   } finally {
     if (pair) await pair.stop().catch(() => undefined);
     await recorder.stop();
@@ -267,7 +288,8 @@ async function main(argv: string[]): Promise<number> {
     `Pushes: ${options.rate} jobs/s for ${options.seconds} s (first ${options.warmupSeconds} s not counted), ` +
       `${bench.wikis[0]} ${(shares[0] ?? 0) * 100} %, the rest by 1/rank²; small wikis: ${smallWikis.size} ` +
       `(${[...smallWikis][0]} … ${[...smallWikis].at(-1)}); ${options.slots} slots; ${SLEEP_TYPE} jobs sleep ` +
-      '5–50 ms (90 %), 50 ms–2 s (9 %), 2–20 s (1 %).',
+      '5–50 ms (90 %), 50 ms–2 s (9 %), 2–20 s (1 %); ' +
+      `${options.backlog} jobs waiting on each of ${bench.wikis.slice(0, options.backlogWikis).join(', ') || 'no wiki'} at the start.`,
   );
   try {
     for (const kind of options.dispatchers) {

@@ -3,14 +3,15 @@
 // 1. Wikis share slot-time by weight: the candidate wiki with the least slot-time per weight
 //    (VirtualClock) goes first; within it, the queue with the least slot-time per type weight.
 // 2. The slice follows what waits: while more queues wait (no child on them) than slots are free,
-//    a dispatch gets sliceSeconds, so every waiting queue is in within a few slices; otherwise it
+//    or quiet queues started lately (within expressHoldSeconds; more are likely to come), a
+//    dispatch gets sliceSeconds, so every waiting queue is in within a few slices; otherwise it
 //    gets longSliceSeconds, so a lone backlog pays few start-ups (never more than the priority
 //    mode's maxtime). MediaWiki stops cleanly at `reached: time-limit` after the job that crossed
 //    it.
 // 3. Express slots run quiet queues (few ready jobs, no child on the wiki here) with a short
 //    maxtime, so a quiet queue's job starts as soon as it is seen even while big backlogs hold
 //    every other slot. An express slot with no quiet work runs other work only when no quiet
-//    queue started there for expressHoldSeconds, in short slices.
+//    queue started in the group for expressHoldSeconds, in short slices.
 import type { SchedulingSettings } from '../config/types.js';
 import type { Candidate } from './fair-picker.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -59,7 +60,7 @@ export class FairShare {
   private readonly wikis = new VirtualClock();
   /** Per wiki: its queues' clock. */
   private readonly queues = new Map<string, VirtualClock>();
-  /** Per group: when its express slot last started a quiet queue. */
+  /** Per group: when it last started a quiet queue (in any slot). */
   private readonly lastQuietStart = new Map<string, number>();
 
   constructor(private settings: ShareSettings) {
@@ -98,13 +99,16 @@ export class FairShare {
     }
     const chosen = this.leastServed(pool, now);
     if (!chosen) return undefined;
-    if (quiet) this.lastQuietStart.set(group, now);
+    // Quiet traffic seen lately (in any slot): more is likely, so slots turn over quickly.
+    const quietLately = now - (this.lastQuietStart.get(group) ?? -Infinity) < s.expressHoldSeconds * 1000;
+    if (this.isQuiet(chosen)) this.lastQuietStart.set(group, now);
     let maxTime: number;
     if (quiet) maxTime = s.expressSliceSeconds;
     else if (context.express) maxTime = s.sliceSeconds;
     else {
       const othersWaiting = candidates.filter((c) => c.queueRunning === 0 && c.key !== chosen.key).length;
-      maxTime = othersWaiting > context.freeSlots - 1 ? s.sliceSeconds : s.longSliceSeconds;
+      const contended = othersWaiting > context.freeSlots - 1 || quietLately;
+      maxTime = contended ? s.sliceSeconds : s.longSliceSeconds;
     }
     return { candidate: chosen, maxTime: Math.max(1, Math.min(maxTime, modeMaxTime)), quiet };
   }

@@ -82,3 +82,29 @@ export async function pushOnSchedule(
   }
   return pushed;
 }
+
+/**
+ * The "template edit" backlog: `count` jobs for each of `wikis`, pushed before the run starts, so a
+ * few wikis carry a backlog the whole time (the farm's usual state) and their shares can be compared.
+ */
+export async function pushBacklogs(
+  store: RedisQueueStore,
+  wikis: readonly string[],
+  count: number,
+  seed: number,
+): Promise<number> {
+  const random = seededRandom(seed ^ 0x5bd1e995);
+  let pushed = 0;
+  for (const wiki of wikis) {
+    for (let start = 0; start < count; start += 500) {
+      const jobs = Array.from({ length: Math.min(500, count - start) }, () =>
+        newJobFields({
+          type: SLEEP_TYPE,
+          params: PhpArray.from([['seconds', drawRunSeconds(random).toFixed(3)]]),
+        }),
+      );
+      pushed += (await store.pushJobs(SLEEP_TYPE, wiki, jobs)).pushed;
+    }
+  }
+  return pushed;
+}
