@@ -63,19 +63,10 @@ export class FairShare {
   /** Per group: when it last started a quiet queue (in any slot). */
   private readonly lastQuietStart = new Map<string, number>();
 
-  constructor(private settings: ShareSettings) {
-    this.configure(settings);
-  }
+  constructor(private settings: ShareSettings) {}
 
   configure(settings: ShareSettings): void {
     this.settings = settings;
-    this.wikis.maxLeadMs = this.maxLeadMs();
-    for (const clock of this.queues.values()) clock.maxLeadMs = this.maxLeadMs();
-  }
-
-  /** One long slice: room for a short slice and the job that overran it, no more. */
-  private maxLeadMs(): number {
-    return Math.max(this.settings.sliceSeconds, this.settings.longSliceSeconds) * 1000;
   }
 
   choose(
@@ -179,7 +170,7 @@ export class FairShare {
 
   private queueClock(wiki: string): VirtualClock {
     let clock = this.queues.get(wiki);
-    if (!clock) this.queues.set(wiki, (clock = new VirtualClock(this.maxLeadMs())));
+    if (!clock) this.queues.set(wiki, (clock = new VirtualClock()));
     return clock;
   }
 

@@ -8,8 +8,8 @@
 //   forgetting a member's state (to bound memory) gives it nothing it would not have got anyway.
 //   This is what the least-recently-served rule got wrong (issue 14): it let a member that comes
 //   and goes overtake one that waits all along.
-// - Symmetrically, a member's lead over the floor is capped (maxLeadMs): slot-time it took while
-//   nobody else wanted it is not held against it for long.
+// - A member's lead over the floor stays small without a cap: while a member runs alone, every
+//   pick moves the floor to its own tag, so it owes at most the dispatches it has running.
 
 /** One dispatch being charged to a member. */
 interface Running {
@@ -27,13 +27,6 @@ export class VirtualClock {
   private readonly running = new Map<object, Running>();
   private readonly runningByMember = new Map<string, Set<object>>();
   private floorTag = 0;
-
-  /**
-   * @param maxLeadMs most a finished dispatch may leave a member ahead of the floor. A member that
-   *   ran long slices while nobody else waited owes no more than this when others arrive, so the
-   *   share evens out within a window, not over the member's whole history.
-   */
-  constructor(public maxLeadMs = Infinity) {}
 
   get floor(): number {
     return this.floorTag;
@@ -72,8 +65,7 @@ export class VirtualClock {
     set?.delete(token);
     if (set?.size === 0) this.runningByMember.delete(r.member);
     const base = Math.max(this.used.get(r.member) ?? this.floorTag, this.floorTag);
-    const charged = base + Math.max(0, now - r.startedAt) / r.weight;
-    this.used.set(r.member, Math.min(charged, this.floorTag + this.maxLeadMs));
+    this.used.set(r.member, base + Math.max(0, now - r.startedAt) / r.weight);
   }
 
   isRunning(member: string): boolean {
