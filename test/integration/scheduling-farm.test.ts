@@ -64,19 +64,24 @@ describe('scheduling policy fair on a real MediaWiki farm', () => {
     // Two ordinary slots and the express one, which lends itself to the backlogs (nothing quiet).
     harness = start(3, { sliceSeconds: 1, longSliceSeconds: 2 });
     const { logs } = harness;
-    await until(() => ends(logs).length >= 24, '24 finished dispatches', 120_000);
+    const used = () => {
+      const totals = new Map<string, number>();
+      for (const l of ends(logs))
+        totals.set(String(l.wiki), (totals.get(String(l.wiki)) ?? 0) + Number(l.durationMs));
+      return totals;
+    };
+    // Fair queuing: two backlogged wikis' slot-time differs by at most two dispatches, plus the
+    // three dispatches still running (not yet in `used`).
+    const bound = () => 5 * Math.max(...ends(logs).map((l) => Number(l.durationMs)));
+    const total = () => [...used().values()].reduce((a, b) => a + b, 0);
+    await until(() => ends(logs).length >= 12 && total() >= 4 * bound(), 'slot-time of 4 bounds', 180_000);
+    const u = used();
+    expect(Math.abs((u.get('wiki1') ?? 0) - (u.get('wiki2') ?? 0))).toBeLessThanOrEqual(bound());
+    // MediaWiki honoured the slices: children stopped at the time limit, not at the backlog's end.
     const finished = ends(logs);
-    const used = new Map<string, number>();
-    for (const l of finished)
-      used.set(String(l.wiki), (used.get(String(l.wiki)) ?? 0) + Number(l.durationMs));
-    const longest = Math.max(...finished.map((l) => Number(l.durationMs)));
-    // Fair queuing: two backlogged wikis differ by at most two dispatches and the lead a wiki may
-    // carry (longSliceSeconds); dispatches still running count up to one each (not in `used`).
-    const bound = 2 * longest + 2000 + 3 * longest;
-    expect(Math.abs((used.get('wiki1') ?? 0) - (used.get('wiki2') ?? 0))).toBeLessThanOrEqual(bound);
-    expect((used.get('wiki1') ?? 0) + (used.get('wiki2') ?? 0)).toBeGreaterThan(6 * bound);
-    // MediaWiki honoured the slices: the children stopped at the time limit, not at the backlog's end.
-    expect(finished.filter((l) => l.reached === 'time-limit').length).toBeGreaterThan(20);
+    expect(finished.filter((l) => l.reached === 'time-limit').length).toBeGreaterThanOrEqual(
+      finished.length - 1,
+    );
     const starts = logs.filter((l) => l.msg === 'dispatch start');
     expect(starts.every((l) => l.maxTime === 1 || l.maxTime === 2)).toBe(true);
     expect((await unclaimed('wiki1')) + (await unclaimed('wiki2'))).toBeGreaterThan(0);
@@ -85,31 +90,25 @@ describe('scheduling policy fair on a real MediaWiki farm', () => {
   it("runs a quiet queue's job in the express slot while backlogs hold the other slots", async () => {
     await farm.pushJobs('wiki1', { count: 3000, usleep: 20_000 });
     await farm.pushJobs('wiki2', { count: 3000, usleep: 20_000 });
-    harness = start(3, { sliceSeconds: 2, longSliceSeconds: 2, expressHoldSeconds: 600 });
-    const { logs, runner } = harness;
-    await until(() => runner.stats().groups[0]?.busy === 3, 'every slot busy with the backlogs');
     await farm.pushJobs('wiki3', { count: 1 });
+    // Slices far longer than this test: the backlogs' slots do not free up while it runs.
+    harness = start(3, { sliceSeconds: 600, longSliceSeconds: 600, expressHoldSeconds: 600 });
+    const { logs } = harness;
     await until(async () => (await unclaimed('wiki3')) === 0, 'the quiet job claimed', 60_000);
-    const quiet = logs.find((l) => l.msg === 'dispatch start' && l.wiki === 'wiki3');
-    expect(quiet).toMatchObject({ express: true, maxTime: 1, slot: 2 });
-    // From then on the express slot is held for quiet queues (expressHoldSeconds): the backlogs
-    // only get the two ordinary slots, and the next quiet job finds the express slot free.
-    await until(
-      () => logs.some((l) => l.msg === 'dispatch end' && l.wiki === 'wiki3'),
-      'the quiet dispatch done',
-    );
-    await farm.pushJobs('wiki3', { count: 1 });
-    await until(
-      () => logs.filter((l) => l.msg === 'dispatch start' && l.wiki === 'wiki3').length === 2,
-      'the second quiet job dispatched',
-      60_000,
-    );
-    const starts = logs.filter((l) => l.msg === 'dispatch start');
-    const after = starts.slice(starts.indexOf(quiet as LogLine) + 1);
-    expect(after.filter((l) => l.wiki === 'wiki3')).toEqual([
-      expect.objectContaining({ express: true, slot: 2 }),
+    const starts = () => logs.filter((l) => l.msg === 'dispatch start');
+    expect(starts().map((l) => [l.wiki, l.slot, l.express])).toEqual([
+      ['wiki1', 0, false],
+      ['wiki2', 1, false],
+      ['wiki3', 2, true],
     ]);
-    expect(after.filter((l) => l.wiki !== 'wiki3').every((l) => l.slot !== 2)).toBe(true);
+    expect(starts()[2]).toMatchObject({ maxTime: 1 });
+    await until(() => ends(logs).length === 1, 'the quiet dispatch done', 60_000);
+    // The express slot is kept for quiet queues (expressHoldSeconds): the next quiet job gets it
+    // while the backlogs still hold the two other slots.
+    await farm.pushJobs('wiki3', { count: 1 });
+    await until(() => starts().length === 4, 'the second quiet job dispatched', 60_000);
+    expect(starts()[3]).toMatchObject({ wiki: 'wiki3', slot: 2, express: true, maxTime: 1 });
+    expect(ends(logs).map((l) => l.wiki)).toEqual(['wiki3']);
     expect((await unclaimed('wiki1')) + (await unclaimed('wiki2'))).toBeGreaterThan(0);
   });
 });
