@@ -21,7 +21,7 @@ import {
   pushOnSchedule,
   zipfShares,
 } from './common/overload-workload.js';
-import { formatMs } from './common/percentiles.js';
+import { formatMs, summarize, type LatencySummary } from './common/percentiles.js';
 import { writeRunnerConfig } from './common/runner-config.js';
 import { formatTable } from './common/table.js';
 
@@ -118,6 +118,8 @@ interface RunResult {
   readonly pushed: number;
   readonly figures: OverloadFigures;
   readonly loadAverage: number;
+  /** Durations of dispatches that ran one job (mostly start-up: shows what the load costs). */
+  readonly oneJobDispatchMs: LatencySummary | null;
 }
 
 async function runPolicy(
@@ -141,6 +143,7 @@ async function runPolicy(
   const plan = planPushes(bench.wikis, options.rate, options.seconds, options.seed);
   // The recorder first: the preloaded jobs' stores count in the ready figures.
   const recorder = await OverloadRecorder.start(bench.redis);
+  const oneJob: number[] = [];
   let pair: DaemonPair | null = null;
   try {
     const preloaded = await pushBacklogs(
@@ -159,6 +162,9 @@ async function runPolicy(
           if (line.msg !== 'dispatch start' && line.msg !== 'dispatch end') return;
           if (typeof line.ts !== 'string') return;
           const at = Date.parse(line.ts);
+          if (line.msg === 'dispatch end' && Number(line.ok) + Number(line.failed) === 1) {
+            oneJob.push(Number(line.durationMs));
+          }
           recorder.dispatch(
             line.msg === 'dispatch start' ? 'start' : 'end',
             String(line.wiki),
@@ -182,7 +188,14 @@ async function runPolicy(
       to,
       smallWikis,
     });
-    return { policy, dispatch: kind, pushed: pushed + preloaded, figures, loadAverage };
+    return {
+      policy,
+      dispatch: kind,
+      pushed: pushed + preloaded,
+      figures,
+      loadAverage,
+      oneJobDispatchMs: summarize(oneJob),
+    };
   } finally {
     if (pair) await pair.stop().catch(() => undefined);
     await recorder.stop();
@@ -221,7 +234,7 @@ function describeRun(r: RunResult, shares: readonly number[], wikis: readonly st
     `Jain's index (wikis with a backlog all through): ${ratio(f.jain)}; 60 s windows: ${windows.length}, lowest Jain ${ratio(minJain)}, share furthest from fair ${ratio(worst)}`,
     `wait of a ready queue: p99 ${formatMs(f.readyWaitMs?.p99)}, max ${formatMs(f.readyWaitMs?.max)} (n=${f.readyWaitMs?.n ?? 0})`,
     `small-wiki pickup (stored → claimed): p50 ${formatMs(f.smallPickupMs?.p50)}, p99 ${formatMs(f.smallPickupMs?.p99)}, max ${formatMs(f.smallPickupMs?.max)} (n=${f.smallPickupMs?.n ?? 0})`,
-    `throughput: ${f.jobsClaimedPerSecond.toFixed(1)} jobs/s claimed`,
+    `throughput: ${f.jobsClaimedPerSecond.toFixed(1)} jobs/s claimed; dispatches of one job took p50 ${formatMs(r.oneJobDispatchMs?.p50)} (mostly start-up)`,
   ].join('\n');
 }
 
