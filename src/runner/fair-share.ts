@@ -11,7 +11,8 @@
 // 3. Express slots run quiet queues (few ready jobs, no child on the wiki here) with a short
 //    maxtime, so a quiet queue's job starts as soon as it is seen even while big backlogs hold
 //    every other slot. An express slot with no quiet work runs other work only when no quiet
-//    queue started in the group for expressHoldSeconds, in short slices.
+//    queue started in the group for expressHoldSeconds, in express slices, so it is soon free
+//    again for the next quiet queue.
 import type { SchedulingSettings } from '../config/types.js';
 import type { Candidate } from './fair-picker.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -95,7 +96,7 @@ export class FairShare {
     if (this.isQuiet(chosen)) this.lastQuietStart.set(group, now);
     let maxTime: number;
     if (quiet) maxTime = s.expressSliceSeconds;
-    else if (context.express) maxTime = s.sliceSeconds;
+    else if (context.express) maxTime = s.expressSliceSeconds;
     else {
       const othersWaiting = candidates.filter((c) => c.queueRunning === 0 && c.key !== chosen.key).length;
       const contended = othersWaiting > context.freeSlots - 1 || quietLately;

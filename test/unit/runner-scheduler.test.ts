@@ -274,7 +274,7 @@ describe('policy fair: slices and express slots', () => {
     s.observe({ queues: [q1('big', 't', 100_000)], errors: [] }, START + 400, START + 400);
     expect(s.pick('g', START + 400, { express: true, freeSlots: 1 })).toBeNull();
     const lent = s.pick('g', START + 5400, { express: true, freeSlots: 1 });
-    expect(lent).toMatchObject({ wiki: 'big', maxTime: 3, express: false });
+    expect(lent).toMatchObject({ wiki: 'big', maxTime: 1, express: false });
   });
 
   it('does not count a queue as quiet while its wiki has a child here', () => {
