@@ -11,8 +11,8 @@
 // 3. Express slots run quiet queues (few ready jobs, no child on the wiki here) with a short
 //    maxtime, so a quiet queue's job starts as soon as it is seen even while big backlogs hold
 //    every other slot. An express slot with no quiet work runs other work only when no quiet
-//    queue started in the group for expressHoldSeconds, in express slices, so it is soon free
-//    again for the next quiet queue.
+//    queue started in the group for expressHoldSeconds, in slices as long as the quiet queues have
+//    stayed away beyond that (from expressSliceSeconds up to longSliceSeconds).
 import type { SchedulingSettings } from '../config/types.js';
 import type { Candidate } from './fair-picker.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -96,8 +96,13 @@ export class FairShare {
     if (this.isQuiet(chosen)) this.lastQuietStart.set(group, now);
     let maxTime: number;
     if (quiet) maxTime = s.expressSliceSeconds;
-    else if (context.express) maxTime = s.expressSliceSeconds;
-    else {
+    else if (context.express) {
+      // Lent: as long as quiet queues have been away beyond the hold, between the express slice
+      // and the long one. Rare quiet traffic costs a lone backlog few start-ups; frequent quiet
+      // traffic finds the slot free again soon.
+      const lull = (now - (this.lastQuietStart.get(group) ?? -Infinity)) / 1000 - s.expressHoldSeconds;
+      maxTime = Math.max(s.expressSliceSeconds, Math.min(s.longSliceSeconds, Math.floor(lull)));
+    } else {
       const othersWaiting = candidates.filter((c) => c.queueRunning === 0 && c.key !== chosen.key).length;
       const contended = othersWaiting > context.freeSlots - 1 || quietLately;
       maxTime = contended ? s.sliceSeconds : s.longSliceSeconds;

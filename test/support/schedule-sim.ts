@@ -100,6 +100,8 @@ export class FarmSim {
     type: string;
     maxTime: number;
     express: boolean;
+    /** Started in an express slot (as quiet work or lent). */
+    expressSlot: boolean;
   }[] = [];
   /** Most wikis / queues with ready work at any time. */
   maxReadyWikis = 0;
@@ -124,7 +126,7 @@ export class FarmSim {
     let queue = this.queues.get(key);
     if (!queue) this.queues.set(key, (queue = { wiki, type, key, jobs: [], running: 0, waitingSince: null }));
     const quiet = this.wikiIdle(wiki) && runMs.length <= this.options.settings.scheduling.expressMaxReady;
-    const expressCase = quiet && this.expressSlotFree() && !this.anyQuietWaiting();
+    const expressCase = quiet && this.expressSlotFree(key, wiki) && !this.anyQuietWaiting();
     // Only the first job of the push is owed a start within a start-up; the rest follow it.
     runMs.forEach((ms, i) =>
       queue.jobs.push({ pushedAt: this.now, runMs: ms, quiet, expressCase: expressCase && i === 0 }),
@@ -175,11 +177,15 @@ export class FarmSim {
     return false;
   }
 
-  private expressSlotFree(): boolean {
-    return this.hosts.some((host) =>
-      [...host.slots].some(([group, slots]) =>
-        slots.some((child, index) => child === null && host.scheduler.isExpressSlot(group, index)),
-      ),
+  /** Some host has an express slot free and does not hold the queue back (a host that lost races
+   * for it to other hosts' children backs it off for a while). */
+  private expressSlotFree(key: string, wiki: string): boolean {
+    return this.hosts.some(
+      (host) =>
+        !host.scheduler.backoffs.isFirmlyHeld(key, wiki, this.now) &&
+        [...host.slots].some(([group, slots]) =>
+          slots.some((child, index) => child === null && host.scheduler.isExpressSlot(group, index)),
+        ),
     );
   }
 
@@ -248,6 +254,7 @@ export class FarmSim {
       type: pick.type,
       maxTime: pick.maxTime,
       express: pick.express,
+      expressSlot: express,
     });
   }
 

@@ -203,7 +203,7 @@ describe('JobRunner', () => {
     runner.start();
     // The backlog takes both slots (the express one lends itself: nothing quiet ran yet).
     await until(() => dispatcher.pending().length === 2, 'two dispatches of the backlog');
-    expect(dispatcher.calls.map((c) => c.request.maxTime)).toEqual([10, 1]);
+    expect(dispatcher.calls.map((c) => c.request.maxTime)).toEqual([10, 10]);
     // The lent express slot ends its short slice; a quiet queue has shown up meanwhile.
     backend.listing = { queues: [q('big', 'refreshLinks', 100_000), q('small', 'echo', 1)], errors: [] };
     const seen = backend.polls;

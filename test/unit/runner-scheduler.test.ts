@@ -275,6 +275,9 @@ describe('policy fair: slices and express slots', () => {
     expect(s.pick('g', START + 400, { express: true, freeSlots: 1 })).toBeNull();
     const lent = s.pick('g', START + 5400, { express: true, freeSlots: 1 });
     expect(lent).toMatchObject({ wiki: 'big', maxTime: 1, express: false });
+    // The longer quiet queues stay away, the longer the lent slices (up to longSliceSeconds).
+    expect(s.pick('g', START + 12_000, { express: true, freeSlots: 1 })).toMatchObject({ maxTime: 7 });
+    expect(s.pick('g', START + 60_000, { express: true, freeSlots: 1 })).toMatchObject({ maxTime: 10 });
   });
 
   it('does not count a queue as quiet while its wiki has a child here', () => {
