@@ -349,11 +349,8 @@ export class JobRunner {
         if (slot.active !== null || slot.retiring) continue;
         const express = this.scheduler.isExpressSlot(group.name, slot.index);
         const pick = this.scheduler.pick(group.name, this.clock.now(), { express, freeSlots });
-        if (!pick) {
-          // An express slot with nothing quiet may still leave the next express slot nothing.
-          if (express) continue;
-          break;
-        }
+        // Nothing for this slot: nothing for the later ones either (express slots take less).
+        if (!pick) break;
         freeSlots--;
         this.launch(group, slot, pick);
         spawned++;

@@ -208,10 +208,7 @@ export class FarmSim {
         if (slots[index] !== null) continue;
         const express = host.scheduler.isExpressSlot(group.name, index);
         const pick = host.scheduler.pick(group.name, this.now, { express, freeSlots: free });
-        if (!pick) {
-          if (express) continue;
-          break;
-        }
+        if (!pick) break;
         free--;
         this.start(host, group, index, express, pick);
       }
