@@ -3,7 +3,7 @@
 // 1. Wikis share slot-time by weight: the candidate wiki with the least slot-time per weight
 //    (VirtualClock) goes first; within it, the queue with the least slot-time per type weight.
 // 2. The slice follows what waits: while more queues wait (no child on them) than slots are free,
-//    or quiet queues started lately (within expressHoldSeconds; more are likely to come), a
+//    or quiet queues were seen lately (within expressHoldSeconds; more are likely to come), a
 //    dispatch gets sliceSeconds, so every waiting queue is in within a few slices; otherwise it
 //    gets longSliceSeconds, so a lone backlog pays few start-ups (never more than the priority
 //    mode's maxtime). MediaWiki stops cleanly at `reached: time-limit` after the job that crossed
@@ -11,7 +11,7 @@
 // 3. Express slots run quiet queues (few ready jobs, no child on the wiki here) with a short
 //    maxtime, so a quiet queue's job starts as soon as it is seen even while big backlogs hold
 //    every other slot. An express slot with no quiet work runs other work only when no quiet
-//    queue started in the group for expressHoldSeconds, in slices as long as the quiet queues have
+//    queue was seen in the group for expressHoldSeconds, in slices as long as the quiet queues have
 //    stayed away beyond that (from expressSliceSeconds up to longSliceSeconds).
 import type { SchedulingSettings } from '../config/types.js';
 import type { Candidate } from './fair-picker.js';
@@ -61,8 +61,8 @@ export class FairShare {
   private readonly wikis = new VirtualClock();
   /** Per wiki: its queues' clock. */
   private readonly queues = new Map<string, VirtualClock>();
-  /** Per group: when it last started a quiet queue (in any slot). */
-  private readonly lastQuietStart = new Map<string, number>();
+  /** Per group: when a pick last saw a quiet queue among its candidates. */
+  private readonly lastQuiet = new Map<string, number>();
 
   constructor(private settings: ShareSettings) {}
 
@@ -78,29 +78,30 @@ export class FairShare {
     now: number,
   ): ShareChoice | undefined {
     const s = this.settings;
+    const quietOnes = candidates.filter((c) => this.isQuiet(c));
+    // Quiet traffic seen lately (waiting or started, in any slot): more is likely, so the
+    // ordinary slots turn over quickly and the express slots stay free for it.
+    const quietLately = now - (this.lastQuiet.get(group) ?? -Infinity) < s.expressHoldSeconds * 1000;
+    if (quietOnes.length > 0) this.lastQuiet.set(group, now);
     let pool = candidates;
     let quiet = false;
     if (context.express) {
-      const quietOnes = candidates.filter((c) => this.isQuiet(c));
       if (quietOnes.length > 0) {
         pool = quietOnes;
         quiet = true;
-      } else if (now - (this.lastQuietStart.get(group) ?? -Infinity) < s.expressHoldSeconds * 1000) {
+      } else if (quietLately) {
         return undefined;
       }
     }
     const chosen = this.leastServed(pool, now);
     if (!chosen) return undefined;
-    // Quiet traffic seen lately (in any slot): more is likely, so slots turn over quickly.
-    const quietLately = now - (this.lastQuietStart.get(group) ?? -Infinity) < s.expressHoldSeconds * 1000;
-    if (this.isQuiet(chosen)) this.lastQuietStart.set(group, now);
     let maxTime: number;
     if (quiet) maxTime = s.expressSliceSeconds;
     else if (context.express) {
       // Lent: as long as quiet queues have been away beyond the hold, between the express slice
       // and the long one. Rare quiet traffic costs a lone backlog few start-ups; frequent quiet
       // traffic finds the slot free again soon.
-      const lull = (now - (this.lastQuietStart.get(group) ?? -Infinity)) / 1000 - s.expressHoldSeconds;
+      const lull = (now - (this.lastQuiet.get(group) ?? -Infinity)) / 1000 - s.expressHoldSeconds;
       maxTime = Math.max(s.expressSliceSeconds, Math.min(s.longSliceSeconds, Math.floor(lull)));
     } else {
       const othersWaiting = candidates.filter((c) => c.queueRunning === 0 && c.key !== chosen.key).length;

@@ -287,9 +287,13 @@ describe('policy fair: slices and express slots', () => {
     if (!first) throw new Error('expected a pick');
     s.started(first, START);
     const other = first.type === 'big' ? 'small' : 'big';
-    const next = s.pick('g', START, { express: true, freeSlots: 2 });
-    // The hold starts "never", so the slot may lend itself, but not as express work.
-    expect(next).toMatchObject({ type: other, express: false });
+    // Not quiet (its wiki has a child), and a quiet queue was just seen: the slot stays reserved.
+    expect(s.pick('g', START, { express: true, freeSlots: 2 })).toBeNull();
+    // Once no quiet queue was seen for expressHoldSeconds the slot may lend itself, not as express work.
+    expect(s.pick('g', START + 5001, { express: true, freeSlots: 2 })).toMatchObject({
+      type: other,
+      express: false,
+    });
   });
 
   it('shares slot-time by wiki weight', () => {
