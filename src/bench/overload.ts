@@ -37,6 +37,7 @@ interface Options {
   readonly seed: number;
   readonly backlogWikis: number;
   readonly backlog: number;
+  readonly webWorkers: number;
   readonly dispatchers: readonly DispatchKind[];
   readonly policies: readonly Policy[];
   readonly jsonFile: string | null;
@@ -52,6 +53,7 @@ const USAGE = `Usage: npm run bench:overload [-- options]
   --backlog=N        jobs already waiting on each of the top --backlog-wikis wikis at the start
                      (default 2000: a few huge wikis carry permanent backlogs)
   --backlog-wikis=N  (default 3)
+  --web-workers=N    php -S workers for the HTTP dispatcher (default 4)
   --dispatch=LIST    some of: command,http (default command)
   --policies=LIST    some of: fair,legacy (default both)
   --json=FILE        also write the results as JSON to FILE`;
@@ -68,6 +70,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     seed: 14,
     backlog: 2000,
     backlogWikis: 3,
+    webWorkers: 4,
     dispatchers: ['command'] as DispatchKind[],
     policies: [...POLICIES] as Policy[],
     jsonFile: null as string | null,
@@ -91,6 +94,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     else if (name === 'seed') o.seed = num(name, value, 0);
     else if (name === 'backlog') o.backlog = num(name, value, 0);
     else if (name === 'backlog-wikis') o.backlogWikis = num(name, value, 0);
+    else if (name === 'web-workers') o.webWorkers = num(name, value, 1);
     else if (name === 'json' && value !== '') o.jsonFile = value;
     else if (name === 'dispatch') {
       const list = value.split(',').filter(Boolean);
@@ -291,9 +295,12 @@ async function main(argv: string[]): Promise<number> {
   if (busy) log(busy);
   const needsHttp = options.dispatchers.includes('http');
   log(
-    `Starting redis-server and a ${options.wikis}-wiki farm${needsHttp ? ' with php -S (4 workers)' : ''}…`,
+    `Starting redis-server and a ${options.wikis}-wiki farm${needsHttp ? ` with php -S (${options.webWorkers} workers)` : ''}…`,
   );
-  const bench = await BenchFarm.start({ wikis: options.wikis, webWorkers: needsHttp ? 4 : 0 });
+  const bench = await BenchFarm.start({
+    wikis: options.wikis,
+    webWorkers: needsHttp ? options.webWorkers : 0,
+  });
   const results: RunResult[] = [];
   const shares = zipfShares(bench.wikis.length);
   // Small wikis: the long tail after the first ten ranks (each well under one job per second).
