@@ -22,4 +22,15 @@ type Jobrunner::Runnersettings = Struct[{
   Optional[reconcileSeconds]              => Integer[1, 86400],
   Optional[wikiFailureQueues]             => Integer[0],
   Optional[maxFailingDispatchesPerSecond] => Variant[Integer[0], Float[0.0]],
+  Optional[scheduling]                    => Struct[{
+    Optional[policy]              => Enum['fair', 'legacy'],
+    Optional[sliceSeconds]        => Integer[1],
+    Optional[longSliceSeconds]    => Integer[1],
+    Optional[expressSlots]        => Integer[0],
+    Optional[expressMaxReady]     => Integer[1],
+    Optional[expressSliceSeconds] => Integer[1],
+    Optional[expressHoldSeconds]  => Jobrunner::Seconds,
+    Optional[wikiWeights]         => Hash[String[1], Variant[Integer[1, 1000], Float[0.0001, 1000.0]]],
+    Optional[typeWeights]         => Hash[String[1], Variant[Integer[1, 1000], Float[0.0001, 1000.0]]],
+  }],
 }]

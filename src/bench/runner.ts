@@ -37,6 +37,7 @@ interface BenchOptions {
   readonly only: ReadonlySet<Scenario>;
   readonly dispatchers: readonly DispatchKind[];
   readonly jsonFile: string | null;
+  readonly policy: 'fair' | 'legacy' | null;
 }
 
 const USAGE = `Usage: npm run bench:runner [-- options]
@@ -46,6 +47,8 @@ const USAGE = `Usage: npm run bench:runner [-- options]
   --idle-seconds=N   length of the idle load windows (default 10)
   --only=LIST        some of: ${SCENARIOS.join(',')}
   --dispatch=LIST    some of: command,http (default both)
+  --policy=NAME      runner.scheduling.policy for the throughput runs: fair or legacy (default: the
+                     config default, fair)
   --json=FILE        also write the results as JSON to FILE`;
 
 class UsageError extends Error {}
@@ -64,6 +67,7 @@ function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
   let only = new Set<Scenario>(SCENARIOS);
   let dispatchers: DispatchKind[] = ['command', 'http'];
   let jsonFile: string | null = null;
+  let policy: 'fair' | 'legacy' | null = null;
   for (const arg of argv) {
     const [name, value = ''] = arg.startsWith('--')
       ? (arg.slice(2).split(/=(.*)/s) as [string, string?])
@@ -77,7 +81,11 @@ function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     else if (name === 'reps') reps = positiveInt(name, value);
     else if (name === 'idle-seconds') idleSeconds = positiveInt(name, value);
     else if (name === 'json' && value !== '') jsonFile = value;
-    else if (name === 'only') {
+    else if (name === 'policy') {
+      if (value !== 'fair' && value !== 'legacy')
+        throw new UsageError(`--policy takes fair or legacy, not '${value}'`);
+      policy = value;
+    } else if (name === 'only') {
       const list = value.split(',').filter(Boolean);
       const bad = list.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
       if (bad.length > 0 || list.length === 0)
@@ -91,7 +99,7 @@ function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
       dispatchers = list as DispatchKind[];
     } else throw new UsageError(`unknown argument '${arg}'`);
   }
-  return { samples, reps, idleSeconds, only, dispatchers, jsonFile };
+  return { samples, reps, idleSeconds, only, dispatchers, jsonFile, policy };
 }
 
 function log(text: string): void {
@@ -151,12 +159,13 @@ async function twoWikiScenarios(options: BenchOptions, results: BenchResults): P
         const warm: WarmThroughputResult[] = [];
         for (let rep = 1; rep <= options.reps; rep++) {
           const spec = {
-            label: `throughput-${kind}-${rep}`,
+            label: `throughput-${kind}-${rep}${options.policy ? `-${options.policy}` : ''}`,
             dispatcher: bench.dispatcher(kind),
             queues: bench.wikis.map((wiki) => ({ wiki, type: 'null', count: 10_000 })),
             runners: 4,
             maxPerQueue: 4,
             timeoutMs: 180_000,
+            ...(options.policy ? { policy: options.policy } : {}),
           };
           const run = await measureThroughput(bench, spec);
           runs.push(run);

@@ -60,6 +60,19 @@ export interface RawRunner {
   reconcileSeconds: number;
   wikiFailureQueues: number;
   maxFailingDispatchesPerSecond: number;
+  scheduling: RawScheduling;
+}
+
+export interface RawScheduling {
+  policy: 'fair' | 'legacy';
+  sliceSeconds: number;
+  longSliceSeconds: number;
+  expressSlots: number;
+  expressMaxReady: number;
+  expressSliceSeconds: number;
+  expressHoldSeconds: number;
+  wikiWeights: Record<string, number>;
+  typeWeights: Record<string, number>;
 }
 
 export interface RawChron {

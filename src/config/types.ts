@@ -82,6 +82,29 @@ export interface RunnerSettings {
   readonly wikiFailureQueues: number;
   /** Dispatches per second to recently failed queues/wikis; 0 = no cap. */
   readonly maxFailingDispatchesPerSecond: number;
+  readonly scheduling: SchedulingSettings;
+}
+
+/** runner.scheduling: how free slots are shared (README "Scheduling"). */
+export interface SchedulingSettings {
+  /** "fair" (slot-time fair share, adaptive slices, express slots) or "legacy" (before issue 14). */
+  readonly policy: 'fair' | 'legacy';
+  /** maxtime while more queues wait than slots are free (s). */
+  readonly sliceSeconds: number;
+  /** maxtime while no other queue waits (s; at most the mode's maxtime). */
+  readonly longSliceSeconds: number;
+  /** Slots per group kept for quiet queues (groups with ≥ 2 runners; never all). */
+  readonly expressSlots: number;
+  /** Quiet = at most this many ready jobs and no child on the wiki here. */
+  readonly expressMaxReady: number;
+  /** maxtime of an express dispatch (s). */
+  readonly expressSliceSeconds: number;
+  /** An express slot lends itself to other work only this long after its last quiet start (s). */
+  readonly expressHoldSeconds: number;
+  /** Share weight per wiki ID (default 1). */
+  readonly wikiWeights: Readonly<Record<string, number>>;
+  /** Share weight per job type within a wiki (default 1). */
+  readonly typeWeights: Readonly<Record<string, number>>;
 }
 
 export interface DispatchConfig {

@@ -1,3 +1,8 @@
+// Policy "legacy" (runner.scheduling.policy): the choice before issue 14, kept only so
+// bench:overload can compare against it. The default is FairShare (fair-share.ts). Known flaw:
+// forget() drops the turn of a wiki whose queue emptied, so a wiki that comes and goes counts as
+// "never served" and overtakes a wiki with a steady backlog, which can starve (issue 14).
+//
 // Chooses which queue a free slot runs, replacing the original's uniform random pick (W14).
 //
 // 1. Wikis take turns: the candidate wiki served least recently goes first, so a big wiki's backlog

@@ -360,10 +360,15 @@ export class JobRunner {
     let spawned = 0;
     for (const group of this.pool.groups) {
       if (!group.config) continue;
+      // Express slots are the group's last ones, so ordinary slots take the backlogs first.
+      let freeSlots = group.slots.filter((s) => s.active === null && !s.retiring).length;
       for (const slot of group.slots) {
         if (slot.active !== null || slot.retiring) continue;
-        const pick = this.scheduler.pick(group.name, this.clock.now());
+        const express = this.scheduler.isExpressSlot(group.name, slot.index);
+        const pick = this.scheduler.pick(group.name, this.clock.now(), { express, freeSlots });
+        // Nothing for this slot: nothing for the later ones either (express slots take less).
         if (!pick) break;
+        freeSlots--;
         this.launch(group, slot, pick);
         spawned++;
       }
@@ -434,6 +439,7 @@ export class JobRunner {
       type: pick.type,
       mode: pick.mode,
       maxTime: pick.maxTime,
+      express: pick.express,
     });
     active.done = safeDispatch(
       active.dispatcher,

@@ -2,13 +2,16 @@
 // tested with a fake clock and fake listings; JobRunner owns the slots and the child processes.
 //
 // Per pick: the group's priority mode decides which types are allowed, back-offs and concurrency
-// caps remove queues that must wait, and FairPicker chooses among the rest. Each finished dispatch
-// feeds back through reactTo() into back-offs.
+// caps remove queues that must wait, and the scheduling policy chooses among the rest and sets the
+// dispatch's maxtime: FairShare (policy "fair", slot-time by weight, adaptive slices, express
+// slots) or FairPicker (policy "legacy"). Each finished dispatch feeds back through reactTo() into
+// back-offs.
 import type { QueueListing, ReadyQueue } from '../backend/types.js';
 import type { GroupConfig, RunnerSettings } from '../config/types.js';
 import { BackoffBook, type BackoffEntry } from './backoff.js';
 import { FailureDamper, type DamperState } from './failure-damper.js';
-import { FairPicker, type Candidate } from './fair-picker.js';
+import { FairPicker } from './fair-picker.js';
+import { FairShare, type PickContext, type ShareCandidate } from './fair-share.js';
 import { typeAllowed } from './group-filter.js';
 import { reactTo, type OutcomeInput, type Reaction } from './outcome.js';
 import { PriorityState, type PriorityChangeReason, type PriorityMode } from './priority.js';
@@ -41,6 +44,7 @@ export type SchedulerSettings = Pick<
   | 'maxFailureBackoffSeconds'
   | 'wikiFailureQueues'
   | 'maxFailingDispatchesPerSecond'
+  | 'scheduling'
 >;
 
 export interface SchedulerOptions {
@@ -67,8 +71,10 @@ export interface QueuePick {
   /** Partitions the queue was listed on (where its next job is). */
   readonly partitions: readonly string[];
   readonly mode: PriorityMode;
-  /** runJobs --maxtime for this mode. */
+  /** runJobs --maxtime: the mode's (legacy), or the slice the fair policy chose. */
   readonly maxTime: number;
+  /** Run by an express slot as a quiet queue (policy fair). */
+  readonly express: boolean;
 }
 
 export interface FinishReport {
@@ -108,6 +114,7 @@ export class Scheduler {
   private readonly mismatches = new Set<string>();
   private readonly random: () => number;
   private readonly readyPerExtraChild: number;
+  private readonly share: FairShare;
 
   constructor(
     groups: readonly GroupConfig[],
@@ -119,6 +126,7 @@ export class Scheduler {
     this.readyPerExtraChild = options.readyPerExtraChild ?? READY_PER_EXTRA_CHILD;
     this.view = new ReadyView(options.staleTtlMs ?? STALE_PARTITION_TTL_MS);
     this.damper = new FailureDamper(settings);
+    this.share = new FairShare(settings.scheduling);
     this.reconfigure(groups, settings, now);
   }
 
@@ -126,6 +134,7 @@ export class Scheduler {
   reconfigure(groups: readonly GroupConfig[], settings: SchedulerSettings, now: number): void {
     this.settings = settings;
     this.damper.configure(settings);
+    this.share.configure(settings.scheduling);
     const previous = new Map(this.groups);
     this.groups.clear();
     for (const config of groups) {
@@ -166,6 +175,19 @@ export class Scheduler {
     for (const q of this.view.queues()) wikis.add(q.wiki);
     for (const wiki of this.runningByWiki.keys()) wikis.add(wiki);
     for (const g of this.groups.values()) g.picker.forget(known, (w) => wikis.has(w));
+    this.share.forget((w) => wikis.has(w), known);
+  }
+
+  /**
+   * Whether slot `index` of a group is an express slot (policy fair): the last expressSlots slots
+   * of a group with at least 2 runners, never all of them.
+   */
+  isExpressSlot(groupName: string, index: number): boolean {
+    const s = this.settings.scheduling;
+    const runners = this.groups.get(groupName)?.config.runners ?? 0;
+    if (s.policy !== 'fair' || runners < 2) return false;
+    const express = Math.min(s.expressSlots, runners - 1);
+    return index >= runners - express;
   }
 
   /** Applies every group's time share (also while all slots are busy, so stats stay current). */
@@ -183,8 +205,15 @@ export class Scheduler {
     return group;
   }
 
-  /** The queue a free slot of `groupName` should run now, or null when nothing fits. */
-  pick(groupName: string, now: number): QueuePick | null {
+  /**
+   * The queue a free slot of `groupName` should run now, or null when nothing fits. `context` says
+   * which kind of slot it is and how many of the group's slots are free (policy fair).
+   */
+  pick(
+    groupName: string,
+    now: number,
+    context: PickContext = { express: false, freeSlots: 1 },
+  ): QueuePick | null {
     const group = this.tickGroup(groupName, now);
     if (!group) return null;
     let candidates = this.candidates(group.config, group.priority.mode, now);
@@ -198,25 +227,40 @@ export class Scheduler {
         candidates = low;
       }
     }
-    const chosen = group.picker.pick(candidates);
-    if (!chosen) return null;
-    const queue = this.view.get(chosen.key);
-    if (!queue) return null;
     const mode = group.priority.mode;
+    const modeMaxTime =
+      mode === 'high' ? this.settings.highPriorityMaxTime : this.settings.lowPriorityMaxTime;
+    let key: string;
+    let maxTime = modeMaxTime;
+    let express = false;
+    if (this.settings.scheduling.policy === 'legacy') {
+      const chosen = group.picker.pick(candidates);
+      if (!chosen) return null;
+      key = chosen.key;
+    } else {
+      const choice = this.share.choose(groupName, candidates, modeMaxTime, context, now);
+      if (!choice) return null;
+      key = choice.candidate.key;
+      maxTime = choice.maxTime;
+      express = choice.quiet;
+    }
+    const queue = this.view.get(key);
+    if (!queue) return null;
     return {
       group: groupName,
-      key: chosen.key,
+      key,
       wiki: queue.wiki,
       domain: queue.domain,
       type: queue.type,
       partitions: queue.partitions,
       mode,
-      maxTime: mode === 'high' ? this.settings.highPriorityMaxTime : this.settings.lowPriorityMaxTime,
+      maxTime,
+      express,
     };
   }
 
-  private candidates(group: GroupConfig, mode: PriorityMode, now: number): Candidate[] {
-    const out: Candidate[] = [];
+  private candidates(group: GroupConfig, mode: PriorityMode, now: number): ShareCandidate[] {
+    const out: ShareCandidate[] = [];
     for (const q of this.view.queues()) {
       if (!typeAllowed(group, mode, q.type)) continue;
       if (this.options.isPaused?.(q.wiki, q.type)) continue;
@@ -233,6 +277,8 @@ export class Scheduler {
         type: q.type,
         ready: q.ready,
         waitingMs: since === undefined ? 0 : now - since,
+        queueRunning: this.runningOn(q.key),
+        wikiRunning: this.runningByWiki.get(q.wiki) ?? 0,
       });
     }
     return out;
@@ -251,6 +297,7 @@ export class Scheduler {
     if (this.suspect(pick.key, pick.wiki, now)) this.damper.dispatched(now);
     this.running.set(pick.key, this.runningOn(pick.key) + 1);
     this.runningByWiki.set(pick.wiki, (this.runningByWiki.get(pick.wiki) ?? 0) + 1);
+    this.share.started(pick, pick, now, pick.maxTime * 1000);
     const since = this.waitingSince.get(pick.key);
     this.waitingSince.delete(pick.key);
     return since === undefined ? null : Math.max(0, now - since);
@@ -260,6 +307,7 @@ export class Scheduler {
   finished(pick: QueuePick, input: OutcomeInput, now: number): FinishReport {
     decrement(this.running, pick.key);
     decrement(this.runningByWiki, pick.wiki);
+    this.share.finished(pick, pick, now);
     this.lastEnded.set(pick.key, now);
     const s = this.settings;
     const reaction = reactTo(input, now);

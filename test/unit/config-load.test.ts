@@ -165,6 +165,17 @@ describe('defaults', () => {
       reconcileSeconds: 30,
       wikiFailureQueues: 3,
       maxFailingDispatchesPerSecond: 2,
+      scheduling: {
+        policy: 'fair',
+        sliceSeconds: 3,
+        longSliceSeconds: 10,
+        expressSlots: 1,
+        expressMaxReady: 10,
+        expressSliceSeconds: 1,
+        expressHoldSeconds: 5,
+        wikiWeights: {},
+        typeWeights: {},
+      },
     });
     expect(config.chron).toEqual({
       intervalMs: 1000,

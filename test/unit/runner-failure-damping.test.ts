@@ -21,6 +21,17 @@ const SETTINGS: SchedulerSettings = {
   maxFailureBackoffSeconds: 300,
   wikiFailureQueues: 3,
   maxFailingDispatchesPerSecond: 2,
+  scheduling: {
+    policy: 'fair',
+    sliceSeconds: 3,
+    longSliceSeconds: 10,
+    expressSlots: 1,
+    expressMaxReady: 10,
+    expressSliceSeconds: 1,
+    expressHoldSeconds: 5,
+    wikiWeights: {},
+    typeWeights: {},
+  },
 };
 const START = 1_000_000;
 const FAILED: OutcomeInput = { outcome: 'error', reached: null, backoffs: {}, jobsRun: 0 };

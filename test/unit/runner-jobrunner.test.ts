@@ -197,14 +197,37 @@ describe('JobRunner', () => {
     expect(runner.stats().totals).toMatchObject({ dispatches: 6, jobsOk: 500 });
   });
 
-  it('passes mode maxtime, limits and maxjobs in the request', async () => {
+  it('passes the long slice while nothing else waits, and runs a quiet queue in the express slot at once', async () => {
+    const { backend, dispatcher, runner } = make(config({ g: { runners: 2, include: ['*'] } }));
+    backend.listing = { queues: [q('big', 'refreshLinks', 100_000)], errors: [] };
+    runner.start();
+    // The backlog takes both slots (the express one lends itself: nothing quiet ran yet).
+    await until(() => dispatcher.pending().length === 2, 'two dispatches of the backlog');
+    expect(dispatcher.calls.map((c) => c.request.maxTime)).toEqual([10, 10]);
+    // The lent express slot ends its short slice; a quiet queue has shown up meanwhile.
+    backend.listing = { queues: [q('big', 'refreshLinks', 100_000), q('small', 'echo', 1)], errors: [] };
+    const seen = backend.polls;
+    await until(() => backend.polls > seen + 1, 'a poll that lists the quiet queue');
+    dispatcher.pending()[1]?.resolve(ok('time-limit', 30));
+    await until(() => dispatcher.pending().length === 2, 'the quiet queue dispatched');
+    expect(dispatcher.calls[2]?.request).toMatchObject({ wiki: 'small', type: 'echo', maxTime: 1 });
+    // With the quiet queue done and nothing quiet left, the express slot stays free for a while.
+    backend.listing = { queues: [q('big', 'refreshLinks', 100_000)], errors: [] };
+    dispatcher.pending()[1]?.resolve(ok('none-ready', 1));
+    const polls = backend.polls;
+    await until(() => backend.polls > polls + 5, 'a few polls');
+    expect(dispatcher.pending()).toHaveLength(1);
+    await runner.stop(false);
+  });
+
+  it('passes mode maxtime, limits and maxjobs in the request (policy legacy)', async () => {
     const cfg = parseConfigText(
       JSON.stringify({
         groups: { g: { runners: 1, include: ['*'] } },
         redis: { aggregators: ['127.0.0.1:1'], queues: ['127.0.0.1:1'] },
         dispatcher: 'php runJobs.php --wiki=%(db)x --type=%(type)x',
         limits: { real: { '*': 300, big: 900 }, memory: { '*': '300M', big: '1G' } },
-        runner: { discoveryIntervalMs: 5, maxJobsPerDispatch: 500 },
+        runner: { discoveryIntervalMs: 5, maxJobsPerDispatch: 500, scheduling: { policy: 'legacy' } },
       }),
       '/test/jobrunner.conf',
     );

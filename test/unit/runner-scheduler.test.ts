@@ -21,6 +21,17 @@ const SETTINGS: SchedulerSettings = {
   maxFailureBackoffSeconds: 300,
   wikiFailureQueues: 3,
   maxFailingDispatchesPerSecond: 2,
+  scheduling: {
+    policy: 'fair',
+    sliceSeconds: 3,
+    longSliceSeconds: 10,
+    expressSlots: 1,
+    expressMaxReady: 10,
+    expressSliceSeconds: 1,
+    expressHoldSeconds: 5,
+    wikiWeights: {},
+    typeWeights: {},
+  },
 };
 
 function group(name: string, runners: number, extra: Partial<GroupConfig> = {}): GroupConfig {
@@ -37,6 +48,9 @@ const HIGH_FIRST = () => 0; // random() < 0.5 → start in high mode
 function scheduler(groups: GroupConfig[], settings: Partial<SchedulerSettings> = {}, random = HIGH_FIRST) {
   return new Scheduler(groups, { ...SETTINGS, ...settings }, START, { random });
 }
+
+/** Settings with the scheduling policy from before issue 14. */
+const LEGACY: SchedulerSettings = { ...SETTINGS, scheduling: { ...SETTINGS.scheduling, policy: 'legacy' } };
 
 function result(reached: string, jobsRun = 1, extra: Partial<OutcomeInput> = {}): OutcomeInput {
   return { outcome: 'ok', reached, backoffs: {}, jobsRun, ...extra };
@@ -74,9 +88,9 @@ describe('typeAllowed', () => {
 });
 
 describe('priority modes', () => {
-  it('time-shares high and low like the original (600 s / 120 s) and passes maxtime 60 / 30', () => {
+  it('time-shares high and low like the original (600 s / 120 s) and passes maxtime 60 / 30 (legacy)', () => {
     const changes: string[] = [];
-    const s = new Scheduler([group('g', 4, { lowPriority: ['lp'] })], SETTINGS, START, {
+    const s = new Scheduler([group('g', 4, { lowPriority: ['lp'] })], LEGACY, START, {
       random: HIGH_FIRST,
       onPriorityChange: (_g, from, to, why) => changes.push(`${from}->${to}:${why}`),
     });
@@ -90,8 +104,8 @@ describe('priority modes', () => {
     expect(changes).toEqual(['high->low:time-share', 'low->high:time-share']);
   });
 
-  it('low mode passes the low maxtime', () => {
-    const s = scheduler([group('g', 1)], {}, () => 0.9);
+  it('low mode passes the low maxtime (legacy)', () => {
+    const s = scheduler([group('g', 1)], { scheduling: LEGACY.scheduling }, () => 0.9);
     s.observe({ queues: [q('w', 'a', 5)], errors: [] }, START, START);
     expect(s.pick('g', START)).toMatchObject({ mode: 'low', maxTime: 30 });
   });
@@ -187,8 +201,8 @@ describe('fairness', () => {
     expect(picks.some((p) => p.wiki === 'small')).toBe(true);
   });
 
-  it('alternates wikis and shares every type of a wiki, none starves', () => {
-    const s = scheduler([group('g', 1)]);
+  it('legacy: alternates wikis and shares every type of a wiki by backlog', () => {
+    const s = scheduler([group('g', 1)], { scheduling: LEGACY.scheduling });
     const queues = [q('big', 'a', 100_000), q('big', 'b', 10), q('big', 'c', 1), q('small', 'x', 3)];
     s.observe({ queues, errors: [] }, START, START);
     const counts = new Map<string, number>();
@@ -209,6 +223,108 @@ describe('fairness', () => {
     expect(a).toBeGreaterThan(b);
     expect(b).toBeGreaterThan(c);
     expect(c).toBeGreaterThan(10);
+  });
+});
+
+describe('policy fair: slices and express slots', () => {
+  const q1 = (wiki: string, type: string, ready: number) => q(wiki, type, ready);
+
+  it('gives a long slice (capped by the mode maxtime) while every waiting queue has a free slot', () => {
+    const s = scheduler([group('g', 4)]);
+    s.observe({ queues: [q1('a', 't', 1000), q1('b', 't', 1000)], errors: [] }, START, START);
+    expect(s.pick('g', START, { express: false, freeSlots: 4 })).toMatchObject({
+      maxTime: 10,
+      express: false,
+    });
+    const capped = scheduler([group('g', 4)], { highPriorityMaxTime: 7 });
+    capped.observe({ queues: [q1('a', 't', 1000)], errors: [] }, START, START);
+    expect(capped.pick('g', START, { express: false, freeSlots: 4 })).toMatchObject({ maxTime: 7 });
+  });
+
+  it('gives a short slice while more queues wait than slots are free', () => {
+    const s = scheduler([group('g', 2)]);
+    s.observe(
+      { queues: [q1('a', 't', 1000), q1('b', 't', 1000), q1('c', 't', 1000)], errors: [] },
+      START,
+      START,
+    );
+    expect(s.pick('g', START, { express: false, freeSlots: 2 })).toMatchObject({ maxTime: 3 });
+  });
+
+  it('keeps the last slot of a group of 2 or more as express slot, never all slots', () => {
+    const s = scheduler([group('one', 1), group('four', 4)], {
+      scheduling: { ...SETTINGS.scheduling, expressSlots: 9 },
+    });
+    expect(s.isExpressSlot('one', 0)).toBe(false);
+    expect([0, 1, 2, 3].map((i) => s.isExpressSlot('four', i))).toEqual([false, true, true, true]);
+    const legacy = scheduler([group('four', 4)], { scheduling: LEGACY.scheduling });
+    expect(legacy.isExpressSlot('four', 3)).toBe(false);
+  });
+
+  it('runs a quiet queue in the express slot with the express slice, and holds the slot for quiet ones', () => {
+    const s = scheduler([group('g', 2)]);
+    s.observe({ queues: [q1('big', 't', 100_000), q1('quiet', 't', 2)], errors: [] }, START, START);
+    const big = s.pick('g', START, { express: false, freeSlots: 2 });
+    expect(big).toMatchObject({ wiki: 'big' });
+    if (big) s.started(big, START);
+    const quick = s.pick('g', START, { express: true, freeSlots: 1 });
+    expect(quick).toMatchObject({ wiki: 'quiet', maxTime: 1, express: true });
+    if (!quick) throw new Error('expected the quiet queue');
+    s.started(quick, START);
+    s.finished(quick, result('none-ready', 2), START + 300);
+    // Nothing quiet now: the express slot stays free for expressHoldSeconds, then runs the backlog.
+    s.observe({ queues: [q1('big', 't', 100_000)], errors: [] }, START + 400, START + 400);
+    expect(s.pick('g', START + 400, { express: true, freeSlots: 1 })).toBeNull();
+    const lent = s.pick('g', START + 5400, { express: true, freeSlots: 1 });
+    expect(lent).toMatchObject({ wiki: 'big', maxTime: 1, express: false });
+    // The longer quiet queues stay away, the longer the lent slices (up to longSliceSeconds).
+    expect(s.pick('g', START + 12_000, { express: true, freeSlots: 1 })).toMatchObject({ maxTime: 7 });
+    expect(s.pick('g', START + 60_000, { express: true, freeSlots: 1 })).toMatchObject({ maxTime: 10 });
+  });
+
+  it('does not count a queue as quiet while its wiki has a child here', () => {
+    const s = scheduler([group('g', 3)]);
+    s.observe({ queues: [q1('w', 'big', 100_000), q1('w', 'small', 1)], errors: [] }, START, START);
+    const first = s.pick('g', START, { express: false, freeSlots: 3 });
+    if (!first) throw new Error('expected a pick');
+    s.started(first, START);
+    const other = first.type === 'big' ? 'small' : 'big';
+    // Not quiet (its wiki has a child), and a quiet queue was just seen: the slot stays reserved.
+    expect(s.pick('g', START, { express: true, freeSlots: 2 })).toBeNull();
+    // Once no quiet queue was seen for expressHoldSeconds the slot may lend itself, not as express work.
+    expect(s.pick('g', START + 5001, { express: true, freeSlots: 2 })).toMatchObject({
+      type: other,
+      express: false,
+    });
+  });
+
+  it('shares slot-time by wiki weight', () => {
+    const s = scheduler([group('g', 1)], {
+      scheduling: { ...SETTINGS.scheduling, wikiWeights: { heavy: 3 } },
+    });
+    s.observe({ queues: [q1('heavy', 't', 100_000), q1('light', 't', 100_000)], errors: [] }, START, START);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 400; i++) {
+      const now = START + i * 1000;
+      const p = s.pick('g', now);
+      if (!p) throw new Error('nothing picked');
+      s.started(p, now);
+      s.finished(p, result('time-limit'), now + 1000);
+      counts.set(p.wiki, (counts.get(p.wiki) ?? 0) + 1);
+    }
+    expect(counts.get('heavy')).toBe(300);
+    expect(counts.get('light')).toBe(100);
+  });
+
+  it('ignores inherited property names as weights (a wiki called "constructor")', () => {
+    const s = scheduler([group('g', 1)]);
+    s.observe(
+      { queues: [q1('constructor', 't', 10_000), q1('toString', 't', 10_000)], errors: [] },
+      START,
+      START,
+    );
+    const p = s.pick('g', START);
+    expect(p).not.toBeNull();
   });
 });
 
@@ -442,9 +558,9 @@ describe('wantsPush (which pushes wake an idle runner)', () => {
     const s = scheduler([group('g', 2)]);
     s.observe({ queues: [q('w', 'a', 5), q('w', 'b', 5)], errors: [] }, START, START);
     const a = s.pick('g', START);
+    if (a) s.started(a, START);
     const b = s.pick('g', START);
     if (!a || !b) throw new Error('expected two picks');
-    s.started(a, START);
     s.started(b, START);
     s.finished(a, result('none-ready', 5), START + 10);
     s.finished(b, { outcome: 'error', reached: null, backoffs: {}, jobsRun: 0 }, START + 10);

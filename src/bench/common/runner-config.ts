@@ -17,7 +17,7 @@ export interface RunnerConfigSpec {
   readonly dispatch?: Readonly<Record<string, unknown>>;
   readonly groups: Readonly<Record<string, GroupSpec>>;
   readonly limits?: Readonly<Record<string, Readonly<Record<string, number | string>>>>;
-  readonly runner?: Readonly<Record<string, number>>;
+  readonly runner?: Readonly<Record<string, unknown>>;
   readonly chron?: Readonly<Record<string, number | boolean>>;
 }
 

@@ -26,6 +26,8 @@ export interface ThroughputOptions {
   readonly runners: number;
   readonly maxPerQueue: number;
   readonly timeoutMs: number;
+  /** runner.scheduling.policy (default: the config default). */
+  readonly policy?: 'fair' | 'legacy';
 }
 
 export interface ThroughputResult {
@@ -73,7 +75,10 @@ export async function measureThroughput(
     redisAddress: bench.redis.address,
     dispatcher: options.dispatcher,
     groups: { bench: { runners: options.runners, include: ['*'] } },
-    runner: { maxPerQueue: options.maxPerQueue },
+    runner: {
+      maxPerQueue: options.maxPerQueue,
+      ...(options.policy ? { scheduling: { policy: options.policy } } : {}),
+    },
   });
   const cpuBefore = await redisCpuSeconds(bench.client);
   let readyAt: number | null = null;
@@ -167,7 +172,10 @@ export async function measureWarmThroughput(
     redisAddress: bench.redis.address,
     dispatcher: options.dispatcher,
     groups: { bench: { runners: options.runners, include: ['*'] } },
-    runner: { maxPerQueue: options.maxPerQueue },
+    runner: {
+      maxPerQueue: options.maxPerQueue,
+      ...(options.policy ? { scheduling: { policy: options.policy } } : {}),
+    },
   });
   const pair = await DaemonPair.start({ configFile, logDir: bench.dir }, options.label);
   let pushSeconds: number;

@@ -1,0 +1,374 @@
+// A discrete-time model of a farm for the scheduler's property tests: queues of jobs with drawn run
+// times, one or more runner hosts (each a real Scheduler with its own slots, polling the same
+// queues), and children that behave like runJobs.php: a start-up, then jobs one after another
+// until the queue is empty or the elapsed time passed --maxtime (checked after each job).
+// Everything the invariants need is recorded as it happens, and every cap violation is noted.
+import type { GroupConfig } from '../../src/config/types.js';
+import { typeAllowed } from '../../src/runner/group-filter.js';
+import { queueKey } from '../../src/runner/queue-id.js';
+import {
+  READY_PER_EXTRA_CHILD,
+  Scheduler,
+  type QueuePick,
+  type SchedulerSettings,
+} from '../../src/runner/scheduler.js';
+
+/**
+ * A wiki counts as backlogged (owed its full share) while it has at least this many ready jobs:
+ * a wiki with a job or two ready asks for less than a share, and max-min fairness gives the rest
+ * to the others.
+ */
+export const BACKLOG_MIN_READY = READY_PER_EXTRA_CHILD;
+
+export interface SimOptions {
+  readonly hosts: number;
+  readonly groups: readonly GroupConfig[];
+  readonly settings: SchedulerSettings;
+  /** Time a child needs before its first job runs (PHP start-up). */
+  readonly startupMs: number;
+  /** Discovery poll period of each host (hosts poll out of phase). */
+  readonly pollMs: number;
+  readonly tickMs: number;
+  readonly random: () => number;
+}
+
+interface SimJob {
+  readonly pushedAt: number;
+  readonly runMs: number;
+  /** First job of a push to a quiet queue with an express slot free and nothing else quiet waiting. */
+  readonly expressCase: boolean;
+  readonly quiet: boolean;
+}
+
+interface SimQueue {
+  readonly wiki: string;
+  readonly type: string;
+  readonly key: string;
+  readonly jobs: SimJob[];
+  running: number;
+  /** Ready with no child on it anywhere, since. */
+  waitingSince: number | null;
+}
+
+interface Child {
+  readonly host: number;
+  readonly group: string;
+  readonly slot: number;
+  readonly express: boolean;
+  readonly pick: QueuePick;
+  readonly queue: SimQueue;
+  readonly startedAt: number;
+  /** When the current step (start-up or job) ends. */
+  nextAt: number;
+  loopStart: number;
+  jobsRun: number;
+}
+
+interface Host {
+  readonly scheduler: Scheduler;
+  /** group → slot index → busy child. */
+  readonly slots: Map<string, (Child | null)[]>;
+  readonly pollPhase: number;
+  needsFill: boolean;
+}
+
+export interface JobStart {
+  readonly wiki: string;
+  readonly waitMs: number;
+  readonly quiet: boolean;
+  readonly expressCase: boolean;
+  readonly at: number;
+}
+
+export class FarmSim {
+  readonly queues = new Map<string, SimQueue>();
+  readonly hosts: Host[] = [];
+  now = 0;
+  /** wiki → slot-ms per second of simulated time. */
+  readonly slotMs = new Map<string, number[]>();
+  /** wiki → ticks per second during which it had at least BACKLOG_MIN_READY ready jobs. */
+  readonly backloggedTicks = new Map<string, number[]>();
+  readonly queueWaits: { key: string; ms: number; at: number; competingWikis: number }[] = [];
+  readonly jobStarts: JobStart[] = [];
+  readonly violations: string[] = [];
+  readonly dispatches = new Map<string, number>();
+  /** Every dispatch, for diagnosis of a failing seed. */
+  readonly log: {
+    at: number;
+    host: number;
+    wiki: string;
+    type: string;
+    maxTime: number;
+    express: boolean;
+    /** Started in an express slot (as quiet work or lent). */
+    expressSlot: boolean;
+  }[] = [];
+  /** Most wikis / queues with ready work at any time. */
+  maxReadyWikis = 0;
+  maxQueuesPerWiki = 0;
+
+  constructor(private readonly options: SimOptions) {
+    for (let h = 0; h < options.hosts; h++) {
+      const scheduler = new Scheduler(options.groups, options.settings, 0, { random: options.random });
+      const slots = new Map(options.groups.map((g) => [g.name, Array<Child | null>(g.runners).fill(null)]));
+      this.hosts.push({
+        scheduler,
+        slots,
+        pollPhase: Math.floor((h * options.pollMs) / options.hosts / options.tickMs) * options.tickMs,
+        needsFill: false,
+      });
+    }
+  }
+
+  /** Pushes jobs with the given run times (ms) to (wiki, type). */
+  push(wiki: string, type: string, runMs: readonly number[]): void {
+    const key = queueKey(wiki, type);
+    let queue = this.queues.get(key);
+    if (!queue) this.queues.set(key, (queue = { wiki, type, key, jobs: [], running: 0, waitingSince: null }));
+    const quiet = this.wikiIdle(wiki) && runMs.length <= this.options.settings.scheduling.expressMaxReady;
+    const expressCase = quiet && this.expressSlotFree(key, wiki) && !this.anyQuietWaiting();
+    // Only the first job of the push is owed a start within a start-up; the rest follow it.
+    runMs.forEach((ms, i) =>
+      queue.jobs.push({ pushedAt: this.now, runMs: ms, quiet, expressCase: expressCase && i === 0 }),
+    );
+    if (queue.running === 0 && queue.waitingSince === null && queue.jobs.length > 0)
+      queue.waitingSince = this.now;
+  }
+
+  /** Children on the wiki's queues, all hosts. */
+  running(wiki: string): number {
+    let n = 0;
+    for (const q of this.queues.values()) if (q.wiki === wiki) n += q.running;
+    return n;
+  }
+
+  ready(wiki: string): number {
+    let n = 0;
+    for (const q of this.queues.values()) if (q.wiki === wiki) n += q.jobs.length;
+    return n;
+  }
+
+  /** Runs the model until `untilMs`, calling `workload` at every tick before anything else. */
+  run(untilMs: number, workload: (sim: FarmSim, now: number) => void): void {
+    const { tickMs, pollMs } = this.options;
+    for (; this.now < untilMs; this.now += tickMs) {
+      workload(this, this.now);
+      this.advanceChildren();
+      for (const host of this.hosts) {
+        if ((this.now + host.pollPhase) % pollMs === 0) this.poll(host);
+        else if (host.needsFill) this.fill(host);
+      }
+      this.account();
+    }
+  }
+
+  private wikiIdle(wiki: string): boolean {
+    for (const q of this.queues.values())
+      if (q.wiki === wiki && (q.jobs.length > 0 || q.running > 0)) return false;
+    return true;
+  }
+
+  private anyQuietWaiting(): boolean {
+    const max = this.options.settings.scheduling.expressMaxReady;
+    const busyWikis = new Set([...this.queues.values()].filter((q) => q.running > 0).map((q) => q.wiki));
+    for (const q of this.queues.values()) {
+      if (q.jobs.length > 0 && q.jobs.length <= max && !busyWikis.has(q.wiki)) return true;
+    }
+    return false;
+  }
+
+  /** Some host has an express slot free and does not hold the queue back (a host that lost races
+   * for it to other hosts' children backs it off for a while). */
+  private expressSlotFree(key: string, wiki: string): boolean {
+    return this.hosts.some(
+      (host) =>
+        !host.scheduler.backoffs.isFirmlyHeld(key, wiki, this.now) &&
+        [...host.slots].some(([group, slots]) =>
+          slots.some((child, index) => child === null && host.scheduler.isExpressSlot(group, index)),
+        ),
+    );
+  }
+
+  private poll(host: Host): void {
+    const queues = [...this.queues.values()]
+      .filter((q) => q.jobs.length > 0)
+      .map((q) => ({ wiki: q.wiki, domain: q.wiki, type: q.type, partition: 'p1', ready: q.jobs.length }));
+    host.scheduler.observe({ queues, errors: [] }, this.now, this.now);
+    if (queues.length > 0) host.scheduler.tick(this.now);
+    this.fill(host);
+  }
+
+  /** Like JobRunner.fill(): every free slot in index order; express slots are the last ones. */
+  private fill(host: Host): void {
+    host.needsFill = false;
+    for (const group of this.options.groups) {
+      const slots = host.slots.get(group.name) ?? [];
+      let free = slots.filter((c) => c === null).length;
+      for (let index = 0; index < slots.length; index++) {
+        if (slots[index] !== null) continue;
+        const express = host.scheduler.isExpressSlot(group.name, index);
+        const pick = host.scheduler.pick(group.name, this.now, { express, freeSlots: free });
+        if (!pick) break;
+        free--;
+        this.start(host, group, index, express, pick);
+      }
+    }
+  }
+
+  private start(host: Host, group: GroupConfig, slot: number, express: boolean, pick: QueuePick): void {
+    const queue = this.queues.get(pick.key);
+    if (!queue) throw new Error(`picked unknown queue ${pick.key}`);
+    this.checkCaps(host, group, pick, queue);
+    host.scheduler.started(pick, this.now);
+    const child: Child = {
+      host: this.hosts.indexOf(host),
+      group: group.name,
+      slot,
+      express,
+      pick,
+      queue,
+      startedAt: this.now,
+      nextAt: this.now + this.options.startupMs,
+      loopStart: this.now + this.options.startupMs,
+      jobsRun: 0,
+    };
+    (host.slots.get(group.name) as (Child | null)[])[slot] = child;
+    if (queue.running === 0 && queue.waitingSince !== null) {
+      this.queueWaits.push({
+        key: queue.key,
+        ms: this.now - queue.waitingSince,
+        at: this.now,
+        competingWikis: this.readyWikiCount(),
+      });
+    }
+    queue.waitingSince = null;
+    queue.running++;
+    this.dispatches.set(queue.wiki, (this.dispatches.get(queue.wiki) ?? 0) + 1);
+    this.log.push({
+      at: this.now,
+      host: this.hosts.indexOf(host),
+      wiki: pick.wiki,
+      type: pick.type,
+      maxTime: pick.maxTime,
+      express: pick.express,
+      expressSlot: express,
+    });
+  }
+
+  private checkCaps(host: Host, group: GroupConfig, pick: QueuePick, queue: SimQueue): void {
+    const s = this.options.settings;
+    const here = [...host.slots.values()].flat().filter((c): c is Child => c !== null);
+    const onQueue = here.filter((c) => c.pick.key === pick.key).length;
+    const onWiki = here.filter((c) => c.pick.wiki === pick.wiki).length;
+    const at = `t=${this.now} host ${host.pollPhase} ${pick.key}`;
+    if (onQueue + 1 > s.maxPerQueue) this.violations.push(`${at}: maxPerQueue exceeded`);
+    if (s.maxPerWiki > 0 && onWiki + 1 > s.maxPerWiki) this.violations.push(`${at}: maxPerWiki exceeded`);
+    if (onQueue > 0 && queue.jobs.length <= READY_PER_EXTRA_CHILD * onQueue)
+      this.violations.push(`${at}: extra child on a short queue (${queue.jobs.length} ready)`);
+    if (!typeAllowed(group, pick.mode, pick.type))
+      this.violations.push(`${at}: type not allowed in group ${group.name} mode ${pick.mode}`);
+  }
+
+  private advanceChildren(): void {
+    for (const host of this.hosts) {
+      for (const slots of host.slots.values()) {
+        for (let i = 0; i < slots.length; i++) {
+          const child = slots[i];
+          if (!child || child.nextAt > this.now) continue;
+          const reached = this.step(child);
+          if (reached === null) continue;
+          slots[i] = null;
+          child.queue.running--;
+          if (child.queue.running === 0 && child.queue.jobs.length > 0) child.queue.waitingSince = this.now;
+          host.scheduler.finished(
+            child.pick,
+            { outcome: 'ok', reached, backoffs: {}, jobsRun: child.jobsRun },
+            this.now,
+          );
+          host.needsFill = true;
+        }
+      }
+    }
+  }
+
+  /** Moves a child on: null while it keeps running, else the `reached` it ends with. */
+  private step(child: Child): string | null {
+    // --maxtime is checked after each job, as JobRunner::run does.
+    if (child.jobsRun > 0 && this.now - child.loopStart > child.pick.maxTime * 1000) return 'time-limit';
+    const job = child.queue.jobs.shift();
+    if (!job) return 'none-ready';
+    child.jobsRun++;
+    this.jobStarts.push({
+      wiki: child.queue.wiki,
+      waitMs: this.now - job.pushedAt,
+      quiet: job.quiet,
+      expressCase: job.expressCase,
+      at: this.now,
+    });
+    child.nextAt = this.now + Math.max(this.options.tickMs, job.runMs);
+    return null;
+  }
+
+  private readyWikiCount(): number {
+    return new Set([...this.queues.values()].filter((q) => q.jobs.length > 0).map((q) => q.wiki)).size;
+  }
+
+  private account(): void {
+    const second = Math.floor(this.now / 1000);
+    for (const host of this.hosts) {
+      for (const slots of host.slots.values()) {
+        for (const child of slots)
+          if (child) bump(this.slotMs, child.queue.wiki, second, this.options.tickMs);
+      }
+    }
+    const perWiki = new Map<string, number>();
+    const readyPerWiki = new Map<string, number>();
+    for (const q of this.queues.values()) {
+      if (q.jobs.length === 0) continue;
+      perWiki.set(q.wiki, (perWiki.get(q.wiki) ?? 0) + 1);
+      readyPerWiki.set(q.wiki, (readyPerWiki.get(q.wiki) ?? 0) + q.jobs.length);
+    }
+    for (const [wiki, n] of perWiki) {
+      if ((readyPerWiki.get(wiki) ?? 0) >= BACKLOG_MIN_READY) bump(this.backloggedTicks, wiki, second, 1);
+      if (n > this.maxQueuesPerWiki) this.maxQueuesPerWiki = n;
+    }
+    if (perWiki.size > this.maxReadyWikis) this.maxReadyWikis = perWiki.size;
+  }
+}
+
+function bump(map: Map<string, number[]>, wiki: string, second: number, by: number): void {
+  let row = map.get(wiki);
+  if (!row) map.set(wiki, (row = []));
+  row[second] = (row[second] ?? 0) + by;
+}
+
+/** Slot-time of each wiki that had ready work throughout [from, to) s, and their fair shares. */
+export function windowShares(
+  sim: FarmSim,
+  fromSecond: number,
+  toSecond: number,
+  ticksPerSecond: number,
+  weightOf: (wiki: string) => number,
+): { wiki: string; used: number; share: number; fair: number }[] {
+  const backlogged: string[] = [];
+  for (const [wiki, ticks] of sim.backloggedTicks) {
+    let all = true;
+    for (let s = fromSecond; s < toSecond && all; s++) all = (ticks[s] ?? 0) >= ticksPerSecond;
+    if (all) backlogged.push(wiki);
+  }
+  const used = new Map<string, number>();
+  for (const wiki of backlogged) {
+    const row = sim.slotMs.get(wiki) ?? [];
+    let sum = 0;
+    for (let s = fromSecond; s < toSecond; s++) sum += row[s] ?? 0;
+    used.set(wiki, sum);
+  }
+  const totalUsed = [...used.values()].reduce((a, b) => a + b, 0);
+  const totalWeight = backlogged.reduce((a, w) => a + weightOf(w), 0);
+  return backlogged.map((wiki) => ({
+    wiki,
+    used: used.get(wiki) ?? 0,
+    share: totalUsed === 0 ? 0 : (used.get(wiki) ?? 0) / totalUsed,
+    fair: weightOf(wiki) / totalWeight,
+  }));
+}
