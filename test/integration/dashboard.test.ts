@@ -158,7 +158,13 @@ beforeAll(async () => {
       groups: { basic: { runners: 2, include: ['null', 'mwlabFail'] } },
       redis: { aggregators: [redis.address], queues: [redis.address], password: PASSWORD },
       dispatcher: farm.runJobsCommand(),
-      runner: { failureBackoffSeconds: 1, maxFailureBackoffSeconds: 2 },
+      // Whole batches per dispatch and no express slot: the closing-slot check needs children that
+      // run their jobs to the end rather than the fair policy's short slices.
+      runner: {
+        failureBackoffSeconds: 1,
+        maxFailureBackoffSeconds: 2,
+        scheduling: { sliceSeconds: 60, longSliceSeconds: 60, expressSlots: 0 },
+      },
       status: { address: '127.0.0.1', runnerPort: 0, chronPort, adminTokenFile: join(dir, 'admin.token') },
     }),
   );
@@ -401,8 +407,9 @@ describe('dashboard', () => {
 
     // Slots a reload removes finish their job and show as closing meanwhile.
     for (const wiki of ['wiki1', 'wiki2'])
-      await farm.pushJobs(wiki, { type: 'null', count: 60, usleep: 100_000 });
-    // 60 jobs of 0.1 s per child: the page has seconds to show the closing slot before it ends.
+      await farm.pushJobs(wiki, { type: 'null', count: 150, usleep: 100_000 });
+    // 150 jobs of 0.1 s per child, in one dispatch (60 s slices): the page has 15 s to show the
+    // closing slot (it refreshes every 2 s) before it ends.
     await until('both slots busy', async () => runner.stats().groups[0]?.busy === 2);
     const shrunk = join(dir, 'shrunk.conf');
     writeFileSync(shrunk, readFileSync(configFile, 'utf8').replace('"runners":2', '"runners":1'));
