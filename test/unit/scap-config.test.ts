@@ -283,8 +283,9 @@ describe('scap.cfg', () => {
     expect(targetFile(config, 'default')).toBe(join(SCAP_DIR, 'environments', 'beta', 'targets'));
     // Inherited from scap/scap.cfg.
     expect(config.service_name).toBe('jobrunner,jobchron');
-    // [wmnet] does not apply outside wmnet.
-    expect(config.git_server).toBeUndefined();
+    // [wmnet] does not apply outside wmnet: the overlay names the beta deploy host (scap deploy
+    // refuses to start without a git_server).
+    expect(config.git_server).toBe('deployment-deploy03.deployment-prep.eqiad.wmflabs');
   });
 
   it('the passive overlay ships code without a restart or port check', () => {
