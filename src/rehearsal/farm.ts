@@ -219,9 +219,11 @@ export class RehearsalFarm {
     this.roleData = { ...base, deployPublicKey: publicKey };
 
     log('puppet apply: app servers and runner hosts');
-    for (const plan of HOSTS.filter((h) => h.role === 'app' || h.role === 'runner')) {
-      await this.applyRole(plan, this.roleData, true);
-    }
+    await Promise.all(
+      HOSTS.filter((h) => h.role === 'app' || h.role === 'runner').map((plan) =>
+        this.applyRole(plan, this.roleData, true),
+      ),
+    );
 
     log('deploy repo and its HTTP server on the deploy host');
     deploy.installUnit('git-http.service', gitHttpUnit(deploy.address));
