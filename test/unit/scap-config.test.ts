@@ -1,9 +1,9 @@
 // scap/scap.cfg with its environment overlays and target lists, and scap/checks.yaml, read the way
 // scap3 reads them: Python's ConfigParser, sections by the deploy host's domain, overlays from
-// scap/environments/<env>/, and checks.yaml through PyYAML. scap itself is not installable here
-// (not in Debian; the PyPI name belongs to an unrelated package), so the lookup rules are
-// re-implemented below and the parsing is cross-checked against the real ConfigParser and PyYAML
-// with python3.
+// scap/environments/<env>/, and checks.yaml through PyYAML. This file needs no root and no scap
+// install, so the lookup rules are re-implemented below and the parsing is cross-checked against
+// the real ConfigParser and PyYAML with python3; scap itself reads them in the multi-host
+// rehearsal (test/integration/rehearsal-farm.test.ts).
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
