@@ -108,7 +108,7 @@ describe('rehearsal farm: Puppet builds the hosts, scap deploys across them', ()
         .filter((r) => /^\n== (CANARY|DEFAULT) ==/.test(r.msg))
         .map((r) => r.msg.split('==')[1]?.trim());
       // The stages run group by group (the later pair is finalize).
-    expect(groups.slice(0, 2)).toEqual(['CANARY', 'DEFAULT']);
+      expect(groups.slice(0, 2)).toEqual(['CANARY', 'DEFAULT']);
       // Passing checks show at the default level (INFO) with a one-line summary (scap-log.mjs).
       const summaries = log.filter((r) => r.levelno >= 20 && /^check-[a-z-]+: OK: /.test(r.msg));
       expect(summaries.map((r) => r.msg.split(':')[0])).toEqual(

@@ -54,6 +54,16 @@ describe('rehearsal unit files', () => {
     });
   });
 
+  it("starts a '!' ExecStart as root (User= does not apply), as systemd does", () => {
+    const unit = parseUnitFile(
+      'c.service',
+      '[Service]\nUser=jobrunner\nExecStart=!/usr/bin/node /srv/x.js --user=jobrunner\n',
+    );
+    expect(unit.execStart).toEqual(['/usr/bin/node', '/srv/x.js', '--user=jobrunner']);
+    expect(unit.execStartPrivileged).toBe(true);
+    expect(parseUnitFile('d.service', '[Service]\nExecStart=/bin/true\n').execStartPrivileged).toBe(false);
+  });
+
   it('refuses what it cannot honour, naming the unit', () => {
     expect(() => parseUnitFile('a.service', '[Service]\nType=simple\n')).toThrow('a.service: no ExecStart=');
     expect(() => parseUnitFile('b.service', '[Service]\nExecStart=/bin/true\nRestart=on-abnormal\n')).toThrow(

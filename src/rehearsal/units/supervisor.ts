@@ -189,15 +189,17 @@ export class Supervisor {
     const { unit } = running;
     mkdirSync(LOG_DIR, { recursive: true });
     const log = openSync(join(LOG_DIR, `${unit.name}.log`), 'a');
-    const user = unit.user !== undefined ? userIds(unit.user) : undefined;
-    const gid = unit.group !== undefined ? groupId(unit.group) : user?.gid;
+    // `!`/`+` ExecStart: started as root, User= and Group= do not apply (the daemon switches).
+    const asUser = unit.execStartPrivileged ? undefined : unit.user;
+    const user = asUser !== undefined ? userIds(asUser) : undefined;
+    const gid = asUser === undefined ? undefined : unit.group !== undefined ? groupId(unit.group) : user?.gid;
     const [command, ...args] = unit.execStart;
     const child = spawn(command ?? '/bin/false', args, {
       cwd: unit.workingDirectory ?? '/',
       env: {
         PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
         LANG: 'C.UTF-8',
-        ...(user ? { HOME: user.home, USER: unit.user, LOGNAME: unit.user } : { HOME: '/root' }),
+        ...(user ? { HOME: user.home, USER: asUser, LOGNAME: asUser } : { HOME: '/root' }),
         INVOCATION_ID: `${Date.now()}`,
         ...unit.environment,
       },

@@ -6,6 +6,8 @@ export interface ServiceUnit {
   readonly name: string;
   readonly type: string;
   readonly execStart: readonly string[];
+  /** ExecStart= had a `+` or `!` prefix: User=/Group= do not apply to it (it starts as root). */
+  readonly execStartPrivileged: boolean;
   readonly execReload: readonly string[] | undefined;
   readonly user: string | undefined;
   readonly group: string | undefined;
@@ -110,12 +112,16 @@ export function parseUnitFile(name: string, text: string): ServiceUnit {
     values.set(key, list);
   }
   const last = (key: string): string | undefined => values.get(key)?.at(-1);
+  // Prefixes: `-` (failure ignored), `@` (argv0), `:` (no variable expansion), `+` and `!`
+  // (started as root; the project's units use `!`: the daemon drops to User= itself).
+  const prefixOf = (line: string): string => /^[-@:+!]*/.exec(line)?.[0] ?? '';
   const exec = (key: string): string[] | undefined => {
     const line = last(key);
     if (line === undefined || line === '') return undefined;
-    // Prefixes (-, @, +, !) are not used by the project's units. `$$` is a literal `$`; a single
-    // `$NAME` is left for the caller ($MAINPID in ExecReload).
-    return splitExecWords(line, name).map((w) => w.split('$$').join('$'));
+    const prefix = prefixOf(line);
+    if (prefix.includes('@')) throw new UnitFileError(name, `${key.slice(8)}= with '@' is not supported`);
+    // `$$` is a literal `$`; a single `$NAME` is left for the caller ($MAINPID in ExecReload).
+    return splitExecWords(line.slice(prefix.length), name).map((w) => w.split('$$').join('$'));
   };
   const execStart = exec('Service.ExecStart');
   if (execStart === undefined) throw new UnitFileError(name, 'no ExecStart=');
@@ -139,6 +145,7 @@ export function parseUnitFile(name: string, text: string): ServiceUnit {
     name,
     type: last('Service.Type') ?? 'simple',
     execStart,
+    execStartPrivileged: /[+!]/.test(prefixOf(last('Service.ExecStart') ?? '')),
     execReload: exec('Service.ExecReload'),
     user: last('Service.User'),
     group: last('Service.Group'),
