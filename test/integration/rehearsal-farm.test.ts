@@ -121,6 +121,14 @@ describe('rehearsal farm: Puppet builds the hosts, scap deploys across them', ()
     'puppet apply of every role is idempotent: a second run changes nothing',
     { timeout: 300_000 },
     async () => {
+      // scap's `service jobchron restart` also started the jobchron Puppet keeps stopped (not
+      // masked) on runner3; Puppet's next run stops it again, and that is its only change.
+      const runner3 = HOSTS.find((h) => h.name === 'runner3');
+      if (!runner3) throw new Error('no runner3 in the topology');
+      const drift = await farm.applyRole(runner3);
+      expect(drift.stdout.split('\n').filter((l) => l.startsWith('Notice: /Stage'))).toEqual([
+        "Notice: /Stage[main]/Jobrunner::Chron/Jobrunner::Service_unit[jobchron]/Service[jobchron]/ensure: ensure changed 'running' to 'stopped'",
+      ]);
       const runs = await Promise.all(
         HOSTS.filter((h) => h.role !== 'redis').map(async (plan) => ({
           host: plan.name,
