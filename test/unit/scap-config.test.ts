@@ -207,7 +207,10 @@ function exampleDshGroups(): Map<string, string[]> {
   const text = readFileSync('puppet/examples/deploy_host.pp', 'utf8');
   const groups = new Map<string, string[]>();
   for (const match of text.matchAll(/'([a-z-]+)'\s*=>\s*\[([^\]]*)\]/g)) {
-    groups.set(match[1] ?? '', [...(match[2] ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1] ?? ''));
+    groups.set(
+      match[1] ?? '',
+      [...(match[2] ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1] ?? ''),
+    );
   }
   return groups;
 }
