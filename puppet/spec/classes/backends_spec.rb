@@ -132,14 +132,14 @@ describe 'jobrunner' do
     end
   end
 
-  # SHA-256 of the startup settings (templates/startup-fingerprint.erb) of a host with one Redis
-  # server and no optional settings; `extra` sets the backend and adds the kafka/memcached entries.
+  # SHA-256 of the startup settings (templates/startup-fingerprint.erb) of a host with no statsd,
+  # log file or secrets, built from the rendered config; `extra` adds the kafka/memcached entries.
   def startup_digest(extra)
     settings = {
-      'backend' => extra.fetch('backend'),
-      'redis' => { 'aggregators' => ['rdb1001.eqiad.wmnet'], 'queues' => ['rdb1001.eqiad.wmnet'] },
+      'backend' => conf['backend'],
+      'redis' => conf['redis'],
       'statsd' => nil,
-      'status' => { 'enabled' => true, 'address' => '127.0.0.1', 'runnerPort' => 9150, 'chronPort' => 9151 },
+      'status' => conf['status'],
       'logging.file' => nil,
       'secrets' => [nil, nil],
     }.merge(extra.reject { |k, _| k == 'backend' })
