@@ -78,3 +78,35 @@ if [ ${#kafka_missing[@]} -gt 0 ]; then
 fi
 bash scripts/kafka/fetch-jars.sh
 # <<< backend kafka ---------------------------------------------------------------------------------
+
+# >>> multi-host rehearsal (issue 17) ---------------------------------------------------------------
+# The rehearsal farm (scripts/rehearsal/, test/rehearsal/): hosts are network namespaces reached by
+# ssh, MediaWiki app servers run php-fpm behind Apache, and Wikimedia's scap (vendored, unmodified)
+# deploys from a private virtualenv.
+rehearsal_missing=()
+for pkg in openssh-server openssh-client php8.2-fpm apache2 iproute2 python3-venv git; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || rehearsal_missing+=("$pkg")
+done
+if [ ${#rehearsal_missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing Debian packages (${rehearsal_missing[*]}) and not root: run 'sudo bash scripts/setup.sh' once"
+    exit 1
+  fi
+  log "installing Debian packages: ${rehearsal_missing[*]}"
+  policy=/usr/sbin/policy-rc.d
+  rehearsal_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    rehearsal_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends "${rehearsal_missing[@]}" >/dev/null
+  [ "$rehearsal_policy" = 1 ] && rm -f "$policy"
+fi
+if [ -d "$(pwd)/../shared/vendor/scap" ] || [ -d "$(pwd)/../../shared/vendor/scap" ] || [ -n "${JOBRUNNER_SCAP_SOURCE:-}" ]; then
+  bash scripts/rehearsal/install-scap.sh
+else
+  log "no vendored scap next to this checkout (../shared/vendor/scap): the multi-host rehearsal will fail saying so"
+fi
+# <<< multi-host rehearsal --------------------------------------------------------------------------

@@ -113,6 +113,8 @@ class jobrunner::config {
     'chron'      => $jobrunner::chron_settings,
     'status'     => $status,
     'logging'    => $logging,
+    'kafka'      => $jobrunner::kafka,
+    'memcached'  => $jobrunner::memcached,
   }.filter |$key, $value| { $value =~ NotUndef and !($value =~ Hash and $value.empty) }
 
   $content = template('jobrunner/jobrunner.conf.erb')
@@ -147,7 +149,12 @@ class jobrunner::config {
     'secrets'      => [$jobrunner::admin_token, $jobrunner::mediawiki_secret_key].map |$secret| {
       $secret.then |$value| { $value.unwrap }
     },
-  }
+  } + {
+    # backend kafka reloads nothing (src/kafka/daemon.ts), so there the whole config counts. Only
+    # added when set, so hosts without them keep their fingerprint (and are not restarted).
+    'kafka'     => $jobrunner::backend ? { 'kafka' => $config, default => $jobrunner::kafka },
+    'memcached' => $jobrunner::memcached,
+  }.filter |$key, $value| { $value =~ NotUndef }
   file { $fingerprint_file:
     ensure  => file,
     content => template('jobrunner/startup-fingerprint.erb'),

@@ -97,7 +97,15 @@
 # @param manage_log_dir
 #   Create the directory of `log_file` (root, 0755). Set false when it is shared, e.g. `/var/log`.
 # @param backend
-#   `backend`: the job queue the daemons work on.
+#   `backend`: the job queue the daemons work on. `kafka` needs `kafka`, `memcached` needs
+#   `memcached`; the catalog fails to compile without them.
+# @param kafka
+#   The `kafka` section (`Jobrunner::Kafka`, keys as in the config file): brokers, datacenter and the
+#   RunSingleJob `endpoint` at least. Required with `backend => 'kafka'`, which then needs no
+#   `dispatcher`. The kafka backend does not reload, so any config change restarts the daemons.
+# @param memcached
+#   The `memcached` section (`Jobrunner::Memcached`): the registry's servers and every wiki's job
+#   table. Required with `backend => 'memcached'`.
 # @param install_dir
 #   Where the built bundle is deployed (contains `dist/cli/jobrunner.js`).
 # @param node_binary
@@ -191,6 +199,8 @@ class jobrunner (
   Integer[1] $log_rotate_count = 7,
   Boolean $manage_log_dir = true,
   Enum['redis', 'kafka', 'memcached'] $backend = 'redis',
+  Optional[Jobrunner::Kafka] $kafka = undef,
+  Optional[Jobrunner::Memcached] $memcached = undef,
   Jobrunner::Absolutepath $install_dir = '/srv/deployment/jobrunner/jobrunner',
   Jobrunner::Absolutepath $node_binary = '/usr/bin/node',
   Pattern[/\A[a-z_][a-z0-9_.-]*\z/] $service_user = 'jobrunner',
@@ -216,7 +226,15 @@ class jobrunner (
   Pattern[/\A[a-z_][a-z0-9_.-]*\z/] $deploy_user = 'deploy-service',
   Jobrunner::Absolutepath $sudoers_dir = '/etc/sudoers.d',
 ) {
-  if $dispatch_kind == 'special-runjobs' {
+  if $backend == 'kafka' and $kafka =~ Undef {
+    fail("jobrunner: backend 'kafka' needs the kafka parameter (brokers, datacenter, endpoint)")
+  }
+  if $backend == 'memcached' and $memcached =~ Undef {
+    fail("jobrunner: backend 'memcached' needs the memcached parameter (servers, wikis)")
+  }
+  if $backend == 'kafka' and $dispatcher =~ Undef and $dispatch_kind =~ Undef {
+    # Kafka runs every event through kafka.endpoint: no dispatcher needed.
+  } elsif $dispatch_kind == 'special-runjobs' {
     if $dispatch_base_urls.empty {
       fail('jobrunner: dispatch_kind special-runjobs needs dispatch_base_urls')
     }

@@ -11,6 +11,9 @@
  * Environment:
  *   JOBRUNNER_FARM_QUEUE           redis (default) | db (core JobQueueDB in <wiki>_jobqueue.sqlite)
  *   JOBRUNNER_FARM_REDIS           host:port of the job-queue Redis (required in redis mode)
+ *   JOBRUNNER_FARM_REDIS_PARTITIONS  host:port,host:port,... = each wiki's queue on one of these
+ *                                  partitions (wiki N of wikis.list on partition N mod count),
+ *                                  instead of JOBRUNNER_FARM_REDIS (multi-host rehearsal)
  *   JOBRUNNER_FARM_REDIS_PASSWORD  optional Redis password
  *   JOBRUNNER_FARM_GZIP            1 = JobQueueRedis 'compression' => 'gzip'
  *   JOBRUNNER_FARM_MEMCACHED       host:port = main cache in memcached (default: no main cache)
@@ -130,6 +133,12 @@ if ( $mwfarmMemcached ) {
 $mwfarmQueue = getenv( 'JOBRUNNER_FARM_QUEUE' ) ?: 'redis';
 if ( $mwfarmQueue === 'redis' ) {
 	$mwfarmRedis = getenv( 'JOBRUNNER_FARM_REDIS' );
+	$mwfarmPartitions = array_values( array_filter( explode( ',', (string)getenv( 'JOBRUNNER_FARM_REDIS_PARTITIONS' ) ) ) );
+	if ( $mwfarmPartitions ) {
+		// As $wgJobTypeConf per wiki does in production: the farm's wikis spread over the partitions.
+		$mwfarmIndex = (int)array_search( $mwfarmWiki, $mwfarmWikis, true );
+		$mwfarmRedis = $mwfarmPartitions[$mwfarmIndex % count( $mwfarmPartitions )];
+	}
 	if ( !$mwfarmRedis ) {
 		mwfarmFail( 'env JOBRUNNER_FARM_REDIS (host:port of the job queue Redis) is not set', 500 );
 	}

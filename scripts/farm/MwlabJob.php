@@ -7,6 +7,10 @@
  *   fail   run() returns false: retryable failure, the job stays claimed
  *   throw  run() throws a RuntimeException
  *   sleep  sleeps params['seconds'] (float) in short slices, so SIGTERM ends it promptly, then succeeds
+ *
+ * With params['ledger'] = NAME ([a-z0-9-], at most 40) a job that succeeds appends one line
+ * "<wiki> <batch> <seq>" to <farm>/logs/ledger-NAME.log, so a test can prove each job ran exactly
+ * once (the multi-host rehearsal).
  */
 class MwlabJob extends Job {
 	/** @var string */
@@ -26,13 +30,23 @@ class MwlabJob extends Job {
 				throw new RuntimeException( "{$this->command}: deliberate exception" );
 			case 'sleep':
 				$this->sleepFor( (float)( $this->params['seconds'] ?? 1 ) );
-				return true;
+				return $this->record();
 			default:
 				if ( isset( $this->params['usleep'] ) && $this->params['usleep'] > 0 ) {
 					usleep( (int)$this->params['usleep'] );
 				}
-				return true;
+				return $this->record();
 		}
+	}
+
+	private function record(): bool {
+		$ledger = $this->params['ledger'] ?? null;
+		if ( !is_string( $ledger ) || !preg_match( '/^[a-z0-9-]{1,40}$/', $ledger ) ) {
+			return true;
+		}
+		$line = sprintf( "%s %s %s\n", WikiMap::getCurrentWikiId(),
+			(string)( $this->params['batch'] ?? '-' ), (string)( $this->params['seq'] ?? '-' ) );
+		return file_put_contents( "{$GLOBALS['mwfarmDir']}/logs/ledger-$ledger.log", $line, FILE_APPEND | LOCK_EX ) !== false;
 	}
 
 	private function sleepFor( float $seconds ): void {

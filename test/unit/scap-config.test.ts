@@ -1,9 +1,9 @@
 // scap/scap.cfg with its environment overlays and target lists, and scap/checks.yaml, read the way
 // scap3 reads them: Python's ConfigParser, sections by the deploy host's domain, overlays from
-// scap/environments/<env>/, and checks.yaml through PyYAML. scap itself is not installable here
-// (not in Debian; the PyPI name belongs to an unrelated package), so the lookup rules are
-// re-implemented below and the parsing is cross-checked against the real ConfigParser and PyYAML
-// with python3.
+// scap/environments/<env>/, and checks.yaml through PyYAML. This file needs no root and no scap
+// install, so the lookup rules are re-implemented below and the parsing is cross-checked against
+// the real ConfigParser and PyYAML with python3; scap itself reads them in the multi-host
+// rehearsal (test/integration/rehearsal-farm.test.ts).
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -190,19 +190,37 @@ function serverGroups(config: ScapConfig): string[] {
   return (config.server_groups ?? 'default').split(',').map((g) => g.trim());
 }
 
-/** The target file of a group: env-specific file if present, else scap/<name>. */
+/**
+ * The target list of a group as scap finds it: an env-specific file, else scap/<name>, else
+ * /etc/dsh/group/<name> on the deploy host.
+ */
 function targetFile(config: ScapConfig, group: string): string {
   const name = group === 'default' ? config.dsh_targets : config[`${group}_dsh_targets`];
   if (!name) throw new Error(`group ${group} has no ${group === 'default' ? '' : `${group}_`}dsh_targets`);
   const envFile = config.environment && join(SCAP_DIR, 'environments', config.environment, name);
-  return envFile && existsSync(envFile) ? envFile : join(SCAP_DIR, name);
+  if (envFile && existsSync(envFile)) return envFile;
+  return existsSync(join(SCAP_DIR, name)) ? join(SCAP_DIR, name) : join('/etc/dsh/group', name);
 }
 
+/** The example deploy host's lists (puppet/examples/deploy_host.pp, class jobrunner::dsh). */
+function exampleDshGroups(): Map<string, string[]> {
+  const text = readFileSync('puppet/examples/deploy_host.pp', 'utf8');
+  const groups = new Map<string, string[]>();
+  for (const match of text.matchAll(/'([a-z-]+)'\s*=>\s*\[([^\]]*)\]/g)) {
+    groups.set(
+      match[1] ?? '',
+      [...(match[2] ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1] ?? ''),
+    );
+  }
+  return groups;
+}
+
+/** Hosts of a group from the example Puppet data (the file lives on the deploy host only). */
 function targetHosts(file: string): string[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .map((line) => line.replace(/#.*/, '').trim())
-    .filter((line) => line !== '');
+  expect(file.startsWith('/etc/dsh/group/'), `${file} must come from Puppet, not the repo`).toBe(true);
+  const hosts = exampleDshGroups().get(file.slice('/etc/dsh/group/'.length));
+  if (hosts === undefined) throw new Error(`puppet/examples/deploy_host.pp has no group for ${file}`);
+  return hosts;
 }
 
 const FQDN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
@@ -226,7 +244,6 @@ function expectValidConfig(config: ScapConfig): void {
   expect(config.lock_file).toBeTruthy();
   for (const group of groups) {
     const file = targetFile(config, group);
-    expect(existsSync(file), `${group} targets ${file}`).toBe(true);
     const hosts = targetHosts(file);
     expect(hosts.length, `${file} lists no host`).toBeGreaterThan(0);
     for (const host of hosts) expect(host, file).toMatch(FQDN);
@@ -269,7 +286,7 @@ describe('scap.cfg', () => {
     expect(config.perform_checks?.toLowerCase()).toBe('true');
     // The port scap polls is the runner's status server, not Apache's 9005.
     expect(Number(config.service_port)).toBe(runnerStatusPortDefault());
-    expect(targetFile(config, 'canary')).toBe(join(SCAP_DIR, 'targets-canary'));
+    expect(targetFile(config, 'canary')).toBe('/etc/dsh/group/jobrunner-canary');
     const canary = targetHosts(targetFile(config, 'canary'));
     const rest = targetHosts(targetFile(config, 'default'));
     expect(canary.filter((h) => rest.includes(h))).toEqual([]);
@@ -280,11 +297,12 @@ describe('scap.cfg', () => {
     expectValidConfig(config);
     expect(config.environment).toBe('beta');
     expect(serverGroups(config)).toEqual(['default']);
-    expect(targetFile(config, 'default')).toBe(join(SCAP_DIR, 'environments', 'beta', 'targets'));
+    expect(targetFile(config, 'default')).toBe('/etc/dsh/group/jobrunner-beta');
     // Inherited from scap/scap.cfg.
     expect(config.service_name).toBe('jobrunner,jobchron');
-    // [wmnet] does not apply outside wmnet.
-    expect(config.git_server).toBeUndefined();
+    // [wmnet] does not apply outside wmnet: the overlay names the beta deploy host (scap deploy
+    // refuses to start without a git_server).
+    expect(config.git_server).toBe('deployment-deploy03.deployment-prep.eqiad.wmflabs');
   });
 
   it('the passive overlay ships code without a restart or port check', () => {

@@ -101,6 +101,26 @@ describe('settings', () => {
     );
   });
 
+  it('checks the live revision: in a rollback that is the one rolled back to, not SCAP_REV_PATH', async () => {
+    const { loadSettings } = await load<SettingsModule>('settings.mjs');
+    const revs = '/srv/deployment/jobrunner/jobrunner-cache/revs';
+    writeFileSync(join(dir, 'none'), '');
+    // What scap deploy-local sets after `promote` of a rollback from bad to good.
+    const rollback = loadSettings({
+      JOBRUNNER_DEPLOY_CHECKS_ENV: join(dir, 'none'),
+      SCAP_REV_PATH: `${revs}/bad`,
+      SCAP_CURRENT_REV_DIR: `${revs}/good`,
+      SCAP_DONE_REV_DIR: `${revs}/good`,
+    });
+    expect(rollback.codeDir).toBe(`${revs}/good`);
+    // The first deploy's fetch stage: no current revision yet (scap leaves the variable out).
+    const first = loadSettings({
+      JOBRUNNER_DEPLOY_CHECKS_ENV: join(dir, 'none'),
+      SCAP_REV_PATH: `${revs}/new`,
+    });
+    expect(first.codeDir).toBe(`${revs}/new`);
+  });
+
   it('a check with a bad settings file exits 2 and says which line', () => {
     const file = join(dir, 'bad-settings');
     writeFileSync(file, 'JOBRUNNER_CONFIG_FILE=/etc/jobrunner/jobrunner.conf\nJOBRUNNER_TIMEOUT=5\n');
@@ -131,6 +151,27 @@ describe('settings', () => {
     ]);
     const payload = args[6]?.replace('--settings-json=', '') ?? '';
     expect(JSON.parse(Buffer.from(payload, 'base64').toString('utf8'))).toEqual(raw);
+  });
+});
+
+describe('summary line for scap deploy-log', () => {
+  it("is one JSON log record at INFO that scap's JSONFormatter.make_record reads back", async () => {
+    const { scapLogLine } = await load<{ scapLogLine(message: string): string }>('scap-log.mjs');
+    const line = scapLogLine('check-health: OK: jobrunner and jobchron\n  healthy and ready');
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line.slice(0, -1)).not.toContain('\n');
+    expect(JSON.parse(line)).toMatchObject({
+      name: 'deploy-local.checks',
+      levelno: 20,
+      msg: 'check-health: OK: jobrunner and jobchron healthy and ready',
+    });
+  });
+
+  it('writes nothing unless the parent process is scap deploy-local', async () => {
+    const { logToScap } = await load<{ logToScap(message: string, parent?: number): boolean }>(
+      'scap-log.mjs',
+    );
+    expect(logToScap('check-health: OK: x', process.pid)).toBe(false);
   });
 });
 

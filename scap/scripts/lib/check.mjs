@@ -11,6 +11,7 @@ import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { runProcess } from './process.mjs';
+import { logToScap } from './scap-log.mjs';
 import { loadSettings, SettingsError } from './settings.mjs';
 
 /** The check found a problem with the deployment. */
@@ -97,6 +98,12 @@ export async function runCheck(name, scriptUrl, defaultTimeoutSeconds, body) {
         );
         process.exit(2);
       }
+      // The sudo'ed run's parent is sudo, so the summary is passed on from here.
+      const last = result.stdout
+        .split('\n')
+        .filter((line) => line.startsWith(`${name}: `))
+        .pop();
+      if (result.code === 0 && last !== undefined) logToScap(last);
       process.exit(result.code ?? 2);
     }
     const seconds = settings.timeoutSeconds ?? defaultTimeoutSeconds;
@@ -112,10 +119,12 @@ export async function runCheck(name, scriptUrl, defaultTimeoutSeconds, body) {
     const message = await body({ settings, deadline, seconds, note: (line) => out(line) });
     clearTimeout(guard);
     out(`OK: ${message}`);
+    logToScap(`${name}: OK: ${message}`);
     code = 0;
   } catch (error) {
     if (error instanceof CheckSkipped) {
       out(`SKIPPED: ${error.message}`);
+      logToScap(`${name}: SKIPPED: ${error.message}`);
       code = 0;
     } else if (error instanceof CheckFailed) {
       out(`FAILED: ${error.message}`);

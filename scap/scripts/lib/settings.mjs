@@ -13,7 +13,8 @@ export const DEFAULT_SETTINGS_FILE = '/etc/default/jobrunner-deploy-checks';
 /** Every setting a settings file or the environment may give, with its meaning. */
 export const SETTING_NAMES = Object.freeze({
   JOBRUNNER_CONFIG_FILE: 'the live jobrunner.conf (default /etc/jobrunner/jobrunner.conf)',
-  JOBRUNNER_CODE_DIR: 'bundle to check (default $SCAP_REV_PATH, else the bundle holding these scripts)',
+  JOBRUNNER_CODE_DIR:
+    'bundle to check (default the live revision $SCAP_CURRENT_REV_DIR, else $SCAP_REV_PATH, else the bundle holding these scripts)',
   JOBRUNNER_NODE: 'node binary that runs the daemons (default /usr/bin/node if present, else this node)',
   JOBRUNNER_CHECK_USER: 'run as this user through `sudo -n -u` (the service user can read the config)',
   JOBRUNNER_CANARY_WIKI: 'wiki ID the "takes work" check pushes null jobs to (unset: that check is skipped)',
@@ -130,6 +131,11 @@ function readableFile(path) {
 
 /**
  * Settings in effect: defaults < settings file < environment.
+ *
+ * The code checked is the revision the `current` link points to (SCAP_CURRENT_REV_DIR), i.e. what
+ * the daemons run after this stage: the new revision after promote, and during
+ * `scap deploy --rollback` the revision rolled back to. SCAP_REV_PATH always names the revision
+ * being deployed, so in a rollback it is the bad one being left.
  * @param {NodeJS.ProcessEnv} [env]
  * @returns {Settings}
  */
@@ -166,7 +172,9 @@ export function loadSettings(env = process.env) {
   const uid = typeof process.getuid === 'function' ? process.getuid() : userInfo().uid;
   return {
     configFile: get('JOBRUNNER_CONFIG_FILE') ?? '/etc/jobrunner/jobrunner.conf',
-    codeDir: resolve(get('JOBRUNNER_CODE_DIR') ?? get('SCAP_REV_PATH') ?? bundleDir()),
+    codeDir: resolve(
+      get('JOBRUNNER_CODE_DIR') ?? get('SCAP_CURRENT_REV_DIR') ?? get('SCAP_REV_PATH') ?? bundleDir(),
+    ),
     node: get('JOBRUNNER_NODE') ?? (readableFile('/usr/bin/node') ? '/usr/bin/node' : process.execPath),
     checkUser: get('JOBRUNNER_CHECK_USER'),
     canaryWiki: get('JOBRUNNER_CANARY_WIKI'),

@@ -1,0 +1,48 @@
+# @summary The `kafka` section, required with `backend => 'kafka'` (names as in the config file).
+#
+# `brokers`, `datacenter` and `endpoint` (the RunSingleJob URL) are required; everything else
+# takes the daemon's default when left out. See the README's configuration reference.
+type Jobrunner::Kafka = Struct[{
+  brokers                        => Array[Pattern[/\A\S+:[0-9]{1,5}\z/], 1],
+  datacenter                     => Pattern[/\A[A-Za-z0-9_-]+\z/],
+  endpoint                       => Jobrunner::Kafkaendpoint,
+  Optional[serviceName]          => Pattern[/\A[A-Za-z0-9_-]+\z/],
+  Optional[clientId]             => Pattern[/\A\S+\z/],
+  Optional[instanceId]           => Pattern[/\A[A-Za-z0-9_.-]+\z/],
+  Optional[startFrom]            => Enum['earliest', 'latest'],
+  Optional[sessionTimeoutMs]     => Integer[6000],
+  Optional[commitIntervalMs]     => Integer[10],
+  Optional[topicRefreshMs]       => Integer[100],
+  Optional[lagIntervalMs]        => Integer[100],
+  Optional[createTopics]         => Boolean,
+  Optional[topicPartitions]      => Integer[1],
+  Optional[maxMessageBytes]      => Integer[1024],
+  Optional[delayHoldSeconds]     => Integer[1],
+  Optional[maxHeldEvents]        => Integer[1],
+  Optional[readonlyRetryDelayMs] => Integer[0],
+  Optional[discardCanaryEvents]  => Boolean,
+  Optional[ruleDefaults]         => Jobrunner::Kafkaexecution,
+  Optional[rules]                => Hash[Pattern[/\A[A-Za-z0-9_-]+\z/], Jobrunner::Kafkarule],
+  Optional[lowTraffic]           => Struct[{
+    Optional[enabled]                 => Boolean,
+    Optional[name]                    => Pattern[/\A[A-Za-z0-9_-]+\z/],
+    Optional[excludeTypes]            => Array[Jobrunner::Jobtype],
+    Optional[endpoint]                => Jobrunner::Kafkaendpoint,
+    Optional[concurrency]             => Integer[1],
+    Optional[timeoutMs]               => Integer[1],
+    Optional[retryLimit]              => Integer[0],
+    Optional[retryDelayMs]            => Integer[0],
+    Optional[retryFactor]             => Variant[Integer[1], Float[1.0]],
+    Optional[ignoreStatus]            => Array[Integer[100, 599]],
+    Optional[claimTtlSeconds]         => Integer[0],
+    Optional[rootClaimTtlSeconds]     => Integer[0],
+    Optional[disableDelayedExecution] => Boolean,
+  }],
+  Optional[dedup]                => Struct[{
+    Optional[enabled]           => Boolean,
+    Optional[prefix]            => Pattern[/\A[A-Za-z0-9_.-]+\z/],
+    Optional[idWindowSeconds]   => Integer[1],
+    Optional[sha1WindowSeconds] => Integer[1],
+    Optional[rootWindowSeconds] => Integer[1],
+  }],
+}]
