@@ -4,7 +4,7 @@ import type { KafkaConfig, KafkaRuleConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/statsd.js';
 import type { Clock } from './clock.js';
-import type { Deduplicator } from './dedup.js';
+import type { DedupClaim, Deduplicator } from './dedup.js';
 import { JobEventError } from './errors.js';
 import type { EventExecutor, ExecuteResult } from './executor.js';
 import {
@@ -393,8 +393,8 @@ export class RuleRunner {
     const { clock, metrics } = this.deps;
     const stat = this.statName(event, ctx.isRetry);
     const release = await ctx.slots.acquire();
-    let startedAt = 0;
     let result: ExecuteResult;
+    let claim: DedupClaim | undefined;
     try {
       const now = clock.now();
       const tooOld =
@@ -409,13 +409,15 @@ export class RuleRunner {
         metrics.increment([`${stat}_abandoned`]);
         return;
       }
-      const duplicate = await this.deps.dedup.check(rule.name, event);
-      if (duplicate !== undefined) {
+      // Claimed before the run: an identical event read meanwhile is a duplicate of this one.
+      const claimed = await this.deps.dedup.claim(rule.name, event, now, { isRetry: ctx.isRetry });
+      if (claimed.duplicate !== undefined) {
         this.counters.duplicates++;
         metrics.increment([`${rule.name}_dedupe`]);
-        this.log.debug('Duplicate event skipped', { by: duplicate, id: event.id, type: event.type });
+        this.log.debug('Duplicate event skipped', { by: claimed.duplicate, id: event.id, type: event.type });
         return;
       }
+      claim = claimed.claim;
       if (event.dtMs !== undefined) {
         metrics.timing([`${stat}_delay`], now - event.dtMs);
         this.delay.observe((now - event.dtMs) / 1000);
@@ -424,7 +426,6 @@ export class RuleRunner {
         metrics.timing([`${stat}_totaldelay`], now - event.rootDtMs);
         this.totalDelay.observe((now - event.rootDtMs) / 1000);
       }
-      startedAt = clock.now();
       const t0 = performance.now();
       result = await this.deps.executor.execute({
         url: this.endpoint,
@@ -438,13 +439,17 @@ export class RuleRunner {
     }
     const outcome = classify(result, { ignoreStatus: rule.ignoreStatus, retriesLeft: ctx.retriesLeft });
     const attempt = rule.retryLimit - ctx.retriesLeft + 1;
+    // Given back before a retry is produced, so the retry is not taken for a duplicate of itself.
+    await this.deps.dedup.finish(
+      claim,
+      outcome.kind === 'ok' || outcome.kind === 'ignored' ? 'done' : 'release',
+    );
     switch (outcome.kind) {
       case 'ok':
       case 'ignored':
         if (outcome.kind === 'ok') this.counters.ok++;
         else this.counters.ignored++;
         this.countOutcome(outcome.kind);
-        await this.deps.dedup.record(rule.name, event, startedAt);
         return;
       case 'readonly': {
         this.counters.readonly++;

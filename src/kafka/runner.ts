@@ -132,6 +132,7 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
   }
 
   const startedAt = new Date();
+  await dedup.start();
   for (const rule of rules) rule.start();
   logger.info('Kafka runner started', {
     brokers: kafka.brokers,
@@ -194,6 +195,7 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
         logger.info('Kafka runner stopping', { drain, drainMs });
         await Promise.all(rules.map((rule) => rule.stop(drainMs)));
         await outbox.close(5000);
+        await dedup.stop();
         // Not draining: requests still running are cut off; their offsets were not committed.
         await (drain ? executor.close() : executor.destroy()).catch(() => undefined);
         await closeAll();

@@ -393,6 +393,50 @@ describe('dedup', () => {
     await waitFor('two duplicates', () => r.stats().rules[0]?.counters.duplicates === 2);
     expect(exec.requests.map((q) => q.id)).toEqual(first.ids);
   }, 60_000);
+
+  it('runs 10 identical events in flight together once (claimed before the run), and a failed claim is given back', async () => {
+    const exec = await executor();
+    // A slow executor: all ten are read and in slots long before the first answers.
+    let failFirst = true;
+    exec.reply = async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      if (failFirst) {
+        failFirst = false;
+        return { status: 500, body: 'first attempt fails' };
+      }
+      return { status: 200 };
+    };
+    const config = kafkaConfig(
+      {
+        brokers: [broker.address],
+        datacenter: 'inflight',
+        endpoint: exec.url,
+        ruleDefaults: { concurrency: 20, retryDelayMs: 200, retryFactor: 1 },
+      },
+      redis.address,
+    );
+    // One refreshLinks job pushed ten times (same dedup info → same sha1, different meta.id),
+    // queued 10 s before the runner reads them.
+    const spec = {
+      type: 'kafkaInflight',
+      database: 'wiki1',
+      removeDuplicates: true,
+      params: { namespace: 0, title: 'Same_page' },
+    };
+    const produced = await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'inflight',
+      now: new Date(Date.now() - 10_000),
+      events: Array.from({ length: 10 }, () => spec),
+    });
+    const r = await runner(config, { logger: quietLogger() });
+    await waitFor('one success after the retry', () => r.stats().rules[0]?.counters.ok === 1);
+    await waitFor('nine duplicates', () => r.stats().rules[0]?.counters.duplicates === 9);
+    // The first attempt failed and gave its claim back, so its retry ran: two requests, one event.
+    expect(exec.requests).toHaveLength(2);
+    expect(exec.requests[0]?.id).toBe(exec.requests[1]?.id);
+    expect(produced.ids).toContain(exec.requests[0]?.id);
+  }, 60_000);
 });
 
 describe('partitioned rules', () => {
