@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { escapeshellarg } from '../mediawiki/php-encoding.js';
-import { mediawikiPath, requireFarmPrerequisites } from './farm-paths.js';
+import { eventBusPath, mediawikiPath, requireFarmPrerequisites } from './farm-paths.js';
 import { startFarmWebServer, type FarmWebServer } from './farm-web-server.js';
 import { ensureFarmTemplate } from './farm-template.js';
 import { parseLastJson, runCommand, type CommandResult } from './php-command.js';
@@ -41,8 +41,12 @@ export interface BuildFarmOptions {
   redisPassword?: string;
   /** JobQueueRedis 'compression' => 'gzip'. */
   gzip?: boolean;
-  /** 'db' = core JobQueueDB instead of Redis. */
-  queue?: 'redis' | 'db';
+  /** 'db' = core JobQueueDB instead of Redis; 'eventbus' = EventBus's JobQueueEventBus (needs eventBus). */
+  queue?: 'redis' | 'db' | 'eventbus';
+  /** Load the EventBus extension (REL1_39, farm-paths eventBusPath()): job events and its REST executor. */
+  eventBus?: boolean;
+  /** Where EventBus POSTs events (an EventGate-style http://HOST:PORT/v1/events). */
+  eventServiceUrl?: string;
   /** host:port of a memcached to use as MediaWiki's main cache (default: none). */
   memcached?: string;
   /** Debug log groups runJobs, JobExecutor, redis, JobQueueRedis, JobQueue in DIR/logs/. */
@@ -345,7 +349,9 @@ function farmVariables(
   const password = opts.redisPassword ?? (typeof opts.redis === 'string' ? undefined : opts.redis.password);
   if (password !== undefined) vars.JOBRUNNER_FARM_REDIS_PASSWORD = password;
   if (opts.gzip) vars.JOBRUNNER_FARM_GZIP = '1';
-  if (opts.queue === 'db') vars.JOBRUNNER_FARM_QUEUE = 'db';
+  if (opts.queue === 'db' || opts.queue === 'eventbus') vars.JOBRUNNER_FARM_QUEUE = opts.queue;
+  if (opts.eventBus || opts.queue === 'eventbus') vars.JOBRUNNER_FARM_EVENTBUS = eventBusPath();
+  if (opts.eventServiceUrl) vars.JOBRUNNER_FARM_EVENT_SERVICE = opts.eventServiceUrl;
   if (opts.memcached) vars.JOBRUNNER_FARM_MEMCACHED = opts.memcached;
   if (opts.debugLog) vars.JOBRUNNER_FARM_DEBUG_LOG = '1';
   return vars;
