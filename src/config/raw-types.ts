@@ -135,6 +135,7 @@ export interface RawKafkaRuleSettings {
 }
 
 export interface RawKafkaPartitioning {
+  key: 'database' | 'params.jobqueue_partition';
   map: Record<string, number>;
   default: number;
   partitions?: number;

@@ -206,7 +206,9 @@ export interface KafkaRuleSettings {
 }
 
 export interface KafkaPartitioningConfig {
-  /** database → partition */
+  /** What picks the partition: the event's database or its params.jobqueue_partition. */
+  readonly key: 'database' | 'params.jobqueue_partition';
+  /** key value → partition */
   readonly map: Readonly<Record<string, number>>;
   readonly defaultPartition: number;
   readonly partitions: number;

@@ -20,6 +20,7 @@ import { HeldEvents, type ReleaseReason } from './held-events.js';
 import { parseJobEvent, type JobEventView } from './job-event.js';
 import { ConsumerLane, type LaneHandler, type LaneMessage } from './lane.js';
 import { classify } from './outcome.js';
+import { partitionFor } from './partition.js';
 import type { Outbox } from './outbox.js';
 import { Slots } from './slots.js';
 import { Histogram, newCounters, type RuleStats } from './stats.js';
@@ -67,7 +68,8 @@ export class RuleRunner {
   private readonly delay = new Histogram();
   private readonly totalDelay = new Histogram();
   private readonly log: Logger;
-  private readonly endpoint: URL;
+  /** The endpoint; undefined when it names the event's database ({database}). */
+  private readonly endpoint: URL | undefined;
   private lag: Record<string, number> = {};
   private lagMeasuredAt: string | undefined;
   private jobTopics: string[] = [];
@@ -81,7 +83,7 @@ export class RuleRunner {
     const k = deps.kafka;
     this.naming = { datacenter: k.datacenter, serviceName: k.serviceName };
     this.log = deps.logger.child({ rule: rule.name });
-    this.endpoint = new URL(rule.endpoint);
+    this.endpoint = rule.endpoint.includes('{database}') ? undefined : new URL(rule.endpoint);
     this.held = new HeldEvents(deps.clock, k.delayHoldSeconds * 1000);
     const lane = (
       suffix: string,
@@ -359,7 +361,7 @@ export class RuleRunner {
       if (event === undefined) return;
       const partitioning = this.rule.partitioned;
       if (partitioning === undefined) return;
-      const partition = partitioning.map[event.database] ?? partitioning.defaultPartition;
+      const partition = partitionFor(partitioning, event);
       await this.produce(
         'partitioned',
         this.deps.outbox.send({
@@ -386,6 +388,11 @@ export class RuleRunner {
       error: errorText(error),
     });
     return new Promise<void>(() => undefined);
+  }
+
+  /** The endpoint with {database} filled in (URL-encoded: the value comes from the event). */
+  private endpointFor(event: JobEventView): URL {
+    return new URL(this.rule.endpoint.replaceAll('{database}', encodeURIComponent(event.database)));
   }
 
   private async execute(message: LaneMessage, event: JobEventView, ctx: ExecContext): Promise<void> {
@@ -428,7 +435,7 @@ export class RuleRunner {
       }
       const t0 = performance.now();
       result = await this.deps.executor.execute({
-        url: this.endpoint,
+        url: this.endpoint ?? this.endpointFor(event),
         body: message.value ?? Buffer.alloc(0),
         timeoutMs: rule.timeoutMs,
         requestId: event.requestId,

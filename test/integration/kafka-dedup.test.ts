@@ -52,6 +52,7 @@ function event(over: Partial<JobEventView>): JobEventView {
     rootSignature: undefined,
     rootDtMs: undefined,
     rootDt: undefined,
+    jobqueuePartition: undefined,
     ...over,
   };
 }
