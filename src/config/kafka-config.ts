@@ -61,6 +61,12 @@ export function buildKafkaConfig(raw: RawKafka, errors: ConfigIssue[]): KafkaCon
     }
   });
   checkEndpoint(raw.endpoint, ['kafka', 'endpoint'], errors);
+  if (!raw.deadLetterFile.startsWith('/')) {
+    errors.push({
+      path: ['kafka', 'deadLetterFile'],
+      message: `'${raw.deadLetterFile}' must be an absolute path`,
+    });
+  }
   const rules: KafkaRuleConfig[] = [];
   const owner = new Map<string, string>();
   for (const [name, rule] of Object.entries(raw.rules)) {
@@ -172,6 +178,8 @@ export function buildKafkaConfig(raw: RawKafka, errors: ConfigIssue[]): KafkaCon
     createTopics: raw.createTopics,
     topicPartitions: raw.topicPartitions,
     maxMessageBytes: raw.maxMessageBytes,
+    maxFollowUpBytes: raw.maxFollowUpBytes,
+    deadLetterFile: raw.deadLetterFile,
     delayHoldSeconds: raw.delayHoldSeconds,
     maxHeldEvents: raw.maxHeldEvents,
     readonlyRetryDelayMs: raw.readonlyRetryDelayMs,

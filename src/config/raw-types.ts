@@ -177,6 +177,8 @@ export interface RawKafka {
   createTopics: boolean;
   topicPartitions: number;
   maxMessageBytes: number;
+  maxFollowUpBytes: number;
+  deadLetterFile: string;
   delayHoldSeconds: number;
   maxHeldEvents: number;
   readonlyRetryDelayMs: number;

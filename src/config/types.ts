@@ -250,6 +250,10 @@ export interface KafkaConfig {
   readonly createTopics: boolean;
   readonly topicPartitions: number;
   readonly maxMessageBytes: number;
+  /** Largest follow-up message produced; error events are trimmed to fit. */
+  readonly maxFollowUpBytes: number;
+  /** JSON-lines file for follow-ups the broker refuses for good. */
+  readonly deadLetterFile: string;
   readonly delayHoldSeconds: number;
   readonly maxHeldEvents: number;
   readonly readonlyRetryDelayMs: number;

@@ -282,6 +282,7 @@ export class RuleRunner {
           attempts,
           ...(response ? { responseHeaders: response.headers, responseBody: response.body } : {}),
           now: this.deps.clock.now(),
+          maxBytes: k.maxFollowUpBytes,
         }),
       ),
     );

@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import { noMetrics, type Metrics } from '../observability/statsd.js';
 import { connectRedis } from '../redis/connection.js';
 import { systemClock, type Clock } from './clock.js';
+import { DeadLetterFile } from './dead-letter.js';
 import { Deduplicator } from './dedup.js';
 import { KafkaSetupError } from './errors.js';
 import { EventExecutor } from './executor.js';
@@ -91,7 +92,13 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
     await Promise.allSettled([admin.close(), producer.close(), redis?.quit()]);
   };
 
-  const outbox = new Outbox(producer, metrics, logger, `${kafka.datacenter}.`);
+  const outbox = new Outbox(
+    producer,
+    metrics,
+    logger,
+    `${kafka.datacenter}.`,
+    new DeadLetterFile(kafka.deadLetterFile),
+  );
   const first = config.redis.aggregators[0];
   if (kafka.dedup.enabled && first !== undefined) {
     redis = connectRedis(first, config.redis, { logger, role: 'dedup' });
@@ -212,6 +219,7 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
         serviceName: kafka.serviceName,
         rules: rules.map((rule) => rule.stats()),
         producePending: outbox.pending,
+        deadLetters: outbox.deadLetters,
       };
     },
   };
