@@ -27,8 +27,6 @@ export type ClaimResult =
   | { readonly duplicate: DuplicateKind }
   | { readonly duplicate: undefined; readonly claim: DedupClaim | undefined };
 
-/** How long a runner's alive key lives without renewal; renewed every third of that. */
-const ALIVE_TTL_MS = 30_000;
 const CLAIM = 'kafka-dedup-claim';
 const FINISH = 'kafka-dedup-finish';
 
@@ -60,17 +58,36 @@ export class Deduplicator {
     return `${this.config.prefix}_alive_${this.incarnation}`;
   }
 
-  /** Starts renewing this runner's alive key (claims of a runner without one do not count). */
-  async start(): Promise<void> {
+  /**
+   * Starts renewing this runner's alive key (claims of a runner without one do not count). The key
+   * lives `aliveTtlMs` (less than the group session timeout, so a runner that died has no live
+   * claims by the time its partitions move). A runner restarted with the same `instanceId` replaces
+   * its previous process: that one's alive key is deleted at once, so the events it had in flight
+   * run again instead of passing for duplicates.
+   */
+  async start(instanceId: string, aliveTtlMs: number): Promise<void> {
     const redis = this.active;
     if (redis === undefined) return;
+    const ttl = Math.max(1000, Math.round(aliveTtlMs));
     const renew = (): Promise<void> =>
-      redis.set(this.aliveKey, '1', 'PX', ALIVE_TTL_MS).then(
+      redis.set(this.aliveKey, '1', 'PX', ttl).then(
         () => undefined,
         (error: unknown) => this.redisFailed(error),
       );
     await renew();
-    this.aliveTimer = setInterval(() => void renew(), ALIVE_TTL_MS / 3);
+    try {
+      const previous = await redis.set(
+        `${this.config.prefix}_incarnation_${instanceId}`,
+        this.incarnation,
+        'GET',
+      );
+      if (previous !== null && previous !== this.incarnation) {
+        await redis.del(`${this.config.prefix}_alive_${previous}`);
+      }
+    } catch (error) {
+      this.redisFailed(error);
+    }
+    this.aliveTimer = setInterval(() => void renew(), ttl / 3);
     this.aliveTimer.unref();
   }
 

@@ -139,7 +139,7 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
   }
 
   const startedAt = new Date();
-  await dedup.start();
+  await dedup.start(instanceId, Math.min(30_000, (kafka.sessionTimeoutMs * 2) / 3));
   for (const rule of rules) rule.start();
   logger.info('Kafka runner started', {
     brokers: kafka.brokers,

@@ -32,7 +32,7 @@ afterAll(async () => {
 async function dedup(): Promise<Deduplicator> {
   const d = new Deduplicator(client, config, quietLogger());
   deduplicators.push(d);
-  await d.start();
+  await d.start(`test-${deduplicators.length}`, 30_000);
   return d;
 }
 
@@ -97,6 +97,20 @@ describe('dedup claims', () => {
     expect((await second.claim('r2', f, T0 + 5000, { isRetry: false })).duplicate).toBe('id');
     await dying.stop(); // as after kill -9 once its alive key expired
     expect((await second.claim('r2', f, T0 + 6000, { isRetry: false })).duplicate).toBeUndefined();
+  });
+
+  it('a runner restarted with the same instance ID makes its previous process claims void at once', async () => {
+    const before = new Deduplicator(client, config, quietLogger());
+    deduplicators.push(before);
+    await before.start('host-a', 30_000);
+    const e = event({ id: 'k', sha1: 's9' });
+    expect((await before.claim('r4', e, T0 + 5000, { isRetry: false })).duplicate).toBeUndefined();
+    // kill -9: no stop(), the alive key is still there; the replacement starts with the same ID.
+    const after = new Deduplicator(client, config, quietLogger());
+    deduplicators.push(after);
+    await after.start('host-a', 30_000);
+    expect(await client.exists(before.aliveKey)).toBe(0);
+    expect((await after.claim('r4', e, T0 + 6000, { isRetry: false })).duplicate).toBeUndefined();
   });
 
   it('root claims: an older root leaf is a duplicate of a claimed newer one', async () => {
