@@ -86,6 +86,14 @@ export interface RawChron {
   watchChanges: boolean;
 }
 
+export interface RawIntake {
+  address: string;
+  port: number;
+  maxBodyBytes: number;
+  maxEventsPerRequest: number;
+  requestTimeoutMs: number;
+}
+
 export interface RawStatus {
   enabled: boolean;
   address: string;
@@ -113,6 +121,7 @@ export interface RawConfig {
   runner: RawRunner;
   chron: RawChron;
   status: RawStatus;
+  intake: RawIntake;
   logging: RawLogging;
   kafka?: RawKafka;
   memcached?: RawMemcached;

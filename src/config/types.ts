@@ -137,6 +137,14 @@ export interface ChronSettings {
   readonly watchChanges: boolean;
 }
 
+export interface IntakeConfig {
+  readonly address: string;
+  readonly port: number;
+  readonly maxBodyBytes: number;
+  readonly maxEventsPerRequest: number;
+  readonly requestTimeoutMs: number;
+}
+
 export interface StatusServerConfig {
   readonly enabled: boolean;
   readonly address: string;
@@ -176,6 +184,8 @@ export interface JobrunnerConfig {
   readonly logging: LoggingConfig;
   /** The kafka section (backend kafka); absent when the file has none. */
   readonly kafka?: KafkaConfig;
+  /** jobrunner-intake (EventGate-compatible event intake); always filled in by the loader. */
+  readonly intake?: IntakeConfig;
   /** The memcached section (backend memcached, the legacy JobQueueDB era); absent when the file has none. */
   readonly memcached?: MemcachedConfig;
   /**

@@ -4,7 +4,10 @@
 import type { KafkaPartitioningConfig } from '../config/types.js';
 import type { JobEventView } from './job-event.js';
 
-export function partitionFor(partitioning: KafkaPartitioningConfig, event: JobEventView): number {
+export function partitionFor(
+  partitioning: KafkaPartitioningConfig,
+  event: Pick<JobEventView, 'database' | 'jobqueuePartition'>,
+): number {
   const value = partitioning.key === 'database' ? event.database : event.jobqueuePartition;
   // hasOwn: a value from the event must not reach Object.prototype ("constructor", "__proto__").
   if (value !== undefined && Object.hasOwn(partitioning.map, value)) {
