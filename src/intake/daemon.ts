@@ -2,6 +2,7 @@
 // server. startIntake() is what tests, the demo and the benchmark use; runIntakeDaemon() adds the
 // signals and systemd readiness for the CLI.
 //   SIGTERM / SIGINT  stop taking requests, let open ones finish and their produces complete, exit 0.
+//   SIGHUP            logged; configuration changes apply on restart.
 import { ProduceAcks, Producer } from '@platformatic/kafka';
 import type { JobrunnerConfig } from '../config/types.js';
 import type { DaemonLogger, Logger } from '../observability/logger.js';
@@ -157,6 +158,10 @@ export async function runIntakeDaemon(config: JobrunnerConfig, logger: DaemonLog
   process.on('uncaughtException', (error) => logger.error('Unhandled error', { error: errorText(error) }));
   process.on('unhandledRejection', (error) =>
     logger.error('Unhandled promise rejection', { error: errorText(error) }),
+  );
+  // systemd's ExecReload sends SIGHUP; without a handler Node would exit.
+  process.on('SIGHUP', () =>
+    logger.warn('SIGHUP: jobrunner-intake does not reload its configuration; restart it to apply changes'),
   );
   let stopping = false;
   const onStop = (signal: NodeJS.Signals): void => {
