@@ -203,7 +203,7 @@ foreach ( $mwfarmJobTypes as $mwfarmType => $mwfarmBehaviour ) {
 $wgDebugLogGroups['exception'] = "$mwfarmDir/logs/exception.log";
 $wgDebugLogGroups['error'] = "$mwfarmDir/logs/error.log";
 if ( getenv( 'JOBRUNNER_FARM_DEBUG_LOG' ) === '1' ) {
-	foreach ( [ 'runJobs', 'JobExecutor', 'redis', 'JobQueueRedis', 'JobQueue' ] as $mwfarmGroup ) {
+	foreach ( [ 'runJobs', 'JobExecutor', 'redis', 'JobQueueRedis', 'JobQueue', 'EventBus', 'RunSingleJobHandler' ] as $mwfarmGroup ) {
 		$wgDebugLogGroups[$mwfarmGroup] = "$mwfarmDir/logs/$mwfarmGroup.log";
 	}
 }

@@ -35,7 +35,7 @@ export interface IntakeReport {
 
 export class IntakeError extends Error {
   constructor(
-    readonly httpStatus: 400 | 413 | 415,
+    readonly httpStatus: 400 | 413,
     message: string,
   ) {
     super(message);

@@ -73,11 +73,9 @@ export async function startIntakeServer(config: IntakeConfig, deps: IntakeServer
       send(res, 405, { error: 'use POST' });
       return 405;
     }
-    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-    if (type !== 'application/json') {
-      send(res, 415, { error: `Content-Type must be application/json, not '${type ?? ''}'` });
-      return 415;
-    }
+    // No Content-Type check: MediaWiki 1.39's MultiHttpClient sends EventBus's JSON body as
+    // application/x-www-form-urlencoded (its own header wins over EventBus's lowercase one), and
+    // EventGate accepts that. The body must be JSON whatever the header says.
     let answer: IntakeAnswer;
     try {
       const body = await readBody(req, config.maxBodyBytes);
@@ -128,7 +126,15 @@ export async function startIntakeServer(config: IntakeConfig, deps: IntakeServer
     const started = performance.now();
     route(req, res).then(
       (status) => {
-        if (req.url?.startsWith('/v1/events')) metrics.request(status, performance.now() - started);
+        if (!req.url?.startsWith('/v1/events')) return;
+        metrics.request(status, performance.now() - started);
+        if (status >= 400) {
+          logger.warn('Intake request refused', {
+            status,
+            method: req.method,
+            contentType: req.headers['content-type'],
+          });
+        }
       },
       (error: unknown) => {
         logger.error('Intake request failed', {

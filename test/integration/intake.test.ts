@@ -1,5 +1,5 @@
 // jobrunner-intake against a real Kafka 4 broker: EventGate's answers (201, 202 hasty, 207, 400,
-// 413, 415), events produced as the exact bytes sent (number-like keys, floats and signatures kept),
+// 413), events produced as the exact bytes sent (number-like keys, floats and signatures kept),
 // routing to partitioned topics as the runner's rules do, and health / metrics endpoints.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafkaBroker, type KafkaBrokerHandle } from '../../src/farm/kafka-broker.js';
@@ -138,11 +138,12 @@ describe('POST /v1/events', () => {
     expect(topic.map((m) => m.value)).toEqual([e]);
   }, 60_000);
 
-  it('refuses bodies that are not JSON, too large, too many events, or not application/json', async () => {
+  it('refuses bodies that are not JSON, too large or with too many events (any Content-Type)', async () => {
     expect((await post('{not json')).status).toBe(400);
     expect((await post(Buffer.alloc(300_000, 0x20))).status).toBe(413);
     expect((await post(batch(Array.from({ length: 101 }, () => event('many'))))).status).toBe(413);
-    expect((await post(event('x'), '', 'text/plain')).status).toBe(415);
+    // MediaWiki 1.39's HTTP client labels EventBus's JSON as a form post; EventGate takes it, so do we.
+    expect((await post(event('formLabelled'), '', 'application/x-www-form-urlencoded')).status).toBe(201);
     expect((await fetch(intake.url)).status).toBe(405);
   });
 

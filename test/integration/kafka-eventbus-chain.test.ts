@@ -1,0 +1,205 @@
+// The whole Kafka chain with real parts on both ends: MediaWiki 1.39 with the unmodified EventBus
+// REL1_39 (JobQueueEventBus for every job type) POSTs its job events to jobrunner-intake, which
+// produces them to a real Kafka 4 broker; the Kafka runner executes them through BOTH executors —
+// EventBus's own REST RunSingleJobHandler (signature always checked) and the project's
+// rpc/RunSingleJob.php (signature check on) — and MediaWiki's runJobs log shows what ran.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKafkaBroker, type KafkaBrokerHandle } from '../../src/farm/kafka-broker.js';
+import { buildFarm, type FarmWebServer, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
+import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import { startIntake, type RunningIntake } from '../../src/intake/daemon.js';
+import { startKafkaRunner, type KafkaRunner } from '../../src/kafka/runner.js';
+import { kafkaConfig, quietLogger, readTopic, waitFor } from './kafka-support.js';
+
+let broker: KafkaBrokerHandle;
+let redis: RedisServerHandle;
+let intake: RunningIntake;
+let farm: MediaWikiFarm;
+let web: FarmWebServer;
+let runner: KafkaRunner | undefined;
+
+const DC = 'chain';
+
+beforeAll(async () => {
+  [broker, redis] = await Promise.all([startKafkaBroker(), startRedisServer()]);
+  const base = kafkaConfig(
+    { brokers: [broker.address], datacenter: DC, endpoint: 'http://127.0.0.1:1/unused' },
+    redis.address,
+    { intake: { port: 0 } },
+  );
+  intake = await startIntake(base, { logger: quietLogger() });
+  farm = await buildFarm({ redis, wikis: 2, queue: 'eventbus', eventServiceUrl: intake.url, debugLog: true });
+  await farm.setExtraJobTypes({
+    chainRest: 'null',
+    chainRpc: 'null',
+    chainDelayed: 'null',
+    chainDedup: 'null',
+  });
+  // rpc/RunSingleJob.php checks signatures too (EventBus's REST handler always does).
+  process.env.JOBRUNNER_FARM_VERIFY_EVENTS = '1';
+  try {
+    web = await farm.startWebServer({ workers: 4 });
+  } finally {
+    delete process.env.JOBRUNNER_FARM_VERIFY_EVENTS;
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await runner?.stop(false);
+  await farm?.destroy();
+  await intake?.stop();
+  await Promise.allSettled([broker?.stop(), redis?.stop()]);
+}, 60_000);
+
+function startRunner(): Promise<KafkaRunner> {
+  const rest = `${web.baseUrl}/rest.php/eventbus/v0/internal/job/execute?wiki={database}`;
+  const config = kafkaConfig(
+    {
+      brokers: [broker.address],
+      datacenter: DC,
+      endpoint: `${web.baseUrl}/rpc/RunSingleJob.php`,
+      rules: {
+        // EventBus's own executor: the test type and the jobs a template edit makes.
+        viaRest: { types: ['chainRest', 'refreshLinks', 'htmlCacheUpdate'], endpoint: rest, concurrency: 4 },
+      },
+      lowTraffic: { concurrency: 4 },
+      ruleDefaults: { retryLimit: 1, retryDelayMs: 200 },
+    },
+    redis.address,
+  );
+  return startKafkaRunner(config, { logger: quietLogger() });
+}
+
+interface Run {
+  readonly type: string;
+  readonly marker: string | undefined;
+  readonly seq: string | undefined;
+  readonly at: number;
+  readonly good: boolean;
+}
+
+/**
+ * Job runs in MediaWiki's runJobs log: JobRunner::executeJob writes "<date> <time> <host> <wiki>:
+ * <type> <title> <params> t=<ms> good" (or "error=...") for every job either executor ran.
+ */
+function runs(): Run[] {
+  const file = join(farm.dir, 'logs', 'runJobs.log');
+  if (!existsSync(file)) return [];
+  const out: Run[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^(\S+) (\S+) \S+ \S+: (\S+) [^\n]* t=\S+ (good|error)/.exec(line);
+    if (m === null) continue;
+    out.push({
+      type: m[3] ?? '',
+      marker: / marker=(\S+)/.exec(line)?.[1],
+      seq: / seq=(\d+)/.exec(line)?.[1],
+      at: Date.parse(`${m[1]}T${m[2]}Z`),
+      good: m[4] === 'good',
+    });
+  }
+  return out;
+}
+
+function countBy(list: Run[], key: (r: Run) => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of list) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
+  return counts;
+}
+
+describe('MediaWiki EventBus → intake → Kafka → jobrunner → MediaWiki', () => {
+  it('runs every job MediaWiki pushed exactly once, through both executors, signatures on', async () => {
+    // Pushed through MediaWiki's own JobQueueGroup, i.e. JobQueueEventBus → the intake.
+    await farm.pushJobs('wiki1', { type: 'chainRest', count: 25, params: { marker: 'rest' }, batch: 10 });
+    await farm.pushJobs('wiki2', { type: 'chainRpc', count: 25, params: { marker: 'rpc' }, batch: 10 });
+    // Identical de-duplicatable jobs pushed in three requests, 1.2 s apart, before the runner runs:
+    // one run covers them all (each was queued before that run started).
+    for (let i = 0; i < 3; i++) {
+      await farm.pushJobs('wiki1', {
+        type: 'chainDedup',
+        count: 2,
+        dedupe: true,
+        params: { marker: 'dedup' },
+      });
+      await new Promise((r) => setTimeout(r, 1200));
+    }
+    // Delayed jobs: released 4 s from now.
+    const releaseAt = Math.floor(Date.now() / 1000) + 4;
+    await farm.pushJobs('wiki2', {
+      type: 'chainDelayed',
+      count: 5,
+      delaySeconds: 4,
+      params: { marker: 'late' },
+    });
+    expect(intake.stats().events.invalid).toBe(0);
+
+    runner = await startRunner();
+    await waitFor(
+      'the pushed jobs in the runJobs log',
+      () => {
+        const byMarker = countBy(
+          runs().filter((r) => r.good),
+          (r) => r.marker ?? '',
+        );
+        return byMarker.get('rest') === 25 && byMarker.get('rpc') === 25 && byMarker.get('late') === 5;
+      },
+      120_000,
+    );
+    // Settle: nothing else may run (no duplicates), and nothing failed.
+    await waitFor(
+      'the runner to be idle',
+      () => runner?.stats().rules.every((r) => r.executing === 0) ?? false,
+    );
+    const all = runs();
+    expect(all.filter((r) => !r.good)).toEqual([]);
+    const perJob = countBy(
+      all.filter((r) => r.marker === 'rest' || r.marker === 'rpc'),
+      (r) => `${r.marker}:${r.seq}`,
+    );
+    expect(perJob.size).toBe(50);
+    expect([...perJob.values()].every((n) => n === 1)).toBe(true);
+    // JobQueueEventBus merged each request's two identical jobs into one event (3 events); the
+    // runner's dedup merged the three into one run.
+    const dedupEvents = await readTopic(
+      [broker.address],
+      `${DC}.mediawiki.job.chainDedup`,
+      (m) => m.length >= 3,
+    );
+    expect(dedupEvents).toHaveLength(3);
+    expect(all.filter((r) => r.marker === 'dedup')).toHaveLength(1);
+    // Delayed jobs waited for their release time.
+    for (const late of all.filter((r) => r.marker === 'late'))
+      expect(late.at).toBeGreaterThanOrEqual(releaseAt * 1000);
+    const stats = runner.stats();
+    const viaRest = stats.rules.find((r) => r.name === 'viaRest');
+    const viaRpc = stats.rules.find((r) => r.lowTraffic);
+    expect(viaRest?.counters.ok).toBeGreaterThanOrEqual(25);
+    expect(viaRpc?.counters.ok).toBeGreaterThanOrEqual(25 + 5 + 1);
+    expect(viaRpc?.counters.duplicates).toBe(2);
+    expect(stats.rules.reduce((n, r) => n + r.counters.failed, 0)).toBe(0);
+  }, 240_000);
+
+  it('a template edit makes MediaWiki push refreshLinks jobs that run through EventBus REST', async () => {
+    // Pages that use a template; the template then gains a category, which reaches the pages only
+    // when their refreshLinks jobs run.
+    const pages: Record<string, string> = {};
+    for (let i = 0; i < 5; i++) pages[`Chain_page_${i}`] = `Text {{Chained}} ${i}`;
+    await farm.importPages('wiki1', { 'Template:Chained': 'plain', ...pages });
+    const before = runs().filter((r) => r.type === 'refreshLinks' && r.good).length;
+    await farm.edit('wiki1', 'Template:Chained', 'now with [[Category:Chained pages]]');
+    const members = async (): Promise<number> => {
+      const url = `${web.baseUrl}/api.php?wiki=wiki1&action=query&list=categorymembers&cmtitle=Category:Chained_pages&cmlimit=50&format=json`;
+      const body = (await (await fetch(url)).json()) as { query?: { categorymembers?: unknown[] } };
+      return body.query?.categorymembers?.length ?? 0;
+    };
+    await waitFor(
+      'the 5 pages in the category (their refreshLinks jobs ran)',
+      async () => (await members()) === 5,
+      120_000,
+    );
+    expect(runs().filter((r) => r.type === 'refreshLinks' && r.good).length).toBeGreaterThan(before);
+    const viaRest = runner?.stats().rules.find((r) => r.name === 'viaRest');
+    expect(viaRest?.counters.failed).toBe(0);
+  }, 180_000);
+});
