@@ -20,7 +20,7 @@ import { idFromEventId } from '../../src/migrate/job.js';
 import type { MigrationReport } from '../../src/migrate/report.js';
 import { quietLogger } from './kafka-support.js';
 import { until } from '../support/until.js';
-import { JOBQUEUE, requireBuiltClis, runJobqueue } from './migrate-support.js';
+import { JOBQUEUE, JOBRUNNER, requireBuiltClis, runJobqueue } from './migrate-support.js';
 
 const DC = 'mw';
 let broker: KafkaBrokerHandle;
@@ -259,5 +259,102 @@ describe('jobqueue migrate --from kafka --to redis (rollback)', () => {
     expect(ran).toHaveLength(300);
     expect(ran.every((j) => j.status === 'ok')).toBe(true);
     expect(goodRuns().get('m-kill')).toBe(300);
+  }, 120_000);
+});
+
+describe('jobqueue migrate from Redis while a Redis jobrunner still runs', () => {
+  it('refuses (a dry run warns) until the runner stops, unless --allow-live-runners', async () => {
+    await farm.pushJobs('wiki1', { type: 'null', count: 3, params: { marker: 'm-live' } });
+    // A real jobrunner on the same Redis; its only group runs a type nobody pushes, so it takes
+    // nothing here, but it announces itself like any runner.
+    const runnerConfig = join(farm.dir, 'live-runner.conf');
+    writeFileSync(
+      runnerConfig,
+      JSON.stringify({
+        groups: { idle: { runners: 1, include: ['jr16Nothing'] } },
+        redis: { aggregators: [redis.address], queues: [redis.address] },
+        dispatcher: farm.runJobsCommand(),
+        status: { enabled: false },
+      }),
+    );
+    const live = spawn(process.execPath, [JOBRUNNER, `--config-file=${runnerConfig}`], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => live.once('exit', resolve));
+    try {
+      await until(
+        async () => (await client.keys('jobrunner:runner-heartbeat:*')).length === 1,
+        'runner heartbeat',
+        30_000,
+      );
+      const before = (await redisJobIds()).length;
+      const refused = await runJobqueue([
+        'migrate',
+        '--from',
+        'redis',
+        '--to',
+        'kafka',
+        '-c',
+        configFile,
+        '--delete-source',
+        '--no-progress',
+        '--type',
+        'null',
+      ]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(
+        /1 jobrunner process\(es\) still take jobs from the source Redis: \S+ pid \d+/,
+      );
+      expect(refused.stderr).toContain('nothing was touched');
+      expect((await redisJobIds()).length).toBe(before);
+      const dry = await runJobqueue([
+        'migrate',
+        '--from',
+        'redis',
+        '--to',
+        'kafka',
+        '-c',
+        configFile,
+        '--dry-run',
+        '--no-progress',
+        '--type',
+        'null',
+      ]);
+      expect(dry.code).toBe(0);
+      expect(dry.stderr).toContain('warning: 1 jobrunner process(es) still take jobs');
+      const allowed = await runJobqueue([
+        'migrate',
+        '--from',
+        'redis',
+        '--to',
+        'kafka',
+        '-c',
+        configFile,
+        '--dry-run',
+        '--allow-live-runners',
+        '--no-progress',
+        '--type',
+        'null',
+      ]);
+      expect([allowed.code, allowed.stderr.includes('still take jobs')]).toEqual([0, false]);
+    } finally {
+      live.kill('SIGTERM');
+      await exited;
+    }
+    // A clean stop removes the heartbeat: the dry run no longer warns.
+    expect(await client.keys('jobrunner:runner-heartbeat:*')).toEqual([]);
+    const after = await runJobqueue([
+      'migrate',
+      '--from',
+      'redis',
+      '--to',
+      'kafka',
+      '-c',
+      configFile,
+      '--dry-run',
+      '--no-progress',
+      '--type',
+      'null',
+    ]);
+    expect(after.code).toBe(0);
+    expect(after.stderr).not.toContain('still take jobs');
   }, 120_000);
 });

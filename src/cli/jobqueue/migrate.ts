@@ -11,6 +11,7 @@ import type { BackendKind, JobrunnerConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/errors.js';
 import { CheckpointError, loadCheckpoint } from '../../migrate/checkpoint.js';
 import { KafkaEnd } from '../../migrate/ends/kafka-end.js';
+import { RedisEnd } from '../../migrate/ends/redis-end.js';
 import { missingSection, openEnd, type MigrationEnd } from '../../migrate/ends/open-end.js';
 import { migrate, MigrationRefusedError, preflight, type MigrateOptions } from '../../migrate/migrate.js';
 import { LineProgress, noProgress } from '../../migrate/progress.js';
@@ -26,6 +27,8 @@ export interface MigrateArgs {
   readonly to: BackendKind;
   readonly fromConfig: string;
   readonly toConfig: string;
+  /** --allow-live-runners: copy from Redis although runners still take jobs from it. */
+  readonly allowLiveRunners: boolean;
   readonly wikis: string[];
   readonly types: string[];
   readonly dryRun: boolean;
@@ -92,6 +95,12 @@ function parser(argv: string[]): Argv {
         type: 'boolean',
         default: false,
         describe: 'Continue the migration of --checkpoint',
+      })
+      .option('allow-live-runners', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'Copy from Redis even though jobrunner processes still take jobs from it (jobs they take during the copy can run in both backends)',
       })
       .option('delete-source', {
         type: 'boolean',
@@ -222,6 +231,7 @@ export function parseMigrateArgs(argv: string[]): MigrateArgs | { help: string }
     rate,
     resume: parsed.resume === true,
     deleteSource,
+    allowLiveRunners: parsed['allow-live-runners'] === true,
     checkpoint: resolve(String(parsed.checkpoint ?? `jobqueue-migrate-${from}-to-${to}.checkpoint`)),
     json: parsed.json === true,
     progress: parsed.progress !== false,
@@ -265,6 +275,28 @@ function secretKeyFor(args: MigrateArgs, target: JobrunnerConfig): string | unde
   }
 }
 
+/**
+ * A Redis runner still popping jobs would run jobs that are also being copied: refuse (or, for a
+ * dry run, warn) unless --allow-live-runners. Runners announce themselves (runner/heartbeat.ts).
+ */
+async function checkLiveRunners(source: RedisEnd, args: MigrateArgs, io: CliIo): Promise<void> {
+  const runners = await source.liveRunners();
+  if (runners.length === 0 || args.allowLiveRunners) return;
+  const list = runners
+    .map((r) => `${r.host} pid ${r.pid} (on ${r.partition}, since ${r.startedAt})`)
+    .join(', ');
+  const what = `${runners.length} jobrunner process(es) still take jobs from the source Redis: ${list}`;
+  if (args.dryRun) {
+    io.stderr.write(`jobqueue migrate: warning: ${what}; stop them before the real migration\n`);
+    return;
+  }
+  throw new MigrationRefusedError(
+    `${what}. Jobs they take while the copy runs would run here and in the target. Stop them first ` +
+      '(runbook: stop the Redis runners, then migrate), or pass --allow-live-runners to accept that; nothing was touched',
+    1,
+  );
+}
+
 export async function runMigrateCli(argv: string[], io: CliIo): Promise<number> {
   let source: MigrationEnd | null = null;
   let target: MigrationEnd | null = null;
@@ -293,6 +325,7 @@ export async function runMigrateCli(argv: string[], io: CliIo): Promise<number> 
       ...(args.gzip ? { gzip: true } : {}),
     });
     await preflight(source, target);
+    if (source instanceof RedisEnd) await checkLiveRunners(source, args, io);
     const options: MigrateOptions = {
       from: args.from,
       to: args.to,

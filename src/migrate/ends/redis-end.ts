@@ -21,6 +21,7 @@ import {
   type QueueRef,
 } from '../../mediawiki/queue-keys.js';
 import { RedisQueueStore, isRootJob } from '../../redis/queue-store.js';
+import { liveRunners, type RunnerHeartbeatValue } from '../../runner/heartbeat.js';
 import {
   blobToJob,
   jobToBlobFields,
@@ -137,6 +138,16 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
     this.now = options.now ?? (() => Date.now() / 1000);
     this.batchSize = options.batchSize ?? REDIS_BATCH;
     this.markerKey = `jobrunner:migrate:${options.runId}:ids`;
+  }
+
+  /** Runners (Redis backend) announcing that they take jobs from these partitions right now. */
+  async liveRunners(): Promise<(RunnerHeartbeatValue & { partition: string })[]> {
+    const found = await Promise.all(
+      this.partitions.map(async (p) =>
+        (await liveRunners(p.client)).map((runner) => ({ ...runner, partition: p.address })),
+      ),
+    );
+    return found.flat();
   }
 
   async preflight(): Promise<PreflightProblem[]> {
