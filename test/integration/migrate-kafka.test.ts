@@ -14,7 +14,8 @@ import { buildFarm, type FarmWebServer, type MediaWikiFarm } from '../../src/far
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { startKafkaRunner, type KafkaRunner } from '../../src/kafka/runner.js';
 import { jobTopic, ruleGroup } from '../../src/kafka/topics.js';
-import { queueKeys } from '../../src/mediawiki/queue-keys.js';
+import { QUEUES_WITH_ABANDONED_KEY } from '../../src/chron/keys.js';
+import { QUEUES_WITH_JOBS_KEY, makeQueueId, queueKeys } from '../../src/mediawiki/queue-keys.js';
 import { KafkaIo } from '../../src/migrate/ends/kafka-io.js';
 import { idFromEventId } from '../../src/migrate/job.js';
 import type { MigrationReport } from '../../src/migrate/report.js';
@@ -357,4 +358,40 @@ describe('jobqueue migrate from Redis while a Redis jobrunner still runs', () =>
     expect(after.code).toBe(0);
     expect(after.stderr).not.toContain('still take jobs');
   }, 120_000);
+});
+
+describe('jobqueue migrate --dry-run of abandoned jobs', () => {
+  it('finds a queue that holds only abandoned jobs (kept in jobchron set, not s-queuesWithJobs)', async () => {
+    const type = 'jr16Abandoned';
+    await farm.pushJobs('wiki2', { type, count: 5 });
+    // What 5 failed attempts and a jobchron pass leave behind: the IDs in z-abandoned, the queue
+    // moved from s-queuesWithJobs to jobchron's s-queuesWithAbandoned.
+    const k = queueKeys(type, 'wiki2');
+    const ids = await client.lrange(k['l-unclaimed'], 0, -1);
+    expect(ids).toHaveLength(5);
+    const now = Math.floor(Date.now() / 1000);
+    await client
+      .multi()
+      .del(k['l-unclaimed'])
+      .zadd(k['z-abandoned'], ...ids.flatMap((id) => [now, id]))
+      .srem(QUEUES_WITH_JOBS_KEY, makeQueueId(type, 'wiki2'))
+      .sadd(QUEUES_WITH_ABANDONED_KEY, makeQueueId(type, 'wiki2'))
+      .exec();
+    const dry = await runJobqueue([
+      'migrate',
+      '--from',
+      'redis',
+      '--to',
+      'kafka',
+      '-c',
+      configFile,
+      '--dry-run',
+      '--json',
+      '--no-progress',
+      '--type',
+      type,
+    ]);
+    expect(dry.code).toBe(0);
+    expect(report(dry.stdout).totals.found).toBe(5);
+  }, 60_000);
 });

@@ -4,6 +4,7 @@
 // on stdout (--json for JSON). Exit codes: 0 every job copied and verified; 1 something stayed behind
 // (corrupt, unverified or undeletable jobs; an unreachable end); 2 bad command line or configuration.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { readSecretFile } from '../../config/secret-file.js';
@@ -29,6 +30,8 @@ export interface MigrateArgs {
   readonly toConfig: string;
   /** --allow-live-runners: copy from Redis although runners still take jobs from it. */
   readonly allowLiveRunners: boolean;
+  /** --report-file: the JSON report is also written here. */
+  readonly reportFile: string | undefined;
   readonly wikis: string[];
   readonly types: string[];
   readonly dryRun: boolean;
@@ -113,6 +116,11 @@ function parser(argv: string[]): Argv {
         describe: 'Checkpoint file (default ./jobqueue-migrate-<from>-to-<to>.checkpoint)',
       })
       .option('json', { type: 'boolean', default: false, describe: 'Final report as JSON' })
+      .option('report-file', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'Also write the final report as JSON to this file',
+      })
       .option('progress', {
         type: 'boolean',
         default: true,
@@ -234,6 +242,7 @@ export function parseMigrateArgs(argv: string[]): MigrateArgs | { help: string }
     allowLiveRunners: parsed['allow-live-runners'] === true,
     checkpoint: resolve(String(parsed.checkpoint ?? `jobqueue-migrate-${from}-to-${to}.checkpoint`)),
     json: parsed.json === true,
+    reportFile: parsed['report-file'] === undefined ? undefined : resolve(String(parsed['report-file'])),
     progress: parsed.progress !== false,
     batch,
     dedupTypes: list(parsed['dedup-types']),
@@ -344,6 +353,7 @@ export async function runMigrateCli(argv: string[], io: CliIo): Promise<number> 
       progress: args.progress ? new LineProgress(io.stderr) : noProgress,
       onCheckpoint: (state, writer) => kafkaTarget?.useCheckpoint(state, writer),
     });
+    if (args.reportFile !== undefined) writeFileSync(args.reportFile, `${JSON.stringify(report, null, 2)}\n`);
     io.stdout.write(args.json ? `${JSON.stringify(report)}\n` : formatReport(report));
     return report.ok ? EXIT_OK : EXIT_FAILURE;
   } catch (error) {
