@@ -133,6 +133,11 @@ export interface MediaWikiFarm {
    * before it). The view owns neither the dir nor the database servers.
    */
   withQueue(queue: 'redis' | 'db'): MediaWikiFarm;
+  /**
+   * Switches the wikis' job queue (JOBRUNNER_FARM_QUEUE) for commands and web servers started from
+   * now on, as a deploy of a new $wgJobTypeConf would; 'eventbus' needs the farm built with eventBus.
+   */
+  setQueue(queue: 'redis' | 'db' | 'eventbus'): void;
   /** Stops web servers started here and removes the farm dir (unless the caller chose it). */
   destroy(): Promise<void>;
 }
@@ -290,6 +295,14 @@ class Farm implements MediaWikiFarm {
     const file = join(this.dir, 'job-types.json');
     writeFileSync(`${file}.tmp`, JSON.stringify(map, null, 2));
     renameSync(`${file}.tmp`, file); // readers see the old or the new file, never half of one
+  }
+
+  setQueue(queue: 'redis' | 'db' | 'eventbus'): void {
+    if (queue === 'eventbus' && this.variables.JOBRUNNER_FARM_EVENTBUS === undefined) {
+      throw new Error('setQueue(eventbus): build the farm with eventBus: true');
+    }
+    if (queue === 'redis') delete this.variables.JOBRUNNER_FARM_QUEUE;
+    else this.variables.JOBRUNNER_FARM_QUEUE = queue;
   }
 
   async startWebServer(opts: { workers?: number; env?: NodeJS.ProcessEnv } = {}): Promise<FarmWebServer> {

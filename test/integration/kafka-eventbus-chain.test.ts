@@ -2,8 +2,11 @@
 // REL1_39 (JobQueueEventBus for every job type) POSTs its job events to jobrunner-intake, which
 // produces them to a real Kafka 4 broker; the Kafka runner executes them through BOTH executors —
 // EventBus's own REST RunSingleJobHandler (signature always checked) and the project's
-// rpc/RunSingleJob.php (signature check on) — and MediaWiki's runJobs log shows what ran.
-import { existsSync, readFileSync } from 'node:fs';
+// rpc/RunSingleJob.php (signature check on) — and MediaWiki's runJobs log shows what ran. The farm
+// starts on JobQueueRedis with a Redis jobrunner, and the first test is the live cutover runbook.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafkaBroker, type KafkaBrokerHandle } from '../../src/farm/kafka-broker.js';
@@ -11,32 +14,46 @@ import { buildFarm, type FarmWebServer, type MediaWikiFarm } from '../../src/far
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { startIntake, type RunningIntake } from '../../src/intake/daemon.js';
 import { startKafkaRunner, type KafkaRunner } from '../../src/kafka/runner.js';
+import type { MigrationReport } from '../../src/migrate/report.js';
+import { until } from '../support/until.js';
 import { kafkaConfig, quietLogger, readTopic, waitFor } from './kafka-support.js';
+import { JOBRUNNER, requireBuiltClis, runJobqueue } from './migrate-support.js';
 
 let broker: KafkaBrokerHandle;
 let redis: RedisServerHandle;
 let intake: RunningIntake;
 let farm: MediaWikiFarm;
-let web: FarmWebServer;
+let web: FarmWebServer | undefined;
 let runner: KafkaRunner | undefined;
+let redisClient: Redis;
 
 const DC = 'chain';
 
 beforeAll(async () => {
+  requireBuiltClis();
   [broker, redis] = await Promise.all([startKafkaBroker(), startRedisServer()]);
+  redisClient = new Redis({ host: redis.host, port: redis.port });
   const base = kafkaConfig(
     { brokers: [broker.address], datacenter: DC, endpoint: 'http://127.0.0.1:1/unused' },
     redis.address,
     { intake: { port: 0 } },
   );
   intake = await startIntake(base, { logger: quietLogger() });
-  farm = await buildFarm({ redis, wikis: 2, queue: 'eventbus', eventServiceUrl: intake.url, debugLog: true });
+  // JobQueueRedis first (the cutover test switches it); EventBus is loaded for the switch.
+  farm = await buildFarm({ redis, wikis: 2, eventBus: true, eventServiceUrl: intake.url, debugLog: true });
   await farm.setExtraJobTypes({
     chainRest: 'null',
     chainRpc: 'null',
     chainDelayed: 'null',
     chainDedup: 'null',
+    chainLive: 'null',
   });
+}, 300_000);
+
+/** MediaWiki on JobQueueEventBus, and php -S for the executors (started after the switch). */
+async function eventBusMode(): Promise<FarmWebServer> {
+  farm.setQueue('eventbus');
+  if (web !== undefined) return web;
   // rpc/RunSingleJob.php checks signatures too (EventBus's REST handler always does).
   process.env.JOBRUNNER_FARM_VERIFY_EVENTS = '1';
   try {
@@ -44,16 +61,19 @@ beforeAll(async () => {
   } finally {
     delete process.env.JOBRUNNER_FARM_VERIFY_EVENTS;
   }
-}, 300_000);
+  return web;
+}
 
 afterAll(async () => {
   await runner?.stop(false);
+  redisClient?.disconnect();
   await farm?.destroy();
   await intake?.stop();
   await Promise.allSettled([broker?.stop(), redis?.stop()]);
 }, 60_000);
 
-function startRunner(): Promise<KafkaRunner> {
+async function startRunner(): Promise<KafkaRunner> {
+  const web = await eventBusMode();
   const rest = `${web.baseUrl}/rest.php/eventbus/v0/internal/job/execute?wiki={database}`;
   const config = kafkaConfig(
     {
@@ -108,8 +128,111 @@ function countBy(list: Run[], key: (r: Run) => string): Map<string, number> {
   return counts;
 }
 
+describe('live cutover Redis → Kafka while MediaWiki keeps pushing', () => {
+  it('follows the runbook: no job lost, none run twice, the Redis backlog moved by jobqueue migrate', async () => {
+    // A real Redis jobrunner (runJobs.php) runs the jobs while MediaWiki pushes on JobQueueRedis.
+    const conf = join(farm.dir, 'redis-runner.conf');
+    writeFileSync(
+      conf,
+      JSON.stringify({
+        groups: { all: { runners: 2, include: ['*'] } },
+        redis: { aggregators: [redis.address], queues: [redis.address] },
+        dispatcher: farm.runJobsCommand(),
+        status: { enabled: false },
+      }),
+    );
+    const redisRunner = spawn(process.execPath, [JOBRUNNER, `--config-file=${conf}`], { stdio: 'ignore' });
+    const redisRunnerExit = new Promise((resolve) => redisRunner.once('exit', resolve));
+    // The pushes go on through every step: 10 jobs per request, each with its own seq.
+    let pushing = true;
+    let pushed = 0;
+    const pusher = (async () => {
+      for (let round = 0; pushing; round++) {
+        await farm.pushJobs(round % 2 === 0 ? 'wiki1' : 'wiki2', {
+          type: 'chainLive',
+          count: 10,
+          params: { marker: `live${round}` },
+        });
+        pushed += 10;
+      }
+    })();
+    await waitFor(
+      'the Redis runner to run pushed jobs',
+      () => runs().some((r) => r.type === 'chainLive'),
+      60_000,
+    );
+
+    // Runbook step 2: stop the Redis runner (its heartbeat goes with it).
+    redisRunner.kill('SIGTERM');
+    await redisRunnerExit;
+    await until(
+      async () => (await redisClient.keys('jobrunner:runner-heartbeat:*')).length === 0,
+      'heartbeat gone',
+    );
+    // Step 3: MediaWiki switches to JobQueueEventBus; step 4: the Kafka runner starts.
+    runner = await startRunner();
+    // Step 5: move the Redis backlog, rerunning until the dry run finds nothing.
+    const migrateConf = join(farm.dir, 'migrate.conf');
+    writeFileSync(
+      migrateConf,
+      JSON.stringify({
+        backend: 'kafka',
+        redis: { aggregators: [redis.address], queues: [redis.address] },
+        dispatch: { secretKeyFile: farm.secretKeyFile },
+        status: { enabled: false },
+        kafka: { brokers: [broker.address], datacenter: DC, endpoint: 'http://127.0.0.1:1/unused' },
+      }),
+    );
+    const args = [
+      'migrate',
+      '--from',
+      'redis',
+      '--to',
+      'kafka',
+      '-c',
+      migrateConf,
+      '--no-progress',
+      '--json',
+    ];
+    let moved = 0;
+    for (let pass = 0; ; pass++) {
+      const checkpoint = join(farm.dir, `cutover-${pass}.checkpoint`);
+      const real = await runJobqueue([...args, '--delete-source', '--checkpoint', checkpoint]);
+      expect(real.code, real.stderr).toBe(0);
+      moved += (JSON.parse(real.stdout) as MigrationReport).totals.deleted;
+      const dry = await runJobqueue([...args, '--dry-run']);
+      if ((JSON.parse(dry.stdout) as MigrationReport).totals.found === 0) break;
+      expect(pass).toBeLessThan(5);
+    }
+    pushing = false;
+    await pusher;
+    // Every job pushed ran exactly once: in Redis before the cutover, or in Kafka after it.
+    const expected = pushed;
+    await waitFor(
+      'every pushed job to run',
+      () => runs().filter((r) => r.type === 'chainLive' && r.good).length >= expected,
+      120_000,
+    );
+    await waitFor(
+      'the Kafka runner to be idle',
+      () => runner?.stats().rules.every((r) => r.executing === 0) ?? false,
+    );
+    const live = runs().filter((r) => r.type === 'chainLive');
+    expect(live.filter((r) => !r.good)).toEqual([]);
+    const perJob = countBy(live, (r) => `${r.marker}:${r.seq}`);
+    expect(perJob.size).toBe(expected);
+    expect([...perJob.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+    // Facts of this run, for the reader: how much of the backlog the migration moved.
+    process.stdout.write(`cutover: ${expected} jobs pushed, ${moved} moved from Redis by jobqueue migrate\n`);
+  }, 240_000);
+});
+
 describe('MediaWiki EventBus → intake → Kafka → jobrunner → MediaWiki', () => {
   it('runs every job MediaWiki pushed exactly once, through both executors, signatures on', async () => {
+    // Pushed while no runner runs (a backlog), so the dedup case below is about queued copies.
+    await runner?.stop(true);
+    runner = undefined;
+    await eventBusMode();
     // Pushed through MediaWiki's own JobQueueGroup, i.e. JobQueueEventBus → the intake.
     await farm.pushJobs('wiki1', { type: 'chainRest', count: 25, params: { marker: 'rest' }, batch: 10 });
     await farm.pushJobs('wiki2', { type: 'chainRpc', count: 25, params: { marker: 'rpc' }, batch: 10 });
@@ -189,7 +312,7 @@ describe('MediaWiki EventBus → intake → Kafka → jobrunner → MediaWiki', 
     const before = runs().filter((r) => r.type === 'refreshLinks' && r.good).length;
     await farm.edit('wiki1', 'Template:Chained', 'now with [[Category:Chained pages]]');
     const members = async (): Promise<number> => {
-      const url = `${web.baseUrl}/api.php?wiki=wiki1&action=query&list=categorymembers&cmtitle=Category:Chained_pages&cmlimit=50&format=json`;
+      const url = `${(await eventBusMode()).baseUrl}/api.php?wiki=wiki1&action=query&list=categorymembers&cmtitle=Category:Chained_pages&cmlimit=50&format=json`;
       const body = (await (await fetch(url)).json()) as { query?: { categorymembers?: unknown[] } };
       return body.query?.categorymembers?.length ?? 0;
     };
