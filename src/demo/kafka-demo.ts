@@ -61,10 +61,8 @@ export async function runKafkaDemo(
     [TYPES.delayed]: 'null',
     [TYPES.dedup]: 'null',
   });
-  process.env.JOBRUNNER_FARM_VERIFY_EVENTS = '1';
-  const web = await farm
-    .startWebServer({ workers: 4 })
-    .finally(() => delete process.env.JOBRUNNER_FARM_VERIFY_EVENTS);
+  // rpc/RunSingleJob.php checks mediawiki_signature by default; EventBus's REST handler always does.
+  const web = await farm.startWebServer({ workers: 4 });
   cleanup.add('stop php -S', () => web.stop());
   say(`MediaWiki ${farm.mediawikiVersion} farm in ${farm.dir}, served at ${web.baseUrl}`);
 

@@ -54,13 +54,8 @@ beforeAll(async () => {
 async function eventBusMode(): Promise<FarmWebServer> {
   farm.setQueue('eventbus');
   if (web !== undefined) return web;
-  // rpc/RunSingleJob.php checks signatures too (EventBus's REST handler always does).
-  process.env.JOBRUNNER_FARM_VERIFY_EVENTS = '1';
-  try {
-    web = await farm.startWebServer({ workers: 4 });
-  } finally {
-    delete process.env.JOBRUNNER_FARM_VERIFY_EVENTS;
-  }
+  // rpc/RunSingleJob.php checks signatures by default (EventBus's REST handler always does).
+  web = await farm.startWebServer({ workers: 4 });
   return web;
 }
 
