@@ -40,6 +40,9 @@
 #   Extra environment variables, e.g. `NODE_OPTIONS`.
 # @param extra_args
 #   Extra command-line arguments, e.g. `['--verbose']`.
+# @param ip_address_allow
+#   `IPAddressAllow=` entries (everything else denied): the MediaWiki hosts that POST events and the
+#   Kafka brokers. Empty (the default) means no IP filter. Not inherited from the runners' list.
 class jobrunner::intake (
   Jobrunner::Absolutepath $config_file = '/etc/jobrunner/jobrunner.conf',
   Jobrunner::Absolutepath $script = '/srv/deployment/jobrunner/deploy/dist/cli/jobrunner-intake.js',
@@ -57,6 +60,7 @@ class jobrunner::intake (
   Integer[1] $limit_nofile = 10000,
   Hash[Jobrunner::Envname, String] $environment = {},
   Array[String[1]] $extra_args = [],
+  Array[String[1]] $ip_address_allow = [],
 ) {
   jobrunner::service_unit { 'jobrunner-intake':
     ensure              => $ensure,
@@ -77,5 +81,6 @@ class jobrunner::intake (
     environment         => $environment,
     extra_args          => $extra_args,
     restrict_privileges => true,
+    ip_address_allow    => $ip_address_allow,
   }
 }

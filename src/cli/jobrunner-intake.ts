@@ -7,6 +7,7 @@ import type { JobrunnerConfig } from '../config/types.js';
 import { setUpLogFile } from '../observability/daemon-lifecycle.js';
 import { createLogger } from '../observability/logger.js';
 import { UsageError, parseDaemonArgs, reportUsageError, runCheckConfig } from './daemon-cli.js';
+import { dropPrivileges } from './privileges.js';
 
 async function main(argv: string[]): Promise<number | null> {
   let args;
@@ -29,6 +30,15 @@ async function main(argv: string[]): Promise<number | null> {
       error: error instanceof Error ? error.message : String(error),
     });
     return 1;
+  }
+  // The shared unit starts daemons as root with --user/--group (puppet daemon.service.erb).
+  if (args.runAs) {
+    try {
+      dropPrivileges(config, args.runAs);
+    } catch (error) {
+      logger.error('Cannot start', { error: error instanceof Error ? error.message : String(error) });
+      return 1;
+    }
   }
   for (const warning of config.warnings ?? []) logger.warn('Configuration warning', { warning });
   const { runIntakeDaemon } = await import('../intake/daemon.js');
