@@ -235,7 +235,7 @@ describe('failures', () => {
     const errors = await readTopic([broker.address], 'dlq.jobrunner.error', (m) => m.length >= 1);
     expect(
       errors.map((m) => (JSON.parse(m.value.toString('utf8')) as { raw_event: string }).raw_event),
-    ).toEqual([exec.requests[1]?.body.toString('utf8')]);
+    ).toEqual([exec.requests.find((q) => q.id === produced.ids[1])?.body.toString('utf8')]);
     await waitFor(
       'committed past both',
       () => r.stats().rules[0]?.lagTotal === 0 && r.stats().rules[0]?.lagMeasuredAt !== undefined,
