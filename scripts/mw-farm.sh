@@ -105,6 +105,7 @@ sync_file() {
 sync_file "$SRC/FarmSettings.php" FarmSettings.php
 sync_file "$SRC/MwlabJob.php" farm/MwlabJob.php
 sync_file "$SRC/pushJobs.php" farm/pushJobs.php
+sync_file "$SRC/eventBusJobEvents.php" farm/eventBusJobEvents.php # issue 16
 sync_file "$SRC/prefixTables.php" farm/prefixTables.php
 sync_file "$SRC/rpc/RunJobs.php" docroot/rpc/RunJobs.php
 sync_file "$SRC/RunSingleJob.php" docroot/rpc/RunSingleJob.php # backend kafka (issue 7)

@@ -77,6 +77,8 @@ if [ ${#kafka_missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${kafka_missing[@]}" >/dev/null
 fi
 bash scripts/kafka/fetch-jars.sh
+# ConsumerPerformance for `npm run bench:kafka` (issue 16).
+bash scripts/kafka/fetch-jars.sh --tools
 # <<< backend kafka ---------------------------------------------------------------------------------
 
 # >>> multi-host rehearsal (issue 17) ---------------------------------------------------------------

@@ -10,6 +10,9 @@
  *
  * Environment:
  *   JOBRUNNER_FARM_QUEUE           redis (default) | db (core JobQueueDB in <wiki>_jobqueue.sqlite)
+ *                                  | eventbus (EventBus's JobQueueEventBus; needs the next two)
+ *   JOBRUNNER_FARM_EVENTBUS        directory of the EventBus extension (REL1_39) to load
+ *   JOBRUNNER_FARM_EVENT_SERVICE   URL EventBus POSTs events to (an EventGate-style /v1/events)
  *   JOBRUNNER_FARM_REDIS           host:port of the job-queue Redis (required in redis mode)
  *   JOBRUNNER_FARM_REDIS_PARTITIONS  host:port,host:port,... = each wiki's queue on one of these
  *                                  partitions (wiki N of wikis.list on partition N mod count),
@@ -155,9 +158,32 @@ if ( $mwfarmQueue === 'redis' ) {
 	if ( getenv( 'JOBRUNNER_FARM_GZIP' ) === '1' ) {
 		$wgJobTypeConf['default']['compression'] = 'gzip';
 	}
+} elseif ( $mwfarmQueue === 'eventbus' ) {
+	// backend kafka end to end (issue 16): EventBus's JobQueueEventBus sends every job as a
+	// mediawiki/job event to the event service (JOBRUNNER_FARM_EVENT_SERVICE, set below).
+	$wgJobTypeConf['default'] = [
+		'class' => 'MediaWiki\\Extension\\EventBus\\Adapters\\JobQueue\\JobQueueEventBus',
+		'readOnlyReason' => false,
+	];
 } elseif ( $mwfarmQueue !== 'db' ) {
 	// 'db' keeps the installer's JobQueueDB configuration.
-	mwfarmFail( "env JOBRUNNER_FARM_QUEUE must be 'redis' or 'db', not '$mwfarmQueue'", 500 );
+	mwfarmFail( "env JOBRUNNER_FARM_QUEUE must be 'redis', 'db' or 'eventbus', not '$mwfarmQueue'", 500 );
+}
+
+// EventBus REL1_39, unmodified (issue 16): JOBRUNNER_FARM_EVENTBUS = its directory. Only job events
+// are sent; its REST executor /eventbus/v0/internal/job/execute is on and checks signatures.
+$mwfarmEventBus = getenv( 'JOBRUNNER_FARM_EVENTBUS' );
+if ( $mwfarmEventBus ) {
+	wfLoadExtension( 'EventBus', "$mwfarmEventBus/extension.json" );
+	$wgEnableEventBus = 'TYPE_JOB';
+	$wgEventBusEnableRunJobAPI = true;
+	$mwfarmEventService = getenv( 'JOBRUNNER_FARM_EVENT_SERVICE' );
+	if ( $mwfarmEventService ) {
+		$wgEventServices = [ 'intake' => [ 'url' => $mwfarmEventService, 'timeout' => 10 ] ];
+		$wgEventServiceDefault = 'intake';
+	}
+} elseif ( $mwfarmQueue === 'eventbus' ) {
+	mwfarmFail( 'JOBRUNNER_FARM_QUEUE=eventbus needs env JOBRUNNER_FARM_EVENTBUS (the EventBus extension dir)', 500 );
 }
 
 // Test job types. Extra names come from job-types.json, read on every start so tests can add
@@ -186,7 +212,7 @@ foreach ( $mwfarmJobTypes as $mwfarmType => $mwfarmBehaviour ) {
 $wgDebugLogGroups['exception'] = "$mwfarmDir/logs/exception.log";
 $wgDebugLogGroups['error'] = "$mwfarmDir/logs/error.log";
 if ( getenv( 'JOBRUNNER_FARM_DEBUG_LOG' ) === '1' ) {
-	foreach ( [ 'runJobs', 'JobExecutor', 'redis', 'JobQueueRedis', 'JobQueue' ] as $mwfarmGroup ) {
+	foreach ( [ 'runJobs', 'JobExecutor', 'redis', 'JobQueueRedis', 'JobQueue', 'EventBus', 'RunSingleJobHandler' ] as $mwfarmGroup ) {
 		$wgDebugLogGroups[$mwfarmGroup] = "$mwfarmDir/logs/$mwfarmGroup.log";
 	}
 }

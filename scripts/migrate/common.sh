@@ -12,8 +12,9 @@ set -euo pipefail
 
 migrate_usage() {
   cat >&2 <<USAGE
-usage: $0 [--rehearse] [--config FILE] [jobqueue migrate options...]
+usage: $0 [--rehearse] [--yes] [--config FILE] [jobqueue migrate options...]
   --rehearse       only the dry run: read and convert everything, write nothing
+  --yes            do not ask before deleting the migrated jobs from the source
   --config FILE    jobrunner.conf (default \$JOBRUNNER_CONFIG or /etc/jobrunner/jobrunner.conf)
   other options (--wiki, --type, --rate, --to-config, ...) are passed to jobqueue migrate
 USAGE
@@ -24,7 +25,7 @@ USAGE
 run_cutover() {
   local from="$1" to="$2" name="$3"
   shift 3
-  local here root config state rehearse=0
+  local here root config state rehearse=0 yes=0
   here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
   root="$(cd "$here/../.." && pwd)"
   config="${JOBRUNNER_CONFIG:-/etc/jobrunner/jobrunner.conf}"
@@ -33,6 +34,7 @@ run_cutover() {
   while [ $# -gt 0 ]; do
     case "$1" in
       --rehearse) rehearse=1; shift ;;
+      --yes) yes=1; shift ;;
       --config) [ $# -ge 2 ] || migrate_usage; config="$2"; shift 2 ;;
       --config=*) config="${1#--config=}"; shift ;;
       -h|--help) migrate_usage ;;
@@ -65,11 +67,24 @@ run_cutover() {
     echo "== $name: continuing the interrupted migration of $checkpoint" >&2
     resume=(--resume)
   fi
+  if [ "$yes" != 1 ]; then
+    if [ ! -t 0 ]; then
+      echo "$0: not a terminal: pass --yes to copy and then delete the migrated jobs from $from" >&2
+      return 2
+    fi
+    local answer
+    read -r -p "Copy the jobs above to $to, verify them and DELETE them from $from? [y/N] " answer
+    case "$answer" in
+      y|Y|yes|YES) ;;
+      *) echo "== $name: nothing was changed" >&2; return 1 ;;
+    esac
+  fi
   echo "== $name: copy, verify, delete the verified jobs from the source" >&2
   local status=0
-  "${jobqueue[@]}" "${common[@]}" --delete-source --checkpoint "$checkpoint" "${resume[@]}" --json \
-    >"$state/$name-$stamp.json" || status=$?
-  echo "== $name: report in $state/$name-$stamp.json (exit $status)" >&2
+  "${jobqueue[@]}" "${common[@]}" --delete-source --checkpoint "$checkpoint" "${resume[@]}" \
+    --report-file "$state/$name-$stamp.json" || status=$?
+  echo "== $name: report above and in $state/$name-$stamp.json (exit $status)" >&2
+  echo "== $name: what is still on the source (jobs pushed after their queue was read); rerun until this finds nothing" >&2
   "${jobqueue[@]}" "${common[@]}" --dry-run >&2 || true
   return "$status"
 }

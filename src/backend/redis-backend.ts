@@ -139,6 +139,11 @@ export class RedisBackend implements QueueBackend {
     return this.partitionList.map((p) => p.address);
   }
 
+  /** The Redis client of every partition (the runner's heartbeat writes to each). */
+  get clients(): Redis[] {
+    return this.partitionList.map((p) => p.store.client);
+  }
+
   /** The store of one partition (for the jobqueue CLI). */
   store(partition: string): RedisQueueStore {
     const found = this.partitionList.find((p) => p.address === partition);

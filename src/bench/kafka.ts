@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npm run bench:kafka: throughput of backend kafka on a private single-node Kafka 4 broker.
-//   1. ceiling: a bare @platformatic/kafka consumer reading the benchmark topic (no work per event);
+//   1. ceiling: a bare @platformatic/kafka consumer reading the benchmark topic (no work per event),
+//      and Kafka's own ConsumerPerformance tool (Java) on the same topic as the yardstick;
 //   2. runner -> a trivial HTTP executor that answers 200 (a separate process), concurrency 50,
 //      with and without Redis dedup;
 //   3. runner -> rpc/RunSingleJob.php of the real MediaWiki 1.39 farm under php -S.
@@ -147,10 +148,54 @@ async function ceiling(broker: KafkaBrokerHandle, topic: string, count: number):
   return count / seconds;
 }
 
+/**
+ * Kafka's own org.apache.kafka.tools.ConsumerPerformance (kafka-tools jar, fetched by
+ * scripts/kafka/fetch-jars.sh --tools) reading the same topic: fetch.nMsg.sec, the rate without
+ * the group join.
+ */
+async function consumerPerformance(broker: KafkaBrokerHandle, topic: string, count: number): Promise<number> {
+  const tools = process.env.JOBRUNNER_KAFKA_TOOLS ?? '/opt/jobrunner-kafka/tools';
+  const args = [
+    '-Xmx512m',
+    '-cp',
+    `${tools}/*`,
+    'org.apache.kafka.tools.ConsumerPerformance',
+    '--bootstrap-server',
+    broker.address,
+    '--topic',
+    topic,
+    '--messages',
+    String(count),
+    '--group',
+    `bench-perf-${Date.now()}`,
+    '--timeout',
+    '60000',
+  ];
+  const child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  const lines = stdout.trim().split('\n');
+  const header = lines.findIndex((l) => l.includes('fetch.nMsg.sec'));
+  const names = (lines[header] ?? '').split(',').map((n) => n.trim());
+  const values = (lines[header + 1] ?? '').split(',').map((v) => v.trim());
+  const rate = Number(values[names.indexOf('fetch.nMsg.sec')]);
+  if (code !== 0 || !Number.isFinite(rate) || rate <= 0) {
+    throw new Error(
+      `ConsumerPerformance failed (exit ${code}; jars in ${tools}: run 'bash scripts/kafka/fetch-jars.sh --tools'):\n${stdout}\n${stderr.slice(-2000)}`,
+    );
+  }
+  return rate;
+}
+
 interface RunResult {
   readonly events: number;
   readonly seconds: number;
   readonly eventsPerSecond: number;
+  /** CPU time of this process (runner + benchmark bookkeeping) per event, microseconds. */
+  readonly cpuMicrosPerEvent: number;
 }
 
 /** Starts a runner and times first-to-last execution of `count` events. */
@@ -158,15 +203,25 @@ async function runnerThroughput(cfg: JobrunnerConfig, count: number): Promise<Ru
   const runner = await startKafkaRunner(cfg, { logger });
   const ok = (): number => runner.stats().rules.reduce((sum, rule) => sum + rule.counters.ok, 0);
   let first = 0;
+  let cpuAtFirst = process.cpuUsage();
   for (;;) {
     const done = ok();
-    if (done > 0 && first === 0) first = performance.now();
+    if (done > 0 && first === 0) {
+      first = performance.now();
+      cpuAtFirst = process.cpuUsage();
+    }
     if (done >= count) break;
     await new Promise((r) => setTimeout(r, 5));
   }
   const seconds = (performance.now() - first) / 1000;
+  const cpu = process.cpuUsage(cpuAtFirst);
   await runner.stop(false);
-  return { events: count, seconds, eventsPerSecond: count / seconds };
+  return {
+    events: count,
+    seconds,
+    eventsPerSecond: count / seconds,
+    cpuMicrosPerEvent: (cpu.user + cpu.system) / count,
+  };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -194,13 +249,18 @@ async function main(argv: string[]): Promise<number> {
     results.ceilingEventsPerSecond = ceil;
     out(`ceiling: bare consumer                      ${ceil.toFixed(0).padStart(8)} events/s`);
 
+    const perf = await consumerPerformance(broker, 'bench.mediawiki.job.benchNull', options.events);
+    results.consumerPerformanceEventsPerSecond = perf;
+    out(`Kafka ConsumerPerformance (fetch.nMsg.sec)  ${perf.toFixed(0).padStart(8)} events/s`);
+
     const withDedup = await runnerThroughput(
       config(broker.address, redis.address, 'bench', trivial.url, true, 50),
       options.events,
     );
     results.trivialWithDedup = withDedup;
     out(
-      `runner -> trivial executor, dedup on, c=50  ${withDedup.eventsPerSecond.toFixed(0).padStart(8)} events/s`,
+      `runner -> trivial executor, dedup on, c=50  ${withDedup.eventsPerSecond.toFixed(0).padStart(8)} events/s` +
+        `  ${((withDedup.eventsPerSecond / perf) * 100).toFixed(1)} % of ConsumerPerformance, ${withDedup.cpuMicrosPerEvent.toFixed(0)} µs CPU/event`,
     );
 
     // Same topic again from the start: a new consumer group.
@@ -211,8 +271,10 @@ async function main(argv: string[]): Promise<number> {
     );
     results.trivialWithoutDedup = noDedup;
     out(
-      `runner -> trivial executor, dedup off, c=50 ${noDedup.eventsPerSecond.toFixed(0).padStart(8)} events/s`,
+      `runner -> trivial executor, dedup off, c=50 ${noDedup.eventsPerSecond.toFixed(0).padStart(8)} events/s` +
+        `  ${((noDedup.eventsPerSecond / perf) * 100).toFixed(1)} % of ConsumerPerformance, ${noDedup.cpuMicrosPerEvent.toFixed(0)} µs CPU/event`,
     );
+    out('targets: >= 18,000 events/s and >= 15 % of ConsumerPerformance (trivial executor)');
 
     if (!options.skipMediaWiki) {
       const farm = await buildFarm({ redis, wikis: 1 });

@@ -9,7 +9,7 @@ import { DEFAULT_CONFIG_FILE } from '../config/default-path.js';
 import { loadConfigFile } from '../config/load.js';
 import { startupProblems } from './startup-checks.js';
 
-export type DaemonName = 'jobrunner' | 'jobchron';
+export type DaemonName = 'jobrunner' | 'jobchron' | 'jobrunner-intake';
 
 export interface DaemonArgs {
   readonly configFile: string;
@@ -33,6 +33,8 @@ export class UsageError extends Error {
 const PURPOSE: Record<DaemonName, string> = {
   jobrunner: 'Runs the ready (wiki, job type) queues of a MediaWiki farm.',
   jobchron: "Does the periodic upkeep of MediaWiki's Redis job queues (recycle, abandon, undelay, prune).",
+  'jobrunner-intake':
+    "Takes MediaWiki EventBus job events over HTTP (EventGate's /v1/events) and produces them to Kafka.",
 };
 
 const BOOLEAN_FLAGS = ['check-config', 'verbose'];

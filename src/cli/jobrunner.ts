@@ -12,6 +12,7 @@ import { createStatsd } from '../observability/statsd.js';
 import { createDispatcher } from '../runner/dispatch/index.js';
 import type { Dispatcher } from '../runner/dispatch/types.js';
 import { planReload } from '../runner/reload-plan.js';
+import { RunnerHeartbeat } from '../runner/heartbeat.js';
 import { JobRunner } from '../runner/runner.js';
 import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
 import { logReloadFailure, refuseBadRedisPassword, reportStartupConfigError } from './config-report.js';
@@ -24,6 +25,9 @@ import { exitOnUncaughtErrors } from '../observability/fatal-errors.js';
 const DRAIN_MARGIN_MS = 10_000;
 
 type JobrunnerLogger = ReturnType<typeof createLogger>;
+
+/** Deletes this runner's heartbeat keys (set once the runner runs). */
+let stopHeartbeat: () => Promise<void> = () => Promise.resolve();
 
 function errorFields(error: unknown): { error: string; stack?: string } {
   if (error instanceof Error) return { error: error.message, ...(error.stack ? { stack: error.stack } : {}) };
@@ -138,6 +142,11 @@ async function main(argv: string[]): Promise<number | null> {
   process.on('SIGINT', onStop);
 
   runner.start();
+  // Tells `jobqueue migrate` that this runner takes jobs from these partitions (runner/heartbeat.ts).
+  const heartbeat =
+    backend instanceof RedisBackend ? new RunnerHeartbeat(backend.clients, logger) : undefined;
+  heartbeat?.start();
+  stopHeartbeat = () => heartbeat?.stop() ?? Promise.resolve();
   await announceReady(logger);
   return null;
 }
@@ -180,6 +189,7 @@ async function closeAll(
   let code = 0;
   try {
     await runner.stop(true);
+    await stopHeartbeat();
     await runner.currentDispatcher.close();
   } catch (error) {
     logger.error('Error while stopping', errorFields(error));

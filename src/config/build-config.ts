@@ -88,6 +88,7 @@ export function buildConfig(raw: RawConfig, groupOrder: readonly string[], sourc
       allowedHosts: raw.status.allowedHosts,
     },
     logging: { level: raw.logging.level, file: fromConfigDir(raw.logging.file) },
+    intake: { ...raw.intake },
     ...(kafka === undefined ? {} : { kafka }),
     ...(memcached === undefined ? {} : { memcached }),
   };

@@ -24,6 +24,24 @@ function mergeSettings(raw: RawKafka, own: RawKafkaRuleSettings): KafkaRuleSetti
   };
 }
 
+/** `{database}` may only stand in the path or query: the host never comes from an event. */
+function checkEndpoint(endpoint: string | undefined, path: (string | number)[], errors: ConfigIssue[]): void {
+  if (endpoint === undefined) return;
+  const marker = 'jrdatabasemarker';
+  let url: URL | undefined;
+  try {
+    url = new URL(endpoint.replaceAll('{database}', marker));
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || url.host.includes(marker) || /[{}]/.test(endpoint.replaceAll('{database}', ''))) {
+    errors.push({
+      path,
+      message: `'${endpoint}' is not a usable URL (the only placeholder is {database}, in the path or query)`,
+    });
+  }
+}
+
 function checkPattern(pattern: string, path: (string | number)[], errors: ConfigIssue[]): void {
   try {
     new RegExp(pattern);
@@ -42,6 +60,13 @@ export function buildKafkaConfig(raw: RawKafka, errors: ConfigIssue[]): KafkaCon
       errors.push({ path: ['kafka', 'brokers', index], message: `expected "host:port", but ${detail}` });
     }
   });
+  checkEndpoint(raw.endpoint, ['kafka', 'endpoint'], errors);
+  if (!raw.deadLetterFile.startsWith('/')) {
+    errors.push({
+      path: ['kafka', 'deadLetterFile'],
+      message: `'${raw.deadLetterFile}' must be an absolute path`,
+    });
+  }
   const rules: KafkaRuleConfig[] = [];
   const owner = new Map<string, string>();
   for (const [name, rule] of Object.entries(raw.rules)) {
@@ -64,6 +89,7 @@ export function buildKafkaConfig(raw: RawKafka, errors: ConfigIssue[]): KafkaCon
           : "a rule needs 'types' (a list of job types) or 'typePattern' (a regular expression)",
       });
     }
+    checkEndpoint(rule.endpoint, [...at, 'endpoint'], errors);
     if (rule.typePattern !== undefined) checkPattern(rule.typePattern, [...at, 'typePattern'], errors);
     if (rule.excludeTypes !== undefined && !hasPattern) {
       errors.push({ path: [...at, 'excludeTypes'], message: "excludeTypes only applies with 'typePattern'" });
@@ -98,6 +124,7 @@ export function buildKafkaConfig(raw: RawKafka, errors: ConfigIssue[]): KafkaCon
         });
       }
       partitioned = {
+        key: rule.partitioned.key,
         map: { ...rule.partitioned.map },
         defaultPartition: rule.partitioned.default,
         partitions,
@@ -151,6 +178,8 @@ export function buildKafkaConfig(raw: RawKafka, errors: ConfigIssue[]): KafkaCon
     createTopics: raw.createTopics,
     topicPartitions: raw.topicPartitions,
     maxMessageBytes: raw.maxMessageBytes,
+    maxFollowUpBytes: raw.maxFollowUpBytes,
+    deadLetterFile: raw.deadLetterFile,
     delayHoldSeconds: raw.delayHoldSeconds,
     maxHeldEvents: raw.maxHeldEvents,
     readonlyRetryDelayMs: raw.readonlyRetryDelayMs,

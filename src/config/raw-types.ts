@@ -86,6 +86,14 @@ export interface RawChron {
   watchChanges: boolean;
 }
 
+export interface RawIntake {
+  address: string;
+  port: number;
+  maxBodyBytes: number;
+  maxEventsPerRequest: number;
+  requestTimeoutMs: number;
+}
+
 export interface RawStatus {
   enabled: boolean;
   address: string;
@@ -113,6 +121,7 @@ export interface RawConfig {
   runner: RawRunner;
   chron: RawChron;
   status: RawStatus;
+  intake: RawIntake;
   logging: RawLogging;
   kafka?: RawKafka;
   memcached?: RawMemcached;
@@ -135,6 +144,7 @@ export interface RawKafkaRuleSettings {
 }
 
 export interface RawKafkaPartitioning {
+  key: 'database' | 'params.jobqueue_partition';
   map: Record<string, number>;
   default: number;
   partitions?: number;
@@ -176,6 +186,8 @@ export interface RawKafka {
   createTopics: boolean;
   topicPartitions: number;
   maxMessageBytes: number;
+  maxFollowUpBytes: number;
+  deadLetterFile: string;
   delayHoldSeconds: number;
   maxHeldEvents: number;
   readonlyRetryDelayMs: number;

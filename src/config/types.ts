@@ -137,6 +137,14 @@ export interface ChronSettings {
   readonly watchChanges: boolean;
 }
 
+export interface IntakeConfig {
+  readonly address: string;
+  readonly port: number;
+  readonly maxBodyBytes: number;
+  readonly maxEventsPerRequest: number;
+  readonly requestTimeoutMs: number;
+}
+
 export interface StatusServerConfig {
   readonly enabled: boolean;
   readonly address: string;
@@ -176,6 +184,8 @@ export interface JobrunnerConfig {
   readonly logging: LoggingConfig;
   /** The kafka section (backend kafka); absent when the file has none. */
   readonly kafka?: KafkaConfig;
+  /** jobrunner-intake (EventGate-compatible event intake); always filled in by the loader. */
+  readonly intake?: IntakeConfig;
   /** The memcached section (backend memcached, the legacy JobQueueDB era); absent when the file has none. */
   readonly memcached?: MemcachedConfig;
   /**
@@ -206,7 +216,9 @@ export interface KafkaRuleSettings {
 }
 
 export interface KafkaPartitioningConfig {
-  /** database → partition */
+  /** What picks the partition: the event's database or its params.jobqueue_partition. */
+  readonly key: 'database' | 'params.jobqueue_partition';
+  /** key value → partition */
   readonly map: Readonly<Record<string, number>>;
   readonly defaultPartition: number;
   readonly partitions: number;
@@ -248,6 +260,10 @@ export interface KafkaConfig {
   readonly createTopics: boolean;
   readonly topicPartitions: number;
   readonly maxMessageBytes: number;
+  /** Largest follow-up message produced; error events are trimmed to fit. */
+  readonly maxFollowUpBytes: number;
+  /** JSON-lines file for follow-ups the broker refuses for good. */
+  readonly deadLetterFile: string;
   readonly delayHoldSeconds: number;
   readonly maxHeldEvents: number;
   readonly readonlyRetryDelayMs: number;

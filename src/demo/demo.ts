@@ -15,6 +15,7 @@ import { killStragglers, processesWithEnv } from '../bench/common/stragglers.js'
 import { sleep } from '../farm/process-tree.js';
 import { Cleanup } from './cleanup.js';
 import { FAILING_ATTEMPTS, MAIN_RUNNERS, RETRY_RUNNERS } from './demo-config.js';
+import { runKafkaDemo, type KafkaDemoResult } from './kafka-demo.js';
 import { DemoUsageError, USAGE, parseDemoArgs, type DemoOptions } from './options.js';
 import { runProbes } from './probes.js';
 import { Progress } from './progress.js';
@@ -168,8 +169,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const out = process.stdout;
   out.write(
-    `jobrunner demo${options.quick ? ' (quick)' : ''}: jobchron + jobrunner on a real MediaWiki farm, ` +
-      `${options.dispatch} dispatcher\n`,
+    options.backend === 'kafka'
+      ? `jobrunner demo${options.quick ? ' (quick)' : ''}: MediaWiki EventBus → jobrunner-intake → Kafka → jobrunner\n`
+      : `jobrunner demo${options.quick ? ' (quick)' : ''}: jobchron + jobrunner on a real MediaWiki farm, ` +
+          `${options.dispatch} dispatcher\n`,
   );
   const progress = new Progress(out, options.quick ? 1000 : 2000);
   const cleanup = new Cleanup();
@@ -190,6 +193,9 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
+  if (options.backend === 'kafka') {
+    return runKafkaMode(options, cleanup, progress, out, leftRunning, (file) => (settingsFile = file));
+  }
   let facts: RunFacts | null = null;
   let failure: unknown = null;
   try {
@@ -212,6 +218,41 @@ async function main(argv: string[]): Promise<number> {
   out.write(`${formatSummary(result)}\n`);
   out.write(`DEMO-RESULT ${JSON.stringify(result)}\n`);
   return result.ok ? 0 : 1;
+}
+
+/** --backend kafka: the Kafka chain instead of jobchron + jobrunner on Redis (kafka-demo.ts). */
+async function runKafkaMode(
+  options: DemoOptions,
+  cleanup: Cleanup,
+  progress: Progress,
+  out: NodeJS.WriteStream,
+  leftRunning: number[],
+  onFarm: (settingsFile: string) => void,
+): Promise<number> {
+  let result: KafkaDemoResult | null = null;
+  let failure: unknown = null;
+  try {
+    result = await runKafkaDemo(options, cleanup, (text) => progress.note(text), onFarm);
+  } catch (error) {
+    failure = error;
+  }
+  progress.finish();
+  const cleanupProblems = await cleanup.runAll();
+  if (result === null) {
+    process.stderr.write(`\ndemo FAILED: ${errorText(failure)}\n`);
+    for (const problem of cleanupProblems) process.stderr.write(`  clean-up: ${problem}\n`);
+    return 1;
+  }
+  const lines = [...result.lines];
+  lines.push(
+    `  ${cleanupProblems.length === 0 ? 'ok  ' : 'FAIL'} clean-up complete${cleanupProblems.map((p) => `; ${p}`).join('')}`,
+  );
+  if (leftRunning.length > 0)
+    lines.push(`  FAIL processes left running and killed: ${leftRunning.join(', ')}`);
+  out.write(`${lines.join('\n')}\n`);
+  const ok = result.ok && cleanupProblems.length === 0 && leftRunning.length === 0;
+  out.write(`DEMO-RESULT ${JSON.stringify({ backend: 'kafka', ok })}\n`);
+  return ok ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(

@@ -20,6 +20,8 @@ export interface DemoSizes {
 
 export interface DemoOptions {
   readonly quick: boolean;
+  /** redis: jobchron + jobrunner on JobQueueRedis; kafka: EventBus → jobrunner-intake → Kafka → jobrunner. */
+  readonly backend: 'redis' | 'kafka';
   readonly dispatch: 'command' | 'http';
   readonly sizes: DemoSizes;
 }
@@ -31,9 +33,10 @@ export class DemoUsageError extends Error {
   }
 }
 
-export const USAGE = `Usage: npm run demo [-- --quick] [-- --http]
-  --quick   a smaller workload (about 20 s), as used by the test suite
-  --http    dispatch to rpc/RunJobs.php on a php -S server instead of running runJobs.php`;
+export const USAGE = `Usage: npm run demo [-- --quick] [-- --http] [-- --backend kafka]
+  --quick           a smaller workload (about 20 s), as used by the test suite
+  --http            dispatch to rpc/RunJobs.php on a php -S server instead of running runJobs.php
+  --backend kafka   MediaWiki's EventBus → jobrunner-intake → Kafka → jobrunner (backend kafka)`;
 
 const FULL: DemoSizes = {
   pages: 40,
@@ -60,11 +63,19 @@ const QUICK: DemoSizes = {
 export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
   let quick = false;
   let dispatch: DemoOptions['dispatch'] = 'command';
-  for (const arg of argv) {
-    if (arg === '--quick') quick = true;
+  let backend: DemoOptions['backend'] = 'redis';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--backend' || arg.startsWith('--backend=')) {
+      const value = arg === '--backend' ? argv[++i] : arg.slice('--backend='.length);
+      if (value !== 'redis' && value !== 'kafka') {
+        throw new DemoUsageError(`--backend must be 'redis' or 'kafka', not '${value ?? ''}'\n${USAGE}`);
+      }
+      backend = value;
+    } else if (arg === '--quick') quick = true;
     else if (arg === '--http') dispatch = 'http';
     else if (arg === '--help' || arg === '-h') return 'help';
     else throw new DemoUsageError(`unknown argument '${arg}'\n${USAGE}`);
   }
-  return { quick, dispatch, sizes: quick ? QUICK : FULL };
+  return { quick, backend, dispatch, sizes: quick ? QUICK : FULL };
 }

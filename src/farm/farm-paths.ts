@@ -1,7 +1,7 @@
 // Where the farm's inputs live: the repository's scripts (also when running from dist/) and MediaWiki.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { MissingDependencyError, requireExecutable } from './process-tree.js';
 
 /** Repository root: this file is src/farm/*.ts or dist/farm/*.js, two levels down. */
@@ -27,4 +27,26 @@ export function requireFarmPrerequisites(): string {
   }
   const version = /define\(\s*'MW_VERSION',\s*'([^']+)'/.exec(readFileSync(defines, 'utf8'));
   return version?.[1] ?? 'unknown';
+}
+
+/**
+ * The unmodified EventBus extension (REL1_39): $JOBRUNNER_EVENTBUS_DIR, else
+ * shared/vendor/mediawiki-extensions-EventBus in a folder above the repository.
+ */
+export function eventBusPath(): string {
+  const fromEnv = process.env.JOBRUNNER_EVENTBUS_DIR;
+  const candidates: string[] = fromEnv ? [fromEnv] : [];
+  if (!fromEnv) {
+    for (let dir = dirname(REPO_ROOT); ; dir = dirname(dir)) {
+      candidates.push(join(dir, 'shared', 'vendor', 'mediawiki-extensions-EventBus'));
+      if (dirname(dir) === dir) break;
+    }
+  }
+  const found = candidates.find((dir) => existsSync(join(dir, 'extension.json')));
+  if (found === undefined) {
+    throw new MissingDependencyError(
+      `the EventBus extension REL1_39 (set JOBRUNNER_EVENTBUS_DIR; looked in ${candidates.join(', ')})`,
+    );
+  }
+  return found;
 }

@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { escapeshellarg } from '../mediawiki/php-encoding.js';
-import { mediawikiPath, requireFarmPrerequisites } from './farm-paths.js';
+import { eventBusPath, mediawikiPath, requireFarmPrerequisites } from './farm-paths.js';
 import { startFarmWebServer, type FarmWebServer } from './farm-web-server.js';
 import { ensureFarmTemplate } from './farm-template.js';
 import { parseLastJson, runCommand, type CommandResult } from './php-command.js';
@@ -41,8 +41,12 @@ export interface BuildFarmOptions {
   redisPassword?: string;
   /** JobQueueRedis 'compression' => 'gzip'. */
   gzip?: boolean;
-  /** 'db' = core JobQueueDB instead of Redis. */
-  queue?: 'redis' | 'db';
+  /** 'db' = core JobQueueDB instead of Redis; 'eventbus' = EventBus's JobQueueEventBus (needs eventBus). */
+  queue?: 'redis' | 'db' | 'eventbus';
+  /** Load the EventBus extension (REL1_39, farm-paths eventBusPath()): job events and its REST executor. */
+  eventBus?: boolean;
+  /** Where EventBus POSTs events (an EventGate-style http://HOST:PORT/v1/events). */
+  eventServiceUrl?: string;
   /** host:port of a memcached to use as MediaWiki's main cache (default: none). */
   memcached?: string;
   /** Debug log groups runJobs, JobExecutor, redis, JobQueueRedis, JobQueue in DIR/logs/. */
@@ -129,6 +133,11 @@ export interface MediaWikiFarm {
    * before it). The view owns neither the dir nor the database servers.
    */
   withQueue(queue: 'redis' | 'db'): MediaWikiFarm;
+  /**
+   * Switches the wikis' job queue (JOBRUNNER_FARM_QUEUE) for commands and web servers started from
+   * now on, as a deploy of a new $wgJobTypeConf would; 'eventbus' needs the farm built with eventBus.
+   */
+  setQueue(queue: 'redis' | 'db' | 'eventbus'): void;
   /** Stops web servers started here and removes the farm dir (unless the caller chose it). */
   destroy(): Promise<void>;
 }
@@ -288,6 +297,14 @@ class Farm implements MediaWikiFarm {
     renameSync(`${file}.tmp`, file); // readers see the old or the new file, never half of one
   }
 
+  setQueue(queue: 'redis' | 'db' | 'eventbus'): void {
+    if (queue === 'eventbus' && this.variables.JOBRUNNER_FARM_EVENTBUS === undefined) {
+      throw new Error('setQueue(eventbus): build the farm with eventBus: true');
+    }
+    if (queue === 'redis') delete this.variables.JOBRUNNER_FARM_QUEUE;
+    else this.variables.JOBRUNNER_FARM_QUEUE = queue;
+  }
+
   async startWebServer(opts: { workers?: number; env?: NodeJS.ProcessEnv } = {}): Promise<FarmWebServer> {
     const server = await startFarmWebServer({
       docroot: join(this.dir, 'docroot'),
@@ -345,7 +362,9 @@ function farmVariables(
   const password = opts.redisPassword ?? (typeof opts.redis === 'string' ? undefined : opts.redis.password);
   if (password !== undefined) vars.JOBRUNNER_FARM_REDIS_PASSWORD = password;
   if (opts.gzip) vars.JOBRUNNER_FARM_GZIP = '1';
-  if (opts.queue === 'db') vars.JOBRUNNER_FARM_QUEUE = 'db';
+  if (opts.queue === 'db' || opts.queue === 'eventbus') vars.JOBRUNNER_FARM_QUEUE = opts.queue;
+  if (opts.eventBus || opts.queue === 'eventbus') vars.JOBRUNNER_FARM_EVENTBUS = eventBusPath();
+  if (opts.eventServiceUrl) vars.JOBRUNNER_FARM_EVENT_SERVICE = opts.eventServiceUrl;
   if (opts.memcached) vars.JOBRUNNER_FARM_MEMCACHED = opts.memcached;
   if (opts.debugLog) vars.JOBRUNNER_FARM_DEBUG_LOG = '1';
   return vars;

@@ -1,37 +1,111 @@
 // change-propagation-style dedup in Redis, per rule: by event ID, by sha1 against meta.dt /
-// root_event.dt, and by root event signature. Unlike change-propagation the keys are written only
-// after a successful run (with the time the run started), so an event whose run was cut short by a
-// crash is never taken for a duplicate on the re-read. A Redis failure means "not a duplicate".
+// root_event.dt, and by root event signature. Like change-propagation, an event claims its keys
+// BEFORE it runs (one atomic script, redis/lua/kafka-dedup-claim.lua), so identical events in flight
+// together run once; a failed run gives the keys back. Unlike change-propagation a claim names its
+// runner process, whose alive key this class keeps renewed: a runner killed mid-run leaves claims
+// that no longer count, so its unfinished events run when they are read again. A Redis failure
+// means "not a duplicate".
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { KafkaDedupConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
+import { defineLuaCommand, luaCommandName } from '../redis/lua-scripts.js';
 import type { JobEventView } from './job-event.js';
 
 export type DuplicateKind = 'id' | 'sha1' | 'root';
 
-interface Keys {
-  readonly id?: string;
-  readonly sha1?: string;
-  readonly root?: string;
+/** What claim() took for one event; hand it to finish(). */
+export interface DedupClaim {
+  readonly keys: readonly [string, string, string];
+  readonly flags: readonly [string, string, string];
+  readonly owner: string;
+  readonly prevSha1: string;
+  readonly prevRoot: string;
 }
+
+export type ClaimResult =
+  | { readonly duplicate: DuplicateKind }
+  | { readonly duplicate: undefined; readonly claim: DedupClaim | undefined };
+
+const CLAIM = 'kafka-dedup-claim';
+const FINISH = 'kafka-dedup-finish';
+
+type LuaCall = (...args: (string | number)[]) => Promise<unknown>;
 
 export class Deduplicator {
   private lastErrorLog = 0;
+  /** This runner process; claims are "<incarnation>.<seq>". */
+  readonly incarnation = randomBytes(8).toString('hex');
+  private seq = 0;
+  private aliveTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: Redis | undefined,
     private readonly config: KafkaDedupConfig,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    if (redis !== undefined) {
+      defineLuaCommand(redis, CLAIM, 3);
+      defineLuaCommand(redis, FINISH, 3);
+    }
+  }
 
-  private keys(rule: string, event: JobEventView): Keys {
+  private get active(): Redis | undefined {
+    return this.config.enabled ? this.redis : undefined;
+  }
+
+  get aliveKey(): string {
+    return `${this.config.prefix}_alive_${this.incarnation}`;
+  }
+
+  /**
+   * Starts renewing this runner's alive key (claims of a runner without one do not count). The key
+   * lives `aliveTtlMs` (less than the group session timeout, so a runner that died has no live
+   * claims by the time its partitions move). A runner restarted with the same `instanceId` replaces
+   * its previous process: that one's alive key is deleted at once, so the events it had in flight
+   * run again instead of passing for duplicates.
+   */
+  async start(instanceId: string, aliveTtlMs: number): Promise<void> {
+    const redis = this.active;
+    if (redis === undefined) return;
+    const ttl = Math.max(1000, Math.round(aliveTtlMs));
+    const renew = (): Promise<void> =>
+      redis.set(this.aliveKey, '1', 'PX', ttl).then(
+        () => undefined,
+        (error: unknown) => this.redisFailed(error),
+      );
+    await renew();
+    try {
+      const previous = await redis.set(
+        `${this.config.prefix}_incarnation_${instanceId}`,
+        this.incarnation,
+        'GET',
+      );
+      if (previous !== null && previous !== this.incarnation) {
+        await redis.del(`${this.config.prefix}_alive_${previous}`);
+      }
+    } catch (error) {
+      this.redisFailed(error);
+    }
+    this.aliveTimer = setInterval(() => void renew(), ttl / 3);
+    this.aliveTimer.unref();
+  }
+
+  /** Stops renewing and drops the alive key (any claim left now counts as abandoned). */
+  async stop(): Promise<void> {
+    if (this.aliveTimer) clearInterval(this.aliveTimer);
+    this.aliveTimer = undefined;
+    await this.active?.del(this.aliveKey).catch(() => undefined);
+  }
+
+  private keys(rule: string, event: JobEventView): [string, string, string] {
     const base = `${this.config.prefix}_dedupe_${rule}`;
     const domain = event.domain ?? event.database;
-    return {
-      id: event.id === undefined ? undefined : `${base}_${domain}_${event.id}`,
-      sha1: event.sha1 === undefined ? undefined : `${base}_${domain}_${event.sha1}`,
-      root: event.rootSignature === undefined ? undefined : `${base}_${event.rootSignature}`,
-    };
+    return [
+      `${base}_${domain}_${event.id ?? ''}`,
+      `${base}_${domain}_${event.sha1 ?? ''}`,
+      `${base}_${event.rootSignature ?? ''}`,
+    ];
   }
 
   private redisFailed(error: unknown): void {
@@ -43,56 +117,76 @@ export class Deduplicator {
     });
   }
 
-  /** Which check marks the event as a duplicate, or undefined. */
-  async check(rule: string, event: JobEventView): Promise<DuplicateKind | undefined> {
-    if (!this.config.enabled || this.redis === undefined) return undefined;
-    const keys = this.keys(rule, event);
-    const names = [keys.id, keys.sha1, keys.root].filter((k): k is string => k !== undefined);
-    if (names.length === 0) return undefined;
-    let values: (string | null)[];
-    try {
-      values = await this.redis.mget(...names);
-    } catch (error) {
-      this.redisFailed(error);
-      return undefined;
-    }
-    const value = (key: string | undefined): string | null =>
-      key === undefined ? null : (values[names.indexOf(key)] ?? null);
-    if (value(keys.id) !== null) return 'id';
-    const prevExec = value(keys.sha1);
-    if (prevExec !== null) {
-      const last = Date.parse(prevExec) - 1000;
-      if (
-        (event.dtMs !== undefined && last > event.dtMs) ||
-        (event.rootDtMs !== undefined && last > event.rootDtMs)
-      ) {
-        return 'sha1';
-      }
-    }
-    const rootSeen = value(keys.root);
-    if (rootSeen !== null && event.rootDtMs !== undefined && Date.parse(rootSeen) > event.rootDtMs) {
-      return 'root';
-    }
-    return undefined;
+  private call(redis: Redis, script: string): LuaCall {
+    const fn = (redis as unknown as Record<string, LuaCall>)[luaCommandName(script)];
+    if (fn === undefined) throw new Error(`Lua command ${script} is not defined`);
+    return fn.bind(redis);
   }
 
-  /** Remembers a successful run that started at `startedAtMs`. */
-  async record(rule: string, event: JobEventView, startedAtMs: number): Promise<void> {
-    if (!this.config.enabled || this.redis === undefined) return;
+  /**
+   * Checks the event and, unless it is a duplicate, claims its keys for a run starting at
+   * `startMs`. No claim (undefined) when dedup is off, the event has no keys or Redis failed.
+   */
+  async claim(
+    rule: string,
+    event: JobEventView,
+    startMs: number,
+    opts: { readonly isRetry: boolean },
+  ): Promise<ClaimResult> {
+    const redis = this.active;
+    const flags: [string, string, string] = [
+      event.id !== undefined ? '1' : '0',
+      event.sha1 !== undefined ? '1' : '0',
+      event.rootSignature !== undefined ? '1' : '0',
+    ];
+    if (redis === undefined || !flags.includes('1')) return { duplicate: undefined, claim: undefined };
     const keys = this.keys(rule, event);
-    const redis = this.redis;
-    const writes: Promise<unknown>[] = [];
-    if (keys.id) writes.push(redis.set(keys.id, '1', 'EX', this.config.idWindowSeconds));
-    if (keys.sha1) {
-      writes.push(
-        redis.set(keys.sha1, new Date(startedAtMs).toISOString(), 'EX', this.config.sha1WindowSeconds),
-      );
-    }
-    if (keys.root && event.rootDt) {
-      writes.push(redis.set(keys.root, event.rootDt, 'EX', this.config.rootWindowSeconds));
-    }
+    const owner = `${this.incarnation}.${++this.seq}`;
+    const c = this.config;
+    let reply: unknown;
     try {
-      await Promise.all(writes);
+      reply = await this.call(redis, CLAIM)(
+        ...keys,
+        owner,
+        `${c.prefix}_alive_`,
+        Math.round(startMs),
+        event.dtMs ?? '',
+        event.rootDtMs ?? '',
+        ...flags,
+        c.idWindowSeconds,
+        c.sha1WindowSeconds,
+        c.rootWindowSeconds,
+        opts.isRetry ? '1' : '0',
+      );
+    } catch (error) {
+      this.redisFailed(error);
+      return { duplicate: undefined, claim: undefined };
+    }
+    const [kind, prevSha1, prevRoot] = Array.isArray(reply) ? (reply as string[]) : [];
+    if (kind === 'id' || kind === 'sha1' || kind === 'root') return { duplicate: kind };
+    return {
+      duplicate: undefined,
+      claim: { keys, flags, owner, prevSha1: prevSha1 ?? '', prevRoot: prevRoot ?? '' },
+    };
+  }
+
+  /** 'done': the event ran, its claims become records. 'release': it did not, give them back. */
+  async finish(claim: DedupClaim | undefined, how: 'done' | 'release'): Promise<void> {
+    const redis = this.active;
+    if (claim === undefined || redis === undefined) return;
+    const c = this.config;
+    try {
+      await this.call(redis, FINISH)(
+        ...claim.keys,
+        claim.owner,
+        how,
+        ...claim.flags,
+        claim.prevSha1,
+        claim.prevRoot,
+        c.idWindowSeconds,
+        c.sha1WindowSeconds,
+        c.rootWindowSeconds,
+      );
     } catch (error) {
       this.redisFailed(error);
     }

@@ -74,9 +74,40 @@ export interface ErrorDetails {
   readonly responseHeaders?: Readonly<Record<string, string>>;
   readonly responseBody?: string;
   readonly now: number;
+  /** Largest message to produce: the response parts are trimmed to fit (kafka.maxFollowUpBytes). */
+  readonly maxBytes: number;
 }
 
+/** Room left for the message's headers and the record's own overhead. */
+const RECORD_OVERHEAD = 2048;
+
+/**
+ * The /error/0.0.3 event, trimmed to fit maxBytes: the response body (10 KB at most) shrinks, then
+ * the response headers go. The raw event is never cut; if it alone is too large the message stays
+ * too large and the outbox writes it to the dead-letter file.
+ */
 export function errorMessage(details: ErrorDetails): OutgoingMessage {
+  const limit = details.maxBytes - RECORD_OVERHEAD;
+  let value = errorEventBytes(details, 10_000, true);
+  for (const [bodyCap, withHeaders] of [
+    [10_000, false],
+    [1000, false],
+    [0, false],
+  ] as const) {
+    if (value.length <= limit) break;
+    value = errorEventBytes(details, bodyCap, withHeaders);
+  }
+  return {
+    topic: details.topic,
+    value,
+    headers: {
+      [HEADER_SOURCE]: source(details.message),
+      [HEADER_REASON]: details.reason.slice(0, 1000),
+    },
+  };
+}
+
+function errorEventBytes(details: ErrorDetails, bodyCap: number, withHeaders: boolean): Buffer {
   const { message, event } = details;
   const body = {
     $schema: '/error/0.0.3',
@@ -96,13 +127,9 @@ export function errorMessage(details: ErrorDetails): OutgoingMessage {
       status: details.status,
       attempts: details.attempts,
       source: source(message),
-      ...(details.responseHeaders ? { headers: details.responseHeaders } : {}),
-      ...(details.responseBody !== undefined ? { body: details.responseBody.slice(0, 10_000) } : {}),
+      ...(details.responseHeaders && withHeaders ? { headers: details.responseHeaders } : {}),
+      ...(details.responseBody !== undefined ? { body: details.responseBody.slice(0, bodyCap) } : {}),
     },
   };
-  return {
-    topic: details.topic,
-    value: Buffer.from(JSON.stringify(body), 'utf8'),
-    headers: { [HEADER_SOURCE]: source(message), [HEADER_REASON]: details.reason.slice(0, 1000) },
-  };
+  return Buffer.from(JSON.stringify(body), 'utf8');
 }

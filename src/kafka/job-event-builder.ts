@@ -24,15 +24,21 @@ export interface JobEventSpec {
   readonly domain?: string;
   /** Delayed job: release time (UNIX seconds); written to params.jobReleaseTimestamp and delay_until. */
   readonly releaseTimestamp?: number;
-  /** Job::ignoreDuplicates(): adds `sha1` (and params.removeDuplicates = true). */
+  /**
+   * Job::ignoreDuplicates(): adds `sha1`. Params are left as given: core classes keep the flag out
+   * of params (a NullJob-style job that reads it from params must have it there).
+   */
   readonly removeDuplicates?: boolean;
-  /** Which getDeduplicationInfo() the sha1 follows; default as Job objects do. */
+  /**
+   * Which getDeduplicationInfo() the sha1 follows; default as Job objects do. Variant
+   * 'jobSpecification' also means no params.requestId: only Job objects add one.
+   */
   readonly dedup?: DedupOptions;
   /** Root job: the key given to Job::newRootJobParams(); adds rootJob* params and root_event. */
   readonly rootJobKey?: string;
   /** meta.id; default a fresh UUIDv4. */
   readonly id?: string;
-  /** meta.request_id (and params.requestId when absent); default a fresh ID. */
+  /** meta.request_id (and params.requestId when absent, for Job objects); default a fresh ID. */
   readonly requestId?: string;
 }
 
@@ -90,7 +96,9 @@ export function buildJobEvent(spec: JobEventSpec, options: BuildEventOptions = {
   const requestId =
     spec.requestId ??
     (typeof params.get('requestId') === 'string' ? String(params.get('requestId')) : newRequestId());
-  if (!params.has('requestId')) params.set('requestId', requestId);
+  // Job::__construct adds requestId to params; a JobSpecification does not.
+  const jobObject = (spec.dedup?.variant ?? 'job') === 'job';
+  if (jobObject && !params.has('requestId')) params.set('requestId', requestId);
   if (spec.releaseTimestamp !== undefined) {
     if (!Number.isFinite(spec.releaseTimestamp))
       throw new JobSpecError('releaseTimestamp must be UNIX seconds');
@@ -101,7 +109,6 @@ export function buildJobEvent(spec: JobEventSpec, options: BuildEventOptions = {
     const ts = isoSeconds(nowMs).replace(/[-:TZ]/g, '');
     params.set('rootJobIsSelf', true).set('rootJobSignature', sig).set('rootJobTimestamp', ts);
   }
-  if (spec.removeDuplicates) params.set('removeDuplicates', true);
 
   const stream = `${JOB_STREAM_PREFIX}${spec.type}`;
   const id = spec.id ?? randomUUID();

@@ -19,6 +19,8 @@ export interface JobEventView {
   readonly rootDtMs: number | undefined;
   /** root_event.dt as written (dedup compares the stored value with it). */
   readonly rootDt: string | undefined;
+  /** params.jobqueue_partition (CirrusSearch's search cluster), when a non-empty string. */
+  readonly jobqueuePartition: string | undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -88,5 +90,6 @@ export function parseJobEvent(raw: Buffer | undefined): JobEventView {
     rootSignature: root ? optionalString(root.signature) : undefined,
     rootDtMs: root ? isoMs(root.dt) : undefined,
     rootDt: root ? optionalString(root.dt) : undefined,
+    jobqueuePartition: isRecord(params) ? optionalString(params.jobqueue_partition) : undefined,
   };
 }

@@ -47,6 +47,9 @@ export interface LaneStats {
 
 type Stream = Awaited<ReturnType<Consumer['consume']>>;
 
+/** How soon after a range of a partition completes its offset is committed (at most). */
+const PROMPT_COMMIT_MS = 50;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
@@ -77,6 +80,7 @@ export class ConsumerLane {
   private commitChain: Promise<void> = Promise.resolve();
   /** A periodic commit is queued or running (the timer skips a tick instead of piling up). */
   private commitPending = false;
+  private commitSoonTimer: NodeJS.Timeout | undefined;
   private readonly drained: (() => void)[] = [];
   private readonly log: Logger;
 
@@ -242,6 +246,7 @@ export class ConsumerLane {
     if (this.outstanding >= this.options.maxOutstanding) this.pause();
     const done = (): void => {
       offsets.finish(message.offset);
+      if (offsets.commitDue() !== undefined) this.commitSoon();
       this.outstanding--;
       if (this.paused && this.outstanding <= Math.floor(this.options.maxOutstanding * 0.75)) this.resume();
       if (this.outstanding === 0) for (const notify of this.drained.splice(0)) notify();
@@ -276,6 +281,23 @@ export class ConsumerLane {
     if (!this.paused || this.stopping) return;
     this.paused = false;
     this.stream?.resume();
+  }
+
+  /**
+   * A completed range is committed within PROMPT_COMMIT_MS instead of waiting for the next tick of
+   * commitIntervalMs, so a crash re-reads as little as possible; at most one commit is scheduled or
+   * running at a time, which bounds the commit rate per lane.
+   */
+  private commitSoon(): void {
+    if (this.commitSoonTimer !== undefined || this.commitPending || this.stopping) return;
+    this.commitSoonTimer = setTimeout(
+      () => {
+        this.commitSoonTimer = undefined;
+        void this.commit();
+      },
+      Math.min(PROMPT_COMMIT_MS, this.options.commitIntervalMs),
+    );
+    this.commitSoonTimer.unref();
   }
 
   private async commit(): Promise<void> {
@@ -333,6 +355,8 @@ export class ConsumerLane {
       });
     }
     if (this.commitTimer) clearInterval(this.commitTimer);
+    if (this.commitSoonTimer) clearTimeout(this.commitSoonTimer);
+    this.commitSoonTimer = undefined;
     await this.connecting?.catch(() => undefined);
     if (this.consumer !== undefined) await this.commitWith(this.consumer);
     const stream = this.stream;

@@ -1,6 +1,10 @@
-// What to do after one execution. 2xx: done. An ignored status (412): done. 5xx or no response:
-// retry while retries are left, except that a 5xx with X-Readonly is retried without using up an
-// attempt. Everything else (4xx, 3xx, retries used up): the error topic.
+// What to do after one execution, for both executors (the project's rpc/RunSingleJob.php and
+// EventBus's REST RunSingleJobHandler). 2xx: done. An ignored status (412): done. 5xx or no
+// response: retry while retries are left, except that a 5xx with X-Readonly (RunSingleJob.php) or a
+// 423 (EventBus: "Wiki is in read-only mode") is retried without using up an attempt, and a 501
+// (EventBus: $wgEventBusEnableRunJobAPI is off) goes straight to the error topic: retrying cannot
+// help until an operator changes the wiki's config. Everything else (400 bad event or unknown job
+// type, 403 signature, 415, 422 empty body, other 4xx, 3xx, retries used up): the error topic.
 import type { ExecuteResult } from './executor.js';
 
 export type Outcome =
@@ -40,6 +44,8 @@ export function classify(result: ExecuteResult, rules: OutcomeRules): Outcome {
   if (status >= 200 && status < 300) return { kind: 'ok' };
   if (rules.ignoreStatus.includes(status)) return { kind: 'ignored', status };
   const reason = reasonText(status, result.body);
+  if (status === 423) return { kind: 'readonly', status, reason };
+  if (status === 501) return { kind: 'error', status, reason: `${reason} (executor API disabled)` };
   if (status >= 500) {
     if (result.readonly) return { kind: 'readonly', status, reason };
     if (rules.retriesLeft > 0) return { kind: 'retry', status, reason };

@@ -4,7 +4,7 @@ import type { KafkaConfig, KafkaRuleConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/statsd.js';
 import type { Clock } from './clock.js';
-import type { Deduplicator } from './dedup.js';
+import type { DedupClaim, Deduplicator } from './dedup.js';
 import { JobEventError } from './errors.js';
 import type { EventExecutor, ExecuteResult } from './executor.js';
 import {
@@ -20,6 +20,7 @@ import { HeldEvents, type ReleaseReason } from './held-events.js';
 import { parseJobEvent, type JobEventView } from './job-event.js';
 import { ConsumerLane, type LaneHandler, type LaneMessage } from './lane.js';
 import { classify } from './outcome.js';
+import { partitionFor } from './partition.js';
 import type { Outbox } from './outbox.js';
 import { Slots } from './slots.js';
 import { Histogram, newCounters, type RuleStats } from './stats.js';
@@ -67,7 +68,8 @@ export class RuleRunner {
   private readonly delay = new Histogram();
   private readonly totalDelay = new Histogram();
   private readonly log: Logger;
-  private readonly endpoint: URL;
+  /** The endpoint; undefined when it names the event's database ({database}). */
+  private readonly endpoint: URL | undefined;
   private lag: Record<string, number> = {};
   private lagMeasuredAt: string | undefined;
   private jobTopics: string[] = [];
@@ -81,7 +83,7 @@ export class RuleRunner {
     const k = deps.kafka;
     this.naming = { datacenter: k.datacenter, serviceName: k.serviceName };
     this.log = deps.logger.child({ rule: rule.name });
-    this.endpoint = new URL(rule.endpoint);
+    this.endpoint = rule.endpoint.includes('{database}') ? undefined : new URL(rule.endpoint);
     this.held = new HeldEvents(deps.clock, k.delayHoldSeconds * 1000);
     const lane = (
       suffix: string,
@@ -280,6 +282,7 @@ export class RuleRunner {
           attempts,
           ...(response ? { responseHeaders: response.headers, responseBody: response.body } : {}),
           now: this.deps.clock.now(),
+          maxBytes: k.maxFollowUpBytes,
         }),
       ),
     );
@@ -359,7 +362,7 @@ export class RuleRunner {
       if (event === undefined) return;
       const partitioning = this.rule.partitioned;
       if (partitioning === undefined) return;
-      const partition = partitioning.map[event.database] ?? partitioning.defaultPartition;
+      const partition = partitionFor(partitioning, event);
       await this.produce(
         'partitioned',
         this.deps.outbox.send({
@@ -388,13 +391,18 @@ export class RuleRunner {
     return new Promise<void>(() => undefined);
   }
 
+  /** The endpoint with {database} filled in (URL-encoded: the value comes from the event). */
+  private endpointFor(event: JobEventView): URL {
+    return new URL(this.rule.endpoint.replaceAll('{database}', encodeURIComponent(event.database)));
+  }
+
   private async execute(message: LaneMessage, event: JobEventView, ctx: ExecContext): Promise<void> {
     const rule = this.rule;
     const { clock, metrics } = this.deps;
     const stat = this.statName(event, ctx.isRetry);
     const release = await ctx.slots.acquire();
-    let startedAt = 0;
     let result: ExecuteResult;
+    let claim: DedupClaim | undefined;
     try {
       const now = clock.now();
       const tooOld =
@@ -409,13 +417,15 @@ export class RuleRunner {
         metrics.increment([`${stat}_abandoned`]);
         return;
       }
-      const duplicate = await this.deps.dedup.check(rule.name, event);
-      if (duplicate !== undefined) {
+      // Claimed before the run: an identical event read meanwhile is a duplicate of this one.
+      const claimed = await this.deps.dedup.claim(rule.name, event, now, { isRetry: ctx.isRetry });
+      if (claimed.duplicate !== undefined) {
         this.counters.duplicates++;
         metrics.increment([`${rule.name}_dedupe`]);
-        this.log.debug('Duplicate event skipped', { by: duplicate, id: event.id, type: event.type });
+        this.log.debug('Duplicate event skipped', { by: claimed.duplicate, id: event.id, type: event.type });
         return;
       }
+      claim = claimed.claim;
       if (event.dtMs !== undefined) {
         metrics.timing([`${stat}_delay`], now - event.dtMs);
         this.delay.observe((now - event.dtMs) / 1000);
@@ -424,10 +434,9 @@ export class RuleRunner {
         metrics.timing([`${stat}_totaldelay`], now - event.rootDtMs);
         this.totalDelay.observe((now - event.rootDtMs) / 1000);
       }
-      startedAt = clock.now();
       const t0 = performance.now();
       result = await this.deps.executor.execute({
-        url: this.endpoint,
+        url: this.endpoint ?? this.endpointFor(event),
         body: message.value ?? Buffer.alloc(0),
         timeoutMs: rule.timeoutMs,
         requestId: event.requestId,
@@ -438,13 +447,17 @@ export class RuleRunner {
     }
     const outcome = classify(result, { ignoreStatus: rule.ignoreStatus, retriesLeft: ctx.retriesLeft });
     const attempt = rule.retryLimit - ctx.retriesLeft + 1;
+    // Given back before a retry is produced, so the retry is not taken for a duplicate of itself.
+    await this.deps.dedup.finish(
+      claim,
+      outcome.kind === 'ok' || outcome.kind === 'ignored' ? 'done' : 'release',
+    );
     switch (outcome.kind) {
       case 'ok':
       case 'ignored':
         if (outcome.kind === 'ok') this.counters.ok++;
         else this.counters.ignored++;
         this.countOutcome(outcome.kind);
-        await this.deps.dedup.record(rule.name, event, startedAt);
         return;
       case 'readonly': {
         this.counters.readonly++;

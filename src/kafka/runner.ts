@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import { noMetrics, type Metrics } from '../observability/statsd.js';
 import { connectRedis } from '../redis/connection.js';
 import { systemClock, type Clock } from './clock.js';
+import { DeadLetterFile } from './dead-letter.js';
 import { Deduplicator } from './dedup.js';
 import { KafkaSetupError } from './errors.js';
 import { EventExecutor } from './executor.js';
@@ -91,7 +92,13 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
     await Promise.allSettled([admin.close(), producer.close(), redis?.quit()]);
   };
 
-  const outbox = new Outbox(producer, metrics, logger, `${kafka.datacenter}.`);
+  const outbox = new Outbox(
+    producer,
+    metrics,
+    logger,
+    `${kafka.datacenter}.`,
+    new DeadLetterFile(kafka.deadLetterFile),
+  );
   const first = config.redis.aggregators[0];
   if (kafka.dedup.enabled && first !== undefined) {
     redis = connectRedis(first, config.redis, { logger, role: 'dedup' });
@@ -132,6 +139,7 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
   }
 
   const startedAt = new Date();
+  await dedup.start(instanceId, Math.min(30_000, (kafka.sessionTimeoutMs * 2) / 3));
   for (const rule of rules) rule.start();
   logger.info('Kafka runner started', {
     brokers: kafka.brokers,
@@ -194,6 +202,7 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
         logger.info('Kafka runner stopping', { drain, drainMs });
         await Promise.all(rules.map((rule) => rule.stop(drainMs)));
         await outbox.close(5000);
+        await dedup.stop();
         // Not draining: requests still running are cut off; their offsets were not committed.
         await (drain ? executor.close() : executor.destroy()).catch(() => undefined);
         await closeAll();
@@ -210,6 +219,7 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
         serviceName: kafka.serviceName,
         rules: rules.map((rule) => rule.stats()),
         producePending: outbox.pending,
+        deadLetters: outbox.deadLetters,
       };
     },
   };

@@ -115,4 +115,6 @@ export interface KafkaRunnerStats {
   readonly rules: readonly RuleStats[];
   /** Follow-up messages (retries, delayed, errors, partitioned copies) not yet acknowledged. */
   readonly producePending: number;
+  /** Follow-up messages the broker refused for good, written to kafka.deadLetterFile. */
+  readonly deadLetters: number;
 }

@@ -106,3 +106,23 @@ describe('npm run demo -- --quick', () => {
     expect(processesWithEnv('MW_CONFIG_FILE', join(farmDir as string, 'FarmSettings.php'))).toEqual([]);
   }, 120_000);
 });
+
+describe('npm run demo -- --backend kafka --quick', () => {
+  it('runs the EventBus → intake → Kafka → jobrunner chain, every check ok, exits 0 and leaves nothing behind', async () => {
+    const { code, stdout, stderr } = await runDemo(['--backend', 'kafka', '--quick']);
+    const context = `exit ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`;
+    const line = stdout.split('\n').find((l) => l.startsWith('DEMO-RESULT '));
+    expect(line, context).toBeDefined();
+    expect(JSON.parse((line as string).slice('DEMO-RESULT '.length)), context).toEqual({
+      backend: 'kafka',
+      ok: true,
+    });
+    const checks = stdout.split('\n').filter((l) => /^ {2}(ok {2}|FAIL) /.test(l));
+    expect(checks.length, context).toBeGreaterThanOrEqual(9);
+    expect(
+      checks.filter((l) => l.startsWith('  FAIL')),
+      context,
+    ).toEqual([]);
+    expect(code, context).toBe(0);
+  }, 240_000);
+});

@@ -2,6 +2,9 @@
 // local HTTP server standing in for RunSingleJob. One broker for the whole file; every scenario uses
 // its own datacenter prefix, so topics and consumer groups do not meet.
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startKafkaBroker, type KafkaBrokerHandle } from '../../src/farm/kafka-broker.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
@@ -21,6 +24,7 @@ let broker: KafkaBrokerHandle;
 let redis: RedisServerHandle;
 const runners: KafkaRunner[] = [];
 const executors: TestExecutor[] = [];
+const cleanups: (() => void)[] = [];
 
 beforeAll(async () => {
   [broker, redis] = await Promise.all([startKafkaBroker(), startRedisServer()]);
@@ -30,6 +34,7 @@ beforeAll(async () => {
 // do not share the machine with idle runners.
 afterEach(async () => {
   await Promise.allSettled(runners.splice(0).map((r) => r.stop(false)));
+  for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
 afterAll(async () => {
@@ -201,6 +206,50 @@ describe('failures', () => {
     expect(Buffer.from(error.raw_event, 'utf8').equals(exec.requests[0]?.body ?? Buffer.alloc(0))).toBe(true);
     expect(rule()?.counters).toMatchObject({ retried: 2, failed: 1, ok: 0 });
     expect(attempts().length).toBe(3);
+  }, 90_000);
+
+  it('writes an error event the broker refuses as too large to the dead-letter file and moves on', async () => {
+    const exec = await executor();
+    exec.reply = () => ({ status: 400, body: 'bad params' });
+    const dir = mkdtempSync(join(tmpdir(), 'jr16-dead-letter-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const deadLetterFile = join(dir, 'dead.jsonl');
+    const config = kafkaConfig(
+      { brokers: [broker.address], datacenter: 'dlq', endpoint: exec.url, deadLetterFile },
+      redis.address,
+    );
+    // 300,000 quotes: 600 KB as an event (\"), twice that once escaped again into the error event's
+    // raw_event, which is more than the broker's 1 MB message.max.bytes.
+    const big = '"'.repeat(300_000);
+    const produced = await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'dlq',
+      events: [
+        { type: 'kafkaHuge', database: 'wiki1', params: { big } },
+        { type: 'kafkaHuge', database: 'wiki1', params: { small: 1 } },
+      ],
+    });
+    const r = await runner(config, { logger: quietLogger() });
+    await waitFor('one dead letter', () => r.stats().deadLetters === 1);
+    // The small one got its error event, and the partition's offset moved past both.
+    const errors = await readTopic([broker.address], 'dlq.jobrunner.error', (m) => m.length >= 1);
+    expect(
+      errors.map((m) => (JSON.parse(m.value.toString('utf8')) as { raw_event: string }).raw_event),
+    ).toEqual([exec.requests.find((q) => q.id === produced.ids[1])?.body.toString('utf8')]);
+    await waitFor(
+      'committed past both',
+      () => r.stats().rules[0]?.lagTotal === 0 && r.stats().rules[0]?.lagMeasuredAt !== undefined,
+    );
+    const [line, ...rest] = readFileSync(deadLetterFile, 'utf8').trim().split('\n');
+    expect(rest).toEqual([]);
+    const letter = JSON.parse(line ?? '') as { topic: string; value: string; error: string };
+    expect(letter.topic).toBe('dlq.jobrunner.error');
+    expect(letter.error).toMatch(/MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/);
+    const errorEvent = JSON.parse(Buffer.from(letter.value, 'base64').toString('utf8')) as {
+      raw_event: string;
+    };
+    // Nothing lost: the original event's bytes are in the file.
+    expect(JSON.parse(errorEvent.raw_event)).toMatchObject({ meta: { id: produced.ids[0] } });
   }, 90_000);
 
   it('makes exactly one attempt with retryLimit 0; 4xx is not retried; 412 counts as done', async () => {
@@ -392,6 +441,50 @@ describe('dedup', () => {
     });
     await waitFor('two duplicates', () => r.stats().rules[0]?.counters.duplicates === 2);
     expect(exec.requests.map((q) => q.id)).toEqual(first.ids);
+  }, 60_000);
+
+  it('runs 10 identical events in flight together once (claimed before the run), and a failed claim is given back', async () => {
+    const exec = await executor();
+    // A slow executor: all ten are read and in slots long before the first answers.
+    let failFirst = true;
+    exec.reply = async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      if (failFirst) {
+        failFirst = false;
+        return { status: 500, body: 'first attempt fails' };
+      }
+      return { status: 200 };
+    };
+    const config = kafkaConfig(
+      {
+        brokers: [broker.address],
+        datacenter: 'inflight',
+        endpoint: exec.url,
+        ruleDefaults: { concurrency: 20, retryDelayMs: 200, retryFactor: 1 },
+      },
+      redis.address,
+    );
+    // One refreshLinks job pushed ten times (same dedup info → same sha1, different meta.id),
+    // queued 10 s before the runner reads them.
+    const spec = {
+      type: 'kafkaInflight',
+      database: 'wiki1',
+      removeDuplicates: true,
+      params: { namespace: 0, title: 'Same_page' },
+    };
+    const produced = await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'inflight',
+      now: new Date(Date.now() - 10_000),
+      events: Array.from({ length: 10 }, () => spec),
+    });
+    const r = await runner(config, { logger: quietLogger() });
+    await waitFor('one success after the retry', () => r.stats().rules[0]?.counters.ok === 1);
+    await waitFor('nine duplicates', () => r.stats().rules[0]?.counters.duplicates === 9);
+    // The first attempt failed and gave its claim back, so its retry ran: two requests, one event.
+    expect(exec.requests).toHaveLength(2);
+    expect(exec.requests[0]?.id).toBe(exec.requests[1]?.id);
+    expect(produced.ids).toContain(exec.requests[0]?.id);
   }, 60_000);
 });
 

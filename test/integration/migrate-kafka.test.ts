@@ -14,13 +14,14 @@ import { buildFarm, type FarmWebServer, type MediaWikiFarm } from '../../src/far
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { startKafkaRunner, type KafkaRunner } from '../../src/kafka/runner.js';
 import { jobTopic, ruleGroup } from '../../src/kafka/topics.js';
-import { queueKeys } from '../../src/mediawiki/queue-keys.js';
+import { QUEUES_WITH_ABANDONED_KEY } from '../../src/chron/keys.js';
+import { QUEUES_WITH_JOBS_KEY, makeQueueId, queueKeys } from '../../src/mediawiki/queue-keys.js';
 import { KafkaIo } from '../../src/migrate/ends/kafka-io.js';
 import { idFromEventId } from '../../src/migrate/job.js';
 import type { MigrationReport } from '../../src/migrate/report.js';
 import { quietLogger } from './kafka-support.js';
 import { until } from '../support/until.js';
-import { JOBQUEUE, requireBuiltClis, runJobqueue } from './migrate-support.js';
+import { JOBQUEUE, JOBRUNNER, requireBuiltClis, runJobqueue } from './migrate-support.js';
 
 const DC = 'mw';
 let broker: KafkaBrokerHandle;
@@ -260,4 +261,137 @@ describe('jobqueue migrate --from kafka --to redis (rollback)', () => {
     expect(ran.every((j) => j.status === 'ok')).toBe(true);
     expect(goodRuns().get('m-kill')).toBe(300);
   }, 120_000);
+});
+
+describe('jobqueue migrate from Redis while a Redis jobrunner still runs', () => {
+  it('refuses (a dry run warns) until the runner stops, unless --allow-live-runners', async () => {
+    await farm.pushJobs('wiki1', { type: 'null', count: 3, params: { marker: 'm-live' } });
+    // A real jobrunner on the same Redis; its only group runs a type nobody pushes, so it takes
+    // nothing here, but it announces itself like any runner.
+    const runnerConfig = join(farm.dir, 'live-runner.conf');
+    writeFileSync(
+      runnerConfig,
+      JSON.stringify({
+        groups: { idle: { runners: 1, include: ['jr16Nothing'] } },
+        redis: { aggregators: [redis.address], queues: [redis.address] },
+        dispatcher: farm.runJobsCommand(),
+        status: { enabled: false },
+      }),
+    );
+    const live = spawn(process.execPath, [JOBRUNNER, `--config-file=${runnerConfig}`], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => live.once('exit', resolve));
+    try {
+      await until(
+        async () => (await client.keys('jobrunner:runner-heartbeat:*')).length === 1,
+        'runner heartbeat',
+        30_000,
+      );
+      const before = (await redisJobIds()).length;
+      const refused = await runJobqueue([
+        'migrate',
+        '--from',
+        'redis',
+        '--to',
+        'kafka',
+        '-c',
+        configFile,
+        '--delete-source',
+        '--no-progress',
+        '--type',
+        'null',
+      ]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(
+        /1 jobrunner process\(es\) still take jobs from the source Redis: \S+ pid \d+/,
+      );
+      expect(refused.stderr).toContain('nothing was touched');
+      expect((await redisJobIds()).length).toBe(before);
+      const dry = await runJobqueue([
+        'migrate',
+        '--from',
+        'redis',
+        '--to',
+        'kafka',
+        '-c',
+        configFile,
+        '--dry-run',
+        '--no-progress',
+        '--type',
+        'null',
+      ]);
+      expect(dry.code).toBe(0);
+      expect(dry.stderr).toContain('warning: 1 jobrunner process(es) still take jobs');
+      const allowed = await runJobqueue([
+        'migrate',
+        '--from',
+        'redis',
+        '--to',
+        'kafka',
+        '-c',
+        configFile,
+        '--dry-run',
+        '--allow-live-runners',
+        '--no-progress',
+        '--type',
+        'null',
+      ]);
+      expect([allowed.code, allowed.stderr.includes('still take jobs')]).toEqual([0, false]);
+    } finally {
+      live.kill('SIGTERM');
+      await exited;
+    }
+    // A clean stop removes the heartbeat: the dry run no longer warns.
+    expect(await client.keys('jobrunner:runner-heartbeat:*')).toEqual([]);
+    const after = await runJobqueue([
+      'migrate',
+      '--from',
+      'redis',
+      '--to',
+      'kafka',
+      '-c',
+      configFile,
+      '--dry-run',
+      '--no-progress',
+      '--type',
+      'null',
+    ]);
+    expect(after.code).toBe(0);
+    expect(after.stderr).not.toContain('still take jobs');
+  }, 120_000);
+});
+
+describe('jobqueue migrate --dry-run of abandoned jobs', () => {
+  it('finds a queue that holds only abandoned jobs (kept in jobchron set, not s-queuesWithJobs)', async () => {
+    const type = 'jr16Abandoned';
+    await farm.pushJobs('wiki2', { type, count: 5 });
+    // What 5 failed attempts and a jobchron pass leave behind: the IDs in z-abandoned, the queue
+    // moved from s-queuesWithJobs to jobchron's s-queuesWithAbandoned.
+    const k = queueKeys(type, 'wiki2');
+    const ids = await client.lrange(k['l-unclaimed'], 0, -1);
+    expect(ids).toHaveLength(5);
+    const now = Math.floor(Date.now() / 1000);
+    await client
+      .multi()
+      .del(k['l-unclaimed'])
+      .zadd(k['z-abandoned'], ...ids.flatMap((id) => [now, id]))
+      .srem(QUEUES_WITH_JOBS_KEY, makeQueueId(type, 'wiki2'))
+      .sadd(QUEUES_WITH_ABANDONED_KEY, makeQueueId(type, 'wiki2'))
+      .exec();
+    const dry = await runJobqueue([
+      'migrate',
+      '--from',
+      'redis',
+      '--to',
+      'kafka',
+      '-c',
+      configFile,
+      '--dry-run',
+      '--json',
+      '--no-progress',
+      '--type',
+      type,
+    ]);
+    expect(dry.code).toBe(0);
+    expect(report(dry.stdout).totals.found).toBe(5);
+  }, 60_000);
 });

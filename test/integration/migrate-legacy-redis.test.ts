@@ -99,10 +99,17 @@ describe('jobqueue migrate --from memcached --to redis', () => {
 
     // Through the cutover wrapper: dry run, then copy + verify + delete, report saved as JSON.
     const state = join(dbFarm.dir, 'state');
-    const wrapper = await runScript('scripts/migrate/legacy-to-redis.sh', ['--config', configFile], {
-      JOBQUEUE_MIGRATE_STATE: state,
-      JOBQUEUE: `${process.execPath} ${JOBQUEUE}`,
-    });
+    const env = { JOBQUEUE_MIGRATE_STATE: state, JOBQUEUE: `${process.execPath} ${JOBQUEUE}` };
+    // Without a terminal to ask on and without --yes, the wrapper stops after the dry run.
+    const unasked = await runScript('scripts/migrate/legacy-to-redis.sh', ['--config', configFile], env);
+    expect(unasked.code).toBe(2);
+    expect(unasked.stderr).toContain('pass --yes');
+    expect(total(await jobTableRows(tables, dbFarm))).toBe(total(before));
+    const wrapper = await runScript(
+      'scripts/migrate/legacy-to-redis.sh',
+      ['--yes', '--config', configFile],
+      env,
+    );
     expect(wrapper.code).toBe(0);
     expect(wrapper.stdout).toMatch(/^WIKI +TYPE +FOUND +COPIED/); // the dry run's table
     const saved = readdirSync(state).filter((f) => f.endsWith('.json'));

@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
 import { parseConfigText } from '../../src/config/load.js';
+import { parseJobEvent } from '../../src/kafka/job-event.js';
+import { partitionFor } from '../../src/kafka/partition.js';
 import { assignJobTopics } from '../../src/kafka/rule-topics.js';
 
 const base = {
@@ -89,6 +91,10 @@ describe('kafka section', () => {
     ).toEqual([
       'kafka.rules.a.partitioned.partitions: partition 3 is used but the topic has only 2 partitions (0..1)',
     ]);
+    expect(problems({ endpoint: 'http://{database}.wiki/rest.php' })[0]).toMatch(
+      /^kafka\.endpoint: 'http:\/\/\{database\}\.wiki\/rest\.php' is not a usable URL/,
+    );
+    expect(problems({ endpoint: 'http://h/{db}' })[0]).toMatch(/^kafka\.endpoint: .* not a usable URL/);
     expect(problems({ lowTraffic: { enabled: false } })).toEqual([
       'kafka.rules: no rules: add kafka.rules or enable kafka.lowTraffic, otherwise no job runs',
     ]);
@@ -133,5 +139,48 @@ describe('kafka section', () => {
       links: ['eqiad.mediawiki.job.cirrusSearchLinksUpdate', 'eqiad.mediawiki.job.refreshLinks'],
       low_traffic_jobs: ['eqiad.mediawiki.job.cirrusSearchCheckerJob', 'eqiad.mediawiki.job.null'],
     });
+  });
+});
+
+describe('partitioned rules', () => {
+  const event = (database: string, jobqueuePartition?: string) => ({
+    ...parseJobEvent(Buffer.from(JSON.stringify({ type: 't', database, params: {} }))),
+    jobqueuePartition,
+  });
+
+  it('partitions by database (default) or by params.jobqueue_partition', () => {
+    const config = load({
+      endpoint: 'http://127.0.0.1/w/rest.php/eventbus/v0/internal/job/execute?wiki={database}',
+      rules: {
+        refreshLinks: { types: ['refreshLinks'], partitioned: { map: { enwiki: 0, dewiki: 4 }, default: 2 } },
+        cirrus: {
+          types: ['cirrusSearchElasticaWrite'],
+          partitioned: {
+            key: 'params.jobqueue_partition',
+            map: { 'codfw-0': 1, 'eqiad-0': 2 },
+            default: 1,
+            partitions: 6,
+          },
+        },
+      },
+    });
+    const [byDb, byCluster] = (config.kafka?.rules ?? []).map((r) => r.partitioned);
+    if (byDb === undefined || byCluster === undefined) throw new Error('rules missing');
+    expect(byDb.key).toBe('database');
+    expect(partitionFor(byDb, event('dewiki'))).toBe(4);
+    expect(partitionFor(byDb, event('frwiki'))).toBe(2);
+    expect(partitionFor(byDb, event('constructor'))).toBe(2);
+    expect(byCluster).toMatchObject({ key: 'params.jobqueue_partition', partitions: 6 });
+    expect(partitionFor(byCluster, event('enwiki', 'eqiad-0'))).toBe(2);
+    expect(partitionFor(byCluster, event('enwiki', 'cloudelastic-1'))).toBe(1);
+    expect(partitionFor(byCluster, event('enwiki'))).toBe(1);
+    expect(partitionFor(byCluster, event('enwiki', '__proto__'))).toBe(1);
+    // The parser reads the param from the event.
+    const parsed = parseJobEvent(
+      Buffer.from(
+        '{"type":"cirrusSearchElasticaWrite","database":"enwiki","params":{"jobqueue_partition":"codfw-0"}}',
+      ),
+    );
+    expect(partitionFor(byCluster, parsed)).toBe(1);
   });
 });

@@ -177,6 +177,20 @@ describe('classify', () => {
     });
   });
 
+  it("handles both executors' codes: EventBus REST 423 read-only, 501 disabled, 400/403/415/422", () => {
+    // 423 (EventBus: wiki read-only) is retried without using up an attempt, even with none left.
+    expect(classify(response(423), { ...rules, retriesLeft: 0 })).toMatchObject({ kind: 'readonly' });
+    // 501 ($wgEventBusEnableRunJobAPI off): retrying cannot help; straight to the error topic.
+    expect(classify(response(501), rules)).toMatchObject({ kind: 'error', status: 501 });
+    for (const status of [400, 403, 415, 422]) {
+      expect(classify(response(status), rules)).toMatchObject({ kind: 'error', status });
+    }
+    // EventBus REST 500 (job failed) and WMF RunSingleJob.php 500 (e.g. unknown wiki): retried.
+    expect(classify(response(500, false, '{"message":"Internal Server Error"}'), rules)).toMatchObject({
+      kind: 'retry',
+    });
+  });
+
   it('turns HTML error pages into one line', () => {
     expect(
       reasonText(500, '<html><head><title>Internal error - Wiki</title></head><body>x</body></html>'),

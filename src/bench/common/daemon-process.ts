@@ -6,7 +6,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { trackPid, untrackPid } from '../../farm/process-tree.js';
 
-export type DaemonName = 'jobrunner' | 'jobchron';
+export type DaemonName = 'jobrunner' | 'jobchron' | 'jobrunner-intake';
 
 /** One stdout line of a daemon: its JSON fields, or { level: 'raw', msg } when not JSON. */
 export type LogLine = Readonly<Record<string, unknown>> & {

@@ -68,6 +68,8 @@ export async function runKafkaPush(
   // The release time goes in as releaseTimestamp: the builder sets params.jobReleaseTimestamp and
   // delay_until together, as EventBus does for a delayed job.
   const params = buildParams({ ...args, delay: undefined }, nowSeconds);
+  // Test types run as NullJob-style jobs, which read removeDuplicates from their params.
+  if (args.dedupe) params.set('removeDuplicates', true);
   const releaseAt = args.delay === undefined ? undefined : nowSeconds + Math.ceil(args.delay);
   // One push is one "request": the events share a request ID, like jobs pushed by one web request.
   // --dedupe hashes like a Job object (requestId and release time left out), so repeated pushes of

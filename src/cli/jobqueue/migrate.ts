@@ -4,6 +4,7 @@
 // on stdout (--json for JSON). Exit codes: 0 every job copied and verified; 1 something stayed behind
 // (corrupt, unverified or undeletable jobs; an unreachable end); 2 bad command line or configuration.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { readSecretFile } from '../../config/secret-file.js';
@@ -11,6 +12,7 @@ import type { BackendKind, JobrunnerConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/errors.js';
 import { CheckpointError, loadCheckpoint } from '../../migrate/checkpoint.js';
 import { KafkaEnd } from '../../migrate/ends/kafka-end.js';
+import { RedisEnd } from '../../migrate/ends/redis-end.js';
 import { missingSection, openEnd, type MigrationEnd } from '../../migrate/ends/open-end.js';
 import { migrate, MigrationRefusedError, preflight, type MigrateOptions } from '../../migrate/migrate.js';
 import { LineProgress, noProgress } from '../../migrate/progress.js';
@@ -26,6 +28,10 @@ export interface MigrateArgs {
   readonly to: BackendKind;
   readonly fromConfig: string;
   readonly toConfig: string;
+  /** --allow-live-runners: copy from Redis although runners still take jobs from it. */
+  readonly allowLiveRunners: boolean;
+  /** --report-file: the JSON report is also written here. */
+  readonly reportFile: string | undefined;
   readonly wikis: string[];
   readonly types: string[];
   readonly dryRun: boolean;
@@ -93,6 +99,12 @@ function parser(argv: string[]): Argv {
         default: false,
         describe: 'Continue the migration of --checkpoint',
       })
+      .option('allow-live-runners', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'Copy from Redis even though jobrunner processes still take jobs from it (jobs they take during the copy can run in both backends)',
+      })
       .option('delete-source', {
         type: 'boolean',
         default: false,
@@ -104,6 +116,11 @@ function parser(argv: string[]): Argv {
         describe: 'Checkpoint file (default ./jobqueue-migrate-<from>-to-<to>.checkpoint)',
       })
       .option('json', { type: 'boolean', default: false, describe: 'Final report as JSON' })
+      .option('report-file', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'Also write the final report as JSON to this file',
+      })
       .option('progress', {
         type: 'boolean',
         default: true,
@@ -222,8 +239,10 @@ export function parseMigrateArgs(argv: string[]): MigrateArgs | { help: string }
     rate,
     resume: parsed.resume === true,
     deleteSource,
+    allowLiveRunners: parsed['allow-live-runners'] === true,
     checkpoint: resolve(String(parsed.checkpoint ?? `jobqueue-migrate-${from}-to-${to}.checkpoint`)),
     json: parsed.json === true,
+    reportFile: parsed['report-file'] === undefined ? undefined : resolve(String(parsed['report-file'])),
     progress: parsed.progress !== false,
     batch,
     dedupTypes: list(parsed['dedup-types']),
@@ -265,6 +284,28 @@ function secretKeyFor(args: MigrateArgs, target: JobrunnerConfig): string | unde
   }
 }
 
+/**
+ * A Redis runner still popping jobs would run jobs that are also being copied: refuse (or, for a
+ * dry run, warn) unless --allow-live-runners. Runners announce themselves (runner/heartbeat.ts).
+ */
+async function checkLiveRunners(source: RedisEnd, args: MigrateArgs, io: CliIo): Promise<void> {
+  const runners = await source.liveRunners();
+  if (runners.length === 0 || args.allowLiveRunners) return;
+  const list = runners
+    .map((r) => `${r.host} pid ${r.pid} (on ${r.partition}, since ${r.startedAt})`)
+    .join(', ');
+  const what = `${runners.length} jobrunner process(es) still take jobs from the source Redis: ${list}`;
+  if (args.dryRun) {
+    io.stderr.write(`jobqueue migrate: warning: ${what}; stop them before the real migration\n`);
+    return;
+  }
+  throw new MigrationRefusedError(
+    `${what}. Jobs they take while the copy runs would run here and in the target. Stop them first ` +
+      '(runbook: stop the Redis runners, then migrate), or pass --allow-live-runners to accept that; nothing was touched',
+    1,
+  );
+}
+
 export async function runMigrateCli(argv: string[], io: CliIo): Promise<number> {
   let source: MigrationEnd | null = null;
   let target: MigrationEnd | null = null;
@@ -293,6 +334,7 @@ export async function runMigrateCli(argv: string[], io: CliIo): Promise<number> 
       ...(args.gzip ? { gzip: true } : {}),
     });
     await preflight(source, target);
+    if (source instanceof RedisEnd) await checkLiveRunners(source, args, io);
     const options: MigrateOptions = {
       from: args.from,
       to: args.to,
@@ -311,6 +353,7 @@ export async function runMigrateCli(argv: string[], io: CliIo): Promise<number> 
       progress: args.progress ? new LineProgress(io.stderr) : noProgress,
       onCheckpoint: (state, writer) => kafkaTarget?.useCheckpoint(state, writer),
     });
+    if (args.reportFile !== undefined) writeFileSync(args.reportFile, `${JSON.stringify(report, null, 2)}\n`);
     io.stdout.write(args.json ? `${JSON.stringify(report)}\n` : formatReport(report));
     return report.ok ? EXIT_OK : EXIT_FAILURE;
   } catch (error) {

@@ -15,12 +15,15 @@ import { HashRing } from '../../mediawiki/hash-ring.js';
 import { encodeJobBlob } from '../../mediawiki/job-blob.js';
 import {
   makeQueueId,
+  parseQueueId,
   queueKeys,
   QUEUES_WITH_JOBS_KEY,
   wikiIdFromDomain,
   type QueueRef,
 } from '../../mediawiki/queue-keys.js';
+import { QUEUES_WITH_ABANDONED_KEY } from '../../chron/keys.js';
 import { RedisQueueStore, isRootJob } from '../../redis/queue-store.js';
+import { liveRunners, type RunnerHeartbeatValue } from '../../runner/heartbeat.js';
 import {
   blobToJob,
   jobToBlobFields,
@@ -139,6 +142,16 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
     this.markerKey = `jobrunner:migrate:${options.runId}:ids`;
   }
 
+  /** Runners (Redis backend) announcing that they take jobs from these partitions right now. */
+  async liveRunners(): Promise<(RunnerHeartbeatValue & { partition: string })[]> {
+    const found = await Promise.all(
+      this.partitions.map(async (p) =>
+        (await liveRunners(p.client)).map((runner) => ({ ...runner, partition: p.address })),
+      ),
+    );
+    return found.flat();
+  }
+
   async preflight(): Promise<PreflightProblem[]> {
     const problems: PreflightProblem[] = [];
     await Promise.all(
@@ -161,7 +174,14 @@ export class RedisEnd implements MigrationSource, MigrationTarget {
     const sizes = new Map<string, SourceQueue>();
     this.locations.clear();
     for (const partition of this.partitions) {
-      const { queues } = await partition.store.listQueues();
+      const { queues: listed } = await partition.store.listQueues();
+      // A queue holding only abandoned jobs is no longer in s-queuesWithJobs: jobchron keeps it in
+      // its own set, and its jobs must be migrated (and reported) too.
+      const abandonedOnly = (await partition.client.smembers(QUEUES_WITH_ABANDONED_KEY))
+        .map((member) => parseQueueId(member))
+        .filter((ref): ref is QueueRef => ref !== null);
+      const seen = new Set(listed.map((q) => `${q.type}\t${q.domain}`));
+      const queues = [...listed, ...abandonedOnly.filter((q) => !seen.has(`${q.type}\t${q.domain}`))];
       const wanted = queues.filter(
         (q) =>
           (filter.types.length === 0 || filter.types.includes(q.type)) &&

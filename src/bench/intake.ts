@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+// npm run bench:intake: jobrunner-intake (the real daemon, its own process) on a private single-node
+// Kafka 4 broker. Clients POST batches of signed mediawiki/job events (as EventBus does) over
+// keep-alive connections; every 201 means the batch is in Kafka with acks=all. Reports accepted
+// events/s, request latency percentiles and the intake's CPU time per 1,000 events (a figure that
+// depends less on other load than the rate does), then checks every event is in the topics.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Consumer } from '@platformatic/kafka';
+import { Agent } from 'undici';
+import { startKafkaBroker } from '../farm/kafka-broker.js';
+import { freePort } from '../farm/free-port.js';
+import { signalGroup, trackPid, untrackPid } from '../farm/process-tree.js';
+import { buildJobEvent } from '../kafka/job-event-builder.js';
+import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
+import { formatMs, summarize } from './common/percentiles.js';
+
+interface Options {
+  readonly events: number;
+  readonly batch: number;
+  readonly clients: number;
+}
+
+const USAGE = `Usage: npm run bench:intake [-- options]
+  --events=N    events in total (default 100000)
+  --batch=N     events per request (default 50, as the target states)
+  --clients=N   requests in flight at once (default 8)`;
+
+function parseArgs(argv: readonly string[]): Options | 'help' {
+  const options = { events: 100_000, batch: 50, clients: 8 };
+  for (const arg of argv) {
+    const [name, value = ''] = arg.split(/=(.*)/s) as [string, string?];
+    if (name === '--help' || name === '-h') return 'help';
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${arg}: expected --name=N with N >= 1\n${USAGE}`);
+    if (name === '--events') options.events = n;
+    else if (name === '--batch') options.batch = n;
+    else if (name === '--clients') options.clients = n;
+    else throw new Error(`unknown option ${arg}\n${USAGE}`);
+  }
+  return options;
+}
+
+const TYPES = ['refreshLinks', 'htmlCacheUpdate', 'cdnPurge', 'recentChangesUpdate'];
+
+/** utime + stime of a process, seconds (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function countInKafka(broker: string, topics: string[], expected: number): Promise<number> {
+  const consumer = new Consumer({
+    clientId: 'bench-intake-count',
+    groupId: `bench-intake-count-${Date.now()}`,
+    bootstrapBrokers: [broker],
+    maxWaitTime: 200,
+  });
+  let seen = 0;
+  try {
+    const stream = await consumer.consume({ topics, mode: 'earliest', autocommit: false });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 120_000);
+      stream.on('data', () => {
+        if (++seen >= expected) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    await stream.close();
+  } finally {
+    await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
+  }
+  return seen;
+}
+
+async function main(): Promise<number> {
+  const options = parseArgs(process.argv.slice(2));
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  const dir = mkdtempSync(join(tmpdir(), 'jobrunner-bench-intake-'));
+  const broker = await startKafkaBroker();
+  let intakePid: number | undefined;
+  try {
+    const port = await freePort();
+    const configFile = join(dir, 'jobrunner.conf');
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        backend: 'kafka',
+        redis: { aggregators: ['127.0.0.1:6379'], queues: ['127.0.0.1:6379'] },
+        logging: { level: 'warn' },
+        kafka: { brokers: [broker.address], datacenter: 'bench', endpoint: 'http://127.0.0.1:1/unused' },
+        intake: { port },
+      }),
+    );
+    const script = fileURLToPath(new URL('../cli/jobrunner-intake.js', import.meta.url));
+    const child = spawn(process.execPath, [script, `--config-file=${configFile}`], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      detached: true,
+    });
+    const pid = child.pid;
+    if (pid === undefined) throw new Error('could not start jobrunner-intake');
+    intakePid = pid;
+    trackPid(pid);
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      const ready = await fetch(`${base}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) break;
+      if (i > 300) throw new Error('jobrunner-intake did not become ready within 30 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const secretKey = 'bench-secret-key-0123456789abcdef';
+    const bodies: Buffer[] = [];
+    for (let made = 0; made < options.events; made += options.batch) {
+      const n = Math.min(options.batch, options.events - made);
+      const events = Array.from({ length: n }, (_, i) =>
+        buildJobEvent(
+          {
+            type: TYPES[(made + i) % TYPES.length] ?? 'refreshLinks',
+            database: `wiki${(made + i) % 900}`,
+            params: { namespace: 0, title: `Page_${made + i}`, causeAction: 'edit-page' },
+            removeDuplicates: true,
+          },
+          { secretKey },
+        ).bytes.toString('utf8'),
+      );
+      bodies.push(Buffer.from(`[${events.join(',')}]`));
+    }
+    // Warm-up: one batch per type topic, so topic creation is not timed.
+    const agent = new Agent({ connections: options.clients, keepAliveTimeout: 30_000 });
+    const post = async (body: Buffer): Promise<number> => {
+      const response = await agent.request({
+        origin: base,
+        path: '/v1/events',
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      await response.body.dump();
+      return response.statusCode;
+    };
+    const warm = Array.from(
+      { length: TYPES.length },
+      (_, i) => buildJobEvent({ type: TYPES[i] ?? 'x', database: 'warm', params: {} }, { secretKey }).bytes,
+    );
+    if ((await post(Buffer.from(`[${warm.map(String).join(',')}]`))) !== 201)
+      throw new Error('warm-up refused');
+
+    const latencies: number[] = [];
+    const statuses = new Map<number, number>();
+    let next = 0;
+    const cpuBefore = cpuSeconds(pid);
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: options.clients }, async () => {
+        for (;;) {
+          const body = bodies[next++];
+          if (body === undefined) return;
+          const t0 = performance.now();
+          const status = await post(body);
+          latencies.push(performance.now() - t0);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = cpuSeconds(pid) - cpuBefore;
+    await agent.close();
+    const summary = summarize(latencies.sort((a, b) => a - b));
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    const inKafka = await countInKafka(
+      broker.address,
+      TYPES.map((t) => `bench.mediawiki.job.${t}`),
+      options.events + warm.length,
+    );
+    const machine = collectMachineInfo();
+    out(formatMachineInfo(machine));
+    const warning = busyMachineWarning(machine);
+    if (warning !== null) out(warning);
+    out('');
+    out(
+      `jobrunner-intake, acks=all, ${options.events} events in batches of ${options.batch}, ${options.clients} clients`,
+    );
+    out(
+      `  accepted:        ${(options.events / seconds).toFixed(0)} events/s (${bodies.length} requests in ${seconds.toFixed(2)} s)`,
+    );
+    out(`  statuses:        ${[...statuses].map(([s, n]) => `${s}×${n}`).join(' ')}`);
+    out(
+      `  request latency: p50 ${formatMs(summary?.p50)}  p90 ${formatMs(summary?.p90)}  p99 ${formatMs(summary?.p99)}  max ${formatMs(summary?.max)}`,
+    );
+    out(
+      `  intake CPU:      ${((cpu / options.events) * 1000 * 1000).toFixed(1)} ms per 1,000 events; RSS ${rss.toFixed(0)} MB`,
+    );
+    // At least once: a produce retried after a timeout can write a batch twice (the runner's dedup
+    // by meta.id skips such copies).
+    out(
+      `  in Kafka:        ${inKafka} messages for ${options.events + warm.length} events (incl. ${warm.length} warm-up; more = producer retries)`,
+    );
+    out('  targets:         >= 5,000 events/s, p99 <= 50 ms');
+    const ok = statuses.get(201) === bodies.length && inKafka >= options.events + warm.length;
+    return ok ? 0 : 1;
+  } finally {
+    if (intakePid !== undefined) {
+      signalGroup(intakePid, 'SIGTERM');
+      untrackPid(intakePid);
+    }
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench:intake failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

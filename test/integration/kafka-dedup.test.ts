@@ -1,0 +1,123 @@
+// backend kafka dedup claims against a real redis-server: claimed before the run, given back on
+// failure, kept as records on success, and a dead runner's claims not counted.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import { Deduplicator } from '../../src/kafka/dedup.js';
+import type { JobEventView } from '../../src/kafka/job-event.js';
+import { quietLogger } from './kafka-support.js';
+
+let server: RedisServerHandle;
+let client: Redis;
+const deduplicators: Deduplicator[] = [];
+const config = {
+  enabled: true,
+  prefix: 'T',
+  idWindowSeconds: 3600,
+  sha1WindowSeconds: 3600,
+  rootWindowSeconds: 86400,
+};
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  client = new Redis({ host: server.host, port: server.port });
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.allSettled(deduplicators.map((d) => d.stop()));
+  client?.disconnect();
+  await server?.stop();
+});
+
+async function dedup(): Promise<Deduplicator> {
+  const d = new Deduplicator(client, config, quietLogger());
+  deduplicators.push(d);
+  await d.start(`test-${deduplicators.length}`, 30_000);
+  return d;
+}
+
+const T0 = Date.parse('2030-01-01T00:00:00Z');
+
+function event(over: Partial<JobEventView>): JobEventView {
+  return {
+    type: 't',
+    database: 'wiki1',
+    id: undefined,
+    dtMs: T0,
+    domain: undefined,
+    stream: undefined,
+    requestId: undefined,
+    delayUntilMs: undefined,
+    sha1: undefined,
+    rootSignature: undefined,
+    rootDtMs: undefined,
+    rootDt: undefined,
+    jobqueuePartition: undefined,
+    ...over,
+  };
+}
+
+describe('dedup claims', () => {
+  it('a claimed sha1 makes older identical events duplicates; release gives it back; done keeps it', async () => {
+    const d = await dedup();
+    const a = event({ id: 'a', sha1: 's1' });
+    const b = event({ id: 'b', sha1: 's1' });
+    const first = await d.claim('r1', a, T0 + 5000, { isRetry: false });
+    expect(first.duplicate).toBeUndefined();
+    expect((await d.claim('r1', b, T0 + 5001, { isRetry: false })).duplicate).toBe('sha1');
+    if (first.duplicate !== undefined) throw new Error('unreachable');
+    await d.finish(first.claim, 'release');
+    // Given back: b runs now, and a's ID is free again.
+    const second = await d.claim('r1', b, T0 + 6000, { isRetry: false });
+    expect(second.duplicate).toBeUndefined();
+    if (second.duplicate !== undefined) throw new Error('unreachable');
+    await d.finish(second.claim, 'done');
+    expect(await client.get('T_dedupe_r1_wiki1_s1')).toBe(String(T0 + 6000));
+    expect(await client.get('T_dedupe_r1_wiki1_b')).toBe('1');
+    expect((await d.claim('r1', b, T0 + 7000, { isRetry: false })).duplicate).toBe('id');
+    // An event made after that run started (within the 1 s of slack) runs again.
+    expect(
+      (await d.claim('r1', event({ id: 'c', sha1: 's1', dtMs: T0 + 5500 }), T0 + 8000, { isRetry: false }))
+        .duplicate,
+    ).toBeUndefined();
+  });
+
+  it('a retry ignores claims; claims of a runner that died (alive key gone) do not count', async () => {
+    const first = await dedup();
+    const second = await dedup();
+    const e = event({ id: 'x', sha1: 's2', rootSignature: 'root', rootDtMs: T0 });
+    expect((await first.claim('r2', e, T0 + 5000, { isRetry: false })).duplicate).toBeUndefined();
+    expect((await second.claim('r2', e, T0 + 6000, { isRetry: false })).duplicate).toBe('id');
+    // A retry of the same event (its failed attempt's claim could not be given back) still runs.
+    expect((await second.claim('r2', e, T0 + 6000, { isRetry: true })).duplicate).toBeUndefined();
+
+    const dying = await dedup();
+    const f = event({ id: 'z', sha1: 's3', rootSignature: 'root3', rootDtMs: T0 + 1 });
+    expect((await dying.claim('r2', f, T0 + 5000, { isRetry: false })).duplicate).toBeUndefined();
+    expect((await second.claim('r2', f, T0 + 5000, { isRetry: false })).duplicate).toBe('id');
+    await dying.stop(); // as after kill -9 once its alive key expired
+    expect((await second.claim('r2', f, T0 + 6000, { isRetry: false })).duplicate).toBeUndefined();
+  });
+
+  it('a runner restarted with the same instance ID makes its previous process claims void at once', async () => {
+    const before = new Deduplicator(client, config, quietLogger());
+    deduplicators.push(before);
+    await before.start('host-a', 30_000);
+    const e = event({ id: 'k', sha1: 's9' });
+    expect((await before.claim('r4', e, T0 + 5000, { isRetry: false })).duplicate).toBeUndefined();
+    // kill -9: no stop(), the alive key is still there; the replacement starts with the same ID.
+    const after = new Deduplicator(client, config, quietLogger());
+    deduplicators.push(after);
+    await after.start('host-a', 30_000);
+    expect(await client.exists(before.aliveKey)).toBe(0);
+    expect((await after.claim('r4', e, T0 + 6000, { isRetry: false })).duplicate).toBeUndefined();
+  });
+
+  it('root claims: an older root leaf is a duplicate of a claimed newer one', async () => {
+    const d = await dedup();
+    const newer = event({ id: 'n', rootSignature: 'sig', rootDtMs: T0 + 60_000 });
+    const older = event({ id: 'o', rootSignature: 'sig', rootDtMs: T0 });
+    expect((await d.claim('r3', newer, T0 + 70_000, { isRetry: false })).duplicate).toBeUndefined();
+    expect((await d.claim('r3', older, T0 + 70_001, { isRetry: false })).duplicate).toBe('root');
+  });
+});
