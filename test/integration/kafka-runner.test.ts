@@ -407,6 +407,8 @@ describe('delayed events', () => {
 
     clock.advance(3600_000 + 1000);
     await waitFor('the delayed event', () => exec.counts.get(delayedId) === 1);
+    // The executor has answered; the runner counts the outcome once it has read that answer.
+    await waitFor('the delayed event counted', () => r.stats().rules[0]?.counters.ok === 51);
     expect(exec.requests.length).toBe(51);
     expect(r.stats().rules[0]?.counters).toMatchObject({ delayed: 1, ok: 51 });
   }, 60_000);

@@ -14,7 +14,7 @@ import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-s
 import { JobTableClient } from '../../src/legacy/job-table-client.js';
 import { queueKeys } from '../../src/mediawiki/queue-keys.js';
 import type { MigrationReport } from '../../src/migrate/report.js';
-import { killDaemons, startDaemon, type Daemon } from '../support/daemon.js';
+import { isRunning, killDaemons, startDaemon, type Daemon } from '../support/daemon.js';
 import { runProcess, type ProcessRun } from '../support/run-process.js';
 import { until } from '../support/until.js';
 import {
@@ -66,7 +66,7 @@ function expectedJobs(): string[] {
 function wrapper(state: string): Promise<ProcessRun> {
   return runProcess(
     'bash',
-    ['scripts/migrate/legacy-to-redis.sh', '--config', configFile, '--rate', '400', '--batch', '50'],
+    ['scripts/migrate/legacy-to-redis.sh', '--yes', '--config', configFile, '--rate', '400', '--batch', '50'],
     {
       env: { ...process.env, JOBQUEUE_MIGRATE_STATE: state, JOBQUEUE: `${process.execPath} ${JOBQUEUE}` },
     },
@@ -202,7 +202,10 @@ describe('legacy → Redis cutover on MariaDB job tables', () => {
 
 describe('rollback: Redis → MariaDB job tables', () => {
   it("moves Redis jobs into the wikis' MariaDB tables, where runJobs (JobQueueDB) runs them", async () => {
-    await killDaemons(daemons); // the Redis runner is stopped before a rollback
+    // The Redis runner is stopped before a rollback (SIGTERM: it drains and removes its heartbeat,
+    // which migrate's preflight would otherwise take for a live runner on the source).
+    for (const d of daemons) if (isRunning(d)) d.child.kill('SIGTERM');
+    await Promise.all(daemons.map((d) => d.exited));
     await push(redisFarm, 'wiki4', 'rollback', 0, 30);
     const ids = await client.lrange(queueKeys('null', 'wiki4')['l-unclaimed'], 0, -1);
     expect(ids).toHaveLength(30);

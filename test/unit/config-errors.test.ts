@@ -301,7 +301,7 @@ describe('secrets', () => {
     const problems = fileProblems('secret-leak.conf');
     expect(problems.join('\n')).not.toContain(PASSWORD);
     expect(problems).toEqual([
-      `${BROKEN}/secret-leak.conf:9:3: ***: unknown key '***' at the top level; known keys: backend, groups, limits, redis, statsd, dispatcher, wrapper, dispatch, runner, chron, status, logging, kafka, memcached`,
+      `${BROKEN}/secret-leak.conf:9:3: ***: unknown key '***' at the top level; known keys: backend, groups, limits, redis, statsd, dispatcher, wrapper, dispatch, runner, chron, status, logging, kafka, memcached, intake`,
       `${BROKEN}/secret-leak.conf:10:25: logging.level: expected one of 'error', 'warn', 'info', 'debug', got "***"`,
     ]);
   });
