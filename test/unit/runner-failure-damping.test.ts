@@ -6,33 +6,9 @@ import type { ReadyQueue } from '../../src/backend/types.js';
 import type { GroupConfig } from '../../src/config/types.js';
 import type { OutcomeInput } from '../../src/runner/outcome.js';
 import { Scheduler, type SchedulerSettings } from '../../src/runner/scheduler.js';
+import { schedulerSettings } from '../support/scheduler-settings.js';
 
-const SETTINGS: SchedulerSettings = {
-  highPriorityMaxSeconds: 600,
-  lowPriorityMaxSeconds: 120,
-  highPriorityMaxTime: 60,
-  lowPriorityMaxTime: 30,
-  maxPerQueue: 1,
-  maxPerWiki: 0,
-  noneReadyBackoffSeconds: 2,
-  nonePossibleBackoffSeconds: 600,
-  wikiBackoffSeconds: 30,
-  failureBackoffSeconds: 1,
-  maxFailureBackoffSeconds: 300,
-  wikiFailureQueues: 3,
-  maxFailingDispatchesPerSecond: 2,
-  scheduling: {
-    policy: 'fair',
-    sliceSeconds: 3,
-    longSliceSeconds: 10,
-    expressSlots: 1,
-    expressMaxReady: 10,
-    expressSliceSeconds: 1,
-    expressHoldSeconds: 5,
-    wikiWeights: {},
-    typeWeights: {},
-  },
-};
+const SETTINGS: SchedulerSettings = schedulerSettings({ maxPerQueue: 1 });
 const START = 1_000_000;
 const FAILED: OutcomeInput = { outcome: 'error', reached: null, backoffs: {}, jobsRun: 0 };
 const OK: OutcomeInput = { outcome: 'ok', reached: 'none-ready', backoffs: {}, jobsRun: 1 };

@@ -6,33 +6,9 @@ import type { OutcomeInput } from '../../src/runner/outcome.js';
 import { queueKey } from '../../src/runner/queue-id.js';
 import { Scheduler, type QueuePick, type SchedulerSettings } from '../../src/runner/scheduler.js';
 import { typeAllowed } from '../../src/runner/group-filter.js';
+import { schedulerSettings } from '../support/scheduler-settings.js';
 
-const SETTINGS: SchedulerSettings = {
-  highPriorityMaxSeconds: 600,
-  lowPriorityMaxSeconds: 120,
-  highPriorityMaxTime: 60,
-  lowPriorityMaxTime: 30,
-  maxPerQueue: 2,
-  maxPerWiki: 0,
-  noneReadyBackoffSeconds: 2,
-  nonePossibleBackoffSeconds: 600,
-  wikiBackoffSeconds: 30,
-  failureBackoffSeconds: 1,
-  maxFailureBackoffSeconds: 300,
-  wikiFailureQueues: 3,
-  maxFailingDispatchesPerSecond: 2,
-  scheduling: {
-    policy: 'fair',
-    sliceSeconds: 3,
-    longSliceSeconds: 10,
-    expressSlots: 1,
-    expressMaxReady: 10,
-    expressSliceSeconds: 1,
-    expressHoldSeconds: 5,
-    wikiWeights: {},
-    typeWeights: {},
-  },
-};
+const SETTINGS: SchedulerSettings = schedulerSettings();
 
 function group(name: string, runners: number, extra: Partial<GroupConfig> = {}): GroupConfig {
   return { name, runners, include: ['*'], exclude: [], lowPriority: [], ...extra };

@@ -8,37 +8,10 @@ import type { GroupConfig, SchedulingSettings } from '../../src/config/types.js'
 import { Scheduler, type QueuePick, type SchedulerSettings } from '../../src/runner/scheduler.js';
 import { seeded, type Random } from '../fuzz/generators.js';
 import { FarmSim, windowShares } from '../support/schedule-sim.js';
-
-const SCHEDULING: SchedulingSettings = {
-  policy: 'fair',
-  sliceSeconds: 3,
-  longSliceSeconds: 10,
-  expressSlots: 1,
-  expressMaxReady: 10,
-  expressSliceSeconds: 1,
-  expressHoldSeconds: 5,
-  wikiWeights: {},
-  typeWeights: {},
-};
+import { schedulerSettings } from '../support/scheduler-settings.js';
 
 function settings(scheduling: Partial<SchedulingSettings> = {}, extra: Partial<SchedulerSettings> = {}) {
-  return {
-    highPriorityMaxSeconds: 600,
-    lowPriorityMaxSeconds: 120,
-    highPriorityMaxTime: 60,
-    lowPriorityMaxTime: 30,
-    maxPerQueue: 2,
-    maxPerWiki: 0,
-    noneReadyBackoffSeconds: 2,
-    nonePossibleBackoffSeconds: 600,
-    wikiBackoffSeconds: 30,
-    failureBackoffSeconds: 1,
-    maxFailureBackoffSeconds: 300,
-    wikiFailureQueues: 3,
-    maxFailingDispatchesPerSecond: 2,
-    ...extra,
-    scheduling: { ...SCHEDULING, ...scheduling },
-  } satisfies SchedulerSettings;
+  return schedulerSettings(extra, scheduling);
 }
 
 function group(name: string, runners: number, extra: Partial<GroupConfig> = {}): GroupConfig {
