@@ -41,12 +41,7 @@ beforeAll(async () => {
   requireBuiltClis();
   [broker, redis] = await Promise.all([startKafkaBroker({ defaultPartitions: 2 }), startRedisServer()]);
   farm = await buildFarm({ redis, debugLog: true });
-  process.env.JOBRUNNER_FARM_VERIFY_EVENTS = '1'; // RunSingleJob.php checks mediawiki_signature
-  try {
-    web = await farm.startWebServer({ workers: 3 });
-  } finally {
-    delete process.env.JOBRUNNER_FARM_VERIFY_EVENTS;
-  }
+  web = await farm.startWebServer({ workers: 3 }); // RunSingleJob.php checks mediawiki_signature by default
   client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
   await client.connect();
   io = new KafkaIo([broker.address], 'migrate-test');
