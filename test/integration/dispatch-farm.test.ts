@@ -1,6 +1,7 @@
 // The three dispatchers against the REAL MediaWiki 1.39 farm (SQLite wikis, Redis job queue, php -S):
 // jobs pushed through MediaWiki are run by runJobs.php, rpc/RunJobs.php and Special:RunJobs, and the
 // counts reported by each dispatcher match what was pushed.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
@@ -100,11 +101,19 @@ describe.each(KINDS)('%s dispatcher on the real farm', (kind) => {
 
   it('counts failed jobs without calling the dispatch a failure', async () => {
     await farm.pushJobs('wiki2', { type: 'mwlabFail', count: 2 });
-    const result = await run(kind, request('wiki2', 'mwlabFail'));
-    expect(result.outcome, result.error).toBe('ok');
-    expect(result.failedJobs).toBe(2);
-    expect(result.okJobs).toBe(0);
-    expect(result.result?.jobs[0]?.error).toMatch(/mwlabFail/);
+    // MediaWiki's JobRunner backs a type off for 1 s after 1 failure in 50 (mt_rand), in a file under the
+    // farm's temp dir; a run that meets it stops early, so drop the file and run again, as runJobs would.
+    let failed = 0;
+    for (let round = 0; round < 5 && failed < 2; round++) {
+      rmSync(join(farm.dir, 'tmp', 'mw-runJobs-backoffs.json'), { force: true });
+      const result = await run(kind, request('wiki2', 'mwlabFail'));
+      expect(result.outcome, result.error).toBe('ok');
+      expect(result.okJobs, JSON.stringify(result)).toBe(0);
+      expect(result.failedJobs).toBe(result.result?.jobs.length);
+      for (const job of result.result?.jobs ?? []) expect(job.error).toMatch(/mwlabFail/);
+      failed += result.failedJobs;
+    }
+    expect(failed).toBe(2);
   });
 
   it('reports an unknown job type as reached none-possible', async () => {
