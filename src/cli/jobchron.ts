@@ -9,7 +9,7 @@ import { dropPrivileges } from './privileges.js';
 import type { JobrunnerConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createStatsd } from '../observability/statsd.js';
-import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
+import { observeDaemon } from '../status/lazy-status.js';
 import { logReloadFailure, refuseBadRedisPassword, reportStartupConfigError } from './config-report.js';
 import {
   parseDaemonArgs,
@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
   setUpLogFile(logger, config.logging.file);
   logWarnings(logger, config);
   // Status server (issue 4): statsd and Prometheus get the same metric calls.
-  const observed = daemonMetrics(createStatsd(config.statsd, logger), 'jobchron');
+  const observed = await observeDaemon(config, createStatsd(config.statsd, logger), 'jobchron');
   const metrics = observed.metrics;
   // backend memcached (issue 8): keep the legacy memcached registry instead of Redis upkeep.
   const chron =
@@ -75,11 +75,8 @@ async function main(argv: string[]): Promise<number> {
       ? new (await import('../legacy/registry-chron.js')).LegacyChron(config, { logger, metrics })
       : new Chron(config, { logger, metrics });
   try {
-    await startDaemonStatus({
-      role: 'jobchron',
-      config,
+    await observed.serve({
       logger,
-      registry: observed.registry,
       status: () => chron.getStats(),
       ready: () => chron.getStats().running,
     });

@@ -9,12 +9,12 @@ import { loadConfigFile } from '../config/load.js';
 import type { JobrunnerConfig } from '../config/types.js';
 import { createLogger } from '../observability/logger.js';
 import { createStatsd } from '../observability/statsd.js';
+import { observeDaemon } from '../status/lazy-status.js';
 import { createDispatcher } from '../runner/dispatch/index.js';
 import type { Dispatcher } from '../runner/dispatch/types.js';
 import { planReload } from '../runner/reload-plan.js';
 import { RunnerHeartbeat } from '../runner/heartbeat.js';
 import { JobRunner } from '../runner/runner.js';
-import { daemonMetrics, startDaemonStatus } from '../status/daemon-status.js';
 import { logReloadFailure, refuseBadRedisPassword, reportStartupConfigError } from './config-report.js';
 import { UsageError, parseDaemonArgs, reportUsageError, runCheckConfig } from './daemon-cli.js';
 import { dropPrivileges } from './privileges.js';
@@ -92,15 +92,12 @@ async function main(argv: string[]): Promise<number | null> {
       ? new (await import('../legacy/legacy-backend.js')).LegacyBackend(config, logger)
       : new RedisBackend(config, logger);
   // Status server (issue 4): statsd and Prometheus get the same metric calls.
-  const observed = daemonMetrics(createStatsd(config.statsd, logger), 'jobrunner');
+  const observed = await observeDaemon(config, createStatsd(config.statsd, logger), 'jobrunner');
   const metrics = observed.metrics;
   const runner = new JobRunner(config, { backend, dispatcher, logger, metrics });
   try {
-    await startDaemonStatus({
-      role: 'jobrunner',
-      config,
+    await observed.serve({
       logger,
-      registry: observed.registry,
       status: () => runner.stats(),
       ready: () => runner.stats().state === 'running',
     });

@@ -1,7 +1,8 @@
 // statsd metrics with the original jobrunner's names (prefix "jobrunner.") made safe: every name
 // segment is limited to [A-Za-z0-9_-], so a host "rdb1001:6380", an FQDN, or a job type with
 // shell or statsd metacharacters cannot break the line format or add hierarchy levels (W28).
-import { StatsD } from 'hot-shots';
+import { createRequire } from 'node:module';
+import type { StatsD as StatsDClient } from 'hot-shots';
 import type { StatsdConfig } from '../config/types.js';
 import type { Logger } from './logger.js';
 
@@ -34,6 +35,8 @@ export const noMetrics: Metrics = {
 
 export function createStatsd(config: StatsdConfig | undefined, logger: Logger): Metrics {
   if (!config) return noMetrics;
+  // Required here, not imported at the top: a daemon without statsd never loads it (start-up cost).
+  const { StatsD } = createRequire(import.meta.url)('hot-shots') as { StatsD: typeof StatsDClient };
   // hot-shots buffers into datagrams of at most 512 bytes and flushes on a timer, so nothing piles
   // up while the daemon is idle (the original's unbounded buffer, W11).
   const client = new StatsD({
