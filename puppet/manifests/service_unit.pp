@@ -47,6 +47,10 @@
 #   `ReadWritePaths=` under `ProtectSystem=strict`.
 # @param ip_address_allow
 #   `IPAddressAllow=` entries; with any, everything else is denied.
+# @param node_flags
+#   Node.js/V8 flags before the script. The default keeps V8's young generation at 1 MB per
+#   semi-space: a daemon's RSS then stays near its live heap (jobrunner at 100,000 queues: about
+#   65 MB instead of 95 MB; README "Scale").
 # @param remove_ipc
 #   `RemoveIPC=yes`: only for a user of this service alone (it removes all of the user's IPC
 #   objects at stop).
@@ -76,6 +80,7 @@ define jobrunner::service_unit (
   ).unique,
   Array[String[1]] $ip_address_allow = getvar('jobrunner::unit_ip_address_allow', []),
   Boolean $remove_ipc = getvar('jobrunner::manage_user', false),
+  Array[Pattern[/\A--[a-z0-9-]+(=[^\s]+)?\z/]] $node_flags = ['--max-semi-space-size=1'],
 ) {
   $unit_file = "${unit_dir}/${title}.service"
 

@@ -279,7 +279,7 @@ describe('files rendered by a real puppet apply', () => {
     }
     const runner = readFileSync(join(dir, 'units/jobrunner.service'), 'utf8');
     expect(runner).toContain(
-      `ExecStart=!${process.execPath} ${CLI.jobrunner} --config-file=${conf()} --user=${user} --group=${group}\n`,
+      `ExecStart=!${process.execPath} --max-semi-space-size=1 ${CLI.jobrunner} --config-file=${conf()} --user=${user} --group=${group}\n`,
     );
     expect(runner).toMatch(/^KillMode=mixed$/m);
     expect(runner).toMatch(/^TimeoutStopSec=95$/m); // drain 60 + kill grace 5 + 30

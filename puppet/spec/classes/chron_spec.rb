@@ -17,7 +17,7 @@ describe 'jobrunner::chron' do
   it { is_expected.to compile.with_all_deps }
 
   it 'runs jobchron with a short stop timeout (it exits within 5 s) and full hardening' do
-    expect(unit).to include("ExecStart=!/usr/bin/node /srv/jr/dist/cli/jobchron.js --config-file=/etc/jobrunner/jobrunner.conf " \
+    expect(unit).to include("ExecStart=!/usr/bin/node --max-semi-space-size=1 /srv/jr/dist/cli/jobchron.js --config-file=/etc/jobrunner/jobrunner.conf " \
                             "--user=jobrunner --group=jobrunner\n")
     expect(unit).to include("TimeoutStopSec=30\n", "SyslogIdentifier=jobchron\n", "NoNewPrivileges=yes\n")
   end

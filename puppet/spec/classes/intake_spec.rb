@@ -14,7 +14,7 @@ describe 'jobrunner::intake' do
   it { is_expected.to compile.with_all_deps }
 
   it 'runs jobrunner-intake with the same config file and full hardening' do
-    expect(unit).to include("ExecStart=!/usr/bin/node /srv/jr/dist/cli/jobrunner-intake.js --config-file=/etc/jobrunner/jobrunner.conf " \
+    expect(unit).to include("ExecStart=!/usr/bin/node --max-semi-space-size=1 /srv/jr/dist/cli/jobrunner-intake.js --config-file=/etc/jobrunner/jobrunner.conf " \
                             "--user=jobrunner --group=jobrunner\n")
     expect(unit).to include("TimeoutStopSec=30\n", "SyslogIdentifier=jobrunner-intake\n", "NoNewPrivileges=yes\n")
   end

@@ -26,7 +26,7 @@ describe 'jobrunner::runner' do
     it 'signals readiness through sd_notify and waits for the bundle' do
       expect(unit).to include("Type=notify\n", "NotifyAccess=all\n",
                               "ConditionPathExists=/srv/jr/dist/cli/jobrunner.js\n")
-      expect(unit).to include("ExecStart=!/usr/bin/node /srv/jr/dist/cli/jobrunner.js --config-file=/etc/jobrunner/jobrunner.conf " \
+      expect(unit).to include("ExecStart=!/usr/bin/node --max-semi-space-size=1 /srv/jr/dist/cli/jobrunner.js --config-file=/etc/jobrunner/jobrunner.conf " \
                               "--user=jobrunner --group=jobrunner\n")
     end
 

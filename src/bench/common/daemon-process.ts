@@ -41,6 +41,9 @@ export class DaemonError extends Error {
 
 const TAIL_LINES = 60;
 
+/** Node flags the systemd units give the daemons (puppet jobrunner::service_unit `node_flags`). */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
+
 /** dist/cli/<name>.js, next to this module's dist/bench/common/ directory. */
 export function daemonScript(name: DaemonName): string {
   return fileURLToPath(new URL(`../../cli/${name}.js`, import.meta.url));
@@ -59,7 +62,7 @@ export class DaemonProcess {
 
   private constructor(options: DaemonOptions) {
     this.name = options.name;
-    const args = [daemonScript(options.name), `--config-file=${options.configFile}`];
+    const args = [...DAEMON_NODE_FLAGS, daemonScript(options.name), `--config-file=${options.configFile}`];
     if (options.verbose) args.push('--verbose');
     this.child = spawn(process.execPath, args, {
       env: options.env ?? process.env,
