@@ -65,7 +65,12 @@ describe('bundled entries', () => {
         const ok =
           spec.startsWith('node:') ||
           /^\.\/chunk-[A-Z0-9]+\.js$/.test(spec) ||
-          EXTERNAL.has(spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
+          EXTERNAL.has(
+            spec
+              .split('/')
+              .slice(0, spec.startsWith('@') ? 2 : 1)
+              .join('/'),
+          );
         expect({ file, spec, ok }).toEqual({ file, spec, ok: true });
       }
     }

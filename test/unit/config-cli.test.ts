@@ -62,6 +62,23 @@ describe('parseDaemonArgs', () => {
     );
   });
 
+  it('takes -h, --verbose=true/false, and does not take the next option as a path', () => {
+    expect(usageErrorOf(['-h']).exitCode).toBe(0);
+    expect(parseDaemonArgs(['--verbose=false', '--check-config=true'], 'jobrunner')).toMatchObject({
+      verbose: false,
+      checkConfig: true,
+    });
+    expect(usageErrorOf(['--config-file', '--verbose']).message).toContain(
+      'Not enough arguments following: config-file',
+    );
+    expect(usageErrorOf(['-x']).message).toContain('Unknown argument: x');
+    expect(usageErrorOf(['--user=www-data']).message).toContain('--user and --group go together');
+    expect(parseDaemonArgs(['--user=jobrunner', '--group=jobrunner'], 'jobchron').runAs).toEqual({
+      user: 'jobrunner',
+      group: 'jobrunner',
+    });
+  });
+
   it('rejects unknown options, stray arguments and repeats', () => {
     expect(usageErrorOf(['--config-file=/x', '--bogus'], 'jobchron').message).toBe(
       "jobchron: Unknown argument: bogus\nRun 'jobchron --help' for usage.",
