@@ -1,10 +1,6 @@
-// Structured JSON logs (one object per line, keys sorted). Every daemon and CLI takes its logger
+// Structured JSON logs (one object per line) through winston. Every daemon and CLI takes its logger
 // from here so fields stay consistent: ts, level, msg, service, plus event-specific fields.
-// Written directly, not through winston: one JSON line per call to one or two streams is all the
-// daemons need, and winston with its formats and streams cost each daemon ~8 MB and ~35 ms of CPU
-// at start (README "Scale"). safe-stable-stringify (what winston used) serializes: sorted keys,
-// "[Circular]" for cycles, BigInt as a string.
-import { configure } from 'safe-stable-stringify';
+import winston from 'winston';
 import { LogFileSink } from './log-file.js';
 import { maskSecrets, maskStrings } from './secret-mask.js';
 
@@ -40,52 +36,41 @@ export interface LoggerOptions {
 
 export { maskSecrets };
 
-const SEVERITY: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
-const stringify = configure({ bigint: true, circularValue: '[Circular]' });
+class WinstonLogger implements DaemonLogger {
+  private fileTransport: winston.transport | null = null;
+  private fileSink: LogFileSink | null = null;
 
-/** What loggers made by child() share with their parent: level, outputs, secrets. */
-interface Sink {
-  level: LogLevel;
-  readonly stream: NodeJS.WritableStream;
-  file: LogFileSink | null;
-  readonly secrets: string[];
-}
-
-class JsonLogger implements DaemonLogger {
   constructor(
-    private readonly sink: Sink,
-    /** Fields of every line (service, and a child's own); a call's fields override them. */
-    private readonly base: LogFields,
+    private readonly inner: winston.Logger,
+    private readonly secrets: string[],
   ) {}
 
   setLogFile(path: string | undefined): void {
-    if (this.sink.file?.path === path) return;
-    this.sink.file?.end();
-    this.sink.file = path === undefined ? null : new LogFileSink(path);
+    if (this.fileSink?.path === path) return;
+    if (this.fileTransport) this.inner.remove(this.fileTransport);
+    this.fileSink?.end();
+    this.fileTransport = null;
+    this.fileSink = null;
+    if (path === undefined) return;
+    this.fileSink = new LogFileSink(path);
+    this.fileTransport = new winston.transports.Stream({ stream: this.fileSink });
+    this.inner.add(this.fileTransport);
   }
 
   reopenLogFile(): void {
-    this.sink.file?.reopen();
+    this.fileSink?.reopen();
   }
 
   private write(level: LogLevel, msg: string, fields?: LogFields): void {
-    if (SEVERITY[level] > SEVERITY[this.sink.level]) return;
-    const line = {
-      ...this.base,
-      ...(fields ? this.mask(fields) : {}),
-      level,
-      msg: maskSecrets(msg, this.sink.secrets),
-      ts: new Date().toISOString(),
-    };
-    const text = `${stringify(line) ?? '{}'}\n`;
-    this.sink.stream.write(text);
-    this.sink.file?.write(text);
+    // One info object, not log(level, msg, meta): winston treats a msg containing "%s" (e.g. a job
+    // type) as a format string and then drops the fields.
+    this.inner.log({ ...(fields ? this.mask(fields) : {}), level, message: maskSecrets(msg, this.secrets) });
   }
 
-  /** Masks before serializing: a JSON-escaped secret would no longer match. */
+  /** Masks before winston serializes: a JSON-escaped secret would no longer match. */
   private mask(fields: LogFields): LogFields {
-    if (this.sink.secrets.length === 0) return fields;
-    return maskStrings(fields, (text) => maskSecrets(text, this.sink.secrets)) as LogFields;
+    if (this.secrets.length === 0) return fields;
+    return maskStrings(fields, (text) => maskSecrets(text, this.secrets)) as LogFields;
   }
 
   error(msg: string, fields?: LogFields): void {
@@ -101,23 +86,35 @@ class JsonLogger implements DaemonLogger {
     this.write('debug', msg, fields);
   }
   child(fields: LogFields): Logger {
-    return new JsonLogger(this.sink, { ...this.base, ...this.mask(fields) });
+    return new WinstonLogger(this.inner.child(this.mask(fields)), this.secrets);
   }
   setLevel(level: LogLevel): void {
-    this.sink.level = level;
+    this.inner.level = level;
   }
   /** Adds secrets learned later (e.g. after a config reload). */
   addSecrets(secrets: readonly string[]): void {
-    for (const s of secrets) if (s && !this.sink.secrets.includes(s)) this.sink.secrets.push(s);
+    for (const s of secrets) if (s && !this.secrets.includes(s)) this.secrets.push(s);
   }
 }
 
 export function createLogger(options: LoggerOptions): DaemonLogger {
-  const sink: Sink = {
+  const stream = options.stream ?? process.stdout;
+  const inner = winston.createLogger({
     level: options.level ?? 'info',
-    stream: options.stream ?? process.stdout,
-    file: null,
-    secrets: [...(options.secrets ?? [])],
-  };
-  return new JsonLogger(sink, { service: options.service });
+    defaultMeta: { service: options.service },
+    format: winston.format.combine(
+      winston.format.timestamp({ alias: 'ts' }),
+      winston.format.errors({ stack: false }),
+      winston.format((info) => {
+        // "message" → "msg" keeps lines short and matches common log pipelines.
+        info.msg = info.message;
+        delete (info as { message?: unknown }).message;
+        delete (info as { timestamp?: unknown }).timestamp;
+        return info;
+      })(),
+      winston.format.json(),
+    ),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+  return new WinstonLogger(inner, [...(options.secrets ?? [])]);
 }

@@ -1,4 +1,4 @@
-// A real JSON logger (the services' own) whose lines are kept for assertions.
+// A real winston JSON logger (the services' own) whose lines are kept for assertions.
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 
