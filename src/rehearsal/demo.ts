@@ -3,14 +3,14 @@
 // farm did: jobs run on the other partition during the outage, recovery time after it, jobs lost
 // or run twice (the ledger). Everything is removed at the end, also on failure or Ctrl-C.
 //
-//   node dist/rehearsal/demo.js [--outage-seconds=30] [--prefix=jrdemo-]
+//   node dist/rehearsal/demo.js [--outage-seconds=30] [--family=jrdemo-]
 import { collectMachineInfo, formatMachineInfo } from '../bench/common/machine-info.js';
 import { RehearsalFarm } from './farm.js';
 
 const arg = (name: string, fallback: string): string =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const outageSeconds = Number(arg('outage-seconds', '30'));
-const prefix = arg('prefix', 'jrdemo-');
+const family = arg('family', 'jrdemo-');
 const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
@@ -28,7 +28,7 @@ async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean>
 async function main(): Promise<number> {
   say(formatMachineInfo(collectMachineInfo()));
   const started = Date.now();
-  const farm = await RehearsalFarm.build({ prefix, log: (line) => say(`[farm] ${line}`) });
+  const farm = await RehearsalFarm.build({ family, log: (line) => say(`[farm] ${line}`) });
   const stop = (): void => {
     void farm.destroy().then(() => process.exit(130));
   };

@@ -3,10 +3,12 @@
 // + Apache on two app servers, two Redis partition hosts, three job-runner hosts reached by ssh,
 // and a deploy host running Wikimedia's scap (unmodified, from a private virtualenv).
 //
-//   const farm = await RehearsalFarm.build({ prefix: 'jr17-' });
-//   try { await farm.scapDeploy('message'); ... } finally { await farm.destroy(); }
+//   const farm = await RehearsalFarm.build({ family: 'jr17-' });
+//   try { await farm.scap(['deploy', '-v', 'message']); ... } finally { await farm.destroy(); }
 //
-// destroy() and sweep() remove every namespace, cable, mount and process even after a failure.
+// Each farm gets its own id (farm.prefix = 'jr17-k3x9-'), so farms of concurrent runs do not
+// collide. destroy() removes every namespace, cable, mount and process even after a failure, and
+// build() first sweeps the family's farms whose owner process is dead (sweep.ts).
 import {
   chmodSync,
   existsSync,
@@ -24,7 +26,7 @@ import { Switch } from './network.js';
 import { APACHE_UNIT, gitHttpUnit, PHP_FPM_UNIT, redisUnit, SSH_UNIT } from './os-units.js';
 import { roleManifest, type RoleData } from './roles.js';
 import { run, type RunResult } from './run.js';
-import { sweep } from './sweep.js';
+import { claimFarmId, releaseFarmId, removeFarm, sweepDeadFarms } from './sweep.js';
 import { fqdn, HOSTS, REDIS_PORT, type HostPlan } from './topology.js';
 
 export const DEFAULT_SCAP_VENV = '/opt/jobrunner-scap';
@@ -34,8 +36,8 @@ export const REPO_DIR = '/srv/deployment/jobrunner/jobrunner';
 export const LEDGER_JOB_TYPE = 'rehearsalLedger';
 
 export interface FarmOptions {
-  /** Prefix of every namespace, interface and directory (`jr17-`). */
-  readonly prefix: string;
+  /** Family of the farm's names (`jr17-`); the farm's own prefix adds an id (`jr17-k3x9-`). */
+  readonly family: string;
   /** Parent of the farm directory; not /tmp, which each host replaces with its own. */
   readonly baseDir?: string;
   /** First three octets of the farm's private subnet. */
@@ -89,7 +91,13 @@ export class RehearsalFarm {
     readonly dir: string,
     readonly network: Switch,
     readonly repo: string,
+    readonly id: string,
   ) {}
+
+  /** Prefix of this farm's namespaces and directory: `<family><id>-`. */
+  get prefix(): string {
+    return `${this.opts.family}${this.id}-`;
+  }
 
   static async build(options: FarmOptions): Promise<RehearsalFarm> {
     const opts = {
@@ -101,10 +109,19 @@ export class RehearsalFarm {
       ...options,
     };
     requireRehearsalTools(opts.scapVenv);
-    await sweep(opts.prefix, opts.baseDir);
-    const dir = mkdtempSync(join(opts.baseDir, `${opts.prefix}farm-`));
+    const swept = await sweepDeadFarms(opts.family, opts.baseDir);
+    if (swept.length > 0) opts.log(`removed leftovers of dead farms ${swept.join(', ')}`);
+    const id = claimFarmId(opts.family, opts.baseDir);
+    const prefix = `${opts.family}${id}-`;
+    let dir: string;
+    try {
+      dir = mkdtempSync(join(opts.baseDir, `${prefix}farm-`));
+    } catch (error) {
+      releaseFarmId(opts.family, id, opts.baseDir);
+      throw error;
+    }
     chmodSync(dir, 0o755);
-    const farm = new RehearsalFarm(opts, dir, new Switch(opts.prefix), resolve('.'));
+    const farm = new RehearsalFarm(opts, dir, new Switch(prefix), resolve('.'), id);
     try {
       await farm.create();
     } catch (error) {
@@ -125,7 +142,8 @@ export class RehearsalFarm {
   }
 
   private async create(): Promise<void> {
-    const { log, prefix, subnet } = this.opts;
+    const { log, subnet } = this.opts;
+    const prefix = this.prefix;
     for (const plan of HOSTS) this.addresses.set(plan.name, `${subnet}.${plan.octet}`);
     const hostsFile = HOSTS.map((h) => `${this.addresses.get(h.name)} ${fqdn(h.name)} ${h.name}\n`).join('');
 
@@ -366,7 +384,8 @@ export class RehearsalFarm {
   /** Kills every host and removes the namespaces, cables and directories. */
   async destroy(): Promise<void> {
     for (const host of this.hosts.values()) host.kill();
-    await sweep(this.opts.prefix, this.opts.baseDir);
+    await removeFarm(this.prefix, this.opts.baseDir);
     rmSync(this.dir, { recursive: true, force: true });
+    releaseFarmId(this.opts.family, this.id, this.opts.baseDir);
   }
 }

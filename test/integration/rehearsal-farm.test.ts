@@ -16,7 +16,7 @@ import { HOSTS } from '../../src/rehearsal/topology.js';
 import { requireFreshBuild } from '../support/fresh-build.js';
 import { until } from '../support/until.js';
 
-const PREFIX = 'jr17-';
+const FAMILY = 'jr17-';
 const RUNNERS = HOSTS.filter((h) => h.role === 'runner').map((h) => h.name);
 let farm: RehearsalFarm;
 const builds: string[] = [];
@@ -81,17 +81,19 @@ beforeAll(async () => {
   requireFreshBuild([join('dist', 'rehearsal', 'units', 'daemon.js'), join('dist', 'cli', 'jobrunner.js')]);
   const started = Date.now();
   farm = await RehearsalFarm.build({
-    prefix: PREFIX,
+    family: FAMILY,
     log: (line) => process.stdout.write(`[rehearsal] ${line}\n`),
   });
   process.stdout.write(`[rehearsal] farm built in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }, 400_000);
 
 afterAll(async () => {
-  if (farm) await farm.destroy();
-  // Nothing with the prefix may be left, whatever happened above.
-  expect(await namespacesWithPrefix(PREFIX)).toEqual([]);
-  expect(readdirSync('/var/tmp').filter((d) => d.startsWith(`${PREFIX}farm-`))).toEqual([]);
+  if (!farm) return;
+  await farm.destroy();
+  // Nothing of this farm may be left, whatever happened above (other farms of the family may be
+  // live: a concurrent suite's).
+  expect(await namespacesWithPrefix(farm.prefix)).toEqual([]);
+  expect(readdirSync('/var/tmp').filter((d) => d.startsWith(farm.prefix))).toEqual([]);
 }, 120_000);
 
 describe('rehearsal farm: Puppet builds the hosts, scap deploys across them', () => {
