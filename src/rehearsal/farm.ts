@@ -34,6 +34,24 @@ export const DEPLOY_USER = 'deploy-service';
 export const REPO_DIR = '/srv/deployment/jobrunner/jobrunner';
 /** The job type the rehearsal pushes: a null job that writes a ledger line (scripts/farm/MwlabJob.php). */
 export const LEDGER_JOB_TYPE = 'rehearsalLedger';
+/** A job that sleeps params.seconds, writing a ledger line when it starts and when it is done. */
+export const SLEEP_JOB_TYPE = 'rehearsalSleep';
+
+/** One ledger line: a job run to its end (or, in the "started" ledger, begun). */
+export interface LedgerEntry {
+  /** "<wiki> <batch> <seq>": the job. */
+  readonly job: string;
+  /** The host whose PHP ran it (an app server, or a runner host running runJobs.php). */
+  readonly host: string;
+  /** When the line was written (ms since the epoch). */
+  readonly at: number;
+}
+
+export interface PushOptions {
+  readonly type?: string;
+  /** Merged into every job's params (e.g. { seconds: 8 } for the sleep type). */
+  readonly params?: Record<string, unknown>;
+}
 
 export interface FarmOptions {
   /** Family of the farm's names (`jr17-`); the farm's own prefix adds an id (`jr17-k3x9-`). */
@@ -167,7 +185,10 @@ export class RehearsalFarm {
 
     log('MediaWiki farm (shared by both app servers)');
     const mw = await buildFarm({ dir: this.farmDir, wikis: this.opts.wikis, redis: 'partitioned:0' });
-    writeFileSync(join(this.farmDir, 'job-types.json'), `${JSON.stringify({ [LEDGER_JOB_TYPE]: 'null' })}\n`);
+    writeFileSync(
+      join(this.farmDir, 'job-types.json'),
+      `${JSON.stringify({ [LEDGER_JOB_TYPE]: 'null', [SLEEP_JOB_TYPE]: 'sleep' })}\n`,
+    );
     mkdirSync(join(this.farmDir, 'logs'), { recursive: true });
     // The app servers' PHP runs as www-data (uid 33 on Debian, in every host's /etc copy).
     await run(['chown', '-R', 'www-data:www-data', this.farmDir]);
@@ -197,12 +218,18 @@ export class RehearsalFarm {
 
     log('puppet apply: deploy host role');
     const deploy = this.host('deploy');
+    const partitions = HOSTS.filter((h) => h.role === 'redis').map(
+      (h) => `${this.addresses.get(h.name)}:${REDIS_PORT}`,
+    );
     const base: Omit<RoleData, 'deployPublicKey'> = {
       addresses: this.addresses,
       secretKey,
       farmDir: this.farmDir,
       repo: this.repo,
       canaryWiki: this.wikis[0] ?? 'wiki1',
+      runJobsCommand: mw
+        .runJobsCommand()
+        .replace(/^env /, `env JOBRUNNER_FARM_REDIS_PARTITIONS=${partitions.join(',')} `),
     };
     await this.applyRole(HOSTS[0] as HostPlan, { ...base, deployPublicKey: '' }, true);
     const home = `/home/${DEPLOY_USER}`;
@@ -355,7 +382,8 @@ export class RehearsalFarm {
   }
 
   /** Pushes `count` ledger jobs to `wiki` through MediaWiki (php on app1, JobQueueRedis). */
-  async pushJobs(wiki: string, count: number, batch: string): Promise<void> {
+  async pushJobs(wiki: string, count: number, batch: string, opts: PushOptions = {}): Promise<void> {
+    if (/\s/.test(batch)) throw new RehearsalError(`batch name ${JSON.stringify(batch)} has whitespace`);
     const partitions = HOSTS.filter((h) => h.role === 'redis').map(
       (h) => `${this.addresses.get(h.name)}:${REDIS_PORT}`,
     );
@@ -367,18 +395,36 @@ export class RehearsalFarm {
         'php',
         join(this.farmDir, 'farm', 'pushJobs.php'),
         `--wiki=${wiki}`,
-        `--type=${LEDGER_JOB_TYPE}`,
+        `--type=${opts.type ?? LEDGER_JOB_TYPE}`,
         `--count=${count}`,
-        `--params=${JSON.stringify({ ledger: 'rehearsal', batch })}`,
+        `--params=${JSON.stringify({ ...opts.params, ledger: 'rehearsal', batch })}`,
       ],
       { user: 'www-data' },
     );
   }
 
-  /** Ledger lines (one per job run): "<wiki> <batch> <seq>". */
+  /** redis-cli on a Redis partition host (its own server); the reply as text (--raw). */
+  async redisCli(host: string, args: readonly string[]): Promise<string> {
+    const result = await this.host(host).exec(['redis-cli', '-p', String(REDIS_PORT), '--raw', ...args]);
+    return result.stdout.trim();
+  }
+
+  /** The jobs run, one "<wiki> <batch> <seq>" per run (a job run twice is there twice). */
   ledger(): string[] {
-    const file = join(this.farmDir, 'logs', 'ledger-rehearsal.log');
-    return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+    return this.ledgerEntries().map((e) => e.job);
+  }
+
+  /** The ledger's lines: runs to the end, or (`started`) sleep jobs begun. */
+  ledgerEntries(which: 'done' | 'started' = 'done'): LedgerEntry[] {
+    const file = join(this.farmDir, 'logs', `ledger-rehearsal${which === 'started' ? '-started' : ''}.log`);
+    if (!existsSync(file)) return [];
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [wiki, batch, seq, host, at] = line.split(' ');
+        return { job: `${wiki} ${batch} ${seq}`, host: host ?? '', at: Number(at) * 1000 };
+      });
   }
 
   /** Kills every host and removes the namespaces, cables and directories. */
