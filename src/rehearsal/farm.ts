@@ -227,9 +227,12 @@ export class RehearsalFarm {
       farmDir: this.farmDir,
       repo: this.repo,
       canaryWiki: this.wikis[0] ?? 'wiki1',
+      // The farm's command, with the partitions, and without its opcache file cache: that lives in
+      // the machine's /tmp, and each host has its own.
       runJobsCommand: mw
         .runJobsCommand()
-        .replace(/^env /, `env JOBRUNNER_FARM_REDIS_PARTITIONS=${partitions.join(',')} `),
+        .replace(/^env /, `env JOBRUNNER_FARM_REDIS_PARTITIONS=${partitions.join(',')} `)
+        .replace(/ -d opcache\.\S+/g, ''),
     };
     await this.applyRole(HOSTS[0] as HostPlan, { ...base, deployPublicKey: '' }, true);
     const home = `/home/${DEPLOY_USER}`;
@@ -429,9 +432,14 @@ export class RehearsalFarm {
 
   /** Kills every host and removes the namespaces, cables and directories. */
   async destroy(): Promise<void> {
+    const started = Date.now();
     for (const host of this.hosts.values()) host.kill();
-    await removeFarm(this.prefix, this.opts.baseDir);
+    const removed = await removeFarm(this.prefix, this.opts.baseDir);
+    const killedAt = Date.now();
     rmSync(this.dir, { recursive: true, force: true });
     releaseFarmId(this.opts.family, this.id, this.opts.baseDir);
+    this.opts.log(
+      `farm ${this.id} removed: ${removed.namespaces.length} namespaces in ${((killedAt - started) / 1000).toFixed(1)} s, files in ${((Date.now() - killedAt) / 1000).toFixed(1)} s`,
+    );
   }
 }

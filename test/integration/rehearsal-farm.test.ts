@@ -107,6 +107,13 @@ function pushWhile(everyMs: number, perWiki: number): { stop: () => Promise<numb
         await farm.pushJobs(wiki, perWiki, `p${pushed + count}-${round}`);
         count += perWiki;
       }
+      // And one longer job per round, so that restarts find dispatches in flight to drain.
+      const wiki = farm.wikis[round % farm.wikis.length] ?? '';
+      await farm.pushJobs(wiki, 1, `s${pushed + count}-${round}`, {
+        type: SLEEP_JOB_TYPE,
+        params: { seconds: 2 },
+      });
+      count += 1;
       await new Promise((r) => setTimeout(r, everyMs));
     }
   })();
@@ -140,12 +147,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!farm) return;
+  // Removal takes seconds on a quiet machine; the bound is for a loaded one.
   await farm.destroy();
   // Nothing of this farm may be left, whatever happened above (other farms of the family may be
   // live: a concurrent suite's).
   expect(await namespacesWithPrefix(farm.prefix)).toEqual([]);
   expect(readdirSync('/var/tmp').filter((d) => d.startsWith(farm.prefix))).toEqual([]);
-}, 120_000);
+}, 300_000);
 
 describe('rehearsal farm: Puppet builds the hosts, scap deploys across them', () => {
   it(
