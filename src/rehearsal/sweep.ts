@@ -4,7 +4,16 @@
 // of the process that built it) is written before anything else of the farm exists and removed
 // last, so a sweep removes only farms whose owner is dead (a crashed or killed run), never a live
 // one.
-import { linkSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { run } from './run.js';
 
@@ -68,6 +77,23 @@ export function ownerAlive(family: string, id: string, baseDir: string): boolean
   return started !== undefined && startTime(Number(pid)) === started;
 }
 
+/**
+ * Processes whose network namespace is one of `inodes` ("net:[N]"): one pass over /proc for all
+ * of a farm's namespaces (what `ip netns pids` does for one, a process per namespace per round).
+ */
+function processesIn(inodes: ReadonlySet<string>): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (inodes.has(readlinkSync(`/proc/${entry}/ns/net`))) pids.push(Number(entry));
+    } catch {
+      // Exited meanwhile, or a kernel thread.
+    }
+  }
+  return pids;
+}
+
 export async function namespacesWithPrefix(prefix: string): Promise<string[]> {
   const list = await run(['ip', 'netns', 'list']);
   return list.stdout
@@ -87,22 +113,24 @@ export async function removeFarm(
   if (!/^[a-z0-9]+-[a-z0-9]{4}-$/.test(prefix))
     throw new Error(`refusing to remove farm ${JSON.stringify(prefix)}`);
   const namespaces = await namespacesWithPrefix(prefix);
-  for (let round = 0; round < 50; round++) {
-    let left = 0;
-    for (const ns of namespaces) {
-      const pids = (await run(['ip', 'netns', 'pids', ns], { check: false })).stdout
-        .split(/\s+/)
-        .filter(Boolean);
-      for (const pid of pids) {
-        left++;
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
+  const inodes = new Set<string>();
+  for (const ns of namespaces) {
+    try {
+      inodes.add(`net:[${statSync(`/run/netns/${ns}`).ino}]`);
+    } catch {
+      // Listed but already being deleted.
+    }
+  }
+  for (let round = 0; round < 100 && inodes.size > 0; round++) {
+    const pids = processesIn(inodes);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
       }
     }
-    if (left === 0) break;
     await sleep(100);
   }
   for (const ns of namespaces) await run(['ip', 'netns', 'del', ns], { check: false });
