@@ -8,9 +8,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export interface HostsFigures {
   readonly hosts: number;
-  /** Single jobs on an idle farm: push command started → the job ran (ms), sorted. */
+  /** Single jobs on an idle farm: MediaWiki's push returned → the job ran (ms), sorted. */
   readonly pickupMs: readonly number[];
-  /** How long those push commands themselves took (MediaWiki's PHP on app1), sorted. */
+  /** How long the push commands took as a whole (pushJobs.php on app1), sorted. */
   readonly pushMs: readonly number[];
   /** A backlog: jobs per second from the first job run to the last. */
   readonly jobsPerSecond: number;
@@ -55,11 +55,11 @@ export async function measure(
   for (let i = 0; i < opts.singles; i++) {
     const batch = `${tag}-single${i}`;
     const start = Date.now();
-    await farm.pushJobs(farm.wikis[i % farm.wikis.length] ?? '', 1, batch);
+    const pushedAt = await farm.pushJobs(farm.wikis[i % farm.wikis.length] ?? '', 1, batch);
     pushMs.push(Date.now() - start);
     await waitForJobs(farm, batch, 1, 60_000);
     const ran = farm.ledgerEntries().find((e) => e.job.split(' ')[1] === batch);
-    pickupMs.push(Math.round((ran?.at ?? NaN) - start));
+    pickupMs.push(Math.round((ran?.at ?? NaN) - pushedAt));
   }
   pickupMs.sort((a, b) => a - b);
   pushMs.sort((a, b) => a - b);
@@ -80,6 +80,6 @@ export async function measure(
 export function formatFigures(f: HostsFigures): string {
   return (
     `${f.hosts} runner host(s): push → run p50 ${quantile(f.pickupMs, 0.5)} ms, p90 ${quantile(f.pickupMs, 0.9)} ms ` +
-    `(${f.pickupMs.length} single jobs; the push command itself p50 ${quantile(f.pushMs, 0.5)} ms); backlog of ${f.backlog} jobs of ${f.jobMs} ms: ${f.jobsPerSecond.toFixed(1)} jobs/s`
+    `(${f.pickupMs.length} single jobs; pushJobs.php itself p50 ${quantile(f.pushMs, 0.5)} ms); backlog of ${f.backlog} jobs of ${f.jobMs} ms: ${f.jobsPerSecond.toFixed(1)} jobs/s`
   );
 }

@@ -384,13 +384,16 @@ export class RehearsalFarm {
     );
   }
 
-  /** Pushes `count` ledger jobs to `wiki` through MediaWiki (php on app1, JobQueueRedis). */
-  async pushJobs(wiki: string, count: number, batch: string, opts: PushOptions = {}): Promise<void> {
+  /**
+   * Pushes `count` ledger jobs to `wiki` through MediaWiki (php on app1, JobQueueRedis); resolves
+   * to when MediaWiki's last push returned (ms since the epoch).
+   */
+  async pushJobs(wiki: string, count: number, batch: string, opts: PushOptions = {}): Promise<number> {
     if (/\s/.test(batch)) throw new RehearsalError(`batch name ${JSON.stringify(batch)} has whitespace`);
     const partitions = HOSTS.filter((h) => h.role === 'redis').map(
       (h) => `${this.addresses.get(h.name)}:${REDIS_PORT}`,
     );
-    await this.host('app1').exec(
+    const result = await this.host('app1').exec(
       [
         'env',
         `MW_CONFIG_FILE=${join(this.farmDir, 'FarmSettings.php')}`,
@@ -404,6 +407,11 @@ export class RehearsalFarm {
       ],
       { user: 'www-data' },
     );
+    const report = /\{"pushed".*\}/.exec(result.stdout)?.[0];
+    const pushedAt = report ? (JSON.parse(report) as { pushedAt?: unknown }).pushedAt : undefined;
+    if (typeof pushedAt !== 'number')
+      throw new RehearsalError(`pushJobs.php on app1 printed no push report: ${result.stdout.slice(-500)}`);
+    return pushedAt * 1000;
   }
 
   /** redis-cli on a Redis partition host (its own server); the reply as text (--raw). */
