@@ -1,12 +1,14 @@
 // The multi-host rehearsal (issue 17): eight hosts as namespaces of this machine, built by
 // `puppet apply` of the module's roles, the code deployed by Wikimedia's real scap from the deploy
 // host over ssh (canary first), while MediaWiki pushes jobs that the three runner hosts run
-// through Special:RunJobs on two php-fpm + Apache app servers. Every job writes a ledger line, so
-// "nothing lost, nothing run twice" is counted, not assumed.
+// (through Special:RunJobs on two php-fpm + Apache app servers, or runJobs.php on runner3). Every
+// job writes a ledger line with the host that ran it, so "nothing lost, nothing run twice" is
+// counted, not assumed. Then a runner host's and the chron lease holder's cables are pulled.
 //
 // Needs root, openssh-server, php8.2-fpm, apache2, puppet and scap in /opt/jobrunner-scap
-// (scripts/setup.sh); fails naming what is missing. Every namespace, cable, mount and process is
-// removed in afterAll, and a sweep by prefix removes leftovers of an earlier crashed run first.
+// (scripts/setup.sh); fails naming what is missing. Every namespace, cable, mount and process of
+// this farm is removed in afterAll; farms of dead runs are swept before the build, live ones
+// (a concurrent suite's) are left alone.
 import { existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
