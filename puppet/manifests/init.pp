@@ -142,6 +142,11 @@
 #   Whether jobchron runs (active datacenter).
 # @param chron_enable
 #   Whether jobchron starts at boot (active datacenter).
+# @param chron_masked
+#   Mask jobchron on a host that must never run it (a runner-only host where jobchron runs on a
+#   few other hosts). `chron_ensure => 'stopped'` alone does not keep it down: a deploy restarts
+#   every unit named in scap's `service_name` (`service jobchron restart` starts a stopped unit);
+#   scap (`require_valid_service`), `restart-services.mjs` and a reboot skip a masked one.
 # @param manage_services
 #   Manage the service state. When false only the files are written (images, containers).
 # @param validate_config
@@ -216,6 +221,7 @@ class jobrunner (
   Boolean $runner_enable = true,
   Jobrunner::Serviceensure $chron_ensure = 'running',
   Boolean $chron_enable = true,
+  Boolean $chron_masked = false,
   Boolean $manage_services = true,
   Boolean $validate_config = true,
   Boolean $manage_deploy_checks = true,
@@ -289,7 +295,7 @@ class jobrunner (
     service_user   => $service_user,
     service_group  => $service_group,
     enable         => $chron_enable,
-    masked         => $passive,
+    masked         => $passive or $chron_masked,
     manage_service => $manage_services,
     unit_dir       => $unit_dir,
   }

@@ -9,8 +9,9 @@
  *   sleep  sleeps params['seconds'] (float) in short slices, so SIGTERM ends it promptly, then succeeds
  *
  * With params['ledger'] = NAME ([a-z0-9-], at most 40) a job that succeeds appends one line
- * "<wiki> <batch> <seq>" to <farm>/logs/ledger-NAME.log, so a test can prove each job ran exactly
- * once (the multi-host rehearsal).
+ * "<wiki> <batch> <seq> <host> <unix time>" to <farm>/logs/ledger-NAME.log, so a test can prove
+ * each job ran at least / exactly once and see where and when (the multi-host rehearsal); a sleep
+ * job also appends the same line to ledger-NAME-started.log before it sleeps.
  */
 class MwlabJob extends Job {
 	/** @var string */
@@ -29,6 +30,7 @@ class MwlabJob extends Job {
 			case 'throw':
 				throw new RuntimeException( "{$this->command}: deliberate exception" );
 			case 'sleep':
+				$this->append( 'started' );
 				$this->sleepFor( (float)( $this->params['seconds'] ?? 1 ) );
 				return $this->record();
 			default:
@@ -40,13 +42,20 @@ class MwlabJob extends Job {
 	}
 
 	private function record(): bool {
+		return $this->append( '' );
+	}
+
+	/** Appends this job's ledger line to ledger-NAME[-SUFFIX].log; true without a ledger. */
+	private function append( string $suffix ): bool {
 		$ledger = $this->params['ledger'] ?? null;
 		if ( !is_string( $ledger ) || !preg_match( '/^[a-z0-9-]{1,40}$/', $ledger ) ) {
 			return true;
 		}
-		$line = sprintf( "%s %s %s\n", WikiMap::getCurrentWikiId(),
-			(string)( $this->params['batch'] ?? '-' ), (string)( $this->params['seq'] ?? '-' ) );
-		return file_put_contents( "{$GLOBALS['mwfarmDir']}/logs/ledger-$ledger.log", $line, FILE_APPEND | LOCK_EX ) !== false;
+		$line = sprintf( "%s %s %s %s %.3f\n", WikiMap::getCurrentWikiId(),
+			(string)( $this->params['batch'] ?? '-' ), (string)( $this->params['seq'] ?? '-' ),
+			gethostname(), microtime( true ) );
+		$file = "{$GLOBALS['mwfarmDir']}/logs/ledger-$ledger" . ( $suffix === '' ? '' : "-$suffix" ) . '.log';
+		return file_put_contents( $file, $line, FILE_APPEND | LOCK_EX ) !== false;
 	}
 
 	private function sleepFor( float $seconds ): void {

@@ -29,7 +29,11 @@
  *        error: a fixed text with the request ID; the details go to MediaWiki's exception log only.
  *
  * Settings (LocalSettings.php):
- *   $wgRunSingleJobSecretKey      null (default): $wgSecretKey, the key EventBus signs with.
+ *   $wgRunSingleJobSecretKey      null (default): the key in the file named by the environment
+ *                                 variable JOBRUNNER_EVENT_SECRET_FILE (what Puppet's
+ *                                 jobrunner::appserver writes and passes to the php-fpm pool), else
+ *                                 $wgSecretKey, the key EventBus signs with. A secret file that is
+ *                                 named but unreadable or empty is an error (500), never a fallback.
  *   $wgRunSingleJobAllowUnsigned  false (default). true: events WITHOUT mediawiki_signature run too
  *                                 (WMF's behaviour; then only network access control protects
  *                                 this endpoint). A signature that is present is always checked.
@@ -71,15 +75,32 @@ function mwRunSingleJobDecodeParams( $value ) {
 	return $value;
 }
 
+/** The key events are signed with (see "Settings" above). */
+function mwRunSingleJobSecretKey(): ?string {
+	$key = $GLOBALS['wgRunSingleJobSecretKey'] ?? null;
+	if ( is_string( $key ) && $key !== '' ) {
+		return $key;
+	}
+	$file = getenv( 'JOBRUNNER_EVENT_SECRET_FILE' );
+	if ( is_string( $file ) && $file !== '' ) {
+		$text = is_readable( $file ) ? file_get_contents( $file ) : false;
+		$key = $text === false ? '' : trim( $text );
+		if ( $key === '' ) {
+			// Falling back to another key would let a broken deploy run with an unexpected secret.
+			throw new RuntimeException( "JOBRUNNER_EVENT_SECRET_FILE $file is unreadable or empty" );
+		}
+		return $key;
+	}
+	$key = $GLOBALS['wgSecretKey'] ?? null;
+	return is_string( $key ) ? $key : null;
+}
+
 /**
  * Null when the event may run, else the 403 text: the signature is checked whenever present,
  * and required unless $wgRunSingleJobAllowUnsigned.
  */
 function mwRunSingleJobSignatureProblem( array $event ): ?string {
-	$key = $GLOBALS['wgRunSingleJobSecretKey'] ?? null;
-	if ( !is_string( $key ) || $key === '' ) {
-		$key = $GLOBALS['wgSecretKey'] ?? null;
-	}
+	$key = mwRunSingleJobSecretKey();
 	if ( !isset( $event['mediawiki_signature'] ) ) {
 		return ( $GLOBALS['wgRunSingleJobAllowUnsigned'] ?? false ) === true
 			? null

@@ -71,7 +71,8 @@ class MwfarmPushJobs extends Maintenance {
 			$group->push( $jobs );
 			$pushed += count( $jobs );
 		}
-		$this->output( json_encode( [ 'pushed' => $pushed ] ) . "\n" );
+		// pushedAt: when the last push returned (UNIX s), for pickup latency measurements.
+		$this->output( json_encode( [ 'pushed' => $pushed, 'pushedAt' => microtime( true ) ] ) . "\n" );
 	}
 
 	private function intOption( string $name, int $default, int $min ): int {

@@ -2,15 +2,19 @@
 // pulls a Redis partition host's cable for 30 s while MediaWiki keeps pushing, and prints what the
 // farm did: jobs run on the other partition during the outage, recovery time after it, jobs lost
 // or run twice (the ledger). Everything is removed at the end, also on failure or Ctrl-C.
+// With --compare-hosts it measures pickup latency and throughput with three runner hosts and with
+// one instead (compare-hosts.ts).
 //
-//   node dist/rehearsal/demo.js [--outage-seconds=30] [--prefix=jrdemo-]
+//   node dist/rehearsal/demo.js [--outage-seconds=30] [--family=jrdemo-]
+//   node dist/rehearsal/demo.js --compare-hosts [--singles=30] [--per-wiki=150] [--job-ms=50]
 import { collectMachineInfo, formatMachineInfo } from '../bench/common/machine-info.js';
+import { formatFigures, measure } from './compare-hosts.js';
 import { RehearsalFarm } from './farm.js';
 
 const arg = (name: string, fallback: string): string =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const outageSeconds = Number(arg('outage-seconds', '30'));
-const prefix = arg('prefix', 'jrdemo-');
+const family = arg('family', 'jrdemo-');
 const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
@@ -28,7 +32,7 @@ async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean>
 async function main(): Promise<number> {
   say(formatMachineInfo(collectMachineInfo()));
   const started = Date.now();
-  const farm = await RehearsalFarm.build({ prefix, log: (line) => say(`[farm] ${line}`) });
+  const farm = await RehearsalFarm.build({ family, log: (line) => say(`[farm] ${line}`) });
   const stop = (): void => {
     void farm.destroy().then(() => process.exit(130));
   };
@@ -41,6 +45,15 @@ async function main(): Promise<number> {
     const deploy = await farm.scap(['deploy', '-v', 'demo: first deploy']);
     if (deploy.code !== 0) throw new Error(`scap deploy failed:\n${deploy.stdout.slice(-4000)}`);
     say(`scap deploy to 3 runner hosts (canary first): ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    if (process.argv.includes('--compare-hosts')) {
+      const opts = {
+        singles: Number(arg('singles', '30')),
+        perWiki: Number(arg('per-wiki', '150')),
+        jobMs: Number(arg('job-ms', '50')),
+      };
+      for (const hosts of [3, 1]) say(formatFigures(await measure(farm, hosts, opts)));
+      return 0;
+    }
 
     // Wikis alternate between the partitions (FarmSettings.php): even index on redis1, odd on redis2.
     const onRedis1 = farm.wikis.filter((_, i) => i % 2 === 0);

@@ -3,10 +3,12 @@
 // + Apache on two app servers, two Redis partition hosts, three job-runner hosts reached by ssh,
 // and a deploy host running Wikimedia's scap (unmodified, from a private virtualenv).
 //
-//   const farm = await RehearsalFarm.build({ prefix: 'jr17-' });
-//   try { await farm.scapDeploy('message'); ... } finally { await farm.destroy(); }
+//   const farm = await RehearsalFarm.build({ family: 'jr17-' });
+//   try { await farm.scap(['deploy', '-v', 'message']); ... } finally { await farm.destroy(); }
 //
-// destroy() and sweep() remove every namespace, cable, mount and process even after a failure.
+// Each farm gets its own id (farm.prefix = 'jr17-k3x9-'), so farms of concurrent runs do not
+// collide. destroy() removes every namespace, cable, mount and process even after a failure, and
+// build() first sweeps the family's farms whose owner process is dead (sweep.ts).
 import {
   chmodSync,
   existsSync,
@@ -24,7 +26,7 @@ import { Switch } from './network.js';
 import { APACHE_UNIT, gitHttpUnit, PHP_FPM_UNIT, redisUnit, SSH_UNIT } from './os-units.js';
 import { roleManifest, type RoleData } from './roles.js';
 import { run, type RunResult } from './run.js';
-import { sweep } from './sweep.js';
+import { claimFarmId, releaseFarmId, removeFarm, sweepDeadFarms } from './sweep.js';
 import { fqdn, HOSTS, REDIS_PORT, type HostPlan } from './topology.js';
 
 export const DEFAULT_SCAP_VENV = '/opt/jobrunner-scap';
@@ -32,10 +34,28 @@ export const DEPLOY_USER = 'deploy-service';
 export const REPO_DIR = '/srv/deployment/jobrunner/jobrunner';
 /** The job type the rehearsal pushes: a null job that writes a ledger line (scripts/farm/MwlabJob.php). */
 export const LEDGER_JOB_TYPE = 'rehearsalLedger';
+/** A job that sleeps params.seconds, writing a ledger line when it starts and when it is done. */
+export const SLEEP_JOB_TYPE = 'rehearsalSleep';
+
+/** One ledger line: a job run to its end (or, in the "started" ledger, begun). */
+export interface LedgerEntry {
+  /** "<wiki> <batch> <seq>": the job. */
+  readonly job: string;
+  /** The host whose PHP ran it (an app server, or a runner host running runJobs.php). */
+  readonly host: string;
+  /** When the line was written (ms since the epoch). */
+  readonly at: number;
+}
+
+export interface PushOptions {
+  readonly type?: string;
+  /** Merged into every job's params (e.g. { seconds: 8 } for the sleep type). */
+  readonly params?: Record<string, unknown>;
+}
 
 export interface FarmOptions {
-  /** Prefix of every namespace, interface and directory (`jr17-`). */
-  readonly prefix: string;
+  /** Family of the farm's names (`jr17-`); the farm's own prefix adds an id (`jr17-k3x9-`). */
+  readonly family: string;
   /** Parent of the farm directory; not /tmp, which each host replaces with its own. */
   readonly baseDir?: string;
   /** First three octets of the farm's private subnet. */
@@ -89,7 +109,13 @@ export class RehearsalFarm {
     readonly dir: string,
     readonly network: Switch,
     readonly repo: string,
+    readonly id: string,
   ) {}
+
+  /** Prefix of this farm's namespaces and directory: `<family><id>-`. */
+  get prefix(): string {
+    return `${this.opts.family}${this.id}-`;
+  }
 
   static async build(options: FarmOptions): Promise<RehearsalFarm> {
     const opts = {
@@ -101,10 +127,19 @@ export class RehearsalFarm {
       ...options,
     };
     requireRehearsalTools(opts.scapVenv);
-    await sweep(opts.prefix, opts.baseDir);
-    const dir = mkdtempSync(join(opts.baseDir, `${opts.prefix}farm-`));
+    const swept = await sweepDeadFarms(opts.family, opts.baseDir);
+    if (swept.length > 0) opts.log(`removed leftovers of dead farms ${swept.join(', ')}`);
+    const id = claimFarmId(opts.family, opts.baseDir);
+    const prefix = `${opts.family}${id}-`;
+    let dir: string;
+    try {
+      dir = mkdtempSync(join(opts.baseDir, `${prefix}farm-`));
+    } catch (error) {
+      releaseFarmId(opts.family, id, opts.baseDir);
+      throw error;
+    }
     chmodSync(dir, 0o755);
-    const farm = new RehearsalFarm(opts, dir, new Switch(opts.prefix), resolve('.'));
+    const farm = new RehearsalFarm(opts, dir, new Switch(prefix), resolve('.'), id);
     try {
       await farm.create();
     } catch (error) {
@@ -125,7 +160,8 @@ export class RehearsalFarm {
   }
 
   private async create(): Promise<void> {
-    const { log, prefix, subnet } = this.opts;
+    const { log, subnet } = this.opts;
+    const prefix = this.prefix;
     for (const plan of HOSTS) this.addresses.set(plan.name, `${subnet}.${plan.octet}`);
     const hostsFile = HOSTS.map((h) => `${this.addresses.get(h.name)} ${fqdn(h.name)} ${h.name}\n`).join('');
 
@@ -149,7 +185,10 @@ export class RehearsalFarm {
 
     log('MediaWiki farm (shared by both app servers)');
     const mw = await buildFarm({ dir: this.farmDir, wikis: this.opts.wikis, redis: 'partitioned:0' });
-    writeFileSync(join(this.farmDir, 'job-types.json'), `${JSON.stringify({ [LEDGER_JOB_TYPE]: 'null' })}\n`);
+    writeFileSync(
+      join(this.farmDir, 'job-types.json'),
+      `${JSON.stringify({ [LEDGER_JOB_TYPE]: 'null', [SLEEP_JOB_TYPE]: 'sleep' })}\n`,
+    );
     mkdirSync(join(this.farmDir, 'logs'), { recursive: true });
     // The app servers' PHP runs as www-data (uid 33 on Debian, in every host's /etc copy).
     await run(['chown', '-R', 'www-data:www-data', this.farmDir]);
@@ -179,12 +218,21 @@ export class RehearsalFarm {
 
     log('puppet apply: deploy host role');
     const deploy = this.host('deploy');
+    const partitions = HOSTS.filter((h) => h.role === 'redis').map(
+      (h) => `${this.addresses.get(h.name)}:${REDIS_PORT}`,
+    );
     const base: Omit<RoleData, 'deployPublicKey'> = {
       addresses: this.addresses,
       secretKey,
       farmDir: this.farmDir,
       repo: this.repo,
       canaryWiki: this.wikis[0] ?? 'wiki1',
+      // The farm's command, with the partitions, and without its opcache file cache: that lives in
+      // the machine's /tmp, and each host has its own.
+      runJobsCommand: mw
+        .runJobsCommand()
+        .replace(/^env /, `env JOBRUNNER_FARM_REDIS_PARTITIONS=${partitions.join(',')} `)
+        .replace(/ -d opcache\.\S+/g, ''),
     };
     await this.applyRole(HOSTS[0] as HostPlan, { ...base, deployPublicKey: '' }, true);
     const home = `/home/${DEPLOY_USER}`;
@@ -336,12 +384,16 @@ export class RehearsalFarm {
     );
   }
 
-  /** Pushes `count` ledger jobs to `wiki` through MediaWiki (php on app1, JobQueueRedis). */
-  async pushJobs(wiki: string, count: number, batch: string): Promise<void> {
+  /**
+   * Pushes `count` ledger jobs to `wiki` through MediaWiki (php on app1, JobQueueRedis); resolves
+   * to when MediaWiki's last push returned (ms since the epoch).
+   */
+  async pushJobs(wiki: string, count: number, batch: string, opts: PushOptions = {}): Promise<number> {
+    if (/\s/.test(batch)) throw new RehearsalError(`batch name ${JSON.stringify(batch)} has whitespace`);
     const partitions = HOSTS.filter((h) => h.role === 'redis').map(
       (h) => `${this.addresses.get(h.name)}:${REDIS_PORT}`,
     );
-    await this.host('app1').exec(
+    const result = await this.host('app1').exec(
       [
         'env',
         `MW_CONFIG_FILE=${join(this.farmDir, 'FarmSettings.php')}`,
@@ -349,24 +401,53 @@ export class RehearsalFarm {
         'php',
         join(this.farmDir, 'farm', 'pushJobs.php'),
         `--wiki=${wiki}`,
-        `--type=${LEDGER_JOB_TYPE}`,
+        `--type=${opts.type ?? LEDGER_JOB_TYPE}`,
         `--count=${count}`,
-        `--params=${JSON.stringify({ ledger: 'rehearsal', batch })}`,
+        `--params=${JSON.stringify({ ...opts.params, ledger: 'rehearsal', batch })}`,
       ],
       { user: 'www-data' },
     );
+    const report = /\{"pushed".*\}/.exec(result.stdout)?.[0];
+    const pushedAt = report ? (JSON.parse(report) as { pushedAt?: unknown }).pushedAt : undefined;
+    if (typeof pushedAt !== 'number')
+      throw new RehearsalError(`pushJobs.php on app1 printed no push report: ${result.stdout.slice(-500)}`);
+    return pushedAt * 1000;
   }
 
-  /** Ledger lines (one per job run): "<wiki> <batch> <seq>". */
+  /** redis-cli on a Redis partition host (its own server); the reply as text (--raw). */
+  async redisCli(host: string, args: readonly string[]): Promise<string> {
+    const result = await this.host(host).exec(['redis-cli', '-p', String(REDIS_PORT), '--raw', ...args]);
+    return result.stdout.trim();
+  }
+
+  /** The jobs run, one "<wiki> <batch> <seq>" per run (a job run twice is there twice). */
   ledger(): string[] {
-    const file = join(this.farmDir, 'logs', 'ledger-rehearsal.log');
-    return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+    return this.ledgerEntries().map((e) => e.job);
+  }
+
+  /** The ledger's lines: runs to the end, or (`started`) sleep jobs begun. */
+  ledgerEntries(which: 'done' | 'started' = 'done'): LedgerEntry[] {
+    const file = join(this.farmDir, 'logs', `ledger-rehearsal${which === 'started' ? '-started' : ''}.log`);
+    if (!existsSync(file)) return [];
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [wiki, batch, seq, host, at] = line.split(' ');
+        return { job: `${wiki} ${batch} ${seq}`, host: host ?? '', at: Number(at) * 1000 };
+      });
   }
 
   /** Kills every host and removes the namespaces, cables and directories. */
   async destroy(): Promise<void> {
+    const started = Date.now();
     for (const host of this.hosts.values()) host.kill();
-    await sweep(this.opts.prefix, this.opts.baseDir);
+    const removed = await removeFarm(this.prefix, this.opts.baseDir);
+    const killedAt = Date.now();
     rmSync(this.dir, { recursive: true, force: true });
+    releaseFarmId(this.opts.family, this.id, this.opts.baseDir);
+    this.opts.log(
+      `farm ${this.id} removed: ${removed.namespaces.length} namespaces in ${((killedAt - started) / 1000).toFixed(1)} s, files in ${((Date.now() - killedAt) / 1000).toFixed(1)} s`,
+    );
   }
 }

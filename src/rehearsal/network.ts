@@ -17,9 +17,9 @@ export class Switch {
     await run(['ip', '-n', this.ns, 'link', 'set', 'br0', 'up']);
   }
 
-  /** The switch-side end of a host's cable. */
+  /** The switch-side end of a host's cable (inside the farm's own switch namespace, so plain). */
   port(host: string): string {
-    const name = `${this.prefix}${host}`;
+    const name = host;
     if (name.length > 15) throw new Error(`interface name ${name} is longer than 15 characters`);
     return name;
   }

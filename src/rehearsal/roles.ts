@@ -15,7 +15,17 @@ export interface RoleData {
   /** The checkout, for the endpoint files (as a config repo would provide them). */
   readonly repo: string;
   readonly canaryWiki: string;
+  /** runJobs.php as a dispatcher command, for runner hosts that run MediaWiki themselves. */
+  readonly runJobsCommand: string;
 }
+
+/** Seconds before jobchron puts back a claim whose runner went away (limits.claimTTL). */
+export const CLAIM_TTL_SECONDS = 15;
+/** jobchron's partition lease (chron.leaseTtlMs) and round interval (chron.intervalMs). */
+export const LEASE_TTL_MS = 5000;
+export const CHRON_INTERVAL_MS = 500;
+/** runner.drainTimeoutSeconds on the runner hosts (Puppet drain_timeout_seconds). */
+export const DRAIN_TIMEOUT_SECONDS = 30;
 
 const q = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const list = (items: readonly string[]): string => `[${items.map(q).join(', ')}]`;
@@ -77,8 +87,20 @@ function runnerRole(host: HostPlan, data: RoleData): string {
   const partitions = HOSTS.filter((h) => h.role === 'redis').map(
     (h) => `${data.addresses.get(h.name)}:${REDIS_PORT}`,
   );
-  const app = data.addresses.get(host.appServer ?? 'app1');
   const chron = host.chron ? 'running' : 'stopped';
+  // Runner hosts with an app server dispatch to it through Special:RunJobs: MediaWiki holds the
+  // claims there. One without runs runJobs.php itself, as the original's job runner hosts did
+  // (MediaWiki installed on them, as www-data): its claims are its own, and are stranded when its
+  // link goes down.
+  const dispatch =
+    host.appServer === undefined
+      ? `dispatch_kind         => 'command',
+  dispatcher            => ${q(data.runJobsCommand)},
+  service_user          => 'www-data',
+  service_group         => 'www-data',
+  manage_user           => false,`
+      : `dispatch_kind         => 'special-runjobs',
+  dispatch_base_urls    => { '*' => ${q(`http://${data.addresses.get(host.appServer)}:${APP_PORT}/index.php?wiki=%(db)u`)} },`;
   return `${scapCfg(data)}
 class { 'jobrunner::scap_target':
   deploy_user_home => '/home/deploy-service',
@@ -86,17 +108,19 @@ class { 'jobrunner::scap_target':
 }
 class { 'jobrunner':
   redis_queues          => ${list(partitions)},
-  dispatch_kind         => 'special-runjobs',
-  dispatch_base_urls    => { '*' => ${q(`http://${app}:${APP_PORT}/index.php?wiki=%(db)u`)} },
+  ${dispatch}
   mediawiki_secret_key  => Sensitive(${q(data.secretKey)}),
   groups                => { 'basic' => { 'runners' => 3, 'include' => ['*'] } },
+  limits                => { 'claimTTL' => { '*' => ${CLAIM_TTL_SECONDS} } },
   # Short batches, so a drain takes seconds.
   runner_settings       => { 'highPriorityMaxTime' => 3, 'lowPriorityMaxTime' => 3 },
-  chron_settings        => { 'intervalMs' => 500, 'leaseTtlMs' => 5000 },
-  drain_timeout_seconds => 30,
+  chron_settings        => { 'intervalMs' => ${CHRON_INTERVAL_MS}, 'leaseTtlMs' => ${LEASE_TTL_MS} },
+  drain_timeout_seconds => ${DRAIN_TIMEOUT_SECONDS},
   node_binary           => ${q(process.execPath)},
   chron_ensure          => '${chron}',
   chron_enable          => ${host.chron ? 'true' : 'false'},
+  # Not merely stopped: scap's restart would start it again (service_name lists jobchron).
+  chron_masked          => ${host.chron ? 'false' : 'true'},
   deploy_canary_wiki    => ${host.canary ? q(data.canaryWiki) : 'undef'},
   deploy_check_settings => { 'JOBRUNNER_ERROR_WINDOW' => 5, 'JOBRUNNER_CHECK_STATE_DIR' => '/tmp/jobrunner-deploy-checks' },
 }

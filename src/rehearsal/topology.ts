@@ -1,6 +1,6 @@
 // The rehearsal farm's hosts and addresses (issue 17): a deploy host, two Redis partition hosts,
 // two MediaWiki app servers and three job-runner hosts (the first the canary; jobchron on the
-// first two).
+// first two; the third runs MediaWiki's runJobs.php itself instead of calling an app server).
 export type Role = 'deploy' | 'redis' | 'app' | 'runner';
 
 export interface HostPlan {
@@ -10,7 +10,7 @@ export interface HostPlan {
   readonly octet: number;
   readonly canary?: boolean;
   readonly chron?: boolean;
-  /** Runner hosts: the app server they dispatch to. */
+  /** Runner hosts: the app server they dispatch to; none: runJobs.php on the host itself. */
   readonly appServer?: string;
 }
 
@@ -27,7 +27,7 @@ export const HOSTS: readonly HostPlan[] = [
   { name: 'app2', role: 'app', octet: 32 },
   { name: 'runner1', role: 'runner', octet: 41, canary: true, chron: true, appServer: 'app1' },
   { name: 'runner2', role: 'runner', octet: 42, chron: true, appServer: 'app2' },
-  { name: 'runner3', role: 'runner', octet: 43, appServer: 'app1' },
+  { name: 'runner3', role: 'runner', octet: 43 },
 ];
 
 export const fqdn = (name: string): string => `${name}.${DOMAIN}`;

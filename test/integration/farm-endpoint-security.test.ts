@@ -3,7 +3,7 @@
 // honours a source allow-list and never returns exception details; rpc/RunJobs.php refuses requests
 // that came through a proxy on the host and unbounded maxtime / maxjobs. MediaWiki's own runJobs
 // log tells which jobs ran.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFarm, type FarmWebServer, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
@@ -18,17 +18,26 @@ let web: FarmWebServer;
 let unsignedWeb: FarmWebServer;
 /** Sources that do not include loopback. */
 let elsewhereWeb: FarmWebServer;
+/** JOBRUNNER_EVENT_SECRET_FILE names a key other than $wgSecretKey (as Puppet's appserver writes). */
+let secretFileWeb: FarmWebServer;
+/** JOBRUNNER_EVENT_SECRET_FILE names a file that does not exist. */
+let missingSecretWeb: FarmWebServer;
+const FILE_KEY = 'event-secret-from-the-file-0123456789abcdef';
 
 beforeAll(async () => {
   redis = await startRedisServer();
   farm = await buildFarm({ redis, wikis: 1, debugLog: true });
   await farm.setExtraJobTypes({ secNull: 'null', secFail: 'fail' });
-  [web, unsignedWeb, elsewhereWeb] = await Promise.all([
+  const secretFile = join(farm.dir, 'event-secret');
+  writeFileSync(secretFile, `${FILE_KEY}\n`, { mode: 0o600 });
+  [web, unsignedWeb, elsewhereWeb, secretFileWeb, missingSecretWeb] = await Promise.all([
     farm.startWebServer(),
     farm.startWebServer({
       env: { JOBRUNNER_FARM_UNSIGNED_EVENTS: '1', JOBRUNNER_FARM_EVENT_SOURCES: '127.0.0.0/8,::1' },
     }),
     farm.startWebServer({ env: { JOBRUNNER_FARM_EVENT_SOURCES: '192.0.2.0/24,2001:db8::/32' } }),
+    farm.startWebServer({ env: { JOBRUNNER_EVENT_SECRET_FILE: secretFile } }),
+    farm.startWebServer({ env: { JOBRUNNER_EVENT_SECRET_FILE: join(farm.dir, 'no-such-secret') } }),
   ]);
 }, 240_000);
 
@@ -79,6 +88,26 @@ describe('rpc/RunSingleJob.php', () => {
     expect(await post(web, altered)).toEqual({ status: 403, text: 'Invalid mediawiki signature\n' });
     expect(await post(web, signed.bytes)).toEqual({ status: 200, text: '' });
     expect(ran()).toEqual(['s-signed']);
+  });
+
+  it('checks signatures with the key of JOBRUNNER_EVENT_SECRET_FILE when Puppet names one', async () => {
+    const before = ran();
+    const withSiteKey = buildJobEvent(event('s-sitekey'), { secretKey: farm.secretKey });
+    expect(await post(secretFileWeb, withSiteKey.bytes)).toEqual({
+      status: 403,
+      text: 'Invalid mediawiki signature\n',
+    });
+    expect(await post(secretFileWeb, buildJobEvent(event('s-nosig')).bytes)).toEqual({
+      status: 403,
+      text: 'Missing mediawiki signature\n',
+    });
+    const withFileKey = buildJobEvent(event('s-filekey'), { secretKey: FILE_KEY });
+    expect(await post(secretFileWeb, withFileKey.bytes)).toEqual({ status: 200, text: '' });
+    // A named file that cannot be read is an error, not a fallback to $wgSecretKey.
+    const refused = await post(missingSecretWeb, withSiteKey.bytes);
+    expect(refused.status).toBe(500);
+    expect(refused.text).toMatch(/^Internal error; see the MediaWiki exception log for request \w+/);
+    expect(ran().filter((m) => !before.includes(m))).toEqual(['s-filekey']);
   });
 
   it('answers 415 to a body that is not declared JSON (as EventBus)', async () => {

@@ -1,22 +1,27 @@
 // The multi-host rehearsal (issue 17): eight hosts as namespaces of this machine, built by
 // `puppet apply` of the module's roles, the code deployed by Wikimedia's real scap from the deploy
 // host over ssh (canary first), while MediaWiki pushes jobs that the three runner hosts run
-// through Special:RunJobs on two php-fpm + Apache app servers. Every job writes a ledger line, so
-// "nothing lost, nothing run twice" is counted, not assumed.
+// (through Special:RunJobs on two php-fpm + Apache app servers, or runJobs.php on runner3). Every
+// job writes a ledger line with the host that ran it, so "nothing lost, nothing run twice" is
+// counted, not assumed. Then a runner host's and the chron lease holder's cables are pulled.
 //
 // Needs root, openssh-server, php8.2-fpm, apache2, puppet and scap in /opt/jobrunner-scap
-// (scripts/setup.sh); fails naming what is missing. Every namespace, cable, mount and process is
-// removed in afterAll, and a sweep by prefix removes leftovers of an earlier crashed run first.
+// (scripts/setup.sh); fails naming what is missing. Every namespace, cable, mount and process of
+// this farm is removed in afterAll; farms of dead runs are swept before the build, live ones
+// (a concurrent suite's) are left alone.
 import { existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RehearsalFarm, REPO_DIR } from '../../src/rehearsal/farm.js';
+import { queueKey } from '../../src/mediawiki/queue-keys.js';
+import { RehearsalFarm, REPO_DIR, SLEEP_JOB_TYPE } from '../../src/rehearsal/farm.js';
+import { CLAIM_TTL_SECONDS, DRAIN_TIMEOUT_SECONDS, LEASE_TTL_MS } from '../../src/rehearsal/roles.js';
 import { namespacesWithPrefix } from '../../src/rehearsal/sweep.js';
 import { HOSTS } from '../../src/rehearsal/topology.js';
+import type { ManagerEvent } from '../../src/rehearsal/units/supervisor.js';
 import { requireFreshBuild } from '../support/fresh-build.js';
 import { until } from '../support/until.js';
 
-const PREFIX = 'jr17-';
+const FAMILY = 'jr17-';
 const RUNNERS = HOSTS.filter((h) => h.role === 'runner').map((h) => h.name);
 let farm: RehearsalFarm;
 const builds: string[] = [];
@@ -34,7 +39,16 @@ function fetchedRevisions(host: string): string[] {
 }
 
 /** The scap deploy log (JSON lines) of the latest deploy, as `scap deploy-log` reads it. */
-function latestDeployLog(): Array<{ levelno: number; msg: string; host?: string; name: string }> {
+interface DeployLogRecord {
+  levelno: number;
+  msg: string;
+  host?: string;
+  name: string;
+  /** UNIX time (s) the record was made (on the host that made it). */
+  created: number;
+}
+
+function latestDeployLog(): DeployLogRecord[] {
   const dir = farm.host('deploy').path(join(REPO_DIR, 'scap', 'log'));
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.log'))
@@ -43,8 +57,47 @@ function latestDeployLog(): Array<{ levelno: number; msg: string; host?: string;
   return text
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { levelno: number; msg: string; host?: string; name: string });
+    .map((l) => JSON.parse(l) as DeployLogRecord);
 }
+
+/** The stand-in service manager's stop/start records of a host (manager.log). */
+function managerEvents(host: string): ManagerEvent[] {
+  const file = farm.host(host).path('/var/log/jr-units/manager.log');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ManagerEvent);
+}
+
+/** TimeoutStopSec of a unit Puppet installed on a host. */
+function timeoutStopSeconds(host: string, unit: string): number {
+  const text = readFileSync(farm.host(host).path(`/usr/lib/systemd/system/${unit}`), 'utf8');
+  const match = /^TimeoutStopSec=(\d+)/m.exec(text);
+  if (!match) throw new Error(`${host}: ${unit} has no TimeoutStopSec`);
+  return Number(match[1]);
+}
+
+/** Every key of the sleep type's queues, both partitions: each job is acked or still somewhere. */
+async function sleepQueueState(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const redisHost of ['redis1', 'redis2']) {
+    for (const wiki of farm.wikis) {
+      for (const prop of ['l-unclaimed', 'z-claimed', 'z-delayed', 'z-abandoned'] as const) {
+        const key = queueKey(SLEEP_JOB_TYPE, wiki, prop);
+        const reply = await farm.redisCli(redisHost, [prop.startsWith('l-') ? 'LLEN' : 'ZCARD', key]);
+        counts[prop] = (counts[prop] ?? 0) + Number(reply);
+      }
+    }
+  }
+  return counts;
+}
+
+/** "<fence> <host>/<pid>/<random>" of a partition's chron lease, or '' when none is held. */
+const leaseOf = (redisHost: string): Promise<string> =>
+  farm.redisCli(redisHost, ['GET', 'jobrunner:chron:lease']);
+const leaseHost = (value: string): string => value.split(' ')[1]?.split('/')[0] ?? '';
+const leaseFence = (value: string): number => Number(value.split(' ')[0]);
 
 /** Pushes ledger jobs to every wiki every `everyMs` until stopped; resolves to the number pushed. */
 function pushWhile(everyMs: number, perWiki: number): { stop: () => Promise<number> } {
@@ -56,6 +109,13 @@ function pushWhile(everyMs: number, perWiki: number): { stop: () => Promise<numb
         await farm.pushJobs(wiki, perWiki, `p${pushed + count}-${round}`);
         count += perWiki;
       }
+      // And one longer job per round, so that restarts find dispatches in flight to drain.
+      const wiki = farm.wikis[round % farm.wikis.length] ?? '';
+      await farm.pushJobs(wiki, 1, `s${pushed + count}-${round}`, {
+        type: SLEEP_JOB_TYPE,
+        params: { seconds: 2 },
+      });
+      count += 1;
       await new Promise((r) => setTimeout(r, everyMs));
     }
   })();
@@ -81,18 +141,21 @@ beforeAll(async () => {
   requireFreshBuild([join('dist', 'rehearsal', 'units', 'daemon.js'), join('dist', 'cli', 'jobrunner.js')]);
   const started = Date.now();
   farm = await RehearsalFarm.build({
-    prefix: PREFIX,
+    family: FAMILY,
     log: (line) => process.stdout.write(`[rehearsal] ${line}\n`),
   });
   process.stdout.write(`[rehearsal] farm built in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }, 400_000);
 
 afterAll(async () => {
-  if (farm) await farm.destroy();
-  // Nothing with the prefix may be left, whatever happened above.
-  expect(await namespacesWithPrefix(PREFIX)).toEqual([]);
-  expect(readdirSync('/var/tmp').filter((d) => d.startsWith(`${PREFIX}farm-`))).toEqual([]);
-}, 120_000);
+  if (!farm) return;
+  // Removal takes seconds on a quiet machine; the bound is for a loaded one.
+  await farm.destroy();
+  // Nothing of this farm may be left, whatever happened above (other farms of the family may be
+  // live: a concurrent suite's).
+  expect(await namespacesWithPrefix(farm.prefix)).toEqual([]);
+  expect(readdirSync('/var/tmp').filter((d) => d.startsWith(farm.prefix))).toEqual([]);
+}, 300_000);
 
 describe('rehearsal farm: Puppet builds the hosts, scap deploys across them', () => {
   it(
@@ -114,6 +177,20 @@ describe('rehearsal farm: Puppet builds the hosts, scap deploys across them', ()
       expect(summaries.map((r) => r.msg.split(':')[0])).toEqual(
         expect.arrayContaining(['check-config', 'check-health', 'check-takes-work']),
       );
+      // jobchron only where its role is: scap skips the unit Puppet masked on runner3
+      // (require_valid_service), and restarts it on runner1 and runner2.
+      const chronRestarts = log
+        .filter((r) => r.msg === "Restarting service 'jobchron'")
+        .map((r) => (r.host ?? '').split('.')[0]);
+      expect(chronRestarts.sort()).toEqual(['runner1', 'runner2']);
+      const state = await farm
+        .host('runner3')
+        .exec(['systemctl', 'is-enabled', 'jobchron.service'], { check: false });
+      expect(state.stdout.trim()).toBe('masked');
+      const active = await farm
+        .host('runner3')
+        .exec(['systemctl', 'is-active', 'jobchron.service'], { check: false });
+      expect(active.stdout.trim()).toBe('inactive');
     },
   );
 
@@ -121,14 +198,7 @@ describe('rehearsal farm: Puppet builds the hosts, scap deploys across them', ()
     'puppet apply of every role is idempotent: a second run changes nothing',
     { timeout: 300_000 },
     async () => {
-      // scap's `service jobchron restart` also started the jobchron Puppet keeps stopped (not
-      // masked) on runner3; Puppet's next run stops it again, and that is its only change.
-      const runner3 = HOSTS.find((h) => h.name === 'runner3');
-      if (!runner3) throw new Error('no runner3 in the topology');
-      const drift = await farm.applyRole(runner3);
-      expect(drift.stdout.split('\n').filter((l) => l.startsWith('Notice: /Stage'))).toEqual([
-        "Notice: /Stage[main]/Jobrunner::Chron/Jobrunner::Service_unit[jobchron]/Service[jobchron]/ensure: ensure changed 'running' to 'stopped'",
-      ]);
+      // The deploy left every host as Puppet wants it (runner3's jobchron stayed masked and down).
       const runs = await Promise.all(
         HOSTS.filter((h) => h.role !== 'redis').map(async (plan) => ({
           host: plan.name,
@@ -160,6 +230,36 @@ describe('rehearsal farm: Puppet builds the hosts, scap deploys across them', ()
       expect(result.code, result.stdout.slice(-5000)).toBe(0);
       for (const host of RUNNERS) expect(liveRevision(host), host).toBe(builds[1]);
       expect(pushed).toBeGreaterThan(0);
+
+      // Each host drained and was back within its budget. Drain: the runner's SIGTERM to its exit
+      // (the stand-in's manager.log), within runner.drainTimeoutSeconds and never killed at
+      // TimeoutStopSec. Back: scap's restart command to its service_port check passing (the
+      // deploy log), within the drain budget plus scap.cfg's service_timeout.
+      const log = latestDeployLog();
+      const serviceTimeout = Number(
+        /^service_timeout: (\d+)/m.exec(readFileSync(join('scap', 'scap.cfg'), 'utf8'))?.[1],
+      );
+      const rows: string[] = [];
+      for (const host of RUNNERS) {
+        const stops = managerEvents(host).filter(
+          (e) => e.unit === 'jobrunner.service' && e.event === 'stopped' && e.at >= started,
+        );
+        expect(stops, host).toHaveLength(1);
+        const stop = stops[0] as ManagerEvent;
+        expect(stop.killed, host).toBe(false);
+        expect(stop.stopMs, host).toBeLessThanOrEqual(DRAIN_TIMEOUT_SECONDS * 1000);
+        expect(DRAIN_TIMEOUT_SECONDS).toBeLessThan(timeoutStopSeconds(host, 'jobrunner.service'));
+        const mine = log.filter((r) => (r.host ?? '').split('.')[0] === host);
+        const restart = mine.find((r) => r.msg === "Restarting service 'jobrunner'");
+        const portUp = mine.find((r) => /^Port 9150 up in /.test(r.msg));
+        if (!restart || !portUp) throw new Error(`${host}: no restart or port check in the deploy log`);
+        const backMs = (portUp.created - restart.created) * 1000;
+        expect(backMs, host).toBeLessThanOrEqual((DRAIN_TIMEOUT_SECONDS + serviceTimeout) * 1000);
+        rows.push(
+          `${host} drained in ${(stop.stopMs ?? 0) / 1000} s, back in ${(backMs / 1000).toFixed(1)} s`,
+        );
+      }
+      process.stdout.write(`[rehearsal] per host (restart → port up): ${rows.join('; ')}\n`);
       await expectEveryJobRanOnce(120_000);
     },
   );
@@ -189,6 +289,192 @@ describe('rehearsal farm: Puppet builds the hosts, scap deploys across them', ()
       expect(failedCheck?.msg).toMatch(/broken build/);
       const afterRollback = log.slice(log.findIndex((r) => /Rolling back from revision/.test(r.msg)));
       expect(afterRollback.some((r) => /check-takes-work: OK/.test(r.msg))).toBe(true);
+    },
+  );
+  it(
+    "a runner host's link down mid-dispatch: its claims are recycled by a chron elsewhere, nothing is lost, and it rejoins",
+    { timeout: 300_000 },
+    async () => {
+      // runner3 runs runJobs.php itself: the claims of its running jobs are its own. Sleep jobs
+      // keep its slots busy when its cable is pulled.
+      const seconds = 8;
+      const batch = 'cut';
+      const perWiki = 6;
+      for (const wiki of farm.wikis)
+        await farm.pushJobs(wiki, perWiki, batch, { type: SLEEP_JOB_TYPE, params: { seconds } });
+      const total = perWiki * farm.wikis.length;
+      const ofBatch = (job: string): boolean => job.split(' ')[1] === batch;
+      const done = (): Set<string> => new Set(farm.ledger().filter(ofBatch));
+      await until(
+        () => {
+          const finished = done();
+          return farm
+            .ledgerEntries('started')
+            .some((e) => e.host === 'runner3' && ofBatch(e.job) && !finished.has(e.job));
+        },
+        'a sleep job running on runner3',
+        120_000,
+        { pollMs: 100 },
+      );
+      await farm.network.link('runner3', false);
+      const downAt = Date.now();
+      try {
+        // Recovered: every job of the batch ran to its end and nothing of the type is left in Redis
+        // (no claim, nothing queued, nothing abandoned).
+        const empty = { 'l-unclaimed': 0, 'z-claimed': 0, 'z-delayed': 0, 'z-abandoned': 0 };
+        // Bound of the mechanism: the job's run + claimTTL + a chron round + the rerun, with room
+        // for a busy machine.
+        await until(
+          async () =>
+            done().size === total && JSON.stringify(await sleepQueueState()) === JSON.stringify(empty),
+          `all ${total} sleep jobs done and their queues empty`,
+          (2 * seconds + CLAIM_TTL_SECONDS) * 1000 + 90_000,
+          { pollMs: 250 },
+        );
+      } finally {
+        await farm.network.link('runner3', true);
+      }
+      const recoveredMs = Date.now() - downAt;
+      const upAt = Date.now();
+      const runs = farm.ledgerEntries().filter((e) => ofBatch(e.job));
+      const startedOnRunner3 = new Set(
+        farm
+          .ledgerEntries('started')
+          .filter((e) => e.host === 'runner3' && ofBatch(e.job) && e.at <= downAt)
+          .map((e) => e.job),
+      );
+      const twice = [...new Set(runs.map((e) => e.job))].filter(
+        (job) => runs.filter((e) => e.job === job).length > 1,
+      );
+      // At least once for every job. Twice only for a job runner3 ran as its cable was pulled: it
+      // ran to its end there (its ledger line), but the ack never reached Redis, so after claimTTL
+      // the chron on another host put it back and it ran again: the queue's contract is
+      // at-least-once, and a job that ran but was not acked is run again rather than lost.
+      expect(done().size).toBe(total);
+      for (const job of twice) {
+        expect(startedOnRunner3.has(job), `${job} ran twice but did not start on runner3`).toBe(true);
+        expect(runs.filter((e) => e.job === job && e.host !== 'runner3').length, job).toBeGreaterThan(0);
+      }
+      expect(twice.length).toBeGreaterThan(0);
+      process.stdout.write(
+        `[rehearsal] runner3's cable pulled mid-dispatch: ${startedOnRunner3.size} jobs had started there; all ${total} done and the queues empty ${(recoveredMs / 1000).toFixed(1)} s later (claimTTL ${CLAIM_TTL_SECONDS} s, jobs ${seconds} s); ran twice: ${twice.join(', ')}\n`,
+      );
+
+      // runner3 rejoins: it runs jobs again once its cable is back.
+      for (const wiki of farm.wikis) await farm.pushJobs(wiki, 15, 'rejoin', { params: { usleep: 200_000 } });
+      await until(
+        () => farm.ledgerEntries().some((e) => e.host === 'runner3' && e.job.split(' ')[1] === 'rejoin'),
+        'runner3 running jobs again after its cable is back',
+        120_000,
+        { pollMs: 250 },
+      );
+      process.stdout.write(
+        `[rehearsal] runner3 ran a job again ${((Date.now() - upAt) / 1000).toFixed(1)} s after its cable was back\n`,
+      );
+    },
+  );
+
+  it(
+    'the chron lease holder goes away: the other chron takes its partitions after the lease expires, and never two hold one',
+    { timeout: 300_000 },
+    async () => {
+      await until(
+        async () => (await leaseOf('redis1')) !== '' && (await leaseOf('redis2')) !== '',
+        'both partitions leased',
+        60_000,
+        { pollMs: 200 },
+      );
+      const holder = leaseHost(await leaseOf('redis1'));
+      const other = holder === 'runner1' ? 'runner2' : 'runner1';
+      expect(['runner1', 'runner2']).toContain(holder);
+      // Its partitions, their lease values and how long each had left when read.
+      const held: { redis: string; value: string; expiresAfter: number }[] = [];
+      for (const redis of ['redis1', 'redis2']) {
+        const readAt = Date.now();
+        const [value, pttl] = (
+          await farm.redisCli(redis, [
+            'EVAL',
+            "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}",
+            '1',
+            'jobrunner:chron:lease',
+          ])
+        ).split('\n');
+        if (value && leaseHost(value) === holder)
+          held.push({ redis, value, expiresAfter: readAt + Number(pttl) });
+      }
+      expect(held.length).toBeGreaterThan(0);
+      const chronLog = farm.host(holder).path('/var/log/jr-units/jobchron.service.log');
+      const logOffset = existsSync(chronLog) ? readFileSync(chronLog).length : 0;
+
+      await farm.network.link(holder, false);
+      const downAt = Date.now();
+      const seen = new Map<string, string[]>();
+      const sample = async (): Promise<void> => {
+        for (const { redis } of held) {
+          const value = await leaseOf(redis);
+          const values = seen.get(redis) ?? [];
+          if (values.at(-1) !== value) values.push(value);
+          seen.set(redis, values);
+        }
+      };
+      const takenAt = new Map<string, number>();
+      try {
+        await until(
+          async () => {
+            await sample();
+            for (const { redis } of held) {
+              const now = seen.get(redis)?.at(-1) ?? '';
+              if (!takenAt.has(redis) && leaseHost(now) === other) takenAt.set(redis, Date.now());
+            }
+            return takenAt.size === held.length;
+          },
+          `${other} holding ${held.map((h) => h.redis).join(' and ')}`,
+          LEASE_TTL_MS + 60_000,
+          { pollMs: 100 },
+        );
+      } finally {
+        await farm.network.link(holder, true);
+      }
+      const upAt = Date.now();
+      for (const { redis, value, expiresAfter } of held) {
+        const at = takenAt.get(redis) ?? 0;
+        const value2 = seen.get(redis)?.find((v) => leaseHost(v) === other) ?? '';
+        // A new acquisition (higher fence), made only after the old lease had expired: SET NX
+        // cannot succeed before, and a renewal only makes the old lease last longer.
+        expect(leaseFence(value2), redis).toBeGreaterThan(leaseFence(value));
+        expect(at, redis).toBeGreaterThanOrEqual(expiresAfter);
+        process.stdout.write(
+          `[rehearsal] ${holder}'s cable pulled: ${other} took the lease of ${redis} ${((at - downAt) / 1000).toFixed(1)} s later (lease TTL ${LEASE_TTL_MS / 1000} s)\n`,
+        );
+      }
+      // The first holder comes back: it finds its lease gone (its renewal fails, the fence having
+      // moved on) and never holds the old lease again.
+      await until(
+        async () => {
+          await sample();
+          const text = existsSync(chronLog) ? readFileSync(chronLog).subarray(logOffset).toString() : '';
+          return /Partition lease lost/.test(text);
+        },
+        `${holder}'s jobchron noticing its lease is gone`,
+        60_000,
+        { pollMs: 200 },
+      );
+      for (const { redis, value } of held) {
+        const values = seen.get(redis) ?? [];
+        const after = values.slice(values.indexOf(value) + 1);
+        expect(after, redis).not.toContain(value);
+      }
+      process.stdout.write(
+        `[rehearsal] ${holder} back; it noticed the lost lease ${((Date.now() - upAt) / 1000).toFixed(1)} s later\n`,
+      );
+      // The farm runs jobs on every partition afterwards.
+      for (const wiki of farm.wikis) await farm.pushJobs(wiki, 5, 'after-lease');
+      await until(
+        () => farm.ledger().filter((j) => j.split(' ')[1] === 'after-lease').length >= 5 * farm.wikis.length,
+        'jobs pushed after the lease test ran',
+        120_000,
+        { pollMs: 250 },
+      );
     },
   );
 });

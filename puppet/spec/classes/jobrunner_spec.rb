@@ -178,6 +178,16 @@ describe 'jobrunner' do
     end
   end
 
+  context 'on a runner-only host (chron_masked)' do
+    let(:facts) { DEBIAN_FACTS['debian-12-x86_64'] }
+    let(:params) { base_params.merge(chron_ensure: 'stopped', chron_enable: false, chron_masked: true) }
+
+    it 'masks jobchron so a deploy cannot start it, and leaves jobrunner alone' do
+      is_expected.to contain_service('jobchron').with(ensure: 'stopped', enable: 'mask')
+      is_expected.to contain_service('jobrunner').with(ensure: 'running', enable: true)
+    end
+  end
+
   context 'with per-service states and unmanaged services' do
     let(:facts) { DEBIAN_FACTS['debian-12-x86_64'] }
 

@@ -6,9 +6,11 @@
 //
 // Not systemd: Type=notify is treated as started once the process runs (no NOTIFY_SOCKET), there
 // are no cgroups (a unit's processes are its main process's process group) and no journal (output
-// goes to /var/log/jr-units/<unit>.log).
+// goes to /var/log/jr-units/<unit>.log). Stops and starts are recorded, one JSON line each, in
+// /var/log/jr-units/manager.log (what `journalctl -u` would show as Stopping/Stopped/Started).
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
+  appendFileSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -29,6 +31,24 @@ export const ETC_DIR = '/etc/systemd/system';
 export const LIB_DIR = '/usr/lib/systemd/system';
 const WANTS_DIR = join(ETC_DIR, 'multi-user.target.wants');
 const LOG_DIR = '/var/log/jr-units';
+export const MANAGER_LOG = join(LOG_DIR, 'manager.log');
+
+/** One line of manager.log. */
+export interface ManagerEvent {
+  readonly at: number;
+  readonly unit: string;
+  readonly event: 'started' | 'stopped';
+  readonly pid: number;
+  /** stopped: from the stop signal to the main process's exit. */
+  readonly stopMs?: number;
+  /** stopped: the process outlived TimeoutStopSec and was killed. */
+  readonly killed?: boolean;
+}
+
+function record(event: Omit<ManagerEvent, 'at'>): void {
+  mkdirSync(LOG_DIR, { recursive: true });
+  appendFileSync(MANAGER_LOG, `${JSON.stringify({ at: Date.now(), ...event })}\n`);
+}
 
 export type ActiveState = 'inactive' | 'activating' | 'active' | 'deactivating' | 'failed';
 
@@ -212,6 +232,7 @@ export class Supervisor {
     running.child = child;
     running.state = 'active';
     running.stopping = false;
+    record({ unit: unit.name, event: 'started', pid: child.pid ?? 0 });
     running.exited = new Promise((resolve) => {
       child.once('error', () => resolve());
       child.once('exit', (code, signal) => {
@@ -272,8 +293,10 @@ export class Supervisor {
     } catch {
       // Already gone.
     }
-    const deadline = Date.now() + running.unit.timeoutStopSeconds * 1000;
+    const signalled = Date.now();
+    const deadline = signalled + running.unit.timeoutStopSeconds * 1000;
     while (alive(pid) && running.child === child && Date.now() < deadline) await sleep(50);
+    const killed = running.child === child && alive(pid);
     if (running.child === child) {
       try {
         process.kill(-pid, 'SIGKILL');
@@ -283,6 +306,7 @@ export class Supervisor {
       await running.exited;
     }
     running.state = 'inactive';
+    record({ unit: running.unit.name, event: 'stopped', pid, stopMs: Date.now() - signalled, killed });
   }
 
   async restart(name: string): Promise<void> {
