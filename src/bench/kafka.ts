@@ -7,30 +7,36 @@
 //   3. runner -> rpc/RunSingleJob.php of the real MediaWiki 1.39 farm under php -S.
 // Prints a table and the results as JSON.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { writeFileSync } from 'node:fs';
 import { Consumer } from '@platformatic/kafka';
 import { parseConfigText } from '../config/load.js';
 import type { JobrunnerConfig } from '../config/types.js';
 import { startKafkaBroker, type KafkaBrokerHandle } from '../farm/kafka-broker.js';
-import { freePort } from '../farm/free-port.js';
 import { buildFarm } from '../farm/mediawiki-farm.js';
 import { startRedisServer, type RedisServerHandle } from '../farm/redis-server.js';
 import { produceJobEvents } from '../kafka/producer.js';
 import { startKafkaRunner } from '../kafka/runner.js';
 import { createLogger } from '../observability/logger.js';
+import { profilePhase } from './common/cpu-profile.js';
+import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
+import { executorCapacity, startTrivialExecutor } from './common/trivial-executor.js';
 
 interface Options {
   readonly events: number;
   readonly mwEvents: number;
   readonly skipMediaWiki: boolean;
   readonly jsonFile: string | undefined;
+  readonly concurrency: number;
+  readonly profileDir: string | undefined;
 }
 
 const USAGE = `Usage: npm run bench:kafka [-- options]
   --events=N      events for the ceiling and trivial-executor runs (default 50000)
   --mw-events=N   events for the MediaWiki run (default 1000)
   --skip-mw       leave out the MediaWiki run
+  --concurrency=N rule concurrency of the trivial-executor runs (default 50)
+  --profile=DIR   write a V8 CPU profile of each runner run to DIR (<run>.cpuprofile)
   --json=FILE     also write the results as JSON to FILE`;
 
 function parseArgs(argv: readonly string[]): Options | 'help' {
@@ -38,6 +44,8 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
   let mwEvents = 1000;
   let skipMediaWiki = false;
   let jsonFile: string | undefined;
+  let concurrency = 50;
+  let profileDir: string | undefined;
   for (const arg of argv) {
     const [name, value = ''] = arg.split(/=(.*)/s) as [string, string?];
     const count = (): number => {
@@ -50,10 +58,12 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     else if (name === '--events') events = count();
     else if (name === '--mw-events') mwEvents = count();
     else if (name === '--skip-mw') skipMediaWiki = true;
+    else if (name === '--concurrency') concurrency = count();
+    else if (name === '--profile' && value !== '') profileDir = value;
     else if (name === '--json' && value !== '') jsonFile = value;
     else throw new Error(`unknown option ${arg}\n${USAGE}`);
   }
-  return { events, mwEvents, skipMediaWiki, jsonFile };
+  return { events, mwEvents, skipMediaWiki, jsonFile, concurrency, profileDir };
 }
 
 const logger = createLogger({ service: 'bench-kafka', level: 'error' });
@@ -81,24 +91,6 @@ function config(
     }),
     'bench-kafka.conf',
   );
-}
-
-/** A trivial executor in its own process (its own core): answers every POST with 200. */
-async function startTrivialExecutor(): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const script = `
-    import { createServer } from 'node:http';
-    const server = createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(200); res.end(); }); });
-    server.keepAliveTimeout = 60000;
-    server.listen(${port}, '127.0.0.1', () => process.stdout.write('ready\\n'));`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`executor exited with ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/rpc/RunSingleJob.php`, child };
 }
 
 async function produce(
@@ -146,6 +138,29 @@ async function ceiling(broker: KafkaBrokerHandle, topic: string, count: number):
   await stream.close();
   await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
   return count / seconds;
+}
+
+/** The bytes of the topic's first event (the body the executor-capacity run POSTs). */
+async function sampleEvent(broker: KafkaBrokerHandle, topic: string): Promise<Buffer> {
+  const consumer = new Consumer({
+    clientId: 'bench-sample',
+    groupId: `bench-sample-${Date.now()}`,
+    bootstrapBrokers: [broker.address],
+  });
+  const stream = await consumer.consume({
+    topics: [topic],
+    mode: 'earliest',
+    autocommit: false,
+    maxWaitTime: 200,
+  });
+  const value = await new Promise<Buffer>((resolve) =>
+    stream.once('data', (message: { value: Buffer | undefined }) =>
+      resolve(message.value ?? Buffer.alloc(0)),
+    ),
+  );
+  await stream.close();
+  await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
+  return value;
 }
 
 /**
@@ -198,8 +213,16 @@ interface RunResult {
   readonly cpuMicrosPerEvent: number;
 }
 
-/** Starts a runner and times first-to-last execution of `count` events. */
-async function runnerThroughput(cfg: JobrunnerConfig, count: number): Promise<RunResult> {
+/**
+ * Starts a runner and times first-to-last execution of `count` events; with `profile`, writes a
+ * CPU profile of the run to profile.dir/profile.name.cpuprofile.
+ */
+async function runnerThroughput(
+  cfg: JobrunnerConfig,
+  count: number,
+  profile?: { dir: string; name: string },
+): Promise<RunResult> {
+  const profiler = profile ? await profilePhase(profile.dir, profile.name) : undefined;
   const runner = await startKafkaRunner(cfg, { logger });
   const ok = (): number => runner.stats().rules.reduce((sum, rule) => sum + rule.counters.ok, 0);
   let first = 0;
@@ -216,6 +239,8 @@ async function runnerThroughput(cfg: JobrunnerConfig, count: number): Promise<Ru
   const seconds = (performance.now() - first) / 1000;
   const cpu = process.cpuUsage(cpuAtFirst);
   await runner.stop(false);
+  const file = await profiler?.stop();
+  if (file !== undefined) process.stdout.write(`CPU profile: ${file}\n`);
   return {
     events: count,
     seconds,
@@ -231,11 +256,19 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
-  out(`bench:kafka on ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`);
+  const machine = collectMachineInfo();
+  out(`bench:kafka ${argv.join(' ')}\n${formatMachineInfo(machine)}`);
+  const busy = busyMachineWarning(machine);
+  if (busy !== null) out(busy);
+  if (options.profileDir !== undefined) mkdirSync(options.profileDir, { recursive: true });
   let broker: KafkaBrokerHandle | undefined;
   let redis: RedisServerHandle | undefined;
   let executor: ChildProcess | undefined;
-  const results: Record<string, unknown> = { events: options.events };
+  const results: Record<string, unknown> = {
+    events: options.events,
+    concurrency: options.concurrency,
+    machine,
+  };
   try {
     [broker, redis] = await Promise.all([startKafkaBroker({ heapMb: 1024 }), startRedisServer()]);
     const trivial = await startTrivialExecutor();
@@ -253,27 +286,43 @@ async function main(argv: string[]): Promise<number> {
     results.consumerPerformanceEventsPerSecond = perf;
     out(`Kafka ConsumerPerformance (fetch.nMsg.sec)  ${perf.toFixed(0).padStart(8)} events/s`);
 
+    // The executor alone, driven by a bare undici client with the runner's connection count: it
+    // must answer well above the runner's rate or it, not the runner, is what gets measured.
+    const sample = await sampleEvent(broker, 'bench.mediawiki.job.benchNull');
+    const capacity = await executorCapacity(trivial.url, sample, options.events, options.concurrency);
+    results.executorCapacityRequestsPerSecond = capacity;
+    out(
+      `trivial executor alone (undici, ${options.concurrency} conns) ${capacity.toFixed(0).padStart(8)} requests/s`,
+    );
+
+    const c = options.concurrency;
+    const report = (label: string, run: RunResult): void => {
+      out(
+        `${label.padEnd(43)}${run.eventsPerSecond.toFixed(0).padStart(8)} events/s` +
+          `  ${((run.eventsPerSecond / perf) * 100).toFixed(1)} % of ConsumerPerformance, ${run.cpuMicrosPerEvent.toFixed(0)} µs CPU/event`,
+      );
+    };
+    const profile = (name: string): { dir: string; name: string } | undefined =>
+      options.profileDir !== undefined ? { dir: options.profileDir, name } : undefined;
     const withDedup = await runnerThroughput(
-      config(broker.address, redis.address, 'bench', trivial.url, true, 50),
+      config(broker.address, redis.address, 'bench', trivial.url, true, c),
       options.events,
+      profile('runner-dedup-on'),
     );
     results.trivialWithDedup = withDedup;
-    out(
-      `runner -> trivial executor, dedup on, c=50  ${withDedup.eventsPerSecond.toFixed(0).padStart(8)} events/s` +
-        `  ${((withDedup.eventsPerSecond / perf) * 100).toFixed(1)} % of ConsumerPerformance, ${withDedup.cpuMicrosPerEvent.toFixed(0)} µs CPU/event`,
-    );
+    results.trivialWithDedupShareOfConsumerPerformance = withDedup.eventsPerSecond / perf;
+    report(`runner -> trivial executor, dedup on, c=${c}`, withDedup);
 
     // Same topic again from the start: a new consumer group.
     await produce(broker, 'bench2', options.events, 'benchNull');
     const noDedup = await runnerThroughput(
-      config(broker.address, redis.address, 'bench2', trivial.url, false, 50),
+      config(broker.address, redis.address, 'bench2', trivial.url, false, c),
       options.events,
+      profile('runner-dedup-off'),
     );
     results.trivialWithoutDedup = noDedup;
-    out(
-      `runner -> trivial executor, dedup off, c=50 ${noDedup.eventsPerSecond.toFixed(0).padStart(8)} events/s` +
-        `  ${((noDedup.eventsPerSecond / perf) * 100).toFixed(1)} % of ConsumerPerformance, ${noDedup.cpuMicrosPerEvent.toFixed(0)} µs CPU/event`,
-    );
+    results.trivialWithoutDedupShareOfConsumerPerformance = noDedup.eventsPerSecond / perf;
+    report(`runner -> trivial executor, dedup off, c=${c}`, noDedup);
     out('targets: >= 18,000 events/s and >= 15 % of ConsumerPerformance (trivial executor)');
 
     if (!options.skipMediaWiki) {

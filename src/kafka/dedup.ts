@@ -1,7 +1,8 @@
 // change-propagation-style dedup in Redis, per rule: by event ID, by sha1 against meta.dt /
 // root_event.dt, and by root event signature. Like change-propagation, an event claims its keys
 // BEFORE it runs (one atomic script, redis/lua/kafka-dedup-claim.lua), so identical events in flight
-// together run once; a failed run gives the keys back. Unlike change-propagation a claim names its
+// together run once; a failed run gives the keys back. Claims and finishes of one turn of the event
+// loop go to Redis as one script call. Unlike change-propagation a claim names its
 // runner process, whose alive key this class keeps renewed: a runner killed mid-run leaves claims
 // that no longer count, so its unfinished events run when they are read again. A Redis failure
 // means "not a duplicate".
@@ -10,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { KafkaDedupConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { defineLuaCommand, luaCommandName } from '../redis/lua-scripts.js';
+import { Batcher } from './batcher.js';
 import type { JobEventView } from './job-event.js';
 
 export type DuplicateKind = 'id' | 'sha1' | 'root';
@@ -32,12 +34,39 @@ const FINISH = 'kafka-dedup-finish';
 
 type LuaCall = (...args: (string | number)[]) => Promise<unknown>;
 
+interface ClaimItem {
+  readonly keys: readonly [string, string, string];
+  readonly owner: string;
+  readonly startMs: number;
+  readonly dtMs: number | '';
+  readonly rootDtMs: number | '';
+  readonly flags: readonly [string, string, string];
+  readonly isRetry: boolean;
+}
+
+interface FinishItem {
+  readonly claim: DedupClaim;
+  readonly how: 'done' | 'release';
+}
+
+/**
+ * Events per script call: large enough that a busy runner pays one round trip per many events,
+ * small enough that one call (about ten Redis operations per event) blocks Redis for well under
+ * a millisecond.
+ */
+const MAX_BATCH = 100;
+
 export class Deduplicator {
   private lastErrorLog = 0;
   /** This runner process; claims are "<incarnation>.<seq>". */
   readonly incarnation = randomBytes(8).toString('hex');
   private seq = 0;
   private aliveTimer: NodeJS.Timeout | undefined;
+  private readonly claims = new Batcher<ClaimItem, string[]>((items) => this.claimBatch(items), MAX_BATCH);
+  private readonly finishes = new Batcher<FinishItem, undefined>(
+    (items) => this.finishBatch(items),
+    MAX_BATCH,
+  );
 
   constructor(
     private readonly redis: Redis | undefined,
@@ -45,8 +74,8 @@ export class Deduplicator {
     private readonly logger: Logger,
   ) {
     if (redis !== undefined) {
-      defineLuaCommand(redis, CLAIM, 3);
-      defineLuaCommand(redis, FINISH, 3);
+      defineLuaCommand(redis, CLAIM);
+      defineLuaCommand(redis, FINISH);
     }
   }
 
@@ -123,9 +152,56 @@ export class Deduplicator {
     return fn.bind(redis);
   }
 
+  /** One kafka-dedup-claim.lua call for a batch of events (3 keys and 6 arguments each). */
+  private async claimBatch(items: readonly ClaimItem[]): Promise<readonly string[][]> {
+    const redis = this.active;
+    if (redis === undefined) return items.map(() => ['', '', '']);
+    const c = this.config;
+    const keys: string[] = [];
+    const args: (string | number)[] = [
+      `${c.prefix}_alive_`,
+      c.idWindowSeconds,
+      c.sha1WindowSeconds,
+      c.rootWindowSeconds,
+    ];
+    for (const item of items) {
+      keys.push(...item.keys);
+      args.push(
+        item.owner,
+        item.startMs,
+        item.dtMs,
+        item.rootDtMs,
+        item.flags.join(''),
+        item.isRetry ? '1' : '0',
+      );
+    }
+    const reply = await this.call(redis, CLAIM)(keys.length, ...keys, ...args);
+    const flat = Array.isArray(reply) ? (reply as unknown[]).map(String) : [];
+    if (flat.length !== items.length * 3) {
+      throw new Error(`${CLAIM} answered ${flat.length} values for ${items.length} events`);
+    }
+    return items.map((_, i) => flat.slice(3 * i, 3 * i + 3));
+  }
+
+  /** One kafka-dedup-finish.lua call for a batch of claims (3 keys and 5 arguments each). */
+  private async finishBatch(items: readonly FinishItem[]): Promise<readonly undefined[]> {
+    const redis = this.active;
+    if (redis === undefined) return items.map(() => undefined);
+    const c = this.config;
+    const keys: string[] = [];
+    const args: (string | number)[] = [c.idWindowSeconds, c.sha1WindowSeconds, c.rootWindowSeconds];
+    for (const { claim, how } of items) {
+      keys.push(...claim.keys);
+      args.push(claim.owner, how, claim.flags.join(''), claim.prevSha1, claim.prevRoot);
+    }
+    await this.call(redis, FINISH)(keys.length, ...keys, ...args);
+    return items.map(() => undefined);
+  }
+
   /**
    * Checks the event and, unless it is a duplicate, claims its keys for a run starting at
    * `startMs`. No claim (undefined) when dedup is off, the event has no keys or Redis failed.
+   * Claims made in the same turn of the event loop go to Redis in one call.
    */
   async claim(
     rule: string,
@@ -142,27 +218,22 @@ export class Deduplicator {
     if (redis === undefined || !flags.includes('1')) return { duplicate: undefined, claim: undefined };
     const keys = this.keys(rule, event);
     const owner = `${this.incarnation}.${++this.seq}`;
-    const c = this.config;
-    let reply: unknown;
+    let reply: string[];
     try {
-      reply = await this.call(redis, CLAIM)(
-        ...keys,
+      reply = await this.claims.add({
+        keys,
         owner,
-        `${c.prefix}_alive_`,
-        Math.round(startMs),
-        event.dtMs ?? '',
-        event.rootDtMs ?? '',
-        ...flags,
-        c.idWindowSeconds,
-        c.sha1WindowSeconds,
-        c.rootWindowSeconds,
-        opts.isRetry ? '1' : '0',
-      );
+        startMs: Math.round(startMs),
+        dtMs: event.dtMs ?? '',
+        rootDtMs: event.rootDtMs ?? '',
+        flags,
+        isRetry: opts.isRetry,
+      });
     } catch (error) {
       this.redisFailed(error);
       return { duplicate: undefined, claim: undefined };
     }
-    const [kind, prevSha1, prevRoot] = Array.isArray(reply) ? (reply as string[]) : [];
+    const [kind, prevSha1, prevRoot] = reply;
     if (kind === 'id' || kind === 'sha1' || kind === 'root') return { duplicate: kind };
     return {
       duplicate: undefined,
@@ -170,23 +241,14 @@ export class Deduplicator {
     };
   }
 
-  /** 'done': the event ran, its claims become records. 'release': it did not, give them back. */
+  /**
+   * 'done': the event ran, its claims become records. 'release': it did not, give them back.
+   * Batched like claim().
+   */
   async finish(claim: DedupClaim | undefined, how: 'done' | 'release'): Promise<void> {
-    const redis = this.active;
-    if (claim === undefined || redis === undefined) return;
-    const c = this.config;
+    if (claim === undefined || this.active === undefined) return;
     try {
-      await this.call(redis, FINISH)(
-        ...claim.keys,
-        claim.owner,
-        how,
-        ...claim.flags,
-        claim.prevSha1,
-        claim.prevRoot,
-        c.idWindowSeconds,
-        c.sha1WindowSeconds,
-        c.rootWindowSeconds,
-      );
+      await this.finishes.add({ claim, how });
     } catch (error) {
       this.redisFailed(error);
     }

@@ -1,30 +1,37 @@
--- backend kafka: checks one event against the rule's dedup keys and, when it is not a duplicate,
--- claims them BEFORE the event runs (as change-propagation does), atomically, so identical events in
--- flight together run once. A claim names its owner (a runner process, "incarnation.seq"); a claim
--- whose owner's alive key (<alive prefix><incarnation>, renewed while that runner lives) is gone is
--- ignored, so a runner killed mid-run never makes its unfinished events look done.
+-- backend kafka: checks a batch of events against the rule's dedup keys and, for each one that is
+-- not a duplicate, claims its keys BEFORE it runs (as change-propagation does), atomically, so
+-- identical events in flight together run once (also two in one batch: they are handled in order).
+-- A claim names its owner (a runner process, "incarnation.seq"); a claim whose owner's alive key
+-- (<alive prefix><incarnation>, renewed while that runner lives) is gone is ignored, so a runner
+-- killed mid-run never makes its unfinished events look done. One call per batch instead of one
+-- per event: the runner's cost per event is mostly round trips and system calls.
 --
 -- Values: id key "1" (ran) or "c:<owner>" (claimed); sha1 key "<run start ms>" or "<ms>:<owner>";
 -- root key "<root_event.dt ms>" or "<ms>:<owner>". Values not in these shapes (older versions)
 -- count as absent.
 --
--- KEYS
---   1 <prefix>_dedupe_<rule>_<domain>_<meta.id>   2 <prefix>_dedupe_<rule>_<domain>_<sha1>
---   3 <prefix>_dedupe_<rule>_<root signature>
+-- KEYS (3 per event, event i uses 3i-2 .. 3i)
+--   <prefix>_dedupe_<rule>_<domain>_<meta.id>   <prefix>_dedupe_<rule>_<domain>_<sha1>
+--   <prefix>_dedupe_<rule>_<root signature>
 -- ARGV
---   1 owner ("<incarnation>.<seq>")   2 alive key prefix   3 now, ms (the claimed run start)
---   4 meta.dt ms or ""   5 root_event.dt ms or ""
---   6 "1" when the event has an id, 7 ... a sha1, 8 ... a root event
---   9 id window s   10 sha1 window s   11 root window s
---   12 "1" = only finished runs count, not claims (a retry: its failed attempt's claims may still
---      be there if giving them back failed, and must not make the retry a duplicate)
--- Returns { duplicate kind ("id" | "sha1" | "root" | ""), previous sha1 value, previous root value }
--- (previous values are "" when absent; kafka-dedup-finish.lua puts them back after a failed run).
+--   1 alive key prefix   2 id window s   3 sha1 window s   4 root window s
+--   then 6 per event (event i starts at 5 + 6(i-1)):
+--   owner ("<incarnation>.<seq>"), now ms (the claimed run start), meta.dt ms or "",
+--   root_event.dt ms or "", flags (3 chars "0"/"1": has an id, a sha1, a root event),
+--   "1" = only finished runs count, not claims (a retry: its failed attempt's claims may still be
+--   there if giving them back failed, and must not make the retry a duplicate)
+-- Returns 3 values per event: duplicate kind ("id" | "sha1" | "root" | ""), previous sha1 value,
+-- previous root value ("" when absent; kafka-dedup-finish.lua puts them back after a failed run).
 
-local owner, alivePrefix, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local dt, rootDt = tonumber(ARGV[4]), tonumber(ARGV[5])
-local hasId, hasSha1, hasRoot = ARGV[6] == '1', ARGV[7] == '1', ARGV[8] == '1'
-local claimsCount = ARGV[12] ~= '1'
+local alivePrefix = ARGV[1]
+local idWindow, sha1Window, rootWindow = ARGV[2], ARGV[3], ARGV[4]
+local claimsCount = true
+
+local function aliveClaimer(claimer)
+  if not claimsCount then return false end
+  local incarnation = string.match(claimer, '^([^.]+)')
+  return redis.call('EXISTS', alivePrefix .. incarnation) == 1
+end
 
 -- The time in a value, or nil when the value is absent, malformed or a dead runner's claim.
 local function liveTime(value)
@@ -34,8 +41,7 @@ local function liveTime(value)
     ms = string.match(value, '^([0-9]+)$')
     return ms and tonumber(ms) or nil
   end
-  local incarnation = string.match(claimer, '^([^.]+)')
-  if claimsCount and redis.call('EXISTS', alivePrefix .. incarnation) == 1 then return tonumber(ms) end
+  if aliveClaimer(claimer) then return tonumber(ms) end
   return nil
 end
 
@@ -43,31 +49,46 @@ local function liveId(value)
   if not value then return false end
   if value == '1' then return true end
   local claimer = string.match(value, '^c:(.+)$')
-  if claimer == nil or not claimsCount then return false end
-  local incarnation = string.match(claimer, '^([^.]+)')
-  return redis.call('EXISTS', alivePrefix .. incarnation) == 1
+  return claimer ~= nil and aliveClaimer(claimer)
 end
 
-if hasId and liveId(redis.call('GET', KEYS[1])) then return { 'id', '', '' } end
+local function claimOne(idKey, sha1Key, rootKey, a)
+  local owner, now = ARGV[a], ARGV[a + 1]
+  local dt, rootDt = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local flags = ARGV[a + 4]
+  local hasId, hasSha1, hasRoot = flags:sub(1, 1) == '1', flags:sub(2, 2) == '1', flags:sub(3, 3) == '1'
+  claimsCount = ARGV[a + 5] ~= '1'
 
-local prevSha1 = hasSha1 and redis.call('GET', KEYS[2]) or false
-if hasSha1 then
-  local last = liveTime(prevSha1)
-  if last ~= nil and ((dt ~= nil and last - 1000 > dt) or (rootDt ~= nil and last - 1000 > rootDt)) then
-    return { 'sha1', '', '' }
+  if hasId and liveId(redis.call('GET', idKey)) then return 'id', '', '' end
+
+  local prevSha1 = hasSha1 and redis.call('GET', sha1Key) or false
+  if hasSha1 then
+    local last = liveTime(prevSha1)
+    if last ~= nil and ((dt ~= nil and last - 1000 > dt) or (rootDt ~= nil and last - 1000 > rootDt)) then
+      return 'sha1', '', ''
+    end
   end
+
+  local prevRoot = hasRoot and redis.call('GET', rootKey) or false
+  local rootSeen = nil
+  if hasRoot then
+    rootSeen = liveTime(prevRoot)
+    if rootSeen ~= nil and rootDt ~= nil and rootSeen > rootDt then return 'root', '', '' end
+  end
+
+  if hasId then redis.call('SET', idKey, 'c:' .. owner, 'EX', idWindow) end
+  if hasSha1 then redis.call('SET', sha1Key, now .. ':' .. owner, 'EX', sha1Window) end
+  if hasRoot and rootDt ~= nil and (rootSeen == nil or rootSeen < rootDt) then
+    redis.call('SET', rootKey, rootDt .. ':' .. owner, 'EX', rootWindow)
+  end
+  return '', prevSha1 or '', prevRoot or ''
 end
 
-local prevRoot = hasRoot and redis.call('GET', KEYS[3]) or false
-local rootSeen = nil
-if hasRoot then
-  rootSeen = liveTime(prevRoot)
-  if rootSeen ~= nil and rootDt ~= nil and rootSeen > rootDt then return { 'root', '', '' } end
+local out = {}
+for i = 1, #KEYS / 3 do
+  local kind, prevSha1, prevRoot = claimOne(KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], 5 + 6 * (i - 1))
+  out[#out + 1] = kind
+  out[#out + 1] = prevSha1
+  out[#out + 1] = prevRoot
 end
-
-if hasId then redis.call('SET', KEYS[1], 'c:' .. owner, 'EX', ARGV[9]) end
-if hasSha1 then redis.call('SET', KEYS[2], now .. ':' .. owner, 'EX', ARGV[10]) end
-if hasRoot and rootDt ~= nil and (rootSeen == nil or rootSeen < rootDt) then
-  redis.call('SET', KEYS[3], rootDt .. ':' .. owner, 'EX', ARGV[11])
-end
-return { '', prevSha1 or '', prevRoot or '' }
+return out

@@ -1,19 +1,19 @@
--- backend kafka: ends the claims kafka-dedup-claim.lua made for one event. "done" (the event ran):
--- each key still holding this owner's claim becomes a plain record ("1", "<ms>") for its window.
--- "release" (the run failed, the event goes to a retry or the error topic): each key still holding
--- this owner's claim gets its previous value back (or is deleted), so the retry is not taken for a
--- duplicate. A key claimed by someone else since is left alone.
+-- backend kafka: ends the claims kafka-dedup-claim.lua made for a batch of events. "done" (the
+-- event ran): each key still holding this owner's claim becomes a plain record ("1", "<ms>") for
+-- its window. "release" (the run failed, the event goes to a retry or the error topic): each key
+-- still holding this owner's claim gets its previous value back (or is deleted), so the retry is
+-- not taken for a duplicate. A key claimed by someone else since is left alone.
 --
--- KEYS
---   1 id key   2 sha1 key   3 root key (as for kafka-dedup-claim.lua)
+-- KEYS (3 per event, as for kafka-dedup-claim.lua)
+--   id key, sha1 key, root key
 -- ARGV
---   1 owner   2 "done" | "release"
---   3 "1" when the event has an id, 4 ... a sha1, 5 ... a root event
---   6 previous sha1 value or ""   7 previous root value or ""
---   8 id window s   9 sha1 window s   10 root window s
+--   1 id window s   2 sha1 window s   3 root window s
+--   then 5 per event (event i starts at 4 + 5(i-1)):
+--   owner, "done" | "release", flags (3 chars "0"/"1": has an id, a sha1, a root event),
+--   previous sha1 value or "", previous root value or ""
 -- Returns the number of keys changed.
 
-local owner, done = ARGV[1], ARGV[2] == 'done'
+local idWindow, sha1Window, rootWindow = ARGV[1], ARGV[2], ARGV[3]
 local changed = 0
 
 local function restore(key, previous, ttl)
@@ -25,16 +25,7 @@ local function restore(key, previous, ttl)
   changed = changed + 1
 end
 
-if ARGV[3] == '1' and redis.call('GET', KEYS[1]) == 'c:' .. owner then
-  if done then
-    redis.call('SET', KEYS[1], '1', 'EX', ARGV[8])
-    changed = changed + 1
-  else
-    restore(KEYS[1], '', ARGV[8])
-  end
-end
-
-local function finishTimed(key, flag, previous, ttl)
+local function finishTimed(key, flag, owner, done, previous, ttl)
   if flag ~= '1' then return end
   local value = redis.call('GET', key)
   if not value then return end
@@ -48,6 +39,19 @@ local function finishTimed(key, flag, previous, ttl)
   end
 end
 
-finishTimed(KEYS[2], ARGV[4], ARGV[6], ARGV[9])
-finishTimed(KEYS[3], ARGV[5], ARGV[7], ARGV[10])
+for i = 1, #KEYS / 3 do
+  local a = 4 + 5 * (i - 1)
+  local owner, done, flags = ARGV[a], ARGV[a + 1] == 'done', ARGV[a + 2]
+  local idKey = KEYS[3 * i - 2]
+  if flags:sub(1, 1) == '1' and redis.call('GET', idKey) == 'c:' .. owner then
+    if done then
+      redis.call('SET', idKey, '1', 'EX', idWindow)
+      changed = changed + 1
+    else
+      restore(idKey, '', idWindow)
+    end
+  end
+  finishTimed(KEYS[3 * i - 1], flags:sub(2, 2), owner, done, ARGV[a + 3], sha1Window)
+  finishTimed(KEYS[3 * i], flags:sub(3, 3), owner, done, ARGV[a + 4], rootWindow)
+end
 return changed
