@@ -69,7 +69,7 @@ describe('jobrunner --config-file (backend kafka) killed with SIGKILL', () => {
       JSON.stringify({
         backend: 'kafka',
         redis: { aggregators: [redis.address], queues: [redis.address] },
-        logging: { level: 'warn' },
+        logging: { level: 'info' },
         status: { enabled: false },
         kafka: {
           brokers: [broker.address],
@@ -115,7 +115,12 @@ describe('jobrunner --config-file (backend kafka) killed with SIGKILL', () => {
         return produced.ids.every((id) => exec.counts.has(id));
       },
       120_000,
-    );
+    ).catch((error: unknown) => {
+      const missing = produced.ids.filter((id) => !exec.counts.has(id));
+      throw new Error(
+        `${String(error)}; ${missing.length} events never ran (${missing.filter((id) => openAtKill.has(id)).length} of them open at the kill), ${exec.requests.length - ranBeforeKill} requests since the restart; restarted runner's output:\n${second.output()}`,
+      );
+    });
     const twice = produced.ids.filter((id) => (exec.counts.get(id) ?? 0) > 1);
     // In flight = its request was open at the kill, or answered so shortly before it that the
     // runner had not yet recorded it as done.
