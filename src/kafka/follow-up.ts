@@ -54,11 +54,15 @@ export function retryMessage(topic: string, message: LaneMessage, info: RetryInf
   };
 }
 
-/** The same message again, to the end of its topic (a long delay, or a runner stopping). */
-export function requeuedMessage(message: LaneMessage): OutgoingMessage {
+/**
+ * The same message again, to the end of its topic (a long delay, or a runner stopping); with
+ * `notBefore`, due no earlier than that (a paused queue's event).
+ */
+export function requeuedMessage(message: LaneMessage, notBefore?: number): OutgoingMessage {
   const headers: Record<string, string> = {};
   for (const [k, v] of message.headers) headers[k] = v;
   headers[HEADER_SOURCE] = source(message);
+  if (notBefore !== undefined) headers[HEADER_NOT_BEFORE] = String(Math.round(notBefore));
   return { topic: message.topic, value: message.value ?? Buffer.alloc(0), headers };
 }
 

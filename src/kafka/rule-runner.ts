@@ -21,6 +21,7 @@ import { parseJobEvent, type JobEventView } from './job-event.js';
 import { ConsumerLane, type LaneHandler, type LaneMessage } from './lane.js';
 import { classify } from './outcome.js';
 import { partitionFor } from './partition.js';
+import { PAUSED_RECHECK_MS, type PausedCheck } from './paused.js';
 import type { Outbox } from './outbox.js';
 import { Slots } from './slots.js';
 import { Histogram, newCounters, type RuleStats } from './stats.js';
@@ -45,6 +46,8 @@ export interface RuleDeps {
   readonly logger: Logger;
   /** Static membership ID base of this runner. */
   readonly instanceId: string;
+  /** Queues paused with `jobqueue pause` (their events wait on the delayed topic). */
+  readonly paused: PausedCheck;
 }
 
 interface ExecContext {
@@ -232,8 +235,15 @@ export class RuleRunner {
   }
 
   /** statsd <rule>_outcome.<kind> (events sent to the error topic are counted as <rule>_error). */
-  private countOutcome(kind: 'ok' | 'ignored' | 'readonly' | 'retry' | 'delayed' | 'canary'): void {
+  private countOutcome(
+    kind: 'ok' | 'ignored' | 'readonly' | 'retry' | 'delayed' | 'canary' | 'paused',
+  ): void {
     this.deps.metrics.increment([`${this.rule.name}_outcome`, kind]);
+  }
+
+  private countPaused(): void {
+    this.counters.paused++;
+    this.countOutcome('paused');
   }
 
   /** Sends a follow-up message; if the outbox is closing, the event stays uncommitted (re-read later). */
@@ -312,6 +322,15 @@ export class RuleRunner {
         return;
       }
       const now = this.deps.clock.now();
+      if (this.deps.paused.has(event.database, event.type)) {
+        // Parked on the delayed topic (this offset can be committed); looked at again later.
+        await this.produce(
+          'paused',
+          this.deps.outbox.send(delayedMessage(this.delayedTopicName(), message, now + PAUSED_RECHECK_MS)),
+        );
+        this.countPaused();
+        return;
+      }
       if (
         !this.rule.disableDelayedExecution &&
         event.delayUntilMs !== undefined &&
@@ -345,6 +364,15 @@ export class RuleRunner {
       if (reason !== 'due') {
         await this.produce('requeued', this.deps.outbox.send(requeuedMessage(message)));
         this.counters.requeued++;
+        return;
+      }
+      if (this.deps.paused.has(event.database, event.type)) {
+        // Still (or now) paused: back to the end of its topic, headers kept, due again later.
+        await this.produce(
+          'paused',
+          this.deps.outbox.send(requeuedMessage(message, this.deps.clock.now() + PAUSED_RECHECK_MS)),
+        );
+        this.countPaused();
         return;
       }
       const retriesLeft = parseIntHeader(message, HEADER_RETRIES_LEFT) ?? this.rule.retryLimit;

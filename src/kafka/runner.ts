@@ -13,6 +13,7 @@ import { Deduplicator } from './dedup.js';
 import { KafkaSetupError } from './errors.js';
 import { EventExecutor } from './executor.js';
 import { Outbox } from './outbox.js';
+import { kafkaPausedQueues } from './paused.js';
 import { assignJobTopics } from './rule-topics.js';
 import { RuleRunner } from './rule-runner.js';
 import type { KafkaRunnerStats } from './stats.js';
@@ -89,7 +90,7 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
   });
   let redis: Redis | undefined;
   const closeAll = async (): Promise<void> => {
-    await Promise.allSettled([admin.close(), producer.close(), redis?.quit()]);
+    await Promise.allSettled([admin.close(), producer.close(), redis?.quit(), paused.close()]);
   };
 
   const outbox = new Outbox(
@@ -111,8 +112,20 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
     0,
   );
   const executor = new EventExecutor(connections);
+  const paused = kafkaPausedQueues(config, logger);
   const rules = kafka.rules.map(
-    (rule) => new RuleRunner(rule, { kafka, clock, executor, dedup, outbox, metrics, logger, instanceId }),
+    (rule) =>
+      new RuleRunner(rule, {
+        kafka,
+        clock,
+        executor,
+        dedup,
+        outbox,
+        metrics,
+        logger,
+        instanceId,
+        paused: paused.paused,
+      }),
   );
 
   try {
@@ -140,6 +153,8 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
 
   const startedAt = new Date();
   await dedup.start(instanceId, Math.min(30_000, (kafka.sessionTimeoutMs * 2) / 3));
+  // Read before the first event, so a restarted runner never runs a paused queue's event.
+  await paused.start();
   for (const rule of rules) rule.start();
   logger.info('Kafka runner started', {
     brokers: kafka.brokers,

@@ -58,6 +58,8 @@ export interface RuleCounters {
   duplicates: number;
   /** Events copied to the partitioned topic. */
   partitioned: number;
+  /** Events of a paused queue parked on the delayed topic (again each time they come due). */
+  paused: number;
 }
 
 export function newCounters(): RuleCounters {
@@ -75,6 +77,7 @@ export function newCounters(): RuleCounters {
     abandoned: 0,
     duplicates: 0,
     partitioned: 0,
+    paused: 0,
   };
 }
 

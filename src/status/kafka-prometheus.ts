@@ -12,7 +12,7 @@ const JOB_STREAM = 'mediawiki_job_';
 const STAT_SUFFIXES = ['dequeue', 'abandoned', 'delay', 'totaldelay', 'exec'] as const;
 type StatSuffix = (typeof STAT_SUFFIXES)[number];
 /** <rule>_outcome.<kind> values; the error topic is counted through <rule>_error. */
-const OUTCOMES = new Set(['ok', 'ignored', 'retry', 'readonly', 'delayed', 'canary']);
+const OUTCOMES = new Set(['ok', 'ignored', 'retry', 'readonly', 'delayed', 'canary', 'paused']);
 
 const DELAY_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21_600, 86_400];
 const EXEC_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600];
@@ -51,7 +51,7 @@ function kafkaFamilies(registers: Registry[]) {
   return {
     events: new Counter({
       name: 'jobrunner_kafka_events_total',
-      help: 'Kafka job events by rule and outcome: ok, ignored (ignoreStatus), retry, readonly (retried after X-Readonly), failed (error topic), abandoned (claim TTL), duplicate (dedup), delayed (to the delayed topic), canary (discarded).',
+      help: 'Kafka job events by rule and outcome: ok, ignored (ignoreStatus), retry, readonly (retried after X-Readonly), failed (error topic), abandoned (claim TTL), duplicate (dedup), delayed (to the delayed topic), canary (discarded), paused (event of a paused queue parked on the delayed topic).',
       labelNames: ['rule', 'outcome'],
       registers,
     }),
