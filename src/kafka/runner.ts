@@ -102,9 +102,9 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
   );
   const first = config.redis.aggregators[0];
   if (kafka.dedup.enabled && first !== undefined) {
+    // No auto-pipelining: the Deduplicator already sends the claims (and finishes) of one turn of
+    // the event loop as one script call, and ioredis's per-tick pipelines would only add work.
     redis = connectRedis(first, config.redis, { logger, role: 'dedup' });
-    // Every event does a GET and a SET: let ioredis send the commands of one tick in one round trip.
-    redis.options.enableAutoPipelining = true;
   }
   const dedup = new Deduplicator(redis, kafka.dedup, logger);
   const connections = kafka.rules.reduce(
