@@ -179,6 +179,10 @@ export class ConsumerLane {
       maxWaitTime: 500,
       retries: 2,
       retryDelay: 500,
+      // The client's request timeout (5 s by default) must outlast a JoinGroup/SyncGroup, which the
+      // broker holds for up to the rebalance timeout while the group's members rejoin; a shorter
+      // one makes a slow rebalance time out and start over, again and again on a loaded machine.
+      timeout: o.sessionTimeoutMs + 5000,
       highWaterMark: Math.max(16, Math.min(1024, o.maxOutstanding)),
     });
     consumer.on('error', (error: Error) => this.log.warn('Kafka consumer error', { error: error.message }));

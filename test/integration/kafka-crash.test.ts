@@ -8,11 +8,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafkaBroker, type KafkaBrokerHandle } from '../../src/farm/kafka-broker.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { produceJobEvents } from '../../src/kafka/producer.js';
-import { startTestExecutor, waitFor, type TestExecutor } from './kafka-support.js';
+import { startTestExecutor, waitWhileProgressing, type TestExecutor } from './kafka-support.js';
 import { requireFreshBuild } from '../support/fresh-build.js';
 
 const CLI = resolve('dist/cli/jobrunner.js');
 const CONCURRENCY = 20;
+const SESSION_TIMEOUT_MS = 10_000;
+/**
+ * Longest a working runner goes without a request here: joining its group (a static member takes
+ * its partitions back at once; a rebalance waits at most the session timeout), plus one failed
+ * join (the request timeout, session timeout + 5 s) and the reconnect back-off cap (10 s). Slower
+ * progress on a loaded machine is fine; no progress for this long means a runner is stuck.
+ */
+const STALL_MS = SESSION_TIMEOUT_MS + (SESSION_TIMEOUT_MS + 5000) + 10_000 + 10_000;
 
 let broker: KafkaBrokerHandle;
 let redis: RedisServerHandle;
@@ -24,7 +32,9 @@ beforeAll(async () => {
   requireFreshBuild([CLI]);
   [broker, redis, exec] = await Promise.all([startKafkaBroker(), startRedisServer(), startTestExecutor()]);
   dir = mkdtempSync(join(tmpdir(), 'jobrunner-kafka-crash-'));
-}, 120_000);
+  // The broker fixture allows itself 60 s to format and 90 s to start (src/farm/kafka-broker.ts);
+  // the hook must not cut that short on a loaded machine (62 s seen at load 15).
+}, 180_000);
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
@@ -77,7 +87,7 @@ describe('jobrunner --config-file (backend kafka) killed with SIGKILL', () => {
           endpoint: exec.url,
           instanceId: 'crash-test',
           commitIntervalMs: 100,
-          sessionTimeoutMs: 10000,
+          sessionTimeoutMs: SESSION_TIMEOUT_MS,
           lowTraffic: { concurrency: CONCURRENCY },
         },
       }),
@@ -93,13 +103,15 @@ describe('jobrunner --config-file (backend kafka) killed with SIGKILL', () => {
     });
 
     const first = startCli(configFile);
-    await waitFor(
+    await waitWhileProgressing(
       'a third of the events',
       () => {
         if (first.child.exitCode !== null) throw new Error(`jobrunner exited early:\n${first.output()}`);
         return exec.requests.length >= 1000;
       },
-      90_000,
+      () => exec.requests.length,
+      // Before the first request the runner also starts up (node, config, topics): one more stall.
+      2 * STALL_MS,
     );
     const killedAt = Date.now();
     const openAtKill = new Set(open);
@@ -108,13 +120,14 @@ describe('jobrunner --config-file (backend kafka) killed with SIGKILL', () => {
     const ranBeforeKill = exec.requests.length;
 
     const second = startCli(configFile);
-    await waitFor(
+    await waitWhileProgressing(
       'every event',
       () => {
         if (second.child.exitCode !== null) throw new Error(`jobrunner exited early:\n${second.output()}`);
         return produced.ids.every((id) => exec.counts.has(id));
       },
-      120_000,
+      () => exec.requests.length,
+      2 * STALL_MS,
     ).catch((error: unknown) => {
       const missing = produced.ids.filter((id) => !exec.counts.has(id));
       throw new Error(
@@ -138,5 +151,6 @@ describe('jobrunner --config-file (backend kafka) killed with SIGKILL', () => {
     second.child.kill('SIGTERM');
     expect(await exited(second.child)).toBe(0);
     expect(second.output()).not.toMatch(/"level":"error"/);
-  }, 240_000);
+    // Each wait fails after 2 × STALL_MS without progress; this only caps a run that crawls.
+  }, 360_000);
 });

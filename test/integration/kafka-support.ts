@@ -183,3 +183,28 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * Polls `check` every 25 ms until it returns true. Fails with `what` once `progress()` (a counter
+ * that grows while work gets done) has not moved for `stallMs`: on a loaded machine a slow run is
+ * not a failure, a stopped one is.
+ */
+export async function waitWhileProgressing(
+  what: string,
+  check: () => boolean,
+  progress: () => number,
+  stallMs: number,
+): Promise<void> {
+  let last = progress();
+  let movedAt = Date.now();
+  while (!check()) {
+    const now = progress();
+    if (now !== last) {
+      last = now;
+      movedAt = Date.now();
+    } else if (Date.now() - movedAt > stallMs) {
+      throw new Error(`no progress for ${Math.round(stallMs / 1000)} s waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
