@@ -19,6 +19,7 @@ import { produceJobEvents } from '../kafka/producer.js';
 import { startKafkaRunner } from '../kafka/runner.js';
 import { createLogger } from '../observability/logger.js';
 import { profilePhase } from './common/cpu-profile.js';
+import { formatProfileSummary } from './common/profile-summary.js';
 import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
 import { executorCapacity, startTrivialExecutor } from './common/trivial-executor.js';
 
@@ -240,7 +241,10 @@ async function runnerThroughput(
   const cpu = process.cpuUsage(cpuAtFirst);
   await runner.stop(false);
   const file = await profiler?.stop();
-  if (file !== undefined) process.stdout.write(`CPU profile: ${file}\n`);
+  if (file !== undefined) {
+    const lines = formatProfileSummary(file, count);
+    process.stdout.write(`CPU profile: ${file} (sampled time by part, idle included)\n${lines.join('\n')}\n`);
+  }
   return {
     events: count,
     seconds,

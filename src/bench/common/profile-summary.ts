@@ -1,0 +1,60 @@
+// Where a CPU profile's time went, by part: the Kafka client, the HTTP client, the Redis client,
+// jobrunner's own code, socket writes (on loopback they include the receiver's TCP work), garbage
+// collection, idle. Self time of each sampled function, summed by the file it lives in.
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string };
+}
+
+interface CpuProfile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+const PARTS: readonly [string, (name: string, url: string) => boolean][] = [
+  ['idle', (name) => name === '(idle)'],
+  ['garbage collection', (name) => name === '(garbage collector)'],
+  [
+    'socket writes (syscalls)',
+    (name) => ['writev', 'writeUtf8String', 'writeBuffer', 'writeLatin1String'].includes(name),
+  ],
+  ['Kafka client (@platformatic/kafka)', (_, url) => url.includes('@platformatic/kafka')],
+  ['HTTP client (undici)', (_, url) => url.includes('/undici/')],
+  ['Redis client (ioredis)', (_, url) => url.includes('/ioredis/') || url.includes('/redis-parser/')],
+  ['jobrunner (dist/)', (_, url) => url.includes('/dist/') && !url.includes('/node_modules/')],
+  ['node internals (streams, timers, promises)', (_, url) => url.startsWith('node:')],
+];
+
+/** Milliseconds per part, largest first, plus the total sampled. */
+export function summarizeProfile(file: string): { total: number; parts: [string, number][] } {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parts = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const micros = profile.timeDeltas[i] ?? 0;
+    const frame = byId.get(id)?.callFrame;
+    total += micros;
+    const part =
+      PARTS.find(([, match]) => match(frame?.functionName ?? '', frame?.url ?? ''))?.[0] ?? 'other';
+    parts.set(part, (parts.get(part) ?? 0) + micros);
+  });
+  return {
+    total: total / 1000,
+    parts: [...parts]
+      .map(([part, micros]): [string, number] => [part, micros / 1000])
+      .sort((a, b) => b[1] - a[1]),
+  };
+}
+
+/** Lines "  part  12.3 µs/event  (34 %)" for a profile of `events` events. */
+export function formatProfileSummary(file: string, events: number): string[] {
+  const { total, parts } = summarizeProfile(file);
+  return parts.map(
+    ([part, ms]) =>
+      `  ${part.padEnd(44)}${((ms * 1000) / events).toFixed(1).padStart(7)} µs/event  (${((ms / total) * 100).toFixed(0)} %)`,
+  );
+}
