@@ -577,9 +577,11 @@ describe('partitioned rules', () => {
     const r = await runner(config, { logger: quietLogger() });
     const ran = (db: string) =>
       exec.requests.filter((q) => JSON.parse(q.body.toString('utf8')).database === db).length;
+    // Each section's consumer joins the group on its own; on a loaded machine wiki1's may start
+    // after the others finished, so wait for its two stuck requests too, then check it took no more.
     await waitFor(
       'wiki2 and wiki3 done while wiki1 is stuck',
-      () => ran('wiki2') === 10 && ran('wiki3') === 10,
+      () => ran('wiki2') === 10 && ran('wiki3') === 10 && ran('wiki1') >= 2,
     );
     expect(ran('wiki1')).toBe(2); // its section's two slots, nothing more
     await waitFor('wiki1 done', () => {
