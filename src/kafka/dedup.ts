@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { KafkaDedupConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
+import { waitReady } from '../redis/connection.js';
 import { defineLuaCommand, luaCommandName } from '../redis/lua-scripts.js';
 import { Batcher } from './batcher.js';
 import type { JobEventView } from './job-event.js';
@@ -62,6 +63,10 @@ export class Deduplicator {
   readonly incarnation = randomBytes(8).toString('hex');
   private seq = 0;
   private aliveTimer: NodeJS.Timeout | undefined;
+  private instanceId: string | undefined;
+  private aliveTtlMs = 1000;
+  private takenOver = false;
+  private takingOver: Promise<void> | undefined;
   private readonly claims = new Batcher<ClaimItem, string[]>((items) => this.claimBatch(items), MAX_BATCH);
   private readonly finishes = new Batcher<FinishItem, undefined>(
     (items) => this.finishBatch(items),
@@ -94,30 +99,52 @@ export class Deduplicator {
    * its previous process: that one's alive key is deleted at once, so the events it had in flight
    * run again instead of passing for duplicates.
    */
-  async start(instanceId: string, aliveTtlMs: number): Promise<void> {
+  async start(instanceId: string, aliveTtlMs: number, readyTimeoutMs: number): Promise<void> {
     const redis = this.active;
     if (redis === undefined) return;
-    const ttl = Math.max(1000, Math.round(aliveTtlMs));
-    const renew = (): Promise<void> =>
-      redis.set(this.aliveKey, '1', 'PX', ttl).then(
-        () => undefined,
-        (error: unknown) => this.redisFailed(error),
-      );
-    await renew();
-    try {
+    this.instanceId = instanceId;
+    this.aliveTtlMs = Math.max(1000, Math.round(aliveTtlMs));
+    // The connection does not queue commands while it connects: wait for it (bounded), or the first
+    // renewal and the takeover below would fail and leave the predecessor's claims alive.
+    await waitReady(redis, readyTimeoutMs);
+    await this.ensureTakenOver().catch((error: unknown) => this.redisFailed(error));
+    this.aliveTimer = setInterval(() => {
+      // Until the takeover succeeded (Redis was down at start), each tick tries it again.
+      const step = this.takenOver ? this.renew() : this.ensureTakenOver();
+      step.catch((error: unknown) => this.redisFailed(error));
+    }, this.aliveTtlMs / 3);
+    this.aliveTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    await this.active?.set(this.aliveKey, '1', 'PX', this.aliveTtlMs);
+  }
+
+  /**
+   * Sets this process's alive key and, when a process with the same instanceId ran before, deletes
+   * that one's, so the events it had in flight run again instead of passing for duplicates. Claims
+   * wait for this (claimBatch): a restarted runner never trusts a killed predecessor's claims, even
+   * when Redis was not reachable at its start. Rejects when Redis fails.
+   */
+  private ensureTakenOver(): Promise<void> {
+    if (this.takenOver) return Promise.resolve();
+    this.takingOver ??= (async () => {
+      const redis = this.active;
+      if (redis === undefined || this.instanceId === undefined) return;
+      await this.renew();
       const previous = await redis.set(
-        `${this.config.prefix}_incarnation_${instanceId}`,
+        `${this.config.prefix}_incarnation_${this.instanceId}`,
         this.incarnation,
         'GET',
       );
       if (previous !== null && previous !== this.incarnation) {
         await redis.del(`${this.config.prefix}_alive_${previous}`);
       }
-    } catch (error) {
-      this.redisFailed(error);
-    }
-    this.aliveTimer = setInterval(() => void renew(), ttl / 3);
-    this.aliveTimer.unref();
+      this.takenOver = true;
+    })().finally(() => {
+      this.takingOver = undefined;
+    });
+    return this.takingOver;
   }
 
   /** Stops renewing and drops the alive key (any claim left now counts as abandoned). */
@@ -156,6 +183,8 @@ export class Deduplicator {
   private async claimBatch(items: readonly ClaimItem[]): Promise<readonly string[][]> {
     const redis = this.active;
     if (redis === undefined) return items.map(() => ['', '', '']);
+    // A failure here fails the batch: its events run without dedup rather than trust stale claims.
+    await this.ensureTakenOver();
     const c = this.config;
     const keys: string[] = [];
     const args: (string | number)[] = [

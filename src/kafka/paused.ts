@@ -6,7 +6,7 @@
 // while paused.
 import type { JobrunnerConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { connectRedis } from '../redis/connection.js';
+import { connectRedis, waitReady } from '../redis/connection.js';
 import { listPausedQueues, mergePaused } from '../redis/paused-queues.js';
 import { PausedQueues } from '../runner/paused.js';
 
@@ -39,7 +39,12 @@ export function kafkaPausedQueues(config: JobrunnerConfig, logger: Logger): Kafk
   }, logger);
   return {
     paused,
-    start: () => paused.start(),
+    async start(): Promise<void> {
+      // The connections do not queue commands while they connect: wait (bounded) so the first read,
+      // the one before any event is taken, does not fail for nothing.
+      await Promise.all(clients.map((client) => waitReady(client, config.redis.connectTimeoutMs)));
+      await paused.start();
+    },
     async close(): Promise<void> {
       paused.stop();
       await Promise.allSettled(clients.map((client) => client.quit()));

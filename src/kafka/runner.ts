@@ -152,7 +152,11 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
   }
 
   const startedAt = new Date();
-  await dedup.start(instanceId, Math.min(30_000, (kafka.sessionTimeoutMs * 2) / 3));
+  await dedup.start(
+    instanceId,
+    Math.min(30_000, (kafka.sessionTimeoutMs * 2) / 3),
+    config.redis.connectTimeoutMs,
+  );
   // Read before the first event, so a restarted runner never runs a paused queue's event.
   await paused.start();
   for (const rule of rules) rule.start();

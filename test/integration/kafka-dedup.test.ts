@@ -4,12 +4,14 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { Deduplicator } from '../../src/kafka/dedup.js';
+import { waitReady } from '../../src/redis/connection.js';
 import type { JobEventView } from '../../src/kafka/job-event.js';
 import { quietLogger } from './kafka-support.js';
 
 let server: RedisServerHandle;
 let client: Redis;
 const deduplicators: Deduplicator[] = [];
+const cleanupLate: Redis[] = [];
 const config = {
   enabled: true,
   prefix: 'T',
@@ -25,6 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled(deduplicators.map((d) => d.stop()));
+  for (const late of cleanupLate) late.disconnect();
   client?.disconnect();
   await server?.stop();
 });
@@ -32,7 +35,7 @@ afterAll(async () => {
 async function dedup(): Promise<Deduplicator> {
   const d = new Deduplicator(client, config, quietLogger());
   deduplicators.push(d);
-  await d.start(`test-${deduplicators.length}`, 30_000);
+  await d.start(`test-${deduplicators.length}`, 30_000, 5000);
   return d;
 }
 
@@ -102,15 +105,41 @@ describe('dedup claims', () => {
   it('a runner restarted with the same instance ID makes its previous process claims void at once', async () => {
     const before = new Deduplicator(client, config, quietLogger());
     deduplicators.push(before);
-    await before.start('host-a', 30_000);
+    await before.start('host-a', 30_000, 5000);
     const e = event({ id: 'k', sha1: 's9' });
     expect((await before.claim('r4', e, T0 + 5000, { isRetry: false })).duplicate).toBeUndefined();
     // kill -9: no stop(), the alive key is still there; the replacement starts with the same ID.
     const after = new Deduplicator(client, config, quietLogger());
     deduplicators.push(after);
-    await after.start('host-a', 30_000);
+    await after.start('host-a', 30_000, 5000);
     expect(await client.exists(before.aliveKey)).toBe(0);
     expect((await after.claim('r4', e, T0 + 6000, { isRetry: false })).duplicate).toBeUndefined();
+  });
+
+  it('a restarted runner whose Redis was not reachable at start takes over before its first claim', async () => {
+    const before = new Deduplicator(client, config, quietLogger());
+    deduplicators.push(before);
+    await before.start('host-b', 30_000, 5000);
+    const e = event({ id: 'late', sha1: 's10' });
+    expect((await before.claim('r5', e, T0 + 5000, { isRetry: false })).duplicate).toBeUndefined();
+    // The replacement's connection does not queue commands and is not connected yet at start
+    // (as on a loaded machine, or with Redis down): the takeover fails there.
+    const late = new Redis({
+      host: server.host,
+      port: server.port,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+    });
+    const after = new Deduplicator(late, config, quietLogger());
+    deduplicators.push(after);
+    await after.start('host-b', 30_000, 50);
+    expect(await client.exists(before.aliveKey)).toBe(1);
+    cleanupLate.push(late);
+    // Its failed first command started the connection; wait until it is up.
+    expect(await waitReady(late, 10_000)).toBe(true);
+    // The predecessor's claim must not make the event it had in flight a duplicate.
+    expect((await after.claim('r5', e, T0 + 6000, { isRetry: false })).duplicate).toBeUndefined();
+    expect(await client.exists(before.aliveKey)).toBe(0);
   });
 
   it('root claims: an older root leaf is a duplicate of a claimed newer one', async () => {
