@@ -92,7 +92,7 @@ beforeAll(async () => {
       lowTraffic: { concurrency: 4 },
     },
   });
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   releaseGate();

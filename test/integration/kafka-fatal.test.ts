@@ -25,7 +25,7 @@ beforeAll(async () => {
   requireFreshBuild([CLI]);
   [broker, redis, exec] = await Promise.all([startKafkaBroker(), startRedisServer(), startTestExecutor()]);
   dir = mkdtempSync(join(tmpdir(), 'jr15-kafka-fatal-'));
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');

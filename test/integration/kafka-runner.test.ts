@@ -31,7 +31,7 @@ const cleanups: (() => void)[] = [];
 
 beforeAll(async () => {
   [broker, redis] = await Promise.all([startKafkaBroker(), startRedisServer()]);
-}, 120_000);
+}, 180_000);
 
 // Each scenario's runner stops when the scenario ends, so later scenarios (and the broker restart)
 // do not share the machine with idle runners.
