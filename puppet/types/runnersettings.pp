@@ -30,6 +30,8 @@ type Jobrunner::Runnersettings = Struct[{
     Optional[expressMaxReady]     => Integer[1],
     Optional[expressSliceSeconds] => Integer[1],
     Optional[expressHoldSeconds]  => Jobrunner::Seconds,
+    Optional[burstSlots]          => Integer[0],
+    Optional[overrunSeconds]      => Jobrunner::Seconds,
     Optional[wikiWeights]         => Hash[String[1], Variant[Integer[1, 1000], Float[0.0001, 1000.0]]],
     Optional[typeWeights]         => Hash[String[1], Variant[Integer[1, 1000], Float[0.0001, 1000.0]]],
   }],

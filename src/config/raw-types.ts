@@ -71,6 +71,8 @@ export interface RawScheduling {
   expressMaxReady: number;
   expressSliceSeconds: number;
   expressHoldSeconds: number;
+  burstSlots: number;
+  overrunSeconds: number;
   wikiWeights: Record<string, number>;
   typeWeights: Record<string, number>;
 }

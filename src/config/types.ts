@@ -101,6 +101,10 @@ export interface SchedulingSettings {
   readonly expressSliceSeconds: number;
   /** An express slot lends itself to other work only this long after its last quiet start (s). */
   readonly expressHoldSeconds: number;
+  /** Extra dispatches per group standing in for ones stuck in a long job (never more). */
+  readonly burstSlots: number;
+  /** A dispatch this long past its maxtime is stuck in a long job (s). */
+  readonly overrunSeconds: number;
   /** Share weight per wiki ID (default 1). */
   readonly wikiWeights: Readonly<Record<string, number>>;
   /** Share weight per job type within a wiki (default 1). */

@@ -13,6 +13,12 @@
 //    every other slot. An express slot with no quiet work runs other work only when no quiet
 //    queue was seen in the group for expressHoldSeconds, in slices as long as the quiet queues have
 //    stayed away beyond that (from expressSliceSeconds up to longSliceSeconds).
+// 4. Burst slots stand in for dispatches stuck in a long job (MediaWiki checks maxtime only between
+//    jobs): they run only queues with no child, quiet ones first (as an express slot would), so a
+//    20 s job does not also make the queues behind it wait 20 s. When they may run is the
+//    scheduler's call (Scheduler.burstRoom).
+// 5. Ties (equal slot-time, waiting the same whole second) go by a hash of this runner's seed and
+//    the name: hosts that see the same listing pick different queues, with no coordinator.
 import type { SchedulingSettings } from '../config/types.js';
 import type { Candidate } from './fair-picker.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -27,6 +33,8 @@ export interface ShareCandidate extends Candidate {
 export interface PickContext {
   /** The slot is an express slot. */
   readonly express: boolean;
+  /** The slot is a burst slot (stands in for a dispatch stuck in a long job). */
+  readonly burst?: boolean;
   /** Free slots of the group, this one included. */
   readonly freeSlots: number;
 }
@@ -64,7 +72,14 @@ export class FairShare {
   /** Per group: when a pick last saw a quiet queue among its candidates. */
   private readonly lastQuiet = new Map<string, number>();
 
-  constructor(private settings: ShareSettings) {}
+  /**
+   * `seed` orders ties differently on each runner (its host and pid): hosts sharing the queues
+   * then rarely start the same quiet queue at the same moment, a dispatch that would find it empty.
+   */
+  constructor(
+    private settings: ShareSettings,
+    private readonly seed = '',
+  ) {}
 
   configure(settings: ShareSettings): void {
     this.settings = settings;
@@ -85,7 +100,12 @@ export class FairShare {
     if (quietOnes.length > 0) this.lastQuiet.set(group, now);
     let pool = candidates;
     let quiet = false;
-    if (context.express) {
+    if (context.burst) {
+      // Only queues nobody runs: a burst adds a child where one is missing, never a second one.
+      const waiting = candidates.filter((c) => c.queueRunning === 0);
+      quiet = quietOnes.length > 0;
+      pool = quiet ? quietOnes : waiting;
+    } else if (context.express) {
       if (quietOnes.length > 0) {
         pool = quietOnes;
         quiet = true;
@@ -97,6 +117,7 @@ export class FairShare {
     if (!chosen) return undefined;
     let maxTime: number;
     if (quiet) maxTime = s.expressSliceSeconds;
+    else if (context.burst) maxTime = s.sliceSeconds;
     else if (context.express) {
       // Lent: as long as quiet queues have been away beyond the hold, between the express slice
       // and the long one. Rare quiet traffic costs a lone backlog few start-ups; frequent quiet
@@ -149,7 +170,7 @@ export class FairShare {
       if (tag === undefined)
         wikiTags.set(c.wiki, (tag = this.wikis.tag(c.wiki, this.wikiWeight(c.wiki), now)));
       const bestTag = wiki === undefined ? Infinity : (wikiTags.get(wiki) as number);
-      if (best === undefined || tag < bestTag || (tag === bestTag && before(c, best, c.wiki, best.wiki))) {
+      if (best === undefined || tag < bestTag || (tag === bestTag && this.before(c, best, c.wiki, best.wiki))) {
         wiki = c.wiki;
         best = c;
       }
@@ -165,7 +186,7 @@ export class FairShare {
       if (
         chosen === undefined ||
         tag < chosenTag ||
-        (tag === chosenTag && before(c, chosen, c.type, chosen.type))
+        (tag === chosenTag && this.before(c, chosen, c.type, chosen.type))
       ) {
         chosen = c;
         chosenTag = tag;
@@ -173,6 +194,20 @@ export class FairShare {
     }
     clock.chose(chosenTag);
     return chosen;
+  }
+
+  /**
+   * Tie-break between equal tags: the one waiting longer by whole seconds, then by a hash of the
+   * seed and the name (hosts poll out of phase, so their waiting times differ by milliseconds).
+   */
+  private before(a: Candidate, b: Candidate, aName: string, bName: string): boolean {
+    const aWait = Math.floor(a.waitingMs / 1000);
+    const bWait = Math.floor(b.waitingMs / 1000);
+    if (aWait !== bWait) return aWait > bWait;
+    const aHash = tieHash(this.seed, aName);
+    const bHash = tieHash(this.seed, bName);
+    if (aHash !== bHash) return aHash < bHash;
+    return aName < bName;
   }
 
   private queueClock(wiki: string): VirtualClock {
@@ -195,8 +230,13 @@ function weightOf(weights: Readonly<Record<string, number>>, name: string): numb
   return Object.hasOwn(weights, name) ? (weights[name] as number) : 1;
 }
 
-/** Tie-break between equal tags: the one waiting longer, then by name (stable across hosts). */
-function before(a: Candidate, b: Candidate, aName: string, bName: string): boolean {
-  if (a.waitingMs !== b.waitingMs) return a.waitingMs > b.waitingMs;
-  return aName < bName;
+/** FNV-1a of seed and name: cheap, and spread well enough to order ties per host. */
+function tieHash(seed: string, name: string): number {
+  let h = 0x811c9dc5;
+  const text = `${seed}\u0000${name}`;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }

@@ -13,7 +13,7 @@ import { DiscoveryLoop, errorText, pollInterval, WAKE_MIN_GAP_MS } from './disco
 import { queueLabel } from './queue-id.js';
 import { ALL_PARTITIONS } from './ready-view.js';
 import { RunnerMetrics, type LoopState } from './runner-metrics.js';
-import { Scheduler, type FinishReport, type QueuePick } from './scheduler.js';
+import { Scheduler, type RunningDispatch, type FinishReport, type QueuePick } from './scheduler.js';
 import { SlotPool, type Slot, type SlotGroup } from './slot-pool.js';
 import { PausedQueues } from './paused.js';
 import { WorkSummary } from './work-summary.js';
@@ -116,13 +116,14 @@ export class JobRunner {
     );
     this.scheduler = new Scheduler(config.groups, config.runner, this.clock.now(), {
       ...(deps.random ? { random: deps.random } : {}),
+      tieSeed: `${hostname()}:${process.pid}`,
       isPaused: (wiki, type) => this.paused.has(wiki, type),
       onPriorityChange: (group, from, to, why) => {
         this.metrics.priorityChanged();
         this.logger.debug('priority mode changed', { group, from, to, why });
       },
     });
-    this.pool = new SlotPool(config.groups);
+    this.pool = new SlotPool(config.groups, (group) => this.scheduler.burstSlotCount(group));
     this.summary = new WorkSummary(
       this.logger,
       () => {
@@ -338,9 +339,7 @@ export class JobRunner {
   private loopState(spawned: number): LoopState {
     if (spawned > 0) return 'spawned';
     if (!this.scheduler.hasKnownWork()) return 'idle';
-    const free = this.pool.groups.some(
-      (g) => g.config && g.slots.some((s) => s.active === null && !s.retiring),
-    );
+    const free = this.pool.groups.some((g) => g.config && g.slots.some((s) => this.freeOrdinary(g, s)));
     return free ? 'some-full' : 'all-full';
   }
 
@@ -361,26 +360,60 @@ export class JobRunner {
     for (const group of this.pool.groups) {
       if (!group.config) continue;
       // Express slots are the group's last ones, so ordinary slots take the backlogs first.
-      let freeSlots = group.slots.filter((s) => s.active === null && !s.retiring).length;
+      let freeSlots = group.slots.filter((s) => this.freeOrdinary(group, s)).length;
+      let blocked = false;
       for (const slot of group.slots) {
-        if (slot.active !== null || slot.retiring) continue;
+        if (!this.freeOrdinary(group, slot)) continue;
         const express = this.scheduler.isExpressSlot(group.name, slot.index);
         const pick = this.scheduler.pick(group.name, this.clock.now(), { express, freeSlots });
         // Nothing for this slot: nothing for the later ones either (express slots take less).
-        if (!pick) break;
+        if (!pick) {
+          blocked = true;
+          break;
+        }
         freeSlots--;
         this.launch(group, slot, pick);
         spawned++;
       }
+      if (!blocked) spawned += this.fillBurst(group);
     }
     this.updatePushWatch();
     return spawned;
   }
 
+  /**
+   * Burst slots (policy fair) stand in for dispatches stuck in a long job, as many as
+   * Scheduler.burstRoom allows, for queues nobody runs.
+   */
+  private fillBurst(group: SlotGroup<ActiveDispatch>): number {
+    const now = this.clock.now();
+    const running: RunningDispatch[] = [];
+    for (const s of group.slots) {
+      if (s.active) running.push({ startedAt: s.active.startedAt, maxTime: s.active.pick.maxTime });
+    }
+    let room = this.scheduler.burstRoom(group.name, running, now);
+    let spawned = 0;
+    for (const slot of group.slots) {
+      if (room <= 0) break;
+      if (slot.active !== null || slot.retiring || !this.scheduler.isBurstSlot(group.name, slot.index)) continue;
+      const pick = this.scheduler.pick(group.name, now, { express: false, burst: true, freeSlots: room });
+      if (!pick) break;
+      this.launch(group, slot, pick);
+      room--;
+      spawned++;
+    }
+    return spawned;
+  }
+
+  /** A free slot of the group's runners (burst slots are never free in this sense). */
+  private freeOrdinary(group: SlotGroup<ActiveDispatch>, slot: Slot<ActiveDispatch>): boolean {
+    return slot.active === null && !slot.retiring && !this.scheduler.isBurstSlot(group.name, slot.index);
+  }
+
   /** Groups with a slot free for new work. */
   private groupsWithFreeSlot(): string[] {
     return this.pool.groups
-      .filter((g) => g.config && g.slots.some((s) => s.active === null && !s.retiring))
+      .filter((g) => g.config && g.slots.some((s) => this.freeOrdinary(g, s)))
       .map((g) => g.name);
   }
 
@@ -440,6 +473,7 @@ export class JobRunner {
       mode: pick.mode,
       maxTime: pick.maxTime,
       express: pick.express,
+      burst: this.scheduler.isBurstSlot(group.name, slot.index),
     });
     active.done = safeDispatch(
       active.dispatcher,

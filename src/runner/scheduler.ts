@@ -52,6 +52,8 @@ export interface SchedulerOptions {
   readonly random?: () => number;
   readonly readyPerExtraChild?: number;
   readonly staleTtlMs?: number;
+  /** Orders ties of the fair policy differently per runner (host and pid), see FairShare. */
+  readonly tieSeed?: string;
   /** Operator-paused queues (src/runner/paused.ts): never candidates while paused. */
   readonly isPaused?: (wiki: string, type: string) => boolean;
   readonly onPriorityChange?: (
@@ -75,6 +77,13 @@ export interface QueuePick {
   readonly maxTime: number;
   /** Run by an express slot as a quiet queue (policy fair). */
   readonly express: boolean;
+}
+
+/** What burstRoom needs of a running dispatch. */
+export interface RunningDispatch {
+  readonly startedAt: number;
+  /** Its --maxtime (s). */
+  readonly maxTime: number;
 }
 
 export interface FinishReport {
@@ -126,7 +135,7 @@ export class Scheduler {
     this.readyPerExtraChild = options.readyPerExtraChild ?? READY_PER_EXTRA_CHILD;
     this.view = new ReadyView(options.staleTtlMs ?? STALE_PARTITION_TTL_MS);
     this.damper = new FailureDamper(settings);
-    this.share = new FairShare(settings.scheduling);
+    this.share = new FairShare(settings.scheduling, options.tieSeed);
     this.reconfigure(groups, settings, now);
   }
 
@@ -187,7 +196,36 @@ export class Scheduler {
     const runners = this.groups.get(groupName)?.config.runners ?? 0;
     if (s.policy !== 'fair' || runners < 2) return false;
     const express = Math.min(s.expressSlots, runners - 1);
-    return index >= runners - express;
+    return index >= runners - express && index < runners;
+  }
+
+  /** Whether slot `index` is one of the group's burst slots (beyond its runners). */
+  isBurstSlot(groupName: string, index: number): boolean {
+    return index >= (this.groups.get(groupName)?.config.runners ?? 0);
+  }
+
+  /** Burst slots a group has beyond its runners (policy fair): slot indices runners … runners+n−1. */
+  burstSlotCount(groupName: string): number {
+    const s = this.settings.scheduling;
+    if (s.policy !== 'fair' || !this.groups.has(groupName)) return 0;
+    return s.burstSlots;
+  }
+
+  /**
+   * How many burst dispatches the group may start now, given its running dispatches (ordinary and
+   * burst): one per dispatch that ran more than overrunSeconds past its maxtime, at most
+   * burstSlots, and only while the group has fewer than runners dispatches that are not overrunning.
+   * So, as long as at most burstSlots dispatches overrun at once, the group always has its runners'
+   * worth of dispatches that each end (or count as overrunning) within maxtime + overrunSeconds.
+   */
+  burstRoom(groupName: string, dispatches: readonly RunningDispatch[], now: number): number {
+    const burst = this.burstSlotCount(groupName);
+    const runners = this.groups.get(groupName)?.config.runners ?? 0;
+    if (burst === 0 || runners === 0) return 0;
+    const overrunMs = this.settings.scheduling.overrunSeconds * 1000;
+    let overrunning = 0;
+    for (const d of dispatches) if (now - d.startedAt > d.maxTime * 1000 + overrunMs) overrunning++;
+    return Math.max(0, runners + Math.min(burst, overrunning) - dispatches.length);
   }
 
   /** Applies every group's time share (also while all slots are busy, so stats stay current). */

@@ -1,7 +1,8 @@
 // The runner's slots, per group. A slot holds at most one dispatch and is free again only once
 // that dispatch's promise has resolved (the child is reaped; the original's W1 reused it early).
 // Reloads resize groups: extra slots are added at once, surplus free slots go at once, surplus
-// busy slots "retire" (finish their child, then disappear).
+// busy slots "retire" (finish their child, then disappear). A group may have extra slots beyond
+// its runners (indices runners…, the fair policy's burst slots); the scheduler says when they run.
 import type { GroupConfig } from '../config/types.js';
 
 export interface Slot<A> {
@@ -20,7 +21,10 @@ export interface SlotGroup<A> {
 export class SlotPool<A> {
   private groupList: SlotGroup<A>[] = [];
 
-  constructor(groups: readonly GroupConfig[]) {
+  constructor(
+    groups: readonly GroupConfig[],
+    private readonly extraSlots: (group: string) => number = () => 0,
+  ) {
     this.resize(groups);
   }
 
@@ -36,7 +40,8 @@ export class SlotPool<A> {
       const group = byName.get(config.name) ?? { name: config.name, config, slots: [] };
       byName.delete(config.name);
       group.config = config;
-      setSlotCount(group, Math.max(0, config.runners));
+      const runners = Math.max(0, config.runners);
+      setSlotCount(group, runners > 0 ? runners + this.extraSlots(config.name) : 0);
       if (group.slots.length > 0 || config.runners > 0) next.push(group);
     }
     for (const removed of byName.values()) {

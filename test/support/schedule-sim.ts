@@ -30,6 +30,8 @@ export interface SimOptions {
   readonly pollMs: number;
   readonly tickMs: number;
   readonly random: () => number;
+  /** Every host orders ties alike (as before each runner had its own tie seed): for comparison. */
+  readonly sameTieSeed?: boolean;
 }
 
 interface SimJob {
@@ -58,6 +60,7 @@ interface Child {
   readonly pick: QueuePick;
   readonly queue: SimQueue;
   readonly startedAt: number;
+  readonly entry: DispatchLog;
   /** When the current step (start-up or job) ends. */
   nextAt: number;
   loopStart: number;
@@ -70,6 +73,22 @@ interface Host {
   readonly slots: Map<string, (Child | null)[]>;
   readonly pollPhase: number;
   needsFill: boolean;
+}
+
+/** One dispatch of the model. */
+export interface DispatchLog {
+  readonly at: number;
+  readonly host: number;
+  readonly wiki: string;
+  readonly type: string;
+  readonly maxTime: number;
+  readonly express: boolean;
+  /** Started in an express slot (as quiet work or lent). */
+  readonly expressSlot: boolean;
+  /** Started in a burst slot. */
+  readonly burst: boolean;
+  /** Ran no job (another host's child had emptied the queue); set when it ends. */
+  empty: boolean;
 }
 
 export interface JobStart {
@@ -93,24 +112,26 @@ export class FarmSim {
   readonly violations: string[] = [];
   readonly dispatches = new Map<string, number>();
   /** Every dispatch, for diagnosis of a failing seed. */
-  readonly log: {
-    at: number;
-    host: number;
-    wiki: string;
-    type: string;
-    maxTime: number;
-    express: boolean;
-    /** Started in an express slot (as quiet work or lent). */
-    expressSlot: boolean;
-  }[] = [];
+  readonly log: DispatchLog[] = [];
   /** Most wikis / queues with ready work at any time. */
   maxReadyWikis = 0;
   maxQueuesPerWiki = 0;
+  /** Most children at once on one host (all groups). */
+  maxChildren = 0;
 
   constructor(private readonly options: SimOptions) {
     for (let h = 0; h < options.hosts; h++) {
-      const scheduler = new Scheduler(options.groups, options.settings, 0, { random: options.random });
-      const slots = new Map(options.groups.map((g) => [g.name, Array<Child | null>(g.runners).fill(null)]));
+      const scheduler = new Scheduler(options.groups, options.settings, 0, {
+        random: options.random,
+        tieSeed: options.sameTieSeed ? 'host' : `host${h}`,
+      });
+      // Like SlotPool: the group's runners, then its burst slots.
+      const slots = new Map(
+        options.groups.map((g) => [
+          g.name,
+          Array<Child | null>(g.runners + scheduler.burstSlotCount(g.name)).fill(null),
+        ]),
+      );
       this.hosts.push({
         scheduler,
         slots,
@@ -203,24 +224,65 @@ export class FarmSim {
     host.needsFill = false;
     for (const group of this.options.groups) {
       const slots = host.slots.get(group.name) ?? [];
-      let free = slots.filter((c) => c === null).length;
-      for (let index = 0; index < slots.length; index++) {
+      let free = slots.filter((c, i) => c === null && i < group.runners).length;
+      let blocked = false;
+      for (let index = 0; index < group.runners; index++) {
         if (slots[index] !== null) continue;
         const express = host.scheduler.isExpressSlot(group.name, index);
         const pick = host.scheduler.pick(group.name, this.now, { express, freeSlots: free });
-        if (!pick) break;
+        if (!pick) {
+          blocked = true;
+          break;
+        }
         free--;
         this.start(host, group, index, express, pick);
       }
+      if (!blocked) this.fillBurst(host, group, slots);
     }
   }
 
-  private start(host: Host, group: GroupConfig, slot: number, express: boolean, pick: QueuePick): void {
+  /** Like JobRunner.fillBurst(). */
+  private fillBurst(host: Host, group: GroupConfig, slots: (Child | null)[]): void {
+    const running = slots.filter((c): c is Child => c !== null);
+    let room = host.scheduler.burstRoom(
+      group.name,
+      running.map((c) => ({ startedAt: c.startedAt, maxTime: c.pick.maxTime })),
+      this.now,
+    );
+    for (let index = group.runners; index < slots.length && room > 0; index++) {
+      if (slots[index] !== null) continue;
+      const pick = host.scheduler.pick(group.name, this.now, { express: false, burst: true, freeSlots: room });
+      if (!pick) break;
+      room--;
+      this.start(host, group, index, false, pick, true);
+    }
+  }
+
+  private start(
+    host: Host,
+    group: GroupConfig,
+    slot: number,
+    express: boolean,
+    pick: QueuePick,
+    burst = false,
+  ): void {
     const queue = this.queues.get(pick.key);
     if (!queue) throw new Error(`picked unknown queue ${pick.key}`);
-    this.checkCaps(host, group, pick, queue);
+    this.checkCaps(host, group, pick, queue, burst);
     host.scheduler.started(pick, this.now);
+    const entry: DispatchLog = {
+      at: this.now,
+      host: this.hosts.indexOf(host),
+      wiki: pick.wiki,
+      type: pick.type,
+      maxTime: pick.maxTime,
+      express: pick.express,
+      expressSlot: express,
+      burst,
+      empty: false,
+    };
     const child: Child = {
+      entry,
       host: this.hosts.indexOf(host),
       group: group.name,
       slot,
@@ -244,18 +306,12 @@ export class FarmSim {
     queue.waitingSince = null;
     queue.running++;
     this.dispatches.set(queue.wiki, (this.dispatches.get(queue.wiki) ?? 0) + 1);
-    this.log.push({
-      at: this.now,
-      host: this.hosts.indexOf(host),
-      wiki: pick.wiki,
-      type: pick.type,
-      maxTime: pick.maxTime,
-      express: pick.express,
-      expressSlot: express,
-    });
+    this.log.push(entry);
+    const children = [...host.slots.values()].flat().filter((c) => c !== null).length;
+    if (children > this.maxChildren) this.maxChildren = children;
   }
 
-  private checkCaps(host: Host, group: GroupConfig, pick: QueuePick, queue: SimQueue): void {
+  private checkCaps(host: Host, group: GroupConfig, pick: QueuePick, queue: SimQueue, burst: boolean): void {
     const s = this.options.settings;
     const here = [...host.slots.values()].flat().filter((c): c is Child => c !== null);
     const onQueue = here.filter((c) => c.pick.key === pick.key).length;
@@ -265,6 +321,10 @@ export class FarmSim {
     if (s.maxPerWiki > 0 && onWiki + 1 > s.maxPerWiki) this.violations.push(`${at}: maxPerWiki exceeded`);
     if (onQueue > 0 && queue.jobs.length <= READY_PER_EXTRA_CHILD * onQueue)
       this.violations.push(`${at}: extra child on a short queue (${queue.jobs.length} ready)`);
+    if (burst && queue.running > 0) this.violations.push(`${at}: burst dispatch on a queue with a child`);
+    const children = (host.slots.get(group.name) ?? []).filter((c) => c !== null).length;
+    const most = group.runners + host.scheduler.burstSlotCount(group.name);
+    if (children + 1 > most) this.violations.push(`${at}: more than runners + burstSlots children`);
     if (!typeAllowed(group, pick.mode, pick.type))
       this.violations.push(`${at}: type not allowed in group ${group.name} mode ${pick.mode}`);
   }
@@ -278,6 +338,7 @@ export class FarmSim {
           const reached = this.step(child);
           if (reached === null) continue;
           slots[i] = null;
+          if (child.jobsRun === 0) child.entry.empty = true;
           child.queue.running--;
           if (child.queue.running === 0 && child.queue.jobs.length > 0) child.queue.waitingSince = this.now;
           host.scheduler.finished(

@@ -11,6 +11,8 @@ export const TEST_SCHEDULING: SchedulingSettings = {
   expressMaxReady: 10,
   expressSliceSeconds: 1,
   expressHoldSeconds: 5,
+  burstSlots: 2,
+  overrunSeconds: 1,
   wikiWeights: {},
   typeWeights: {},
 };

@@ -173,6 +173,8 @@ describe('defaults', () => {
         expressMaxReady: 10,
         expressSliceSeconds: 1,
         expressHoldSeconds: 5,
+        burstSlots: 2,
+        overrunSeconds: 1,
         wikiWeights: {},
         typeWeights: {},
       },
