@@ -26,6 +26,10 @@ import { writeRunnerConfig } from './common/runner-config.js';
 import { formatTable } from './common/table.js';
 
 const POLICIES = ['fair', 'legacy'] as const;
+/** runner.scheduling.burstSlots's default: children may exceed the slots by this many. */
+const BURST_SLOTS = 2;
+/** Spare web workers beyond the most children a runner starts (health checks, a reload's overlap). */
+const WORKER_MARGIN = 4;
 type Policy = (typeof POLICIES)[number];
 
 interface Options {
@@ -37,6 +41,7 @@ interface Options {
   readonly seed: number;
   readonly backlogWikis: number;
   readonly backlog: number;
+  /** php -S workers (default: sized like a production php-fpm pool for the runner's children). */
   readonly webWorkers: number;
   readonly dispatchers: readonly DispatchKind[];
   readonly policies: readonly Policy[];
@@ -53,7 +58,8 @@ const USAGE = `Usage: npm run bench:overload [-- options]
   --backlog=N        jobs already waiting on each of the top --backlog-wikis wikis at the start
                      (default 2000: a few huge wikis carry permanent backlogs)
   --backlog-wikis=N  (default 3)
-  --web-workers=N    php -S workers for the HTTP dispatcher (default 4)
+  --web-workers=N    php -S workers for the HTTP dispatcher (default: slots + ${BURST_SLOTS} burst slots +
+                     ${WORKER_MARGIN}, like a production php-fpm pool that never makes a dispatch queue)
   --dispatch=LIST    some of: command,http (default command)
   --policies=LIST    some of: fair,legacy (default both)
   --json=FILE        also write the results as JSON to FILE`;
@@ -70,7 +76,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     seed: 14,
     backlog: 2000,
     backlogWikis: 3,
-    webWorkers: 4,
+    webWorkers: null as number | null,
     dispatchers: ['command'] as DispatchKind[],
     policies: [...POLICIES] as Policy[],
     jsonFile: null as string | null,
@@ -109,7 +115,9 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     } else throw new UsageError(`unknown argument '${arg}'`);
   }
   if (o.warmupSeconds >= o.seconds) throw new UsageError('--warmup must be shorter than --seconds');
-  return o;
+  // A server with fewer workers than children queues the quick dispatches behind long requests:
+  // that measures the web server, not the scheduler (production has php-fpm pools of many workers).
+  return { ...o, webWorkers: o.webWorkers ?? o.slots + BURST_SLOTS + WORKER_MARGIN };
 }
 
 function log(text: string): void {

@@ -170,7 +170,11 @@ export class FairShare {
       if (tag === undefined)
         wikiTags.set(c.wiki, (tag = this.wikis.tag(c.wiki, this.wikiWeight(c.wiki), now)));
       const bestTag = wiki === undefined ? Infinity : (wikiTags.get(wiki) as number);
-      if (best === undefined || tag < bestTag || (tag === bestTag && this.before(c, best, c.wiki, best.wiki))) {
+      if (
+        best === undefined ||
+        tag < bestTag ||
+        (tag === bestTag && this.before(c, best, c.wiki, best.wiki))
+      ) {
         wiki = c.wiki;
         best = c;
       }

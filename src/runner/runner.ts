@@ -395,7 +395,8 @@ export class JobRunner {
     let spawned = 0;
     for (const slot of group.slots) {
       if (room <= 0) break;
-      if (slot.active !== null || slot.retiring || !this.scheduler.isBurstSlot(group.name, slot.index)) continue;
+      if (slot.active !== null || slot.retiring || !this.scheduler.isBurstSlot(group.name, slot.index))
+        continue;
       const pick = this.scheduler.pick(group.name, now, { express: false, burst: true, freeSlots: room });
       if (!pick) break;
       this.launch(group, slot, pick);

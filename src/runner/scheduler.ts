@@ -217,6 +217,8 @@ export class Scheduler {
    * burstSlots, and only while the group has fewer than runners dispatches that are not overrunning.
    * So, as long as at most burstSlots dispatches overrun at once, the group always has its runners'
    * worth of dispatches that each end (or count as overrunning) within maxtime + overrunSeconds.
+   * Beyond that, one burst dispatch at a time for a quiet queue that would otherwise wait; never
+   * more than runners + burstSlots children in all.
    */
   burstRoom(groupName: string, dispatches: readonly RunningDispatch[], now: number): number {
     const burst = this.burstSlotCount(groupName);
@@ -225,7 +227,17 @@ export class Scheduler {
     const overrunMs = this.settings.scheduling.overrunSeconds * 1000;
     let overrunning = 0;
     for (const d of dispatches) if (now - d.startedAt > d.maxTime * 1000 + overrunMs) overrunning++;
-    return Math.max(0, runners + Math.min(burst, overrunning) - dispatches.length);
+    const room = runners + Math.min(burst, overrunning) - dispatches.length;
+    if (room > 0 || dispatches.length >= runners + burst) return Math.max(0, room);
+    // A quiet queue waiting while every slot is taken (the express one by an earlier quiet job):
+    // one more child, short, rather than a wait for a slice to end.
+    return this.quietWaiting(groupName, now) ? 1 : 0;
+  }
+
+  private quietWaiting(groupName: string, now: number): boolean {
+    const group = this.groups.get(groupName);
+    if (!group) return false;
+    return this.candidates(group.config, group.priority.mode, now).some((c) => this.share.isQuiet(c));
   }
 
   /** Applies every group's time share (also while all slots are busy, so stats stay current). */

@@ -50,6 +50,8 @@ interface SimQueue {
   running: number;
   /** Ready with no child on it anywhere, since. */
   waitingSince: number | null;
+  /** During this wait, some host had more dispatches overrunning in a group than burst slots. */
+  overrunBeyondBurst: boolean;
 }
 
 interface Child {
@@ -73,6 +75,8 @@ interface Host {
   readonly slots: Map<string, (Child | null)[]>;
   readonly pollPhase: number;
   needsFill: boolean;
+  /** Ready jobs per queue in this host's latest poll (what its scheduler decided on). */
+  seenReady: Map<string, number>;
 }
 
 /** One dispatch of the model. */
@@ -107,7 +111,16 @@ export class FarmSim {
   readonly slotMs = new Map<string, number[]>();
   /** wiki → ticks per second during which it had at least BACKLOG_MIN_READY ready jobs. */
   readonly backloggedTicks = new Map<string, number[]>();
-  readonly queueWaits: { key: string; ms: number; at: number; competingWikis: number }[] = [];
+  readonly queueWaits: {
+    key: string;
+    ms: number;
+    at: number;
+    competingWikis: number;
+    /** Some group had more dispatches overrunning at once than burst slots during the wait. */
+    overrunBeyondBurst: boolean;
+  }[] = [];
+  /** Most dispatches of one group on one host overrunning (overrunSeconds past maxtime) at once. */
+  maxOverrunning = 0;
   readonly jobStarts: JobStart[] = [];
   readonly violations: string[] = [];
   readonly dispatches = new Map<string, number>();
@@ -137,6 +150,7 @@ export class FarmSim {
         slots,
         pollPhase: Math.floor((h * options.pollMs) / options.hosts / options.tickMs) * options.tickMs,
         needsFill: false,
+        seenReady: new Map(),
       });
     }
   }
@@ -145,7 +159,11 @@ export class FarmSim {
   push(wiki: string, type: string, runMs: readonly number[]): void {
     const key = queueKey(wiki, type);
     let queue = this.queues.get(key);
-    if (!queue) this.queues.set(key, (queue = { wiki, type, key, jobs: [], running: 0, waitingSince: null }));
+    if (!queue)
+      this.queues.set(
+        key,
+        (queue = { wiki, type, key, jobs: [], running: 0, waitingSince: null, overrunBeyondBurst: false }),
+      );
     const quiet = this.wikiIdle(wiki) && runMs.length <= this.options.settings.scheduling.expressMaxReady;
     const expressCase = quiet && this.expressSlotFree(key, wiki) && !this.anyQuietWaiting();
     // Only the first job of the push is owed a start within a start-up; the rest follow it.
@@ -215,6 +233,7 @@ export class FarmSim {
       .filter((q) => q.jobs.length > 0)
       .map((q) => ({ wiki: q.wiki, domain: q.wiki, type: q.type, partition: 'p1', ready: q.jobs.length }));
     host.scheduler.observe({ queues, errors: [] }, this.now, this.now);
+    host.seenReady = new Map(queues.map((q) => [queueKey(q.wiki, q.type), q.ready]));
     if (queues.length > 0) host.scheduler.tick(this.now);
     this.fill(host);
   }
@@ -251,7 +270,11 @@ export class FarmSim {
     );
     for (let index = group.runners; index < slots.length && room > 0; index++) {
       if (slots[index] !== null) continue;
-      const pick = host.scheduler.pick(group.name, this.now, { express: false, burst: true, freeSlots: room });
+      const pick = host.scheduler.pick(group.name, this.now, {
+        express: false,
+        burst: true,
+        freeSlots: room,
+      });
       if (!pick) break;
       room--;
       this.start(host, group, index, false, pick, true);
@@ -301,9 +324,11 @@ export class FarmSim {
         ms: this.now - queue.waitingSince,
         at: this.now,
         competingWikis: this.readyWikiCount(),
+        overrunBeyondBurst: queue.overrunBeyondBurst,
       });
     }
     queue.waitingSince = null;
+    queue.overrunBeyondBurst = false;
     queue.running++;
     this.dispatches.set(queue.wiki, (this.dispatches.get(queue.wiki) ?? 0) + 1);
     this.log.push(entry);
@@ -319,9 +344,11 @@ export class FarmSim {
     const at = `t=${this.now} host ${host.pollPhase} ${pick.key}`;
     if (onQueue + 1 > s.maxPerQueue) this.violations.push(`${at}: maxPerQueue exceeded`);
     if (s.maxPerWiki > 0 && onWiki + 1 > s.maxPerWiki) this.violations.push(`${at}: maxPerWiki exceeded`);
-    if (onQueue > 0 && queue.jobs.length <= READY_PER_EXTRA_CHILD * onQueue)
-      this.violations.push(`${at}: extra child on a short queue (${queue.jobs.length} ready)`);
-    if (burst && queue.running > 0) this.violations.push(`${at}: burst dispatch on a queue with a child`);
+    // Judged on the listing the host decided on: other hosts' children may have popped since.
+    const seen = host.seenReady.get(pick.key) ?? 0;
+    if (onQueue > 0 && seen <= READY_PER_EXTRA_CHILD * onQueue)
+      this.violations.push(`${at}: extra child on a short queue (${seen} ready when listed)`);
+    if (burst && onQueue > 0) this.violations.push(`${at}: burst dispatch on a queue with a child here`);
     const children = (host.slots.get(group.name) ?? []).filter((c) => c !== null).length;
     const most = group.runners + host.scheduler.burstSlotCount(group.name);
     if (children + 1 > most) this.violations.push(`${at}: more than runners + burstSlots children`);
@@ -376,6 +403,19 @@ export class FarmSim {
 
   private account(): void {
     const second = Math.floor(this.now / 1000);
+    const overrunMs = this.options.settings.scheduling.overrunSeconds * 1000;
+    let beyondBurst = false;
+    for (const host of this.hosts) {
+      for (const [group, slots] of host.slots) {
+        let overrunning = 0;
+        for (const c of slots)
+          if (c && this.now - c.startedAt > c.pick.maxTime * 1000 + overrunMs) overrunning++;
+        if (overrunning > this.maxOverrunning) this.maxOverrunning = overrunning;
+        if (overrunning > host.scheduler.burstSlotCount(group)) beyondBurst = true;
+      }
+    }
+    if (beyondBurst)
+      for (const q of this.queues.values()) if (q.waitingSince !== null) q.overrunBeyondBurst = true;
     for (const host of this.hosts) {
       for (const slots of host.slots.values()) {
         for (const child of slots)
