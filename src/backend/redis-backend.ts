@@ -7,6 +7,7 @@ import type { JobrunnerConfig, RedisServerAddress } from '../config/types.js';
 import { wikiIdFromDomain } from '../mediawiki/queue-keys.js';
 import type { Logger } from '../observability/logger.js';
 import { connectRedis, describeClientError } from '../redis/connection.js';
+import { takeDispatchLease } from '../redis/dispatch-lease.js';
 import { listPausedQueues, mergePaused, type PausedQueue } from '../redis/paused-queues.js';
 import { PartitionPushWatch } from '../redis/push-watch.js';
 import { RedisQueueStore, type DiscoveryResult } from '../redis/queue-store.js';
@@ -287,6 +288,25 @@ export class RedisBackend implements QueueBackend {
     );
     const known = found.filter((t): t is number => t !== null);
     return known.length === 0 ? null : Math.min(...known);
+  }
+
+  /** The lease lives on the queue's first partition (by address), so every runner asks the same one. */
+  async leaseDispatch(
+    queue: { readonly wiki: string; readonly type: string },
+    partitions: readonly string[],
+    holder: string,
+    ttlMs: number,
+  ): Promise<boolean> {
+    const first = [...partitions].sort()[0];
+    const partition = this.partitionList.find(
+      (p) => p.address === first && p.store.client.status === 'ready',
+    );
+    if (!partition) return true;
+    try {
+      return await takeDispatchLease(partition.store.client, queue.wiki, queue.type, holder, ttlMs);
+    } catch {
+      return true;
+    }
   }
 
   /** Paused queues over every readable partition (see src/redis/paused-queues.ts). */

@@ -103,6 +103,17 @@ export interface QueueBackend {
     queue: { readonly type: string; readonly domain: string },
     partitions: readonly string[],
   ): Promise<number | null>;
+  /**
+   * Takes a short lease on a queue before a dispatch only one runner should make (a quiet queue's
+   * express dispatch, policy fair): true when this runner may go ahead. Answers true when no
+   * partition of the queue can be asked: the queue's own pop still keeps a job from running twice.
+   */
+  leaseDispatch?(
+    queue: { readonly wiki: string; readonly type: string },
+    partitions: readonly string[],
+    holder: string,
+    ttlMs: number,
+  ): Promise<boolean>;
   /** Push notifications, where the backend has them (Redis keyspace events). */
   watchPushes?(listener: PushListener, logger: Logger): PushWatch;
   /** Ready queues across every partition. */

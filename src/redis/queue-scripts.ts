@@ -13,6 +13,7 @@ const SCRIPTS = {
   'queue-counts': undefined,
   'retry-abandoned': 5,
   'delete-job': 8,
+  'dispatch-lease': 1,
 } as const;
 
 export type QueueScript = keyof typeof SCRIPTS;

@@ -37,6 +37,7 @@ export interface JobRunnerDeps {
     | 'watchPushes'
     | 'headJobTimestamp'
     | 'pausedQueues'
+    | 'leaseDispatch'
   >;
   readonly dispatcher: Dispatcher;
   readonly logger: Logger;
@@ -64,6 +65,9 @@ const RECENT_FAILURES = 50;
 const STARTUP_GRACE_MS = 2000;
 const LATENCY_SAMPLES = 200;
 
+/** A quiet queue's dispatch lease lasts its express slice plus this (s): its child's start-up and first pop. */
+const DISPATCH_LEASE_MARGIN_S = 1;
+
 export class JobRunner {
   private config: JobrunnerConfig;
   private dispatcher: Dispatcher;
@@ -85,6 +89,8 @@ export class JobRunner {
   private fillScheduled = false;
   private stopping: Promise<void> | null = null;
   private readonly failingPartitions = new Map<string, string>();
+  /** This runner in dispatch leases and tie order (host and pid: several runners may share a host). */
+  private readonly leaseHolder = `${hostname()}:${process.pid}`;
   private readonly failures = new Ring<FailureRecord>(RECENT_FAILURES);
   private readonly failedJobs = new Ring<FailedJobRecord>(RECENT_FAILURES);
   private readonly latencies = {
@@ -476,13 +482,40 @@ export class JobRunner {
       express: pick.express,
       burst: this.scheduler.isBurstSlot(group.name, slot.index),
     });
-    active.done = safeDispatch(
-      active.dispatcher,
-      request,
-      active.controller.signal,
-      startedAt,
-      this.clock,
-    ).then((result) => this.finish(group, slot, active, result));
+    const run = (): Promise<DispatchResult> =>
+      safeDispatch(active.dispatcher, request, active.controller.signal, startedAt, this.clock);
+    active.done = this.leased(pick, startedAt, run).then((result) =>
+      this.finish(group, slot, active, result),
+    );
+  }
+
+  /**
+   * A quiet queue's express dispatch first takes the queue's short lease (policy fair): every host
+   * sees the same quiet queue, and without it each one's express slot would start a runJobs that
+   * finds the queue empty. A lost lease ends the dispatch as MediaWiki would have, `none-ready`
+   * with no job, without starting it; the scheduler then holds the queue back here as usual.
+   */
+  private leased(
+    pick: QueuePick,
+    startedAt: number,
+    run: () => Promise<DispatchResult>,
+  ): Promise<DispatchResult> {
+    const lease = this.backend.leaseDispatch;
+    if (!pick.express || !lease) return run();
+    const ttlMs = (this.config.runner.scheduling.expressSliceSeconds + DISPATCH_LEASE_MARGIN_S) * 1000;
+    return lease.call(this.backend, pick, pick.partitions, this.leaseHolder, ttlMs).then((won) => {
+      if (won) return run();
+      this.logger.debug('dispatch lease held by another runner', { wiki: pick.wiki, type: pick.type });
+      return {
+        outcome: 'ok',
+        result: { jobs: [], reached: 'none-ready', backoffs: {}, elapsed: null },
+        okJobs: 0,
+        failedJobs: 0,
+        byType: {},
+        target: 'lease held by another runner',
+        durationMs: this.clock.now() - startedAt,
+      };
+    });
   }
 
   /**

@@ -32,6 +32,10 @@ export interface SimOptions {
   readonly random: () => number;
   /** Every host orders ties alike (as before each runner had its own tie seed): for comparison. */
   readonly sameTieSeed?: boolean;
+  /** Express dispatches take the queue's dispatch lease first (JobRunner with a Redis backend). */
+  readonly leases?: boolean;
+  /** Lease time to live (ms). */
+  readonly leaseMs?: number;
 }
 
 interface SimJob {
@@ -131,6 +135,9 @@ export class FarmSim {
   maxQueuesPerWiki = 0;
   /** Most children at once on one host (all groups). */
   maxChildren = 0;
+  /** Express dispatches that lost the queue's lease to another host (no child started). */
+  leasesLost = 0;
+  private readonly leases = new Map<string, { holder: number; until: number }>();
 
   constructor(private readonly options: SimOptions) {
     for (let h = 0; h < options.hosts; h++) {
@@ -288,9 +295,20 @@ export class FarmSim {
     express: boolean,
     pick: QueuePick,
     burst = false,
-  ): void {
+  ): boolean {
     const queue = this.queues.get(pick.key);
     if (!queue) throw new Error(`picked unknown queue ${pick.key}`);
+    if (pick.express && this.options.leases && !this.takeLease(host, pick.key)) {
+      // As JobRunner.leased(): ends at once as `none-ready` with no job, no child started.
+      host.scheduler.started(pick, this.now);
+      host.scheduler.finished(
+        pick,
+        { outcome: 'ok', reached: 'none-ready', backoffs: {}, jobsRun: 0 },
+        this.now,
+      );
+      this.leasesLost++;
+      return false;
+    }
     this.checkCaps(host, group, pick, queue, burst);
     host.scheduler.started(pick, this.now);
     const entry: DispatchLog = {
@@ -334,6 +352,15 @@ export class FarmSim {
     this.log.push(entry);
     const children = [...host.slots.values()].flat().filter((c) => c !== null).length;
     if (children > this.maxChildren) this.maxChildren = children;
+    return true;
+  }
+
+  private takeLease(host: Host, key: string): boolean {
+    const me = this.hosts.indexOf(host);
+    const lease = this.leases.get(key);
+    if (lease && lease.holder !== me && lease.until > this.now) return false;
+    this.leases.set(key, { holder: me, until: this.now + (this.options.leaseMs ?? 2000) });
+    return true;
   }
 
   private checkCaps(host: Host, group: GroupConfig, pick: QueuePick, queue: SimQueue, burst: boolean): void {
