@@ -17,8 +17,6 @@
 //    jobs): they run only queues with no child, quiet ones first (as an express slot would), so a
 //    20 s job does not also make the queues behind it wait 20 s. When they may run is the
 //    scheduler's call (Scheduler.burstRoom).
-// 5. Ties (equal slot-time, waiting the same whole second) go by a hash of this runner's seed and
-//    the name: hosts that see the same listing pick different queues, with no coordinator.
 import type { SchedulingSettings } from '../config/types.js';
 import type { Candidate } from './fair-picker.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -72,14 +70,7 @@ export class FairShare {
   /** Per group: when a pick last saw a quiet queue among its candidates. */
   private readonly lastQuiet = new Map<string, number>();
 
-  /**
-   * `seed` orders ties differently on each runner (its host and pid): hosts sharing the queues
-   * then rarely start the same quiet queue at the same moment, a dispatch that would find it empty.
-   */
-  constructor(
-    private settings: ShareSettings,
-    private readonly seed = '',
-  ) {}
+  constructor(private settings: ShareSettings) {}
 
   configure(settings: ShareSettings): void {
     this.settings = settings;
@@ -117,7 +108,7 @@ export class FairShare {
     if (!chosen) return undefined;
     let maxTime: number;
     if (quiet) maxTime = s.expressSliceSeconds;
-    else if (context.burst) maxTime = s.sliceSeconds;
+    else if (context.burst) maxTime = s.expressSliceSeconds;
     else if (context.express) {
       // Lent: as long as quiet queues have been away beyond the hold, between the express slice
       // and the long one. Rare quiet traffic costs a lone backlog few start-ups; frequent quiet
@@ -170,11 +161,7 @@ export class FairShare {
       if (tag === undefined)
         wikiTags.set(c.wiki, (tag = this.wikis.tag(c.wiki, this.wikiWeight(c.wiki), now)));
       const bestTag = wiki === undefined ? Infinity : (wikiTags.get(wiki) as number);
-      if (
-        best === undefined ||
-        tag < bestTag ||
-        (tag === bestTag && this.before(c, best, c.wiki, best.wiki))
-      ) {
+      if (best === undefined || tag < bestTag || (tag === bestTag && before(c, best, c.wiki, best.wiki))) {
         wiki = c.wiki;
         best = c;
       }
@@ -190,7 +177,7 @@ export class FairShare {
       if (
         chosen === undefined ||
         tag < chosenTag ||
-        (tag === chosenTag && this.before(c, chosen, c.type, chosen.type))
+        (tag === chosenTag && before(c, chosen, c.type, chosen.type))
       ) {
         chosen = c;
         chosenTag = tag;
@@ -198,20 +185,6 @@ export class FairShare {
     }
     clock.chose(chosenTag);
     return chosen;
-  }
-
-  /**
-   * Tie-break between equal tags: the one waiting longer by whole seconds, then by a hash of the
-   * seed and the name (hosts poll out of phase, so their waiting times differ by milliseconds).
-   */
-  private before(a: Candidate, b: Candidate, aName: string, bName: string): boolean {
-    const aWait = Math.floor(a.waitingMs / 1000);
-    const bWait = Math.floor(b.waitingMs / 1000);
-    if (aWait !== bWait) return aWait > bWait;
-    const aHash = tieHash(this.seed, aName);
-    const bHash = tieHash(this.seed, bName);
-    if (aHash !== bHash) return aHash < bHash;
-    return aName < bName;
   }
 
   private queueClock(wiki: string): VirtualClock {
@@ -234,13 +207,8 @@ function weightOf(weights: Readonly<Record<string, number>>, name: string): numb
   return Object.hasOwn(weights, name) ? (weights[name] as number) : 1;
 }
 
-/** FNV-1a of seed and name: cheap, and spread well enough to order ties per host. */
-function tieHash(seed: string, name: string): number {
-  let h = 0x811c9dc5;
-  const text = `${seed}\u0000${name}`;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
+/** Tie-break between equal tags: the one waiting longer, then by name (stable across hosts). */
+function before(a: Candidate, b: Candidate, aName: string, bName: string): boolean {
+  if (a.waitingMs !== b.waitingMs) return a.waitingMs > b.waitingMs;
+  return aName < bName;
 }

@@ -89,7 +89,7 @@ export class JobRunner {
   private fillScheduled = false;
   private stopping: Promise<void> | null = null;
   private readonly failingPartitions = new Map<string, string>();
-  /** This runner in dispatch leases and tie order (host and pid: several runners may share a host). */
+  /** This runner in dispatch leases (host and pid: several runners may share a host). */
   private readonly leaseHolder = `${hostname()}:${process.pid}`;
   private readonly failures = new Ring<FailureRecord>(RECENT_FAILURES);
   private readonly failedJobs = new Ring<FailedJobRecord>(RECENT_FAILURES);
@@ -122,7 +122,6 @@ export class JobRunner {
     );
     this.scheduler = new Scheduler(config.groups, config.runner, this.clock.now(), {
       ...(deps.random ? { random: deps.random } : {}),
-      tieSeed: `${hostname()}:${process.pid}`,
       isPaused: (wiki, type) => this.paused.has(wiki, type),
       onPriorityChange: (group, from, to, why) => {
         this.metrics.priorityChanged();

@@ -52,8 +52,6 @@ export interface SchedulerOptions {
   readonly random?: () => number;
   readonly readyPerExtraChild?: number;
   readonly staleTtlMs?: number;
-  /** Orders ties of the fair policy differently per runner (host and pid), see FairShare. */
-  readonly tieSeed?: string;
   /** Operator-paused queues (src/runner/paused.ts): never candidates while paused. */
   readonly isPaused?: (wiki: string, type: string) => boolean;
   readonly onPriorityChange?: (
@@ -135,7 +133,7 @@ export class Scheduler {
     this.readyPerExtraChild = options.readyPerExtraChild ?? READY_PER_EXTRA_CHILD;
     this.view = new ReadyView(options.staleTtlMs ?? STALE_PARTITION_TTL_MS);
     this.damper = new FailureDamper(settings);
-    this.share = new FairShare(settings.scheduling, options.tieSeed);
+    this.share = new FairShare(settings.scheduling);
     this.reconfigure(groups, settings, now);
   }
 

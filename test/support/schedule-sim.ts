@@ -30,8 +30,6 @@ export interface SimOptions {
   readonly pollMs: number;
   readonly tickMs: number;
   readonly random: () => number;
-  /** Every host orders ties alike (as before each runner had its own tie seed): for comparison. */
-  readonly sameTieSeed?: boolean;
   /** Express dispatches take the queue's dispatch lease first (JobRunner with a Redis backend). */
   readonly leases?: boolean;
   /** Lease time to live (ms). */
@@ -101,6 +99,7 @@ export interface DispatchLog {
 
 export interface JobStart {
   readonly wiki: string;
+  readonly type: string;
   readonly waitMs: number;
   readonly quiet: boolean;
   readonly expressCase: boolean;
@@ -141,10 +140,7 @@ export class FarmSim {
 
   constructor(private readonly options: SimOptions) {
     for (let h = 0; h < options.hosts; h++) {
-      const scheduler = new Scheduler(options.groups, options.settings, 0, {
-        random: options.random,
-        tieSeed: options.sameTieSeed ? 'host' : `host${h}`,
-      });
+      const scheduler = new Scheduler(options.groups, options.settings, 0, { random: options.random });
       // Like SlotPool: the group's runners, then its burst slots.
       const slots = new Map(
         options.groups.map((g) => [
@@ -415,6 +411,7 @@ export class FarmSim {
     child.jobsRun++;
     this.jobStarts.push({
       wiki: child.queue.wiki,
+      type: child.queue.type,
       waitMs: this.now - job.pushedAt,
       quiet: job.quiet,
       expressCase: job.expressCase,

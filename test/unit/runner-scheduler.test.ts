@@ -292,6 +292,71 @@ describe('policy fair: slices and express slots', () => {
     expect(counts.get('light')).toBe(100);
   });
 
+  it('opens a burst slot per dispatch stuck past its maxtime + overrunSeconds, at most burstSlots, for queues nobody runs', () => {
+    const s = scheduler([group('g', 2)]);
+    expect(s.burstSlotCount('g')).toBe(2);
+    expect([1, 2, 3].map((i) => s.isBurstSlot('g', i))).toEqual([false, true, true]);
+    expect(s.isExpressSlot('g', 2)).toBe(false);
+    s.observe({ queues: [q1('big', 't', 100_000), q1('other', 't', 500)], errors: [] }, START, START);
+    const a = s.pick('g', START, { express: false, freeSlots: 2 });
+    if (!a) throw new Error('expected a pick');
+    s.started(a, START);
+    const running = [
+      { startedAt: START, maxTime: 3 },
+      { startedAt: START, maxTime: 1 },
+    ];
+    // Within maxtime + overrunSeconds (1 s): no burst.
+    expect(s.burstRoom('g', running, START + 2000)).toBe(0);
+    // The 1 s dispatch overran: one burst slot.
+    expect(s.burstRoom('g', running, START + 2001)).toBe(1);
+    // Both overran, but a burst child already runs: one more.
+    expect(s.burstRoom('g', [...running, { startedAt: START + 2001, maxTime: 3 }], START + 4001)).toBe(1);
+    // Never beyond runners + burstSlots.
+    const full = [
+      ...running,
+      { startedAt: START + 2001, maxTime: 3 },
+      { startedAt: START + 2001, maxTime: 3 },
+    ];
+    expect(s.burstRoom('g', full, START + 60_000)).toBe(0);
+    // A burst pick takes only a queue with no child here, with the express slice: it hands its
+    // slot back soon.
+    expect(s.pick('g', START + 2001, { express: false, burst: true, freeSlots: 1 })).toMatchObject({
+      wiki: a.wiki === 'big' ? 'other' : 'big',
+      maxTime: 1,
+    });
+    const legacy = scheduler([group('g', 2)], { scheduling: LEGACY.scheduling });
+    expect(legacy.burstSlotCount('g')).toBe(0);
+    expect(legacy.burstRoom('g', running, START + 60_000)).toBe(0);
+  });
+
+  it('lets one burst child take a quiet queue while every slot is busy, express slot included', () => {
+    const s = scheduler([group('g', 2)]);
+    s.observe({ queues: [q1('big', 't', 100_000), q1('quiet1', 't', 1)], errors: [] }, START, START);
+    for (const express of [false, true]) {
+      const p = s.pick('g', START, { express, freeSlots: express ? 1 : 2 });
+      if (!p) throw new Error('expected a pick');
+      s.started(p, START);
+    }
+    const busy = [
+      { startedAt: START, maxTime: 3 },
+      { startedAt: START, maxTime: 1 },
+    ];
+    // Nothing quiet waits: no burst.
+    s.observe({ queues: [q1('big', 't', 100_000)], errors: [] }, START + 100, START + 100);
+    expect(s.burstRoom('g', busy, START + 100)).toBe(0);
+    s.observe(
+      { queues: [q1('big', 't', 100_000), q1('quiet2', 't', 1)], errors: [] },
+      START + 200,
+      START + 200,
+    );
+    expect(s.burstRoom('g', busy, START + 200)).toBe(1);
+    expect(s.pick('g', START + 200, { express: false, burst: true, freeSlots: 1 })).toMatchObject({
+      wiki: 'quiet2',
+      maxTime: 1,
+      express: true,
+    });
+  });
+
   it('ignores inherited property names as weights (a wiki called "constructor")', () => {
     const s = scheduler([group('g', 1)]);
     s.observe(

