@@ -420,11 +420,9 @@ describe("bench:overload's workload in the model", () => {
         express += quiet.length;
         empty += quiet.filter((d) => d.empty).length;
         lost += sim.leasesLost;
-        const small = figures(sim);
-        expect(small.smallP99, `seed ${seed}, leases ${leases}: small-wiki pickup p99`).toBeLessThanOrEqual(
-          2000,
-        );
+        small.push(...figures(sim).smallPickups);
       }
+      expect(p99(small), `leases ${leases}: small-wiki pickup p99, seeds 14–16`).toBeLessThanOrEqual(2000);
       return { express, empty, lost };
     };
     const without = measure(false);
