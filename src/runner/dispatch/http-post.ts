@@ -65,6 +65,9 @@ export class HttpPoster {
     private readonly bodyCapBytes = HTTP_BODY_CAP_BYTES,
   ) {
     const AgentClass = agentClass();
+    // No `connections` cap per origin (undici's default): a cap at or below the slot count would
+    // queue an express or burst dispatch behind the slices on the same endpoint
+    // (test/unit/http-post-concurrency.test.ts).
     this.agent = new AgentClass({ connect: { timeout: connectTimeoutMs }, keepAliveTimeout: 4000 });
   }
 
