@@ -38,7 +38,7 @@ describe('HttpPoster', () => {
           url: new URL(`http://127.0.0.1:${port}/rpc/RunJobs.php?i=${i}`),
           body: 'maxtime=1',
           // Far beyond what the test needs; only a queueing pool would come near it.
-          timeoutMs: 60_000,
+          timeoutMs: 20_000,
           abort: abort.signal,
         }),
       ),
