@@ -416,10 +416,14 @@ export class JobRunner {
     return slot.active === null && !slot.retiring && !this.scheduler.isBurstSlot(group.name, slot.index);
   }
 
-  /** Groups with a slot free for new work. */
+  /**
+   * Groups with a slot free for new work, burst slots included: a push may be a quiet queue's,
+   * which a burst slot takes while every other slot is busy, and without the push it would be seen
+   * only by the paced reconciliation (seconds later).
+   */
   private groupsWithFreeSlot(): string[] {
     return this.pool.groups
-      .filter((g) => g.config && g.slots.some((s) => this.freeOrdinary(g, s)))
+      .filter((g) => g.config && g.slots.some((s) => s.active === null && !s.retiring))
       .map((g) => g.name);
   }
 

@@ -189,7 +189,9 @@ describe('JobRunner on a real MediaWiki farm', () => {
       const reply = (await client.call('PUBSUB', 'NUMSUB', '__keyevent@0__:lpush')) as [string, number];
       return Number(reply[1]);
     };
-    harness = start({ one: { runners: 1, include: ['*'] } }, {});
+    // No burst slots: with them the runner keeps listening while one is free (a quiet queue's push
+    // may start one), see the next test.
+    harness = start({ one: { runners: 1, include: ['*'] } }, { scheduling: { burstSlots: 0 } });
     const { runner } = harness;
     await until(async () => (await subscribers()) === 1, 'subscribed while the slot is free');
     await farm.pushJobs('wiki1', { type: 'null', count: 1, usleep: 3_000_000 });
@@ -197,6 +199,30 @@ describe('JobRunner on a real MediaWiki farm', () => {
     await until(async () => (await subscribers()) === 0, 'unsubscribed while every slot is busy');
     await until(() => runner.stats().totals.jobsOk === 1, 'the job done', 30_000);
     await until(async () => (await subscribers()) === 1, 'subscribed again once the slot is free');
+  });
+
+  it('keeps listening for pushes while a burst slot is free, and a quiet push starts it at once', async () => {
+    const subscribers = async (): Promise<number> => {
+      const reply = (await client.call('PUBSUB', 'NUMSUB', '__keyevent@0__:lpush')) as [string, number];
+      return Number(reply[1]);
+    };
+    // A reconciliation this slow would leave the quiet job waiting a minute: only the push finds it.
+    harness = start(
+      { one: { runners: 1, include: ['*'] } },
+      { scheduling: { burstSlots: 1 }, reconcileSeconds: 60 },
+    );
+    const { runner, logs } = harness;
+    await until(async () => (await subscribers()) === 1, 'subscribed while the slot is free');
+    await farm.pushJobs('wiki1', { type: 'null', count: 1, usleep: 20_000_000 });
+    await until(() => runner.stats().groups[0]?.busy === 1, 'the only slot busy');
+    expect(await subscribers()).toBe(1);
+    await farm.pushJobs('wiki2', { type: 'null', count: 1 });
+    await until(() => runner.stats().totals.jobsOk === 1, "wiki2's job run beside the 20 s one", 30_000);
+    const starts = logs.filter((l) => l.msg === 'dispatch start');
+    expect(starts.map((l) => [l.wiki, l.burst])).toEqual([
+      ['wiki1', false],
+      ['wiki2', true],
+    ]);
   });
 
   it('sleeps while idle and wakes on a push (Redis keyspace notifications)', async () => {

@@ -1,7 +1,8 @@
 // The scheduling policy "fair" end to end (issue 14): JobRunner with real runJobs.php children on a
 // real MediaWiki farm. Backlogged wikis share slot-time within the fair-queuing bound, each
 // dispatch's maxtime follows what waits (MediaWiki stops at `reached: time-limit`), and a quiet
-// queue's job goes to the express slot without waiting for a busy slot to free.
+// queue's job goes to the express slot without waiting for a busy slot to free, and a burst slot
+// stands in for slots stuck in jobs that overran their maxtime.
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -110,5 +111,30 @@ describe('scheduling policy fair on a real MediaWiki farm', () => {
     expect(starts()[3]).toMatchObject({ wiki: 'wiki3', slot: 2, express: true, maxTime: 1 });
     expect(ends(logs).map((l) => l.wiki)).toEqual(['wiki3']);
     expect((await unclaimed('wiki1')) + (await unclaimed('wiki2'))).toBeGreaterThan(0);
+  });
+
+  it('starts a burst child for a waiting queue while both slots are inside jobs that overran their maxtime', async () => {
+    // Jobs of 4 s against a 1 s slice: MediaWiki checks maxtime only between jobs.
+    await farm.pushJobs('wiki1', { count: 20, usleep: 4_000_000 });
+    await farm.pushJobs('wiki2', { count: 20, usleep: 4_000_000 });
+    await farm.pushJobs('wiki3', { count: 5 });
+    harness = start(2, { expressSlots: 0, burstSlots: 1, overrunSeconds: 0, sliceSeconds: 1 });
+    const { logs } = harness;
+    const starts = () => logs.filter((l) => l.msg === 'dispatch start');
+    await until(async () => (await unclaimed('wiki3')) === 0, "wiki3's jobs claimed", 60_000);
+    const [first, second, third] = starts();
+    expect([first?.wiki, second?.wiki].sort()).toEqual(['wiki1', 'wiki2']);
+    expect(third).toMatchObject({ wiki: 'wiki3', slot: 2, burst: true, maxTime: 1 });
+    // Started while both 4 s jobs were still running: nothing had ended before it.
+    const firstEnd = logs.findIndex((l) => l.msg === 'dispatch end');
+    expect(firstEnd === -1 || logs.indexOf(third as LogLine) < firstEnd).toBe(true);
+    // Never more than runners + burstSlots children.
+    let running = 0;
+    let most = 0;
+    for (const l of logs) {
+      if (l.msg === 'dispatch start') most = Math.max(most, ++running);
+      if (l.msg === 'dispatch end') running--;
+    }
+    expect(most).toBeLessThanOrEqual(3);
   });
 });
