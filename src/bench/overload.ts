@@ -46,6 +46,8 @@ interface Options {
   readonly dispatchers: readonly DispatchKind[];
   readonly policies: readonly Policy[];
   readonly jsonFile: string | null;
+  /** Also write each run's events (stored, claimed, dispatch lines) to FILE.<run>.json. */
+  readonly traceFile: string | null;
 }
 
 const USAGE = `Usage: npm run bench:overload [-- options]
@@ -62,7 +64,9 @@ const USAGE = `Usage: npm run bench:overload [-- options]
                      ${WORKER_MARGIN}, like a production php-fpm pool that never makes a dispatch queue)
   --dispatch=LIST    some of: command,http (default command)
   --policies=LIST    some of: fair,legacy (default both)
-  --json=FILE        also write the results as JSON to FILE`;
+  --json=FILE        also write the results as JSON to FILE
+  --trace=FILE       also write each run's events (jobs stored and claimed, the runner's dispatch
+                     lines) to FILE.<dispatch>-<policy>.json, to see why a job waited`;
 
 class UsageError extends Error {}
 
@@ -80,6 +84,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     dispatchers: ['command'] as DispatchKind[],
     policies: [...POLICIES] as Policy[],
     jsonFile: null as string | null,
+    traceFile: null as string | null,
   };
   const num = (name: string, value: string, min: number): number => {
     const n = Number(value);
@@ -102,6 +107,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     else if (name === 'backlog-wikis') o.backlogWikis = num(name, value, 0);
     else if (name === 'web-workers') o.webWorkers = num(name, value, 1);
     else if (name === 'json' && value !== '') o.jsonFile = value;
+    else if (name === 'trace' && value !== '') o.traceFile = value;
     else if (name === 'dispatch') {
       const list = value.split(',').filter(Boolean);
       if (list.length === 0 || list.some((d) => d !== 'command' && d !== 'http'))
@@ -156,6 +162,7 @@ async function runPolicy(
   // The recorder first: the preloaded jobs' stores count in the ready figures.
   const recorder = await OverloadRecorder.start(bench.redis);
   const oneJob: number[] = [];
+  const dispatchLines: Record<string, unknown>[] = [];
   let pair: DaemonPair | null = null;
   try {
     const preloaded = await pushBacklogs(
@@ -174,6 +181,7 @@ async function runPolicy(
           if (line.msg !== 'dispatch start' && line.msg !== 'dispatch end') return;
           if (typeof line.ts !== 'string') return;
           const at = Date.parse(line.ts);
+          if (options.traceFile) dispatchLines.push({ ...line, at });
           if (line.msg === 'dispatch end' && Number(line.ok) + Number(line.failed) === 1) {
             oneJob.push(Number(line.durationMs));
           }
@@ -194,6 +202,16 @@ async function runPolicy(
     const stop = await pair.stop();
     pair = null;
     if (stop.errors.length > 0) throw new Error(`daemon errors during ${label}:\n${stop.errors.join('\n')}`);
+    if (options.traceFile) {
+      const trace = {
+        from,
+        to,
+        warmupSeconds: options.warmupSeconds,
+        events: recorder.events,
+        dispatchLines,
+      };
+      writeFileSync(`${options.traceFile}.${kind}-${policy}.json`, JSON.stringify(trace));
+    }
     const figures = computeOverload({
       events: recorder.events,
       from: from + options.warmupSeconds * 1000,

@@ -33,6 +33,8 @@ export interface PickContext {
   readonly express: boolean;
   /** The slot is a burst slot (stands in for a dispatch stuck in a long job). */
   readonly burst?: boolean;
+  /** Burst slots: queues whose every child here overran its maxtime (may get one more). */
+  readonly stuck?: ReadonlySet<string>;
   /** Free slots of the group, this one included. */
   readonly freeSlots: number;
 }
@@ -92,8 +94,9 @@ export class FairShare {
     let pool = candidates;
     let quiet = false;
     if (context.burst) {
-      // Only queues nobody runs: a burst adds a child where one is missing, never a second one.
-      const waiting = candidates.filter((c) => c.queueRunning === 0);
+      // Only queues nobody runs here, or whose children are all stuck in a long job: a burst adds
+      // a child where one is missing or stuck, never one beside a child that is moving.
+      const waiting = candidates.filter((c) => c.queueRunning === 0 || context.stuck?.has(c.key) === true);
       quiet = quietOnes.length > 0;
       pool = quiet ? quietOnes : waiting;
     } else if (context.express) {

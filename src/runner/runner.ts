@@ -394,15 +394,26 @@ export class JobRunner {
     const now = this.clock.now();
     const running: RunningDispatch[] = [];
     for (const s of group.slots) {
-      if (s.active) running.push({ startedAt: s.active.startedAt, maxTime: s.active.pick.maxTime });
+      if (s.active)
+        running.push({
+          key: s.active.pick.key,
+          startedAt: s.active.startedAt,
+          maxTime: s.active.pick.maxTime,
+        });
     }
     let room = this.scheduler.burstRoom(group.name, running, now);
+    const stuck = room > 0 ? this.scheduler.stuckQueues(running, now) : new Set<string>();
     let spawned = 0;
     for (const slot of group.slots) {
       if (room <= 0) break;
       if (slot.active !== null || slot.retiring || !this.scheduler.isBurstSlot(group.name, slot.index))
         continue;
-      const pick = this.scheduler.pick(group.name, now, { express: false, burst: true, freeSlots: room });
+      const pick = this.scheduler.pick(group.name, now, {
+        express: false,
+        burst: true,
+        freeSlots: room,
+        stuck,
+      });
       if (!pick) break;
       this.launch(group, slot, pick);
       room--;

@@ -79,6 +79,7 @@ export interface QueuePick {
 
 /** What burstRoom needs of a running dispatch. */
 export interface RunningDispatch {
+  readonly key: string;
   readonly startedAt: number;
   /** Its --maxtime (s). */
   readonly maxTime: number;
@@ -232,6 +233,24 @@ export class Scheduler {
     return this.quietWaiting(groupName, now) ? 1 : 0;
   }
 
+  /**
+   * Queues whose every child here has overrun its maxtime (stuck in a long job): a burst slot may
+   * give such a queue one more child when it has jobs waiting behind that job, beyond the one
+   * child per small queue rule (B3: that rule keeps one job from fanning out, not a second job
+   * from starting while the first one runs for many seconds).
+   */
+  stuckQueues(dispatches: readonly RunningDispatch[], now: number): Set<string> {
+    const overrunMs = this.settings.scheduling.overrunSeconds * 1000;
+    const stuck = new Set<string>();
+    const moving = new Set<string>();
+    for (const d of dispatches) {
+      if (now - d.startedAt > d.maxTime * 1000 + overrunMs) stuck.add(d.key);
+      else moving.add(d.key);
+    }
+    for (const key of moving) stuck.delete(key);
+    return stuck;
+  }
+
   private quietWaiting(groupName: string, now: number): boolean {
     const group = this.groups.get(groupName);
     if (!group) return false;
@@ -264,11 +283,12 @@ export class Scheduler {
   ): QueuePick | null {
     const group = this.tickGroup(groupName, now);
     if (!group) return null;
-    let candidates = this.candidates(group.config, group.priority.mode, now);
+    const stuck = context.burst ? context.stuck : undefined;
+    let candidates = this.candidates(group.config, group.priority.mode, now, stuck);
     if (candidates.length === 0 && group.priority.mode === 'high') {
       // Low mode runs every type, so it can only have more. Switch once, and come back on the
       // timer: no flapping while queues empty and refill (B4).
-      const low = this.candidates(group.config, 'low', now);
+      const low = this.candidates(group.config, 'low', now, stuck);
       if (low.length > 0) {
         group.priority.switchTo('low', now);
         this.options.onPriorityChange?.(groupName, 'high', 'low', 'nothing-in-high');
@@ -307,13 +327,18 @@ export class Scheduler {
     };
   }
 
-  private candidates(group: GroupConfig, mode: PriorityMode, now: number): ShareCandidate[] {
+  private candidates(
+    group: GroupConfig,
+    mode: PriorityMode,
+    now: number,
+    stuck?: ReadonlySet<string>,
+  ): ShareCandidate[] {
     const out: ShareCandidate[] = [];
     for (const q of this.view.queues()) {
       if (!typeAllowed(group, mode, q.type)) continue;
       if (this.options.isPaused?.(q.wiki, q.type)) continue;
       if (this.backoffs.isHeld(q.key, q.wiki, now)) continue;
-      if (!this.capsAllow(q)) continue;
+      if (!this.capsAllow(q, stuck?.has(q.key) === true)) continue;
       if (this.suspect(q.key, q.wiki, now) && !this.damper.mayDispatch(now)) {
         this.damper.deferredOne();
         continue;
@@ -332,10 +357,10 @@ export class Scheduler {
     return out;
   }
 
-  private capsAllow(q: ViewQueue): boolean {
+  private capsAllow(q: ViewQueue, stuck: boolean): boolean {
     const running = this.runningOn(q.key);
     if (running >= Math.max(1, this.settings.maxPerQueue)) return false;
-    if (running > 0 && q.ready <= this.readyPerExtraChild * running) return false;
+    if (running > 0 && !stuck && q.ready <= this.readyPerExtraChild * running) return false;
     const perWiki = this.settings.maxPerWiki;
     return perWiki <= 0 || (this.runningByWiki.get(q.wiki) ?? 0) < perWiki;
   }

@@ -265,18 +265,18 @@ export class FarmSim {
 
   /** Like JobRunner.fillBurst(). */
   private fillBurst(host: Host, group: GroupConfig, slots: (Child | null)[]): void {
-    const running = slots.filter((c): c is Child => c !== null);
-    let room = host.scheduler.burstRoom(
-      group.name,
-      running.map((c) => ({ startedAt: c.startedAt, maxTime: c.pick.maxTime })),
-      this.now,
-    );
+    const running = slots
+      .filter((c): c is Child => c !== null)
+      .map((c) => ({ key: c.pick.key, startedAt: c.startedAt, maxTime: c.pick.maxTime }));
+    let room = host.scheduler.burstRoom(group.name, running, this.now);
+    const stuck = host.scheduler.stuckQueues(running, this.now);
     for (let index = group.runners; index < slots.length && room > 0; index++) {
       if (slots[index] !== null) continue;
       const pick = host.scheduler.pick(group.name, this.now, {
         express: false,
         burst: true,
         freeSlots: room,
+        stuck,
       });
       if (!pick) break;
       room--;
@@ -369,9 +369,15 @@ export class FarmSim {
     if (s.maxPerWiki > 0 && onWiki + 1 > s.maxPerWiki) this.violations.push(`${at}: maxPerWiki exceeded`);
     // Judged on the listing the host decided on: other hosts' children may have popped since.
     const seen = host.seenReady.get(pick.key) ?? 0;
-    if (onQueue > 0 && seen <= READY_PER_EXTRA_CHILD * onQueue)
+    // A burst slot may add a child beside children that are all stuck in a long job (overrun).
+    const overrunMs = s.scheduling.overrunSeconds * 1000;
+    const allStuck = here
+      .filter((c) => c.pick.key === pick.key)
+      .every((c) => this.now - c.startedAt > c.pick.maxTime * 1000 + overrunMs);
+    if (onQueue > 0 && seen <= READY_PER_EXTRA_CHILD * onQueue && !(burst && allStuck))
       this.violations.push(`${at}: extra child on a short queue (${seen} ready when listed)`);
-    if (burst && onQueue > 0) this.violations.push(`${at}: burst dispatch on a queue with a child here`);
+    if (burst && onQueue > 0 && !allStuck)
+      this.violations.push(`${at}: burst dispatch beside a child here that is not stuck`);
     const children = (host.slots.get(group.name) ?? []).filter((c) => c !== null).length;
     const most = group.runners + host.scheduler.burstSlotCount(group.name);
     if (children + 1 > most) this.violations.push(`${at}: more than runners + burstSlots children`);

@@ -302,20 +302,22 @@ describe('policy fair: slices and express slots', () => {
     if (!a) throw new Error('expected a pick');
     s.started(a, START);
     const running = [
-      { startedAt: START, maxTime: 3 },
-      { startedAt: START, maxTime: 1 },
+      { key: 'q1', startedAt: START, maxTime: 3 },
+      { key: 'q2', startedAt: START, maxTime: 1 },
     ];
     // Within maxtime + overrunSeconds (1 s): no burst.
     expect(s.burstRoom('g', running, START + 2000)).toBe(0);
     // The 1 s dispatch overran: one burst slot.
     expect(s.burstRoom('g', running, START + 2001)).toBe(1);
     // Both overran, but a burst child already runs: one more.
-    expect(s.burstRoom('g', [...running, { startedAt: START + 2001, maxTime: 3 }], START + 4001)).toBe(1);
+    expect(
+      s.burstRoom('g', [...running, { key: 'q3', startedAt: START + 2001, maxTime: 3 }], START + 4001),
+    ).toBe(1);
     // Never beyond runners + burstSlots.
     const full = [
       ...running,
-      { startedAt: START + 2001, maxTime: 3 },
-      { startedAt: START + 2001, maxTime: 3 },
+      { key: 'q4', startedAt: START + 2001, maxTime: 3 },
+      { key: 'q5', startedAt: START + 2001, maxTime: 3 },
     ];
     expect(s.burstRoom('g', full, START + 60_000)).toBe(0);
     // A burst pick takes only a queue with no child here, with the express slice: it hands its
@@ -329,6 +331,28 @@ describe('policy fair: slices and express slots', () => {
     expect(legacy.burstRoom('g', running, START + 60_000)).toBe(0);
   });
 
+  it('gives a queue stuck behind a long job a second child from a burst slot (beyond B3), never one beside a moving child', () => {
+    const s = scheduler([group('g', 2)]);
+    s.observe({ queues: [q1('small', 't', 2)], errors: [] }, START, START);
+    const p = s.pick('g', START, { express: false, freeSlots: 2 });
+    if (!p) throw new Error('expected a pick');
+    s.started(p, START);
+    const running = [{ key: p.key, startedAt: START, maxTime: p.maxTime }];
+    const at = START + (p.maxTime + 1) * 1000 + 1;
+    // Moving (within maxtime + overrunSeconds): one child per small queue, as B3 says.
+    expect(s.stuckQueues(running, START + 100).size).toBe(0);
+    expect(
+      s.pick('g', START + 100, { express: false, burst: true, freeSlots: 1, stuck: new Set() }),
+    ).toBeNull();
+    // Stuck in a long job with another job waiting behind it: a burst child may take that job.
+    const stuck = s.stuckQueues(running, at);
+    expect([...stuck]).toEqual([p.key]);
+    expect(s.pick('g', at, { express: false, burst: true, freeSlots: 1, stuck })).toMatchObject({
+      key: p.key,
+      maxTime: 1,
+    });
+  });
+
   it('lets one burst child take a quiet queue while every slot is busy, express slot included', () => {
     const s = scheduler([group('g', 2)]);
     s.observe({ queues: [q1('big', 't', 100_000), q1('quiet1', 't', 1)], errors: [] }, START, START);
@@ -338,8 +362,8 @@ describe('policy fair: slices and express slots', () => {
       s.started(p, START);
     }
     const busy = [
-      { startedAt: START, maxTime: 3 },
-      { startedAt: START, maxTime: 1 },
+      { key: 'q6', startedAt: START, maxTime: 3 },
+      { key: 'q7', startedAt: START, maxTime: 1 },
     ];
     // Nothing quiet waits: no burst.
     s.observe({ queues: [q1('big', 't', 100_000)], errors: [] }, START + 100, START + 100);
