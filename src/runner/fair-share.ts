@@ -33,7 +33,7 @@ export interface PickContext {
   readonly express: boolean;
   /** The slot is a burst slot (stands in for a dispatch stuck in a long job). */
   readonly burst?: boolean;
-  /** Burst slots: queues whose every child here overran its maxtime (may get one more). */
+  /** Burst slots: short queues whose every child here overran its maxtime (may get one more). */
   readonly stuck?: ReadonlySet<string>;
   /** Free slots of the group, this one included. */
   readonly freeSlots: number;

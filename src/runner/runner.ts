@@ -89,6 +89,8 @@ export class JobRunner {
   private fillScheduled = false;
   private stopping: Promise<void> | null = null;
   private readonly failingPartitions = new Map<string, string>();
+  /** Since when every slot has been busy (push watch), or null. */
+  private fullSince: number | null = null;
   /** This runner in dispatch leases (host and pid: several runners may share a host). */
   private readonly leaseHolder = `${hostname()}:${process.pid}`;
   private readonly failures = new Ring<FailureRecord>(RECENT_FAILURES);
@@ -148,7 +150,9 @@ export class JobRunner {
           busyMs: this.config.runner.discoveryIntervalMs,
           idleMs: this.config.runner.idleDiscoveryIntervalMs,
           msSinceWork: this.clock.now() - this.lastWorkAt,
-          pushesWatched: this.pushWatch?.watchingAll ?? false,
+          // Pushes wake discovery only for free slots; with every ordinary slot busy the runner
+          // still polls at the busy pace (time share, dispatches that overrun into burst slots).
+          pushesWatched: (this.pushWatch?.watchingAll ?? false) && this.anyOrdinaryFree(),
         }),
       () => Math.min(this.config.runner.discoveryIntervalMs, WAKE_MIN_GAP_MS),
       this.logger,
@@ -344,8 +348,7 @@ export class JobRunner {
   private loopState(spawned: number): LoopState {
     if (spawned > 0) return 'spawned';
     if (!this.scheduler.hasKnownWork()) return 'idle';
-    const free = this.pool.groups.some((g) => g.config && g.slots.some((s) => this.freeOrdinary(g, s)));
-    return free ? 'some-full' : 'all-full';
+    return this.anyOrdinaryFree() ? 'some-full' : 'all-full';
   }
 
   /** Runs the next fill pass soon, coalescing several finished dispatches into one pass. */
@@ -422,6 +425,10 @@ export class JobRunner {
     return spawned;
   }
 
+  private anyOrdinaryFree(): boolean {
+    return this.pool.groups.some((g) => g.config && g.slots.some((s) => this.freeOrdinary(g, s)));
+  }
+
   /** A free slot of the group's runners (burst slots are never free in this sense). */
   private freeOrdinary(group: SlotGroup<ActiveDispatch>, slot: Slot<ActiveDispatch>): boolean {
     return slot.active === null && !slot.retiring && !this.scheduler.isBurstSlot(group.name, slot.index);
@@ -439,13 +446,22 @@ export class JobRunner {
   }
 
   /**
-   * Pushes are only of use while a slot is free; a runner with every slot busy unsubscribes, so a
-   * busy farm does not copy each push to every saturated runner.
+   * Pushes are only of use while a slot is free; a runner whose every slot has been busy for a
+   * slice unsubscribes, so a busy farm does not copy each push to every saturated runner. Not at
+   * once: under load every slot is busy for moments all the time, and a push that arrives while
+   * unsubscribed is found only by the paced reconciliation, seconds later (bench:overload's quiet
+   * jobs waited 5 s that way).
    */
   private updatePushWatch(): void {
     if (!this.pushWatch) return;
-    if (this.groupsWithFreeSlot().length > 0) this.pushWatch.resume();
-    else this.pushWatch.pause();
+    if (this.groupsWithFreeSlot().length > 0) {
+      this.fullSince = null;
+      this.pushWatch.resume();
+      return;
+    }
+    const now = this.clock.now();
+    this.fullSince ??= now;
+    if (now - this.fullSince >= this.config.runner.scheduling.sliceSeconds * 1000) this.pushWatch.pause();
   }
 
   private onPush(queue: { readonly wiki: string; readonly type: string } | null): void {

@@ -251,6 +251,20 @@ export class Scheduler {
     return stuck;
   }
 
+  /**
+   * Of the stuck queues, those that the one-child-per-small-queue rule holds back: a backlog gets
+   * more children by the ordinary rule anyway, and a slow start-up must not earn it burst slots.
+   */
+  private shortOnly(stuck: ReadonlySet<string> | undefined): Set<string> | undefined {
+    if (!stuck) return undefined;
+    const out = new Set<string>();
+    for (const key of stuck) {
+      const q = this.view.get(key);
+      if (q && q.ready <= this.readyPerExtraChild * this.runningOn(key)) out.add(key);
+    }
+    return out;
+  }
+
   private quietWaiting(groupName: string, now: number): boolean {
     const group = this.groups.get(groupName);
     if (!group) return false;
@@ -283,7 +297,7 @@ export class Scheduler {
   ): QueuePick | null {
     const group = this.tickGroup(groupName, now);
     if (!group) return null;
-    const stuck = context.burst ? context.stuck : undefined;
+    const stuck = context.burst ? this.shortOnly(context.stuck) : undefined;
     let candidates = this.candidates(group.config, group.priority.mode, now, stuck);
     if (candidates.length === 0 && group.priority.mode === 'high') {
       // Low mode runs every type, so it can only have more. Switch once, and come back on the

@@ -190,8 +190,11 @@ describe('JobRunner on a real MediaWiki farm', () => {
       return Number(reply[1]);
     };
     // No burst slots: with them the runner keeps listening while one is free (a quiet queue's push
-    // may start one), see the next test.
-    harness = start({ one: { runners: 1, include: ['*'] } }, { scheduling: { burstSlots: 0 } });
+    // may start one), see the next test. It unsubscribes once every slot was busy for a slice.
+    harness = start(
+      { one: { runners: 1, include: ['*'] } },
+      { scheduling: { burstSlots: 0, sliceSeconds: 1 } },
+    );
     const { runner } = harness;
     await until(async () => (await subscribers()) === 1, 'subscribed while the slot is free');
     await farm.pushJobs('wiki1', { type: 'null', count: 1, usleep: 3_000_000 });
