@@ -89,7 +89,7 @@ export class JobRunner {
   private fillScheduled = false;
   private stopping: Promise<void> | null = null;
   private readonly failingPartitions = new Map<string, string>();
-  /** Since when every slot has been busy (push watch), or null. */
+  /** Since when every slot has been busy with no slot turning over (push watch), or null. */
   private fullSince: number | null = null;
   /** This runner in dispatch leases (host and pid: several runners may share a host). */
   private readonly leaseHolder = `${hostname()}:${process.pid}`;
@@ -446,8 +446,9 @@ export class JobRunner {
   }
 
   /**
-   * Pushes are only of use while a slot is free; a runner whose every slot has been busy for a
-   * slice unsubscribes, so a busy farm does not copy each push to every saturated runner. Not at
+   * Pushes are only of use while a slot is free; a runner whose every slot has been busy, none
+   * turning over, for a slice unsubscribes, so a busy farm does not copy each push to every
+   * saturated runner. Not at
    * once: under load every slot is busy for moments all the time, and a push that arrives while
    * unsubscribed is found only by the paced reconciliation, seconds later (bench:overload's quiet
    * jobs waited 5 s that way).
@@ -594,6 +595,8 @@ export class JobRunner {
     } finally {
       this.inFlight.delete(active);
       this.pool.release(group, slot);
+      // A slot turned over: the runner is not saturated, whatever the refill takes next.
+      this.fullSince = null;
       this.backend.noteDispatchEnd?.(pick, pick.partitions, result.result?.reached === 'none-ready');
     }
     this.scheduleFill();
