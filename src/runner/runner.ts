@@ -729,14 +729,17 @@ export class JobRunner {
         mode: schedule?.mode ?? 'high',
         modeSince: schedule?.modeSince ?? now,
         busy: g.slots.filter((s) => s.active !== null).length,
-        slots: g.slots.map((s) => ({
-          index: s.index,
-          busy: s.active !== null,
-          wiki: s.active?.pick.wiki ?? null,
-          type: s.active?.pick.type ?? null,
-          since: s.active?.startedAt ?? null,
-          retiring: s.retiring,
-        })),
+        // Burst slots are shown only while they run something: they are not capacity.
+        slots: g.slots
+          .filter((s) => s.active !== null || !this.scheduler.isBurstSlot(g.name, s.index))
+          .map((s) => ({
+            index: s.index,
+            busy: s.active !== null,
+            wiki: s.active?.pick.wiki ?? null,
+            type: s.active?.pick.type ?? null,
+            since: s.active?.startedAt ?? null,
+            retiring: s.retiring,
+          })),
       };
     });
     return {

@@ -41,7 +41,10 @@ export class SlotPool<A> {
       byName.delete(config.name);
       group.config = config;
       const runners = Math.max(0, config.runners);
-      setSlotCount(group, runners > 0 ? runners + this.extraSlots(config.name) : 0);
+      // Runners first, as if there were no extra slots (surplus busy slots retire, as a shrink
+      // should), then the extra slots on top: free ones are simply made again.
+      setSlotCount(group, runners);
+      if (runners > 0) addSlots(group, this.extraSlots(config.name));
       if (group.slots.length > 0 || config.runners > 0) next.push(group);
     }
     for (const removed of byName.values()) {
@@ -101,6 +104,12 @@ function setSlotCount<A>(group: SlotGroup<A>, target: number): void {
       live--;
     }
   }
+}
+
+function addSlots<A>(group: SlotGroup<A>, count: number): void {
+  for (let i = 0; i < count; i++)
+    group.slots.push({ index: smallestFreeIndex(group), active: null, retiring: false });
+  group.slots.sort((a, b) => a.index - b.index);
 }
 
 function smallestFreeIndex<A>(group: SlotGroup<A>): number {

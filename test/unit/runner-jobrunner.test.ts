@@ -307,9 +307,7 @@ describe('JobRunner', () => {
 
   it('reload resizes groups live: added slots start, removed busy slots finish first', async () => {
     const abcd = ['a', 'b', 'c', 'd'];
-    // Without burst slots: a group's slots are then exactly its runners.
-    const noBurst = { scheduling: { burstSlots: 0 } };
-    const { backend, dispatcher, runner } = make(config({ g: { runners: 3, include: abcd } }, noBurst));
+    const { backend, dispatcher, runner } = make(config({ g: { runners: 3, include: abcd } }));
     backend.listing = {
       queues: [q('w', 'a', 1000), q('w', 'b', 1000), q('w', 'c', 1000), q('w', 'd', 1000), q('x', 'e', 1000)],
       errors: [],
@@ -317,7 +315,7 @@ describe('JobRunner', () => {
     const pendingOf = (types: string[]) => dispatcher.pending().filter((c) => types.includes(c.request.type));
     runner.start();
     await until(() => dispatcher.calls.length === 3, 'three dispatches');
-    runner.reload(config({ g: { runners: 1, include: abcd }, h: { runners: 2, include: ['e'] } }, noBurst));
+    runner.reload(config({ g: { runners: 1, include: abcd }, h: { runners: 2, include: ['e'] } }));
     await until(() => pendingOf(['e']).length === 2, 'group h started');
     let g = runner.stats().groups.find((x) => x.name === 'g');
     expect(g?.slots).toHaveLength(3);
@@ -330,7 +328,7 @@ describe('JobRunner', () => {
     g = runner.stats().groups.find((x) => x.name === 'g');
     expect(g?.busy).toBe(1);
     // Removing a group entirely: its busy slots finish, then the group disappears.
-    runner.reload(config({ g: { runners: 1, include: abcd } }, noBurst));
+    runner.reload(config({ g: { runners: 1, include: abcd } }));
     expect(
       runner
         .stats()
