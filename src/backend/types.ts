@@ -84,6 +84,8 @@ export interface ReadinessStats {
 export interface ReadyPollAsk {
   /** Whether some group of the runner may run the type (in any mode). */
   runs(type: string): boolean;
+  /** The finite list of types `runs` accepts, or null when a group runs every type ("*"). */
+  readonly types?: readonly string[] | null;
   /** Whether the queue is held (back-off): no use reading it now. */
   held(wiki: string, type: string): boolean;
   /** Time for reconciliation to walk every queue once (ms) while pushes are reported. */

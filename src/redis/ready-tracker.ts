@@ -7,7 +7,9 @@
 //     runner could not dispatch them anyway (back-off);
 //   - a paced reconciliation: SSCAN of s-queuesWithJobs resumed from poll to poll, covering the set
 //     once per `reconcileMs` (or `fastReconcileMs` after pushes may have been missed), LLEN only
-//     for queues of types this runner runs and does not know yet.
+//     for queues of types this runner runs and does not know yet. When the runner's groups name a
+//     short finite list of types, Redis filters the set (SSCAN MATCH, member-match.ts), so members
+//     of other types are never even sent.
 // Queues of types no group runs are never read at all, whatever their number.
 import type { Redis } from 'ioredis';
 import type { ReadyQueue } from '../backend/types.js';
@@ -18,6 +20,7 @@ import {
   queueKeyPrefix,
   wikiIdFromDomain,
 } from '../mediawiki/queue-keys.js';
+import { walkPatterns } from './member-match.js';
 
 /**
  * A known ready queue is re-read at most this often (ms): it catches queues other runners drained.
@@ -42,6 +45,8 @@ const MAX_KNOWN = 200_000;
 export interface PollAsk {
   /** Whether some group of this runner may run the type (in any mode). */
   runs(type: string): boolean;
+  /** The finite list of types `runs` accepts, or null (or absent) when a group runs every type. */
+  readonly types?: readonly string[] | null;
   /** Whether the queue is held (back-off): no use reading it now. */
   held(wiki: string, type: string): boolean;
   /** Time to walk the whole set once (ms). */
@@ -75,6 +80,10 @@ export class PartitionReadyTracker {
   /** Prefixes to read at the next poll (pushed, dispatched, or newly found). */
   private readonly dirty = new Map<string, { type: string; domain: string; wiki: string }>();
   private cursor = '0';
+  /** The walk's MATCH patterns (one pass of the set each; null: unfiltered) and the current one. */
+  private patterns: readonly (string | null)[] = [null];
+  private patternsKey = '';
+  private patternIndex = 0;
   private credit = 0;
   private lastPollAt: number | null = null;
   private cycleStartedAt: number | null = null;
@@ -187,9 +196,12 @@ export class PartitionReadyTracker {
     const elapsed = this.lastPollAt === null ? Infinity : Math.max(0, ask.now - this.lastPollAt);
     this.lastPollAt = ask.now;
     if (!ask.watching) this.noteGap();
+    this.usePatterns(walkPatterns(ask.types ?? null));
+    if (this.patterns.length === 0) return;
     const fast = this.missed;
     const period = Math.max(1, fast ? Math.min(ask.reconcileMs, this.fastReconcileMs()) : ask.reconcileMs);
-    const total = await this.client.scard(QUEUES_WITH_JOBS_KEY);
+    // With MATCH every pattern is a pass over the whole set: Redis examines `total` per pattern.
+    const total = (await this.client.scard(QUEUES_WITH_JOBS_KEY)) * this.patterns.length;
     if (total === 0) {
       this.credit = 0;
       return;
@@ -203,19 +215,40 @@ export class PartitionReadyTracker {
     this.cycleStartedAt ??= ask.now;
     while (budget > 0) {
       const count = Math.min(budget, MAX_PAGE);
-      const [cursor, members] = await this.client.sscan(QUEUES_WITH_JOBS_KEY, this.cursor, 'COUNT', count);
-      budget -= Math.max(1, members.length);
+      const pattern = this.patterns[this.patternIndex] ?? null;
+      const [cursor, members] =
+        pattern === null
+          ? await this.client.sscan(QUEUES_WITH_JOBS_KEY, this.cursor, 'COUNT', count)
+          : await this.client.sscan(QUEUES_WITH_JOBS_KEY, this.cursor, 'MATCH', pattern, 'COUNT', count);
+      // Filtered pages come back short or empty, but Redis examined about `count` members.
+      budget -= pattern === null ? Math.max(1, members.length) : count;
       this.cursor = cursor;
       for (const member of members) this.consider(member, ask);
-      if (cursor === '0') {
-        this.cycles += 1;
-        this.lastCycleMs = ask.now - this.cycleStartedAt;
-        this.cycleStartedAt = null;
-        this.missed = this.missedDuringWalk;
-        this.missedDuringWalk = !ask.watching;
-        break;
-      }
+      if (cursor !== '0') continue;
+      this.patternIndex += 1;
+      if (this.patternIndex < this.patterns.length) continue;
+      this.patternIndex = 0;
+      this.cycles += 1;
+      this.lastCycleMs = ask.now - this.cycleStartedAt;
+      this.cycleStartedAt = null;
+      this.missed = this.missedDuringWalk;
+      this.missedDuringWalk = !ask.watching;
+      break;
     }
+  }
+
+  /** A new set of patterns (first poll, groups reloaded) starts a new walk at the fast pace. */
+  private usePatterns(patterns: readonly (string | null)[]): void {
+    const key = JSON.stringify(patterns);
+    if (key === this.patternsKey) return;
+    if (this.patternsKey !== '') {
+      this.cursor = '0';
+      this.patternIndex = 0;
+      this.cycleStartedAt = null;
+      this.noteGap(); // queues of newly run types were skipped so far
+    }
+    this.patterns = patterns;
+    this.patternsKey = key;
   }
 
   private consider(member: string, ask: PollAsk): void {

@@ -11,6 +11,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { DispatchRequest, DispatchResult, Dispatcher } from './dispatch/types.js';
 import { DiscoveryLoop, errorText, pollInterval, WAKE_MIN_GAP_MS } from './discovery.js';
 import { queueLabel } from './queue-id.js';
+import { runnableTypes } from './runnable-types.js';
 import { ALL_PARTITIONS } from './ready-view.js';
 import { RunnerMetrics, type LoopState } from './runner-metrics.js';
 import { Scheduler, type RunningDispatch, type FinishReport, type QueuePick } from './scheduler.js';
@@ -85,6 +86,7 @@ export class JobRunner {
   private state: RunnerState = 'idle';
   private startedAt: number | null = null;
   private lastWorkAt = -Infinity;
+  private typesFor: { config: JobrunnerConfig; types: string[] | null } | null = null;
   private discoveryWorked = false;
   private fillScheduled = false;
   private stopping: Promise<void> | null = null;
@@ -308,11 +310,20 @@ export class JobRunner {
     this.metrics.slotGauges(this.gaugeValues(), now, false, () => this.scheduler.activeBackoffs(now));
   }
 
+  /** The groups' finite list of types (null: some group runs every type), kept per config. */
+  private runnableTypes(): string[] | null {
+    if (this.typesFor?.config !== this.config) {
+      this.typesFor = { config: this.config, types: runnableTypes(this.config.groups) };
+    }
+    return this.typesFor.types;
+  }
+
   /** Incremental where the backend follows readiness itself; else a full listing. */
   private listReady(now: number): Promise<QueueListing<ReadyQueue>> {
     if (!this.backend.pollReady) return this.backend.listReadyQueues();
     return this.backend.pollReady({
       runs: (type) => this.scheduler.runsType(type),
+      types: this.runnableTypes(),
       held: (wiki, type) => this.scheduler.blocked(wiki, type, now),
       reconcileMs: this.config.runner.reconcileSeconds * 1000,
       now,

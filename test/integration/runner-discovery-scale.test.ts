@@ -3,7 +3,7 @@
 // lost on purpose (notifications turned off, a restart, a partition coming back) are found by
 // reconciliation within two of its fast walks.
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisBackend, type PartitionClient } from '../../src/backend/redis-backend.js';
 import type { PushWatch, ReadyPollAsk } from '../../src/backend/types.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
@@ -108,6 +108,39 @@ describe('runner discovery at scale', () => {
     expect(backend.trackerStats()[0]?.stats.reconcileCycles).toBeGreaterThanOrEqual(2);
     expect(await calls(ca, 'llen')).toBe(0);
     expect((await backend.pollReady(ask(runsNone))).queues).toEqual([]);
+  });
+
+  it('has Redis filter the set by type when the groups name a few types', async () => {
+    const types = ['a*b', 'x[1]?', 'with/slash', 'ünïcode'];
+    await manyQueues(ca, 'excluded', 1000);
+    for (const type of types) await push(ca, type, `w-${type}`);
+    await push(ca, 'later', 'w-later');
+    const { backend } = backendFor([a], false);
+    const client = open.at(-1)?.clients[0] as Redis;
+    let sent = 0;
+    const sscan = client.sscan.bind(client);
+    vi.spyOn(client, 'sscan').mockImplementation(async (...args: Parameters<typeof client.sscan>) => {
+      const reply = await sscan(...args);
+      sent += reply[1].length;
+      return reply;
+    });
+    const runs = (type: string) => types.includes(type);
+    const filtered = (t: string[]): ReadyPollAsk => ({ ...ask(runs), types: t });
+    await until(async () => {
+      await backend.pollReady(filtered(types));
+      return (backend.trackerStats()[0]?.stats.reconcileCycles ?? 0) >= 2;
+    }, 'two filtered walks');
+    const listing = await backend.pollReady(filtered(types));
+    expect(listing.queues.map((q) => q.type).sort()).toEqual([...types].sort());
+    // Redis sent only members of those types: none of the 1,000 others.
+    expect(sent).toBeLessThanOrEqual(2 * types.length);
+    // A reload that runs one more type starts a new walk and finds its queue.
+    const more = [...types, 'later'];
+    const runsMore = (type: string) => more.includes(type);
+    await until(async () => {
+      const l = await backend.pollReady({ ...ask(runsMore), types: more });
+      return l.queues.some((q) => q.wiki === 'w-later');
+    }, 'the newly run type found');
   });
 
   it('learns a push at once, and a drained queue from the dispatch outcome', async () => {
