@@ -9,7 +9,7 @@ import { defineLuaCommand, luaCommandName } from '../redis/lua-scripts.js';
 
 /** Script name → fixed number of keys, or undefined for scripts taking a variable key count. */
 export const CHRON_SCRIPTS = {
-  'chron-maintain-queue': undefined,
+  'chron-maintain-queue': 3,
   'chron-ready-hash': undefined,
   'chron-ready-sweep': undefined,
   'lease-acquire': 2,

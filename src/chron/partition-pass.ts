@@ -21,7 +21,7 @@ import {
 import type { PartitionPassReport, PartitionWorker } from './partition-worker.js';
 import type { ReadyHashUpdate } from './ready-hash.js';
 import { scanSetBatches } from './scan.js';
-import { addJobCounts, emptyJobCounts, type JobCounts } from './stats.js';
+import { emptyJobCounts, type JobCounts } from './stats.js';
 
 export type PassMode = 'full' | 'paced';
 
@@ -221,12 +221,12 @@ export class PartitionPass {
     }
     const ready: string[] = [];
     const notReady: string[] = [];
-    const byKey = new Map(visits.map((v) => [v.indexKey, v]));
     for (const result of outcome.results) {
       if (firstVisit) this.queues += 1;
       this.tally(result);
       this.index(result);
-      const visit = result.more ? byKey.get(result.indexKey) : undefined;
+      // Rare (a category hit the per-call limit): a search is cheaper than a map per batch.
+      const visit = result.more ? visits.find((v) => v.indexKey === result.indexKey) : undefined;
       if (visit) this.more.push(visit);
       // A queue known only from a key name has no confirmed set member: the walk writes its field.
       if (result.queue.queueId === '' || !result.indexKey.startsWith('[')) continue;
@@ -259,20 +259,22 @@ export class PartitionPass {
   }
 
   private tally(result: QueueResult): void {
-    const counts: JobCounts = {
-      recycled: result.released,
-      abandoned: result.abandoned,
-      undelayed: result.undelayed,
-      pruned: result.pruned,
-    };
-    addJobCounts(this.counts, counts);
     let perType = this.byType.get(result.queue.type);
     if (!perType) {
       perType = emptyJobCounts();
       this.byType.set(result.queue.type, perType);
     }
-    addJobCounts(perType, counts);
+    addResult(this.counts, result);
+    addResult(perType, result);
   }
+}
+
+/** Added in place, no object per visit: the walk's garbage is most of its CPU. */
+function addResult(into: JobCounts, result: QueueResult): void {
+  into.recycled += result.released;
+  into.abandoned += result.abandoned;
+  into.undelayed += result.undelayed;
+  into.pruned += result.pruned;
 }
 
 /** Keeps at most `limit` promises running; the first failure is rethrown by add() or drain(). */

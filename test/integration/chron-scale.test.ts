@@ -12,7 +12,7 @@ import { MIN_WALK_PER_ROUND } from '../../src/chron/walk.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { newJobFields } from '../../src/mediawiki/new-job.js';
 import { PhpArray } from '../../src/mediawiki/php-serialize.js';
-import { QUEUES_WITH_JOBS_KEY, makeQueueId, queueKeys } from '../../src/mediawiki/queue-keys.js';
+import { QUEUES_WITH_JOBS_KEY, makeQueueId, queueKeyPrefix, queueKeys } from '../../src/mediawiki/queue-keys.js';
 import { RedisQueueStore } from '../../src/redis/queue-store.js';
 import { captureLogger } from '../support/log-capture.js';
 import { ConfigDir, FakeClock, waitFor } from './chron-support.js';
@@ -82,24 +82,21 @@ const LEASE = '1 test-instance';
 
 /** One maintenance call for one queue exactly as the chron sends it, with an explicit limit. */
 function maintain(type: string, domain: string, nowSeconds: number, limit: number): Promise<unknown> {
-  const k = queueKeys(type, domain);
   return runScript(
     client,
     'chron-maintain-queue',
+    [QUEUES_WITH_JOBS_KEY, QUEUES_WITH_ABANDONED_KEY, LEASE_KEY],
     [
-      QUEUES_WITH_JOBS_KEY,
-      QUEUES_WITH_ABANDONED_KEY,
-      LEASE_KEY,
-      k['z-claimed'],
-      k['h-attempts'],
-      k['l-unclaimed'],
-      k['h-data'],
-      k['z-abandoned'],
-      k['z-delayed'],
-      k['h-idBySha1'],
-      k['h-sha1ById'],
+      LEASE,
+      nowSeconds,
+      nowSeconds - 604_800,
+      limit,
+      queueKeyPrefix(type, domain),
+      nowSeconds - 3600,
+      3,
+      makeQueueId(type, domain),
+      'full',
     ],
-    [LEASE, nowSeconds, nowSeconds - 604_800, limit, nowSeconds - 3600, 3, makeQueueId(type, domain), 'full'],
   );
 }
 
