@@ -195,7 +195,8 @@ function parseReplies(
 function parseReply(visit: Visit, values: readonly unknown[], at: number): QueueResult {
   const n = (j: number): number => {
     const v = values[at + j];
-    if (typeof v !== 'number') throw new ScriptReplyError('chron-maintain-queue', values.slice(at, at + REPLY_LENGTH));
+    if (typeof v !== 'number')
+      throw new ScriptReplyError('chron-maintain-queue', values.slice(at, at + REPLY_LENGTH));
     return v;
   };
   const nextDue = n(6);

@@ -12,7 +12,12 @@ import { MIN_WALK_PER_ROUND } from '../../src/chron/walk.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { newJobFields } from '../../src/mediawiki/new-job.js';
 import { PhpArray } from '../../src/mediawiki/php-serialize.js';
-import { QUEUES_WITH_JOBS_KEY, makeQueueId, queueKeyPrefix, queueKeys } from '../../src/mediawiki/queue-keys.js';
+import {
+  QUEUES_WITH_JOBS_KEY,
+  makeQueueId,
+  queueKeyPrefix,
+  queueKeys,
+} from '../../src/mediawiki/queue-keys.js';
 import { RedisQueueStore } from '../../src/redis/queue-store.js';
 import { captureLogger } from '../support/log-capture.js';
 import { ConfigDir, FakeClock, waitFor } from './chron-support.js';
