@@ -35,6 +35,12 @@ const MIN_PAGE = 500;
  * 250 keeps that under 0.3 ms, well inside the 5 ms p99 budget for them (README "Scale").
  */
 const MAX_PAGE = 250;
+/**
+ * With MATCH Redis sends (almost) nothing back and examines a member in about 0.26 µs (SSCAN COUNT
+ * 1000 over 100,000 members: 0.26 ms a call, against 0.11 ms for COUNT 250 unfiltered): pages of
+ * 1,000 stay as short for MediaWiki's commands and need 4× fewer calls from the runner.
+ */
+const MAX_PAGE_MATCHED = 1000;
 /** Most queues read per poll; the rest wait for the next poll. */
 const MAX_READS_PER_POLL = 5000;
 /** The type of a member written without escapes, e.g. ["refreshLinks","enwiki"]. */
@@ -214,8 +220,8 @@ export class PartitionReadyTracker {
     this.credit = 0;
     this.cycleStartedAt ??= ask.now;
     while (budget > 0) {
-      const count = Math.min(budget, MAX_PAGE);
       const pattern = this.patterns[this.patternIndex] ?? null;
+      const count = Math.min(budget, pattern === null ? MAX_PAGE : MAX_PAGE_MATCHED);
       const [cursor, members] =
         pattern === null
           ? await this.client.sscan(QUEUES_WITH_JOBS_KEY, this.cursor, 'COUNT', count)
