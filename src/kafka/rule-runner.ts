@@ -56,6 +56,8 @@ interface ExecContext {
   readonly isRetry: boolean;
 }
 
+const STAT_NAME_CACHE = 1000;
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -78,6 +80,8 @@ export class RuleRunner {
   private jobTopics: string[] = [];
   private stopping = false;
   private readonly timedLane: ConsumerLane;
+  /** statName() per stream (a regex replace and three strings per event otherwise). */
+  private readonly statNames = new Map<string, string>();
 
   constructor(
     readonly rule: KafkaRuleConfig,
@@ -230,8 +234,16 @@ export class RuleRunner {
   // ---- event handling ----
 
   private statName(event: JobEventView, isRetry: boolean): string {
-    const stream = (event.stream ?? `mediawiki.job.${event.type}`).replace(/\./g, '_');
-    return `${this.rule.name}-${stream}${isRetry ? '_retry' : ''}`;
+    const stream = event.stream ?? `mediawiki.job.${event.type}`;
+    const key = isRetry ? `${stream}\n` : stream;
+    let name = this.statNames.get(key);
+    if (name === undefined) {
+      name = `${this.rule.name}-${stream.replace(/\./g, '_')}${isRetry ? '_retry' : ''}`;
+      // Bounded: stream names come from the events, and anyone who can push a job picks them.
+      if (this.statNames.size >= STAT_NAME_CACHE) this.statNames.clear();
+      this.statNames.set(key, name);
+    }
+    return name;
   }
 
   /** statsd <rule>_outcome.<kind> (events sent to the error topic are counted as <rule>_error). */
