@@ -4,7 +4,7 @@ import type { KafkaConfig, KafkaRuleConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/statsd.js';
 import type { Clock } from './clock.js';
-import type { DedupClaim, Deduplicator } from './dedup.js';
+import type { Deduplicator } from './dedup.js';
 import { JobEventError } from './errors.js';
 import type { EventExecutor, ExecuteResult } from './executor.js';
 import {
