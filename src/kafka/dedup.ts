@@ -40,8 +40,9 @@ interface ClaimItem {
   readonly keys: readonly [string, string, string];
   readonly owner: string;
   readonly startMs: number;
-  readonly dtMs: number | '';
-  readonly rootDtMs: number | '';
+  /** Integer ms, or "-" when absent. */
+  readonly dtMs: number | '-';
+  readonly rootDtMs: number | '-';
   readonly flags: string;
   readonly isRetry: boolean;
 }
@@ -187,8 +188,8 @@ export class Deduplicator {
   }
 
   /**
-   * One kafka-dedup.lua call for the finishes (3 keys and 5 arguments each) and claims (3 keys and
-   * 6 arguments each) of one turn; finishes go first, so a key released in this turn can be
+   * One kafka-dedup.lua call for the finishes (3 keys and 3 arguments each) and claims (3 keys and
+   * 1 argument each) of one turn; finishes go first, so a key released in this turn can be
    * claimed in it.
    */
   private async runBatch(
@@ -211,11 +212,13 @@ export class Deduplicator {
     ];
     for (const { claim, how } of finishes) {
       keys.push(claim.keys[0], claim.keys[1], claim.keys[2]);
-      args.push(claim.owner, how, claim.flags, claim.prevSha1, claim.prevRoot);
+      args.push(`${claim.owner} ${how} ${claim.flags}`, claim.prevSha1, claim.prevRoot);
     }
     for (const item of claims) {
       keys.push(item.keys[0], item.keys[1], item.keys[2]);
-      args.push(item.owner, item.startMs, item.dtMs, item.rootDtMs, item.flags, item.isRetry ? '1' : '0');
+      args.push(
+        `${item.owner} ${item.startMs} ${item.dtMs} ${item.rootDtMs} ${item.flags} ${item.isRetry ? '1' : '0'}`,
+      );
     }
     const reply = await this.call(redis)(keys.length, ...keys, ...args);
     if (!Array.isArray(reply) || reply.length !== claims.length * 3) {
@@ -258,8 +261,8 @@ export class Deduplicator {
         keys,
         owner,
         startMs: Math.round(startMs),
-        dtMs: event.dtMs ?? '',
-        rootDtMs: event.rootDtMs ?? '',
+        dtMs: event.dtMs === undefined ? '-' : Math.round(event.dtMs),
+        rootDtMs: event.rootDtMs === undefined ? '-' : Math.round(event.rootDtMs),
         flags,
         isRetry: opts.isRetry,
       });

@@ -24,14 +24,15 @@
 -- ARGV
 --   1 alive key prefix   2 id window s   3 sha1 window s   4 root window s
 --   5 F = number of finishes
---   then 5 per finish (finish i starts at 6 + 5(i-1)):
---   owner, "done" | "release", flags (3 chars "0"/"1": has an id, a sha1, a root event),
+--   then 3 per finish (finish i starts at 6 + 3(i-1)):
+--   "<owner> <done|release> <flags>" (flags: 3 chars "0"/"1": has an id, a sha1, a root event),
 --   previous sha1 value or "", previous root value or "" (as the claim returned them)
---   then 6 per claim (claim j starts at 6 + 5F + 6(j-1)):
---   owner ("<incarnation>.<seq>"), now ms (the claimed run start), meta.dt ms or "",
---   root_event.dt ms or "", flags, "1" = only finished runs count, not claims (a retry: its failed
---   attempt's claims may still be there if giving them back failed, and must not make the retry a
---   duplicate)
+--   then 1 per claim (claim j is 6 + 3F + (j-1)), space-separated (fewer arguments: the runner's
+--   client pays per argument):
+--   "<owner> <now ms> <meta.dt ms or -> <root_event.dt ms or -> <flags> <retry>", owner
+--   "<incarnation>.<seq>", now = the claimed run start, retry "1" = only finished runs count, not
+--   claims (a retry: its failed attempt's claims may still be there if giving them back failed,
+--   and must not make the retry a duplicate)
 -- Returns 3 values per claim: duplicate kind ("id" | "sha1" | "root" | ""), previous sha1 value,
 -- previous root value ("" when absent; a failed run's finish puts them back).
 
@@ -64,7 +65,9 @@ local function finishTimed(key, flag, owner, done, previous, ttl)
 end
 
 local function finishOne(idKey, sha1Key, rootKey, a)
-  local owner, done, flags = ARGV[a], ARGV[a + 1] == 'done', ARGV[a + 2]
+  local owner, how, flags = string.match(ARGV[a], '^(%S+) (%S+) ([01][01][01])$')
+  if owner == nil then error('malformed finish argument ' .. ARGV[a]) end
+  local done = how == 'done'
   if flags:sub(1, 1) == '1' and redis.call('GET', idKey) == 'c:' .. owner then
     if done then
       redis.call('SET', idKey, '1', 'EX', idWindow)
@@ -72,8 +75,8 @@ local function finishOne(idKey, sha1Key, rootKey, a)
       restore(idKey, '', idWindow)
     end
   end
-  finishTimed(sha1Key, flags:sub(2, 2), owner, done, ARGV[a + 3], sha1Window)
-  finishTimed(rootKey, flags:sub(3, 3), owner, done, ARGV[a + 4], rootWindow)
+  finishTimed(sha1Key, flags:sub(2, 2), owner, done, ARGV[a + 1], sha1Window)
+  finishTimed(rootKey, flags:sub(3, 3), owner, done, ARGV[a + 2], rootWindow)
 end
 
 -- ---- claims ----
@@ -104,11 +107,12 @@ local function liveId(value)
 end
 
 local function claimOne(idKey, sha1Key, rootKey, a)
-  local owner, now = ARGV[a], ARGV[a + 1]
-  local dt, rootDt = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  local flags = ARGV[a + 4]
+  local owner, now, dtText, rootDtText, flags, retry =
+    string.match(ARGV[a], '^(%S+) (%d+) (%S+) (%S+) ([01][01][01]) ([01])$')
+  if owner == nil then error('malformed claim argument ' .. ARGV[a]) end
+  local dt, rootDt = tonumber(dtText), tonumber(rootDtText)
   local hasId, hasSha1, hasRoot = flags:sub(1, 1) == '1', flags:sub(2, 2) == '1', flags:sub(3, 3) == '1'
-  claimsCount = ARGV[a + 5] ~= '1'
+  claimsCount = retry ~= '1'
 
   if hasId and liveId(redis.call('GET', idKey)) then return 'id', '', '' end
 
@@ -136,14 +140,14 @@ local function claimOne(idKey, sha1Key, rootKey, a)
 end
 
 for i = 1, finishes do
-  finishOne(KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], 6 + 5 * (i - 1))
+  finishOne(KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], 6 + 3 * (i - 1))
 end
 
 local out = {}
-local claimArgs = 6 + 5 * finishes
+local claimArgs = 6 + 3 * finishes
 for j = 1, #KEYS / 3 - finishes do
   local k = 3 * (finishes + j)
-  local kind, prevSha1, prevRoot = claimOne(KEYS[k - 2], KEYS[k - 1], KEYS[k], claimArgs + 6 * (j - 1))
+  local kind, prevSha1, prevRoot = claimOne(KEYS[k - 2], KEYS[k - 1], KEYS[k], claimArgs + j - 1)
   out[#out + 1] = kind
   out[#out + 1] = prevSha1
   out[#out + 1] = prevRoot
