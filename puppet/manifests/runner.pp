@@ -47,7 +47,7 @@
 #   Node.js/V8 flags before the script. By default they depend on `jobrunner::backend`: redis and
 #   memcached keep V8's young generation at 1 MB per semi-space (RSS near the live heap, README
 #   "Scale"); kafka gets 8 MB, because its runner allocates for every event it runs and 1 MB
-#   semi-spaces cost it about a quarter more CPU per event (README "Backend kafka").
+#   semi-spaces cost it about a third more CPU per event (README "Backend kafka").
 # @param allow_setuid_children
 #   Drop the hardening that relies on no_new_privs (NoNewPrivileges and the seccomp-based options)
 #   for MediaWiki setups whose jobs run setuid helpers such as firejail.
