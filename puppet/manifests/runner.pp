@@ -43,6 +43,11 @@
 #   Extra environment variables, e.g. `NODE_OPTIONS`.
 # @param extra_args
 #   Extra command-line arguments, e.g. `['--verbose']`.
+# @param node_flags
+#   Node.js/V8 flags before the script. By default they depend on `jobrunner::backend`: redis and
+#   memcached keep V8's young generation at 1 MB per semi-space (RSS near the live heap, README
+#   "Scale"); kafka gets 8 MB, because its runner allocates for every event it runs and 1 MB
+#   semi-spaces cost it about a third more CPU per event (README "Backend kafka").
 # @param allow_setuid_children
 #   Drop the hardening that relies on no_new_privs (NoNewPrivileges and the seccomp-based options)
 #   for MediaWiki setups whose jobs run setuid helpers such as firejail.
@@ -66,7 +71,11 @@ class jobrunner::runner (
   Hash[Jobrunner::Envname, String] $environment = {},
   Array[String[1]] $extra_args = [],
   Boolean $allow_setuid_children = false,
+  Optional[Array[Pattern[/\A--[a-z0-9-]+(=[^\s]+)?\z/]]] $node_flags = undef,
 ) {
+  $semi_space_mb = getvar('jobrunner::backend', 'redis') ? { 'kafka' => 8, default => 1 }
+  $flags = $node_flags.lest || { ["--max-semi-space-size=${semi_space_mb}"] }
+
   jobrunner::service_unit { 'jobrunner':
     ensure              => $ensure,
     description         => 'MediaWiki job runner (dispatches ready job queues)',
@@ -86,5 +95,6 @@ class jobrunner::runner (
     environment         => $environment,
     extra_args          => $extra_args,
     restrict_privileges => !$allow_setuid_children,
+    node_flags          => $flags,
   }
 }

@@ -1,8 +1,8 @@
 // change-propagation-style dedup in Redis, per rule: by event ID, by sha1 against meta.dt /
 // root_event.dt, and by root event signature. Like change-propagation, an event claims its keys
-// BEFORE it runs (one atomic script, redis/lua/kafka-dedup-claim.lua), so identical events in flight
+// BEFORE it runs (one atomic script, redis/lua/kafka-dedup.lua), so identical events in flight
 // together run once; a failed run gives the keys back. Claims and finishes of one turn of the event
-// loop go to Redis as one script call. Unlike change-propagation a claim names its
+// loop go to Redis together as one script call. Unlike change-propagation a claim names its
 // runner process, whose alive key this class keeps renewed: a runner killed mid-run leaves claims
 // that no longer count, so its unfinished events run when they are read again. A Redis failure
 // means "not a duplicate".
@@ -20,7 +20,8 @@ export type DuplicateKind = 'id' | 'sha1' | 'root';
 /** What claim() took for one event; hand it to finish(). */
 export interface DedupClaim {
   readonly keys: readonly [string, string, string];
-  readonly flags: readonly [string, string, string];
+  /** 3 chars "0"/"1": has an id, a sha1, a root event. */
+  readonly flags: string;
   readonly owner: string;
   readonly prevSha1: string;
   readonly prevRoot: string;
@@ -30,25 +31,30 @@ export type ClaimResult =
   | { readonly duplicate: DuplicateKind }
   | { readonly duplicate: undefined; readonly claim: DedupClaim | undefined };
 
-const CLAIM = 'kafka-dedup-claim';
-const FINISH = 'kafka-dedup-finish';
+const SCRIPT = 'kafka-dedup';
 
 type LuaCall = (...args: (string | number)[]) => Promise<unknown>;
 
 interface ClaimItem {
+  readonly op: 'claim';
   readonly keys: readonly [string, string, string];
   readonly owner: string;
   readonly startMs: number;
-  readonly dtMs: number | '';
-  readonly rootDtMs: number | '';
-  readonly flags: readonly [string, string, string];
+  /** Integer ms, or "-" when absent. */
+  readonly dtMs: number | '-';
+  readonly rootDtMs: number | '-';
+  readonly flags: string;
   readonly isRetry: boolean;
 }
 
 interface FinishItem {
+  readonly op: 'finish';
   readonly claim: DedupClaim;
   readonly how: 'done' | 'release';
 }
+
+/** A finish has no reply; a claim's is [duplicate kind, previous sha1 value, previous root value]. */
+const NO_REPLY: readonly string[] = [];
 
 /**
  * Events per script call: large enough that a busy runner pays one round trip per many events,
@@ -67,11 +73,12 @@ export class Deduplicator {
   private aliveTtlMs = 1000;
   private takenOver = false;
   private takingOver: Promise<void> | undefined;
-  private readonly claims = new Batcher<ClaimItem, string[]>((items) => this.claimBatch(items), MAX_BATCH);
-  private readonly finishes = new Batcher<FinishItem, undefined>(
-    (items) => this.finishBatch(items),
+  /** Claims and finishes of one turn, one script call. */
+  private readonly batch = new Batcher<ClaimItem | FinishItem, readonly string[]>(
+    (items) => this.runBatch(items),
     MAX_BATCH,
   );
+  private script: LuaCall | undefined;
 
   constructor(
     private readonly redis: Redis | undefined,
@@ -79,8 +86,7 @@ export class Deduplicator {
     private readonly logger: Logger,
   ) {
     if (redis !== undefined) {
-      defineLuaCommand(redis, CLAIM);
-      defineLuaCommand(redis, FINISH);
+      defineLuaCommand(redis, SCRIPT);
     }
   }
 
@@ -173,18 +179,28 @@ export class Deduplicator {
     });
   }
 
-  private call(redis: Redis, script: string): LuaCall {
-    const fn = (redis as unknown as Record<string, LuaCall>)[luaCommandName(script)];
-    if (fn === undefined) throw new Error(`Lua command ${script} is not defined`);
-    return fn.bind(redis);
+  private call(redis: Redis): LuaCall {
+    if (this.script !== undefined) return this.script;
+    const fn = (redis as unknown as Record<string, LuaCall>)[luaCommandName(SCRIPT)];
+    if (fn === undefined) throw new Error(`Lua command ${SCRIPT} is not defined`);
+    this.script = fn.bind(redis);
+    return this.script;
   }
 
-  /** One kafka-dedup-claim.lua call for a batch of events (3 keys and 6 arguments each). */
-  private async claimBatch(items: readonly ClaimItem[]): Promise<readonly string[][]> {
+  /**
+   * One kafka-dedup.lua call for the finishes (3 keys and 3 arguments each) and claims (3 keys and
+   * 1 argument each) of one turn; finishes go first, so a key released in this turn can be
+   * claimed in it.
+   */
+  private async runBatch(
+    items: readonly (ClaimItem | FinishItem)[],
+  ): Promise<readonly (readonly string[])[]> {
     const redis = this.active;
-    if (redis === undefined) return items.map(() => ['', '', '']);
+    if (redis === undefined) return items.map((item) => (item.op === 'claim' ? ['', '', ''] : NO_REPLY));
+    const finishes = items.filter((item): item is FinishItem => item.op === 'finish');
+    const claims = items.filter((item): item is ClaimItem => item.op === 'claim');
     // A failure here fails the batch: its events run without dedup rather than trust stale claims.
-    await this.ensureTakenOver();
+    if (claims.length > 0 && !this.takenOver) await this.ensureTakenOver();
     const c = this.config;
     const keys: string[] = [];
     const args: (string | number)[] = [
@@ -192,39 +208,31 @@ export class Deduplicator {
       c.idWindowSeconds,
       c.sha1WindowSeconds,
       c.rootWindowSeconds,
+      finishes.length,
     ];
-    for (const item of items) {
-      keys.push(...item.keys);
+    for (const { claim, how } of finishes) {
+      keys.push(claim.keys[0], claim.keys[1], claim.keys[2]);
+      args.push(`${claim.owner} ${how} ${claim.flags}`, claim.prevSha1, claim.prevRoot);
+    }
+    for (const item of claims) {
+      keys.push(item.keys[0], item.keys[1], item.keys[2]);
       args.push(
-        item.owner,
-        item.startMs,
-        item.dtMs,
-        item.rootDtMs,
-        item.flags.join(''),
-        item.isRetry ? '1' : '0',
+        `${item.owner} ${item.startMs} ${item.dtMs} ${item.rootDtMs} ${item.flags} ${item.isRetry ? '1' : '0'}`,
       );
     }
-    const reply = await this.call(redis, CLAIM)(keys.length, ...keys, ...args);
-    const flat = Array.isArray(reply) ? (reply as unknown[]).map(String) : [];
-    if (flat.length !== items.length * 3) {
-      throw new Error(`${CLAIM} answered ${flat.length} values for ${items.length} events`);
+    const reply = await this.call(redis)(keys.length, ...keys, ...args);
+    if (!Array.isArray(reply) || reply.length !== claims.length * 3) {
+      throw new Error(
+        `${SCRIPT} answered ${Array.isArray(reply) ? reply.length : typeof reply} values for ${claims.length} claims`,
+      );
     }
-    return items.map((_, i) => flat.slice(3 * i, 3 * i + 3));
-  }
-
-  /** One kafka-dedup-finish.lua call for a batch of claims (3 keys and 5 arguments each). */
-  private async finishBatch(items: readonly FinishItem[]): Promise<readonly undefined[]> {
-    const redis = this.active;
-    if (redis === undefined) return items.map(() => undefined);
-    const c = this.config;
-    const keys: string[] = [];
-    const args: (string | number)[] = [c.idWindowSeconds, c.sha1WindowSeconds, c.rootWindowSeconds];
-    for (const { claim, how } of items) {
-      keys.push(...claim.keys);
-      args.push(claim.owner, how, claim.flags.join(''), claim.prevSha1, claim.prevRoot);
-    }
-    await this.call(redis, FINISH)(keys.length, ...keys, ...args);
-    return items.map(() => undefined);
+    const flat = reply as unknown[];
+    let j = 0;
+    return items.map((item) => {
+      if (item.op === 'finish') return NO_REPLY;
+      const at = 3 * j++;
+      return [String(flat[at]), String(flat[at + 1]), String(flat[at + 2])];
+    });
   }
 
   /**
@@ -239,22 +247,22 @@ export class Deduplicator {
     opts: { readonly isRetry: boolean },
   ): Promise<ClaimResult> {
     const redis = this.active;
-    const flags: [string, string, string] = [
-      event.id !== undefined ? '1' : '0',
-      event.sha1 !== undefined ? '1' : '0',
-      event.rootSignature !== undefined ? '1' : '0',
-    ];
-    if (redis === undefined || !flags.includes('1')) return { duplicate: undefined, claim: undefined };
+    const flags =
+      (event.id !== undefined ? '1' : '0') +
+      (event.sha1 !== undefined ? '1' : '0') +
+      (event.rootSignature !== undefined ? '1' : '0');
+    if (redis === undefined || flags === '000') return { duplicate: undefined, claim: undefined };
     const keys = this.keys(rule, event);
     const owner = `${this.incarnation}.${++this.seq}`;
-    let reply: string[];
+    let reply: readonly string[];
     try {
-      reply = await this.claims.add({
+      reply = await this.batch.add({
+        op: 'claim',
         keys,
         owner,
         startMs: Math.round(startMs),
-        dtMs: event.dtMs ?? '',
-        rootDtMs: event.rootDtMs ?? '',
+        dtMs: event.dtMs === undefined ? '-' : Math.round(event.dtMs),
+        rootDtMs: event.rootDtMs === undefined ? '-' : Math.round(event.rootDtMs),
         flags,
         isRetry: opts.isRetry,
       });
@@ -277,7 +285,7 @@ export class Deduplicator {
   async finish(claim: DedupClaim | undefined, how: 'done' | 'release'): Promise<void> {
     if (claim === undefined || this.active === undefined) return;
     try {
-      await this.finishes.add({ claim, how });
+      await this.batch.add({ op: 'finish', claim, how });
     } catch (error) {
       this.redisFailed(error);
     }

@@ -23,6 +23,10 @@ export type ExecuteResult =
 
 const BODY_CAP = 64 * 1024;
 
+/** Built once: the request headers of every event without a request ID. */
+const HEADERS: readonly string[] = ['content-type', 'application/json', 'user-agent', 'jobrunner-kafka'];
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 /** The first BODY_CAP bytes of a response body as text; the rest is read and dropped. */
 function readCapped(body: Readable): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -49,11 +53,8 @@ export class EventExecutor {
   }
 
   async execute(request: ExecuteRequest): Promise<ExecuteResult> {
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'user-agent': 'jobrunner-kafka',
-    };
-    if (request.requestId !== undefined) headers['x-request-id'] = request.requestId;
+    const headers =
+      request.requestId === undefined ? HEADERS : [...HEADERS, 'x-request-id', request.requestId];
     try {
       // undici's own timers bound the wait (RunSingleJob answers once the job has run, so the
       // headers timeout is the job's); an AbortController and timer per request cost more CPU
@@ -63,10 +64,17 @@ export class EventExecutor {
         path: request.url.pathname + request.url.search,
         method: 'POST',
         body: request.body,
-        headers,
+        headers: headers as string[],
         headersTimeout: request.timeoutMs,
         bodyTimeout: request.timeoutMs,
       });
+      const status = response.statusCode;
+      if (status >= 200 && status < 300) {
+        // Success: nothing of the response is used (classify() only reads failures), so the body is
+        // drained without collecting it and no header record is built.
+        await response.body.dump();
+        return { kind: 'response', status, readonly: false, body: '', headers: NO_HEADERS };
+      }
       const body = await readCapped(response.body);
       const flat: Record<string, string> = {};
       for (const [name, value] of Object.entries(response.headers)) {
@@ -74,7 +82,7 @@ export class EventExecutor {
       }
       return {
         kind: 'response',
-        status: response.statusCode,
+        status,
         readonly: /^(1|true|yes)$/i.test(flat['x-readonly'] ?? ''),
         body,
         headers: flat,

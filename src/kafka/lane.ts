@@ -47,6 +47,9 @@ export interface LaneStats {
 
 type Stream = Awaited<ReturnType<Consumer['consume']>>;
 
+/** The headers of a message without any (most job events): one shared, read-only map. */
+const NO_HEADERS: ReadonlyMap<string, string> = new Map();
+
 /** How soon after a range of a partition completes its offset is committed (at most). */
 const PROMPT_COMMIT_MS = 50;
 
@@ -242,9 +245,13 @@ export class ConsumerLane {
         offset: String(message.offset),
       });
     }
-    const headers = new Map<string, string>();
-    for (const [key, value] of message.headers) {
-      if (key !== undefined) headers.set(String(key), value === undefined ? '' : value.toString('utf8'));
+    let headers: ReadonlyMap<string, string> = NO_HEADERS;
+    if (message.headers.size > 0) {
+      const map = new Map<string, string>();
+      for (const [key, value] of message.headers) {
+        if (key !== undefined) map.set(String(key), value === undefined ? '' : value.toString('utf8'));
+      }
+      headers = map;
     }
     this.outstanding++;
     if (this.outstanding >= this.options.maxOutstanding) this.pause();

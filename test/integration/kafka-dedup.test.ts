@@ -149,4 +149,30 @@ describe('dedup claims', () => {
     expect((await d.claim('r3', newer, T0 + 70_000, { isRetry: false })).duplicate).toBeUndefined();
     expect((await d.claim('r3', older, T0 + 70_001, { isRetry: false })).duplicate).toBe('root');
   });
+  it('the finishes and claims of one event-loop turn are one script call, finishes first', async () => {
+    const d = await dedup();
+    const a = event({ id: 'ta', sha1: 'turn' });
+    const b = event({ id: 'tb', sha1: 'turn' });
+    const c = event({ id: 'tc', sha1: 'other' });
+    const first = await d.claim('r5', a, T0 + 5000, { isRetry: false });
+    if (first.duplicate !== undefined) throw new Error('a was taken for a duplicate');
+    const evalCalls = async (): Promise<number> => {
+      const stats = await client.info('commandstats');
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    };
+    const before = await evalCalls();
+    // Same turn: a's claim given back, b (same sha1, newer run start) and c claimed.
+    const [, second, third] = await Promise.all([
+      d.finish(first.claim, 'release'),
+      d.claim('r5', b, T0 + 6000, { isRetry: false }),
+      d.claim('r5', c, T0 + 6000, { isRetry: false }),
+    ]);
+    expect(await evalCalls()).toBe(before + 1);
+    expect(second.duplicate).toBeUndefined();
+    expect(third.duplicate).toBeUndefined();
+    expect(await client.get('T_dedupe_r5_wiki1_ta')).toBeNull();
+    expect(await client.get('T_dedupe_r5_wiki1_turn')).toMatch(
+      new RegExp(`^${T0 + 6000}:${d.incarnation}\\.`),
+    );
+  });
 });

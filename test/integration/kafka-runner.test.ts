@@ -539,6 +539,48 @@ describe('dedup', () => {
     expect(exec.requests[0]?.id).toBe(exec.requests[1]?.id);
     expect(produced.ids).toContain(exec.requests[0]?.id);
   }, 60_000);
+
+  it('claims an event on arrival; one that grows too old waiting for a slot is abandoned and gives its claim back', async () => {
+    const exec = await executor();
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    exec.reply = async () => {
+      await gate;
+      return { status: 200 };
+    };
+    const clock = new OffsetClock();
+    const client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
+    cleanups.push(() => client.disconnect());
+    const config = kafkaConfig(
+      {
+        brokers: [broker.address],
+        datacenter: 'stale',
+        endpoint: exec.url,
+        lowTraffic: { concurrency: 1, claimTtlSeconds: 60 },
+      },
+      redis.address,
+    );
+    const produced = await produceJobEvents({
+      brokers: [broker.address],
+      datacenter: 'stale',
+      events: [
+        { type: 'kafkaStale', database: 'wiki1', params: { n: 1 } },
+        { type: 'kafkaStale', database: 'wiki1', params: { n: 2 } },
+      ],
+    });
+    const second = produced.ids[1] ?? '';
+    const r = await runner(config, { logger: quietLogger(), clock });
+    await waitFor('the first event running', () => exec.requests.length === 1);
+    // The second, already claimed, waits for the only slot.
+    await waitFor('the second waiting', () => r.stats().rules[0]?.waiting === 1);
+    expect(await client.keys(`*_${second}`)).toHaveLength(1);
+    clock.advance(120_000);
+    open();
+    await waitFor('the second abandoned', () => r.stats().rules[0]?.counters.abandoned === 1);
+    expect(r.stats().rules[0]?.counters.ok).toBe(1);
+    expect(exec.requests.map((q) => q.id)).toEqual([produced.ids[0]]);
+    await waitFor('its claim given back', async () => (await client.keys(`*_${second}`)).length === 0);
+  }, 60_000);
 });
 
 describe('partitioned rules', () => {

@@ -48,6 +48,13 @@ describe 'jobrunner' do
       expect(conf).not_to have_key('memcached')
     end
 
+    it 'runs the Kafka runner with 8 MB semi-spaces (it allocates per event), jobchron with 1 MB' do
+      runner = file_content(catalogue, '/lib/systemd/system/jobrunner.service')
+      expect(runner).to match(%r{^ExecStart=!\S+ --max-semi-space-size=8 \S+/jobrunner\.js })
+      chron = file_content(catalogue, '/lib/systemd/system/jobchron.service')
+      expect(chron).to match(%r{^ExecStart=!\S+ --max-semi-space-size=1 \S+/jobchron\.js })
+    end
+
     # backend kafka does not reload: any change must restart, so the whole config is fingerprinted.
     it 'fingerprints the whole config as a startup setting' do
       expect(fingerprint.lines.last.strip).to eq(startup_digest('backend' => 'kafka', 'kafka' => conf))

@@ -53,6 +53,14 @@ describe 'jobrunner::runner' do
     end
   end
 
+  context 'with node_flags' do
+    let(:params) { required.merge(node_flags: ['--max-semi-space-size=16', '--max-old-space-size=512']) }
+
+    it 'runs node with them instead of the default' do
+      expect(unit).to include('ExecStart=!/usr/bin/node --max-semi-space-size=16 --max-old-space-size=512 /srv/jr/dist/cli/jobrunner.js ')
+    end
+  end
+
   context 'with allow_setuid_children' do
     let(:params) { required.merge(allow_setuid_children: true) }
 
