@@ -115,11 +115,19 @@ async function produce(
   return (performance.now() - started) / 1000;
 }
 
-/** Plain consumer reading `count` messages of the topic: the ceiling for this machine. */
-async function ceiling(broker: KafkaBrokerHandle, topic: string, count: number): Promise<number> {
+/**
+ * A fresh consumer group reading `topic` from the start; `read` gets the stream and resolves with
+ * what it wants of it, then both are closed.
+ */
+async function readFromStart<T>(
+  broker: KafkaBrokerHandle,
+  topic: string,
+  clientId: string,
+  read: (stream: Awaited<ReturnType<Consumer['consume']>>) => Promise<T>,
+): Promise<T> {
   const consumer = new Consumer({
-    clientId: 'bench-ceiling',
-    groupId: `bench-ceiling-${Date.now()}`,
+    clientId,
+    groupId: `${clientId}-${Date.now()}`,
     bootstrapBrokers: [broker.address],
   });
   const stream = await consumer.consume({
@@ -128,40 +136,46 @@ async function ceiling(broker: KafkaBrokerHandle, topic: string, count: number):
     autocommit: false,
     maxWaitTime: 200,
   });
-  let seen = 0;
-  let first = 0;
-  const seconds = await new Promise<number>((resolve) => {
-    stream.on('data', () => {
-      if (seen === 0) first = performance.now();
-      if (++seen === count) resolve((performance.now() - first) / 1000);
-    });
-  });
-  await stream.close();
-  await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
+  try {
+    return await read(stream);
+  } finally {
+    await stream.close();
+    await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
+  }
+}
+
+/** Plain consumer reading `count` messages of the topic: the ceiling for this machine. */
+async function ceiling(broker: KafkaBrokerHandle, topic: string, count: number): Promise<number> {
+  const seconds = await readFromStart(
+    broker,
+    topic,
+    'bench-ceiling',
+    (stream) =>
+      new Promise<number>((resolve) => {
+        let seen = 0;
+        let first = 0;
+        stream.on('data', () => {
+          if (seen === 0) first = performance.now();
+          if (++seen === count) resolve((performance.now() - first) / 1000);
+        });
+      }),
+  );
   return count / seconds;
 }
 
 /** The bytes of the topic's first event (the body the executor-capacity run POSTs). */
-async function sampleEvent(broker: KafkaBrokerHandle, topic: string): Promise<Buffer> {
-  const consumer = new Consumer({
-    clientId: 'bench-sample',
-    groupId: `bench-sample-${Date.now()}`,
-    bootstrapBrokers: [broker.address],
-  });
-  const stream = await consumer.consume({
-    topics: [topic],
-    mode: 'earliest',
-    autocommit: false,
-    maxWaitTime: 200,
-  });
-  const value = await new Promise<Buffer>((resolve) =>
-    stream.once('data', (message: { value: Buffer | undefined }) =>
-      resolve(message.value ?? Buffer.alloc(0)),
-    ),
+function sampleEvent(broker: KafkaBrokerHandle, topic: string): Promise<Buffer> {
+  return readFromStart(
+    broker,
+    topic,
+    'bench-sample',
+    (stream) =>
+      new Promise<Buffer>((resolve) =>
+        stream.once('data', (message: { value: Buffer | undefined }) =>
+          resolve(message.value ?? Buffer.alloc(0)),
+        ),
+      ),
   );
-  await stream.close();
-  await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
-  return value;
 }
 
 /**

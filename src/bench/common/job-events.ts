@@ -2,14 +2,10 @@
 // notifications, without polling: every stored job is one HSET on its queue's h-data (MediaWiki's
 // push script and ours), every acknowledged job one HDEL there (MediaWiki's ack). Events carry
 // the key only, so per-queue counts and times are exact while individual jobs are not named.
-import { Redis } from 'ioredis';
 import { rawurldecode } from '../../mediawiki/php-encoding.js';
+import { BenchKeyevents, type RedisTarget } from './bench-keyevents.js';
 
-export interface RedisTarget {
-  readonly host: string;
-  readonly port: number;
-  readonly password?: string | undefined;
-}
+export type { RedisTarget } from './bench-keyevents.js';
 
 export type JobEventKind = 'stored' | 'removed';
 
@@ -44,47 +40,21 @@ export function parseDataKey(key: string): { wiki: string; type: string } | null
   return { wiki: rawurldecode(match[1] as string), type: rawurldecode(match[2] as string) };
 }
 
-/** Adds the E (keyevent) and h (hash) classes to notify-keyspace-events; returns the old value. */
-async function enableHashEvents(client: Redis): Promise<string> {
-  const reply = (await client.config('GET', 'notify-keyspace-events')) as string[];
-  const previous = reply[1] ?? '';
-  let flags = previous;
-  for (const flag of ['E', 'h']) if (!flags.includes(flag) && !flags.includes('A')) flags += flag;
-  if (!flags.includes('E')) flags += 'E';
-  await client.config('SET', 'notify-keyspace-events', flags);
-  return previous;
-}
-
 export class JobEventTracker {
   private readonly tallies = new Map<string, QueueTally>();
   private readonly listeners = new Set<(event: JobEvent) => void>();
   private closed = false;
+  private subscription: BenchKeyevents | null = null;
 
-  private constructor(
-    private readonly admin: Redis,
-    private readonly subscriber: Redis,
-    private readonly previousFlags: string,
-  ) {
-    subscriber.on('message', (channel: string, key: string) => this.onMessage(channel, key));
-  }
+  private constructor() {}
 
   /** Enables hash keyspace events on db 0 and subscribes; stop() restores the old setting. */
   static async start(target: RedisTarget): Promise<JobEventTracker> {
-    const options = { host: target.host, port: target.port, password: target.password, lazyConnect: true };
-    const admin = new Redis(options);
-    const subscriber = new Redis(options);
-    try {
-      await admin.connect();
-      await subscriber.connect();
-      const previous = await enableHashEvents(admin);
-      const tracker = new JobEventTracker(admin, subscriber, previous);
-      await subscriber.subscribe(...Object.keys(CHANNELS));
-      return tracker;
-    } catch (error) {
-      admin.disconnect();
-      subscriber.disconnect();
-      throw error;
-    }
+    const tracker = new JobEventTracker();
+    tracker.subscription = await BenchKeyevents.open(target, ['h'], Object.keys(CHANNELS), (channel, key) =>
+      tracker.onMessage(channel, key),
+    );
+    return tracker;
   }
 
   private onMessage(channel: string, key: string): void {
@@ -169,11 +139,6 @@ export class JobEventTracker {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
-    this.subscriber.disconnect();
-    try {
-      await this.admin.config('SET', 'notify-keyspace-events', this.previousFlags);
-    } finally {
-      this.admin.disconnect();
-    }
+    await this.subscription?.close();
   }
 }

@@ -1,9 +1,9 @@
 // Records, for bench:overload, when each job was stored and claimed, from Redis keyspace events:
 // every stored job is one HSET on its queue's h-data, every claim one ZADD on its z-claimed
 // (MediaWiki's pop script). No polling, so the recorder adds no load that would skew the run.
-import { Redis } from 'ioredis';
 import { rawurldecode } from '../../mediawiki/php-encoding.js';
-import { preciseNow, type RedisTarget } from './job-events.js';
+import { BenchKeyevents, type RedisTarget } from './bench-keyevents.js';
+import { preciseNow } from './job-events.js';
 import type { QueueEvent } from './overload-metrics.js';
 
 const KEY = /^(.+):jobqueue:(.+):(h-data|z-claimed)$/;
@@ -15,35 +15,20 @@ const CHANNELS: Readonly<Record<string, { suffix: string; kind: 'stored' | 'clai
 export class OverloadRecorder {
   readonly events: QueueEvent[] = [];
 
-  private constructor(
-    private readonly admin: Redis,
-    private readonly subscriber: Redis,
-    private readonly previousFlags: string,
-  ) {
-    subscriber.on('message', (channel: string, key: string) => this.onMessage(channel, key));
-  }
+  private subscription: BenchKeyevents | null = null;
 
-  /** Adds the E, h and z classes to notify-keyspace-events (stop() restores them) and subscribes. */
+  private constructor() {}
+
+  /** Adds the h and z classes to notify-keyspace-events (stop() restores them) and subscribes. */
   static async start(target: RedisTarget): Promise<OverloadRecorder> {
-    const options = { host: target.host, port: target.port, password: target.password, lazyConnect: true };
-    const admin = new Redis(options);
-    const subscriber = new Redis(options);
-    try {
-      await admin.connect();
-      await subscriber.connect();
-      const reply = (await admin.config('GET', 'notify-keyspace-events')) as string[];
-      const previous = reply[1] ?? '';
-      let flags = previous;
-      for (const flag of ['E', 'h', 'z']) if (!flags.includes(flag)) flags += flag;
-      await admin.config('SET', 'notify-keyspace-events', flags);
-      const recorder = new OverloadRecorder(admin, subscriber, previous);
-      await subscriber.subscribe(...Object.keys(CHANNELS));
-      return recorder;
-    } catch (error) {
-      admin.disconnect();
-      subscriber.disconnect();
-      throw error;
-    }
+    const recorder = new OverloadRecorder();
+    recorder.subscription = await BenchKeyevents.open(
+      target,
+      ['h', 'z'],
+      Object.keys(CHANNELS),
+      (channel, key) => recorder.onMessage(channel, key),
+    );
+    return recorder;
   }
 
   /** A dispatch start or end from the runner's log (its `ts`, in ms). */
@@ -64,11 +49,6 @@ export class OverloadRecorder {
   }
 
   async stop(): Promise<void> {
-    this.subscriber.disconnect();
-    try {
-      await this.admin.config('SET', 'notify-keyspace-events', this.previousFlags);
-    } finally {
-      this.admin.disconnect();
-    }
+    await this.subscription?.close();
   }
 }
