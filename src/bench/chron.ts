@@ -17,6 +17,7 @@ import { newJobFields } from '../mediawiki/new-job.js';
 import { PhpArray } from '../mediawiki/php-serialize.js';
 import { createLogger } from '../observability/logger.js';
 import { RedisQueueStore } from '../redis/queue-store.js';
+import { runBench } from './common/run-bench.js';
 
 const SIZES = [1000, 10_000];
 const WARM_PASSES = 9;
@@ -225,12 +226,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench:chron failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runBench('bench:chron', main);

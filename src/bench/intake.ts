@@ -18,6 +18,7 @@ import { signalGroup, trackPid, untrackPid } from '../farm/process-tree.js';
 import { buildJobEvent } from '../kafka/job-event-builder.js';
 import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
 import { formatMs, percentile, summarize } from './common/percentiles.js';
+import { runBench } from './common/run-bench.js';
 
 interface Options {
   readonly events: number;
@@ -269,10 +270,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`bench:intake failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runBench('bench:intake', main);

@@ -29,6 +29,7 @@ import { FarmQueues } from '../status/farm-queues.js';
 import { summarizeFarm } from '../status/farm-summary.js';
 import { collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
 import { formatTable } from './common/table.js';
+import { runBench } from './common/run-bench.js';
 
 const WIKIS = 100;
 const TYPES = 100;
@@ -267,9 +268,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(
-    `bench:status failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exit(1);
-});
+runBench('bench:status', main);

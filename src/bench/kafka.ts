@@ -22,6 +22,7 @@ import { profilePhase } from './common/cpu-profile.js';
 import { formatProfileSummary } from './common/profile-summary.js';
 import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
 import { executorCapacity, startTrivialExecutor } from './common/trivial-executor.js';
+import { runBench } from './common/run-bench.js';
 
 interface Options {
   readonly events: number;
@@ -371,12 +372,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench:kafka failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runBench('bench:kafka', () => main(process.argv.slice(2)));

@@ -24,6 +24,7 @@ import {
 import { formatMs, summarize, type LatencySummary } from './common/percentiles.js';
 import { writeRunnerConfig } from './common/runner-config.js';
 import { formatTable } from './common/table.js';
+import { runBench } from './common/run-bench.js';
 
 const POLICIES = ['fair', 'legacy'] as const;
 /** runner.scheduling.burstSlots's default: children may exceed the slots by this many. */
@@ -360,12 +361,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench:overload failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runBench('bench:overload', () => main(process.argv.slice(2)));

@@ -26,6 +26,7 @@ import {
   type WarmThroughputResult,
 } from './common/throughput.js';
 import { ACTIVE_LINGER_MS } from '../runner/discovery.js';
+import { runBench } from './common/run-bench.js';
 
 const SCENARIOS = ['pickup', 'throughput', 'small', 'idle'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -303,12 +304,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench:runner failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runBench('bench:runner', () => main(process.argv.slice(2)));

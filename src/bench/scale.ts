@@ -22,6 +22,7 @@ import { summarize, type LatencySummary } from './common/percentiles.js';
 import { commandDelta, commandStats, redisCpuSeconds, sumCounts } from './common/redis-stats.js';
 import { writeRunnerConfig } from './common/runner-config.js';
 import { formatTable } from './common/table.js';
+import { runBench } from './common/run-bench.js';
 
 /** BENCH_SCALE_SIZES=1000,10000 runs fewer sizes (0: none, only the failing-wiki run). */
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? '1000,10000,100000')
@@ -430,12 +431,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench:scale failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runBench('bench:scale', main);
