@@ -265,10 +265,16 @@ export class Scheduler {
     return out;
   }
 
+  /** Whether a quiet queue waits; stops at the first one, and passes over no one "for want of a token". */
   private quietWaiting(groupName: string, now: number): boolean {
     const group = this.groups.get(groupName);
     if (!group) return false;
-    return this.candidates(group.config, group.priority.mode, now).some((c) => this.share.isQuiet(c));
+    let quiet = false;
+    this.eachCandidate(group.config, group.priority.mode, now, undefined, false, (c) => {
+      quiet = this.share.isQuiet(c);
+      return quiet;
+    });
+    return quiet;
   }
 
   /** Applies every group's time share (also while all slots are busy, so stats stay current). */
@@ -348,17 +354,36 @@ export class Scheduler {
     stuck?: ReadonlySet<string>,
   ): ShareCandidate[] {
     const out: ShareCandidate[] = [];
+    this.eachCandidate(group, mode, now, stuck, true, (c) => {
+      out.push(c);
+      return false;
+    });
+    return out;
+  }
+
+  /**
+   * Visits each queue the group may dispatch now until `visit` returns true. `countDeferred`: count
+   * suspect queues passed over for want of a damper token (a real pick does; a mere look does not).
+   */
+  private eachCandidate(
+    group: GroupConfig,
+    mode: PriorityMode,
+    now: number,
+    stuck: ReadonlySet<string> | undefined,
+    countDeferred: boolean,
+    visit: (c: ShareCandidate) => boolean,
+  ): void {
     for (const q of this.view.queues()) {
       if (!typeAllowed(group, mode, q.type)) continue;
       if (this.options.isPaused?.(q.wiki, q.type)) continue;
       if (this.backoffs.isHeld(q.key, q.wiki, now)) continue;
       if (!this.capsAllow(q, stuck?.has(q.key) === true)) continue;
       if (this.suspect(q.key, q.wiki, now) && !this.damper.mayDispatch(now)) {
-        this.damper.deferredOne();
+        if (countDeferred) this.damper.deferredOne();
         continue;
       }
       const since = this.waitingSince.get(q.key);
-      out.push({
+      const stop = visit({
         key: q.key,
         wiki: q.wiki,
         type: q.type,
@@ -367,8 +392,8 @@ export class Scheduler {
         queueRunning: this.runningOn(q.key),
         wikiRunning: this.runningByWiki.get(q.wiki) ?? 0,
       });
+      if (stop) return;
     }
-    return out;
   }
 
   private capsAllow(q: ViewQueue, stuck: boolean): boolean {
