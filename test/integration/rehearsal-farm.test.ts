@@ -288,7 +288,10 @@ describe('rehearsal farm: Puppet builds the hosts, scap deploys across them', ()
       const failedCheck = log.find((r) => /Check 'live_config' failed/.test(r.msg));
       expect(failedCheck?.msg).toMatch(/broken build/);
       const afterRollback = log.slice(log.findIndex((r) => /Rolling back from revision/.test(r.msg)));
-      expect(afterRollback.some((r) => /check-takes-work: OK/.test(r.msg))).toBe(true);
+      expect(
+        afterRollback.some((r) => /check-takes-work: OK/.test(r.msg)),
+        `deploy log from the rollback on:\n${afterRollback.map((r) => `${r.host ?? '-'} ${r.msg}`).join('\n')}`,
+      ).toBe(true);
     },
   );
   it(
