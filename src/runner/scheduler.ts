@@ -286,6 +286,18 @@ export class Scheduler {
     return out;
   }
 
+  /** Whether a quiet queue waits; stops at the first one, and passes over no one "for want of a token". */
+  private quietWaiting(groupName: string, now: number): boolean {
+    const group = this.groups.get(groupName);
+    if (!group) return false;
+    let quiet = false;
+    this.eachCandidate(group.config, group.priority.mode, now, undefined, false, (c) => {
+      quiet = this.share.isQuiet(c);
+      return quiet;
+    });
+    return quiet;
+  }
+
   /** Applies every group's time share (also while all slots are busy, so stats stay current). */
   tick(now: number): void {
     for (const name of this.groups.keys()) this.tickGroup(name, now);
@@ -312,6 +324,9 @@ export class Scheduler {
   ): QueuePick | null {
     const group = this.tickGroup(groupName, now);
     if (!group) return null;
+    // A quiet burst slot is tried at every fill while the others are busy: a look that stops at
+    // the first quiet queue, before the full list of candidates that a pick builds.
+    if (context.quietOnly === true && !this.quietWaiting(groupName, now)) return null;
     const stuck = context.burst ? this.shortOnly(context.stuck) : undefined;
     let candidates = this.candidates(group.config, group.priority.mode, now, stuck);
     if (candidates.length === 0 && group.priority.mode === 'high') {
