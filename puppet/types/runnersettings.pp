@@ -31,6 +31,7 @@ type Jobrunner::Runnersettings = Struct[{
     Optional[expressSliceSeconds] => Integer[1],
     Optional[expressHoldSeconds]  => Jobrunner::Seconds,
     Optional[burstSlots]          => Integer[0],
+    Optional[quietBurstSlots]     => Integer[0],
     Optional[overrunSeconds]      => Jobrunner::Seconds,
     Optional[wikiWeights]         => Hash[String[1], Variant[Integer[1, 1000], Float[0.0001, 1000.0]]],
     Optional[typeWeights]         => Hash[String[1], Variant[Integer[1, 1000], Float[0.0001, 1000.0]]],

@@ -72,6 +72,7 @@ export interface RawScheduling {
   expressSliceSeconds: number;
   expressHoldSeconds: number;
   burstSlots: number;
+  quietBurstSlots: number;
   overrunSeconds: number;
   wikiWeights: Record<string, number>;
   typeWeights: Record<string, number>;

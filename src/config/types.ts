@@ -103,6 +103,8 @@ export interface SchedulingSettings {
   readonly expressHoldSeconds: number;
   /** Extra dispatches per group standing in for ones stuck in a long job (never more). */
   readonly burstSlots: number;
+  /** Extra dispatches per group beyond runners + burstSlots, for quiet queues only. */
+  readonly quietBurstSlots: number;
   /** A dispatch this long past its maxtime is stuck in a long job (s). */
   readonly overrunSeconds: number;
   /** Share weight per wiki ID (default 1). */

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { escapeshellarg } from '../mediawiki/php-encoding.js';
 import { eventBusPath, mediawikiPath, requireFarmPrerequisites } from './farm-paths.js';
 import { startFarmWebServer, type FarmWebServer } from './farm-web-server.js';
+import { startFarmWebPool } from './php-pool.js';
 import { ensureFarmTemplate } from './farm-template.js';
 import { parseLastJson, runCommand, type CommandResult } from './php-command.js';
 import { trackDir, untrackDir } from './process-tree.js';
@@ -126,8 +127,15 @@ export interface MediaWikiFarm {
   setExtraJobTypes(map: Record<string, ExtraJobBehaviour>): Promise<void>;
   /** Any maintenance script: php <MW>/maintenance/<script> --wiki=<wiki> ...args. */
   maintenance(wiki: string, script: string, args?: string[], input?: string): Promise<CommandResult>;
-  /** `env`: extra variables for this server only (e.g. JOBRUNNER_FARM_UNSIGNED_EVENTS). */
-  startWebServer(opts?: { workers?: number; env?: NodeJS.ProcessEnv }): Promise<FarmWebServer>;
+  /**
+   * `env`: extra variables for this server only (e.g. JOBRUNNER_FARM_UNSIGNED_EVENTS). `pool`: the
+   * workers as single-process servers behind a front that queues like php-fpm (php-pool.ts).
+   */
+  startWebServer(opts?: {
+    workers?: number;
+    pool?: boolean;
+    env?: NodeJS.ProcessEnv;
+  }): Promise<FarmWebServer>;
   /**
    * The same wikis and databases with MediaWiki's job queue switched ('redis' after a cutover, 'db'
    * before it). The view owns neither the dir nor the database servers.
@@ -305,13 +313,18 @@ class Farm implements MediaWikiFarm {
     else this.variables.JOBRUNNER_FARM_QUEUE = queue;
   }
 
-  async startWebServer(opts: { workers?: number; env?: NodeJS.ProcessEnv } = {}): Promise<FarmWebServer> {
-    const server = await startFarmWebServer({
+  async startWebServer(
+    opts: { workers?: number; pool?: boolean; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<FarmWebServer> {
+    const options = {
       docroot: join(this.dir, 'docroot'),
       env: this.env(opts.env),
       logDir: join(this.dir, 'logs'),
       workers: opts.workers,
-    });
+    };
+    const server = opts.pool
+      ? await startFarmWebPool({ ...options, size: opts.workers ?? 1 })
+      : await startFarmWebServer(options);
     this.servers.add(server);
     const stop = server.stop.bind(server);
     return {

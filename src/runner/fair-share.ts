@@ -17,6 +17,9 @@
 //    jobs): they run only queues with no child, quiet ones first (as an express slot would), so a
 //    20 s job does not also make the queues behind it wait 20 s. When they may run is the
 //    scheduler's call (Scheduler.burstRoom).
+// 5. Quiet burst slots run quiet queues only (context.quietOnly), as an express slot would, so a
+//    quiet queue does not wait for the express slot or a burst slot stuck in a long job
+//    (Scheduler.quietRoom).
 import type { SchedulingSettings } from '../config/types.js';
 import type { Candidate } from './fair-picker.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -33,6 +36,8 @@ export interface PickContext {
   readonly express: boolean;
   /** The slot is a burst slot (stands in for a dispatch stuck in a long job). */
   readonly burst?: boolean;
+  /** A burst slot that may take a quiet queue only (Scheduler.quietRoom). */
+  readonly quietOnly?: boolean;
   /** Burst slots: short queues whose every child here overran its maxtime (may get one more). */
   readonly stuck?: ReadonlySet<string>;
   /** Free slots of the group, this one included. */
@@ -93,6 +98,7 @@ export class FairShare {
     if (quietOnes.length > 0) this.lastQuiet.set(group, now);
     let pool = candidates;
     let quiet = false;
+    if (context.quietOnly && quietOnes.length === 0) return undefined;
     if (context.burst) {
       // Only queues nobody runs here, or whose children are all stuck in a long job: a burst adds
       // a child where one is missing or stuck, never one beside a child that is moving.

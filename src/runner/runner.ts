@@ -402,7 +402,8 @@ export class JobRunner {
 
   /**
    * Burst slots (policy fair) stand in for dispatches stuck in a long job, as many as
-   * Scheduler.burstRoom allows, for queues nobody runs.
+   * Scheduler.burstRoom allows, for queues nobody runs; then quiet queues still waiting get the
+   * room Scheduler.quietRoom leaves them.
    */
   private fillBurst(group: SlotGroup<ActiveDispatch>): number {
     const now = this.clock.now();
@@ -413,24 +414,30 @@ export class JobRunner {
           key: s.active.pick.key,
           startedAt: s.active.startedAt,
           maxTime: s.active.pick.maxTime,
+          quietBurst: s.active.pick.express && this.scheduler.isBurstSlot(group.name, s.index),
         });
     }
     let room = this.scheduler.burstRoom(group.name, running, now);
     const stuck = room > 0 ? this.scheduler.stuckQueues(running, now) : new Set<string>();
+    let quietRoom = this.scheduler.quietRoom(group.name, running);
     let spawned = 0;
     for (const slot of group.slots) {
-      if (room <= 0) break;
+      if (room <= 0 && quietRoom <= 0) break;
       if (slot.active !== null || slot.retiring || !this.scheduler.isBurstSlot(group.name, slot.index))
         continue;
+      const quietOnly = room <= 0;
       const pick = this.scheduler.pick(group.name, now, {
         express: false,
         burst: true,
-        freeSlots: room,
+        quietOnly,
+        freeSlots: quietOnly ? quietRoom : room,
         stuck,
       });
+      // (A burst pick prefers quiet queues: nothing for it is nothing quiet either.)
       if (!pick) break;
       this.launch(group, slot, pick);
       room--;
+      quietRoom--;
       spawned++;
     }
     return spawned;
@@ -523,6 +530,9 @@ export class JobRunner {
       maxTime: pick.maxTime,
       express: pick.express,
       burst: this.scheduler.isBurstSlot(group.name, slot.index),
+      // How long the scheduler had known the queue waiting (bench:overload's --trace splits a
+      // job's pickup into discovery, the wait for a slot and the start-up with it).
+      ...(notice !== null ? { waitedMs: notice } : {}),
     });
     const run = (): Promise<DispatchResult> =>
       safeDispatch(active.dispatcher, request, active.controller.signal, startedAt, this.clock);

@@ -83,6 +83,8 @@ export interface RunningDispatch {
   readonly startedAt: number;
   /** Its --maxtime (s). */
   readonly maxTime: number;
+  /** A quiet queue's dispatch in a burst slot: it takes no burst room from other work. */
+  readonly quietBurst?: boolean;
 }
 
 export interface FinishReport {
@@ -203,11 +205,14 @@ export class Scheduler {
     return index >= (this.groups.get(groupName)?.config.runners ?? 0);
   }
 
-  /** Burst slots a group has beyond its runners (policy fair): slot indices runners … runners+n−1. */
+  /**
+   * Slots a group has beyond its runners (policy fair): burstSlots then quietBurstSlots, indices
+   * runners … runners+n−1. Which work may use them is burstRoom's and quietRoom's call.
+   */
   burstSlotCount(groupName: string): number {
     const s = this.settings.scheduling;
     if (s.policy !== 'fair' || !this.groups.has(groupName)) return 0;
-    return s.burstSlots;
+    return s.burstSlots + s.quietBurstSlots;
   }
 
   /**
@@ -216,21 +221,37 @@ export class Scheduler {
    * burstSlots, and only while the group has fewer than runners dispatches that are not overrunning.
    * So, as long as at most burstSlots dispatches overrun at once, the group always has its runners'
    * worth of dispatches that each end (or count as overrunning) within maxtime + overrunSeconds.
-   * Beyond that, one burst dispatch at a time for a quiet queue that would otherwise wait; never
-   * more than runners + burstSlots children in all.
+   * Quiet queues' dispatches in burst slots are not counted (they take none of this room, see
+   * quietRoom), so never more than runners + burstSlots children run other work.
    */
   burstRoom(groupName: string, dispatches: readonly RunningDispatch[], now: number): number {
-    const burst = this.burstSlotCount(groupName);
+    const s = this.settings.scheduling;
     const runners = this.groups.get(groupName)?.config.runners ?? 0;
-    if (burst === 0 || runners === 0) return 0;
-    const overrunMs = this.settings.scheduling.overrunSeconds * 1000;
+    if (s.policy !== 'fair' || s.burstSlots === 0 || runners === 0) return 0;
+    const overrunMs = s.overrunSeconds * 1000;
+    let counted = 0;
     let overrunning = 0;
-    for (const d of dispatches) if (now - d.startedAt > d.maxTime * 1000 + overrunMs) overrunning++;
-    const room = runners + Math.min(burst, overrunning) - dispatches.length;
-    if (room > 0 || dispatches.length >= runners + burst) return Math.max(0, room);
-    // A quiet queue waiting while every slot is taken (the express one by an earlier quiet job):
-    // one more child, short, rather than a wait for a slice to end.
-    return this.quietWaiting(groupName, now) ? 1 : 0;
+    for (const d of dispatches) {
+      const overrun = now - d.startedAt > d.maxTime * 1000 + overrunMs;
+      if (d.quietBurst === true && overrun) continue;
+      counted++;
+      if (overrun) overrunning++;
+    }
+    const room = runners + Math.min(s.burstSlots, overrunning) - counted;
+    return Math.max(0, Math.min(room, this.quietRoom(groupName, dispatches)));
+  }
+
+  /**
+   * How many more children the group may start for quiet queues alone, whatever its other
+   * dispatches are stuck in: up to runners + burstSlots + quietBurstSlots children in all. Since
+   * other work never takes more than runners + burstSlots of them, a quiet queue waits for a child
+   * only while quietBurstSlots quiet dispatches (plus the express slots') are running.
+   */
+  quietRoom(groupName: string, dispatches: readonly RunningDispatch[]): number {
+    const s = this.settings.scheduling;
+    const runners = this.groups.get(groupName)?.config.runners ?? 0;
+    if (s.policy !== 'fair' || runners === 0) return 0;
+    return Math.max(0, runners + s.burstSlots + s.quietBurstSlots - dispatches.length);
   }
 
   /**
@@ -303,6 +324,9 @@ export class Scheduler {
   ): QueuePick | null {
     const group = this.tickGroup(groupName, now);
     if (!group) return null;
+    // A quiet burst slot is tried at every fill while the others are busy: a look that stops at
+    // the first quiet queue, before the full list of candidates that a pick builds.
+    if (context.quietOnly === true && !this.quietWaiting(groupName, now)) return null;
     const stuck = context.burst ? this.shortOnly(context.stuck) : undefined;
     let candidates = this.candidates(group.config, group.priority.mode, now, stuck);
     if (candidates.length === 0 && group.priority.mode === 'high') {

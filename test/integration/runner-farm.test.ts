@@ -189,11 +189,12 @@ describe('JobRunner on a real MediaWiki farm', () => {
       const reply = (await client.call('PUBSUB', 'NUMSUB', '__keyevent@0__:lpush')) as [string, number];
       return Number(reply[1]);
     };
-    // No burst slots: with them the runner keeps listening while one is free (a quiet queue's push
-    // may start one), see the next test. It unsubscribes once every slot was busy for a slice.
+    // No burst or quiet burst slots: with them the runner keeps listening while one is free (a quiet
+    // queue's push may start one), see the next test. It unsubscribes once every slot was busy for
+    // a slice.
     harness = start(
       { one: { runners: 1, include: ['*'] } },
-      { scheduling: { burstSlots: 0, sliceSeconds: 1 } },
+      { scheduling: { burstSlots: 0, quietBurstSlots: 0, sliceSeconds: 1 } },
     );
     const { runner } = harness;
     await until(async () => (await subscribers()) === 1, 'subscribed while the slot is free');

@@ -1,8 +1,9 @@
 // The scheduling policy "fair" end to end (issue 14): JobRunner with real runJobs.php children on a
 // real MediaWiki farm. Backlogged wikis share slot-time within the fair-queuing bound, each
 // dispatch's maxtime follows what waits (MediaWiki stops at `reached: time-limit`), and a quiet
-// queue's job goes to the express slot without waiting for a busy slot to free, and a burst slot
-// stands in for slots stuck in jobs that overran their maxtime.
+// queue's job goes to the express slot without waiting for a busy slot to free, a burst slot
+// stands in for slots stuck in jobs that overran their maxtime, and a quiet burst slot takes a quiet
+// queue while every other slot, the express one included, is inside a long job.
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -132,7 +133,7 @@ describe('scheduling policy fair on a real MediaWiki farm', () => {
     // Started while both 4 s jobs were still running: nothing had ended before it.
     const firstEnd = logs.findIndex((l) => l.msg === 'dispatch end');
     expect(firstEnd === -1 || logs.indexOf(third as LogLine) < firstEnd).toBe(true);
-    // Never more than runners + burstSlots children.
+    // Never more than runners + burstSlots children for queues that are not quiet.
     let running = 0;
     let most = 0;
     for (const l of logs) {
@@ -140,5 +141,31 @@ describe('scheduling policy fair on a real MediaWiki farm', () => {
       if (l.msg === 'dispatch end') running--;
     }
     expect(most).toBeLessThanOrEqual(3);
+  });
+
+  it('starts a quiet queue in a quiet burst slot while the ordinary and the express slot are both inside long jobs', async () => {
+    // wiki1: a backlog of 6 s jobs; wiki2: one quiet 6 s job (it takes the express slot).
+    await farm.pushJobs('wiki1', { count: 30, usleep: 6_000_000 });
+    await farm.pushJobs('wiki2', { count: 1, usleep: 6_000_000 });
+    harness = start(2, { burstSlots: 0, quietBurstSlots: 1 });
+    const { logs } = harness;
+    const starts = () => logs.filter((l) => l.msg === 'dispatch start');
+    await until(() => starts().length >= 2, 'both slots busy', 60_000);
+    // Both children are now inside a 6 s job; a job pushed to a quiet queue does not wait for them.
+    await farm.pushJobs('wiki3', { count: 1 });
+    await until(async () => (await unclaimed('wiki3')) === 0, 'the quiet job claimed', 60_000);
+    expect(
+      starts()
+        .slice(0, 3)
+        .map((l) => [l.wiki, l.slot, l.express]),
+    ).toEqual([
+      ['wiki1', 0, false],
+      ['wiki2', 1, true],
+      ['wiki3', 2, true],
+    ]);
+    expect(starts()[2]).toMatchObject({ burst: true, maxTime: 1 });
+    // Started while both 6 s jobs were still running: nothing had ended before it.
+    const firstEnd = logs.findIndex((l) => l.msg === 'dispatch end');
+    expect(firstEnd === -1 || logs.indexOf(starts()[2] as LogLine) < firstEnd).toBe(true);
   });
 });

@@ -42,6 +42,8 @@ interface SimJob {
   /** First job of a push to a quiet queue with an express slot free and nothing else quiet waiting. */
   readonly expressCase: boolean;
   readonly quiet: boolean;
+  /** The push's first job (the others wait for it to run). */
+  readonly first: boolean;
 }
 
 interface SimQueue {
@@ -103,6 +105,8 @@ export interface JobStart {
   readonly waitMs: number;
   readonly quiet: boolean;
   readonly expressCase: boolean;
+  /** The first job of its push. */
+  readonly first: boolean;
   readonly at: number;
 }
 
@@ -134,6 +138,8 @@ export class FarmSim {
   maxQueuesPerWiki = 0;
   /** Most children at once on one host (all groups). */
   maxChildren = 0;
+  /** Times (ms, one per tick) at which some host had every slot of a group busy, quiet burst ones included. */
+  readonly fullTicks: number[] = [];
   /** Express dispatches that lost the queue's lease to another host (no child started). */
   leasesLost = 0;
   private readonly leases = new Map<string, { holder: number; until: number }>();
@@ -171,7 +177,13 @@ export class FarmSim {
     const expressCase = quiet && this.expressSlotFree(key, wiki) && !this.anyQuietWaiting();
     // Only the first job of the push is owed a start within a start-up; the rest follow it.
     runMs.forEach((ms, i) =>
-      queue.jobs.push({ pushedAt: this.now, runMs: ms, quiet, expressCase: expressCase && i === 0 }),
+      queue.jobs.push({
+        pushedAt: this.now,
+        runMs: ms,
+        quiet,
+        expressCase: expressCase && i === 0,
+        first: i === 0,
+      }),
     );
     if (queue.running === 0 && queue.waitingSince === null && queue.jobs.length > 0)
       queue.waitingSince = this.now;
@@ -267,19 +279,28 @@ export class FarmSim {
   private fillBurst(host: Host, group: GroupConfig, slots: (Child | null)[]): void {
     const running = slots
       .filter((c): c is Child => c !== null)
-      .map((c) => ({ key: c.pick.key, startedAt: c.startedAt, maxTime: c.pick.maxTime }));
+      .map((c) => ({
+        key: c.pick.key,
+        startedAt: c.startedAt,
+        maxTime: c.pick.maxTime,
+        quietBurst: c.pick.express && c.slot >= group.runners,
+      }));
     let room = host.scheduler.burstRoom(group.name, running, this.now);
+    let quietRoom = host.scheduler.quietRoom(group.name, running);
     const stuck = host.scheduler.stuckQueues(running, this.now);
-    for (let index = group.runners; index < slots.length && room > 0; index++) {
+    for (let index = group.runners; index < slots.length && (room > 0 || quietRoom > 0); index++) {
       if (slots[index] !== null) continue;
+      const quietOnly = room <= 0;
       const pick = host.scheduler.pick(group.name, this.now, {
         express: false,
         burst: true,
-        freeSlots: room,
+        quietOnly,
+        freeSlots: quietOnly ? quietRoom : room,
         stuck,
       });
       if (!pick) break;
       room--;
+      quietRoom--;
       this.start(host, group, index, false, pick, true);
     }
   }
@@ -378,9 +399,14 @@ export class FarmSim {
       this.violations.push(`${at}: extra child on a short queue (${seen} ready when listed)`);
     if (burst && onQueue > 0 && !allStuck)
       this.violations.push(`${at}: burst dispatch beside a child here that is not stuck`);
-    const children = (host.slots.get(group.name) ?? []).filter((c) => c !== null).length;
+    const groupChildren = (host.slots.get(group.name) ?? []).filter((c): c is Child => c !== null);
     const most = group.runners + host.scheduler.burstSlotCount(group.name);
-    if (children + 1 > most) this.violations.push(`${at}: more than runners + burstSlots children`);
+    if (groupChildren.length + 1 > most)
+      this.violations.push(`${at}: more than runners + burstSlots + quietBurstSlots children`);
+    // Only quiet queues' dispatches (express) may go beyond runners + burstSlots.
+    const others = groupChildren.filter((c) => !c.pick.express).length + (pick.express ? 0 : 1);
+    if (others > group.runners + s.scheduling.burstSlots)
+      this.violations.push(`${at}: more than runners + burstSlots children that are not quiet dispatches`);
     if (!typeAllowed(group, pick.mode, pick.type))
       this.violations.push(`${at}: type not allowed in group ${group.name} mode ${pick.mode}`);
   }
@@ -421,6 +447,7 @@ export class FarmSim {
       waitMs: this.now - job.pushedAt,
       quiet: job.quiet,
       expressCase: job.expressCase,
+      first: job.first,
       at: this.now,
     });
     child.nextAt = this.now + Math.max(this.options.tickMs, job.runMs);
@@ -435,8 +462,10 @@ export class FarmSim {
     const second = Math.floor(this.now / 1000);
     const overrunMs = this.options.settings.scheduling.overrunSeconds * 1000;
     let beyondBurst = false;
+    let full = false;
     for (const host of this.hosts) {
       for (const [group, slots] of host.slots) {
+        if (slots.every((c) => c !== null)) full = true;
         let overrunning = 0;
         for (const c of slots)
           if (c && this.now - c.startedAt > c.pick.maxTime * 1000 + overrunMs) overrunning++;
@@ -446,6 +475,7 @@ export class FarmSim {
     }
     if (beyondBurst)
       for (const q of this.queues.values()) if (q.waitingSince !== null) q.overrunBeyondBurst = true;
+    if (full) this.fullTicks.push(this.now);
     for (const host of this.hosts) {
       for (const slots of host.slots.values()) {
         for (const child of slots)
@@ -465,6 +495,19 @@ export class FarmSim {
     }
     if (perWiki.size > this.maxReadyWikis) this.maxReadyWikis = perWiki.size;
   }
+}
+
+/** Whether some host had every slot of a group busy at some tick in [from, to] (ms). */
+export function fullDuring(sim: FarmSim, from: number, to: number): boolean {
+  const ticks = sim.fullTicks;
+  let lo = 0;
+  let hi = ticks.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((ticks[mid] as number) < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < ticks.length && (ticks[lo] as number) <= to;
 }
 
 function bump(map: Map<string, number[]>, wiki: string, second: number, by: number): void {

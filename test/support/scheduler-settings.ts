@@ -12,6 +12,7 @@ export const TEST_SCHEDULING: SchedulingSettings = {
   expressSliceSeconds: 1,
   expressHoldSeconds: 5,
   burstSlots: 2,
+  quietBurstSlots: 2,
   overrunSeconds: 1,
   wikiWeights: {},
   typeWeights: {},

@@ -174,6 +174,7 @@ describe('defaults', () => {
         expressSliceSeconds: 1,
         expressHoldSeconds: 5,
         burstSlots: 2,
+        quietBurstSlots: 2,
         overrunSeconds: 1,
         wikiWeights: {},
         typeWeights: {},

@@ -294,7 +294,8 @@ describe('policy fair: slices and express slots', () => {
 
   it('opens a burst slot per dispatch stuck past its maxtime + overrunSeconds, at most burstSlots, for queues nobody runs', () => {
     const s = scheduler([group('g', 2)]);
-    expect(s.burstSlotCount('g')).toBe(2);
+    // burstSlots 2, then quietBurstSlots 2 (quiet queues only, see quietRoom).
+    expect(s.burstSlotCount('g')).toBe(4);
     expect([1, 2, 3].map((i) => s.isBurstSlot('g', i))).toEqual([false, true, true]);
     expect(s.isExpressSlot('g', 2)).toBe(false);
     s.observe({ queues: [q1('big', 't', 100_000), q1('other', 't', 500)], errors: [] }, START, START);
@@ -353,7 +354,7 @@ describe('policy fair: slices and express slots', () => {
     });
   });
 
-  it('lets one burst child take a quiet queue while every slot is busy, express slot included', () => {
+  it('gives quiet queues children up to runners + burstSlots + quietBurstSlots, and only quiet queues beyond runners + burstSlots', () => {
     const s = scheduler([group('g', 2)]);
     s.observe({ queues: [q1('big', 't', 100_000), q1('quiet1', 't', 1)], errors: [] }, START, START);
     for (const express of [false, true]) {
@@ -365,20 +366,30 @@ describe('policy fair: slices and express slots', () => {
       { key: 'q6', startedAt: START, maxTime: 3 },
       { key: 'q7', startedAt: START, maxTime: 1 },
     ];
-    // Nothing quiet waits: no burst.
-    s.observe({ queues: [q1('big', 't', 100_000)], errors: [] }, START + 100, START + 100);
+    // Nothing overran: no burst room for any work, but room for quiet queues up to 2 + 2 + 2.
     expect(s.burstRoom('g', busy, START + 100)).toBe(0);
+    expect(s.quietRoom('g', busy)).toBe(4);
+    const stuckBusy = [
+      ...busy,
+      ...[8, 9, 10, 11].map((n) => ({ key: `q${n}`, startedAt: START, maxTime: 1 })),
+    ];
+    expect(s.quietRoom('g', stuckBusy)).toBe(0);
+    // Nothing quiet waits: a quiet-only pick finds nothing, though the backlog waits.
+    s.observe({ queues: [q1('big', 't', 100_000)], errors: [] }, START + 100, START + 100);
+    const quietOnly = { express: false, burst: true, quietOnly: true, freeSlots: 4 } as const;
+    expect(s.pick('g', START + 100, quietOnly)).toBeNull();
     s.observe(
       { queues: [q1('big', 't', 100_000), q1('quiet2', 't', 1)], errors: [] },
       START + 200,
       START + 200,
     );
-    expect(s.burstRoom('g', busy, START + 200)).toBe(1);
-    expect(s.pick('g', START + 200, { express: false, burst: true, freeSlots: 1 })).toMatchObject({
+    expect(s.pick('g', START + 200, quietOnly)).toMatchObject({
       wiki: 'quiet2',
       maxTime: 1,
       express: true,
     });
+    const legacy = scheduler([group('g', 2)], { scheduling: LEGACY.scheduling });
+    expect(legacy.quietRoom('g', busy)).toBe(0);
   });
 
   it('ignores inherited property names as weights (a wiki called "constructor")', () => {

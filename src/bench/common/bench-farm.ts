@@ -21,6 +21,8 @@ export interface BenchFarmOptions {
   readonly wikis: number;
   /** php -S workers for the HTTP dispatcher; 0 = no web server. */
   readonly webWorkers: number;
+  /** The workers as a php-fpm-like pool (src/farm/php-pool.ts) instead of PHP_CLI_SERVER_WORKERS. */
+  readonly webPool?: boolean;
   readonly extraTypes?: Readonly<Record<string, ExtraJobBehaviour>>;
 }
 
@@ -42,7 +44,10 @@ export class BenchFarm {
       const farm = await buildFarm({ redis, wikis: options.wikis });
       undo.unshift(() => farm.destroy());
       if (options.extraTypes) await farm.setExtraJobTypes(options.extraTypes);
-      const web = options.webWorkers > 0 ? await farm.startWebServer({ workers: options.webWorkers }) : null;
+      const web =
+        options.webWorkers > 0
+          ? await farm.startWebServer({ workers: options.webWorkers, pool: options.webPool === true })
+          : null;
       const client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
       await client.connect();
       const dir = mkdtempSync(join(tmpdir(), 'jobrunner-bench-'));
