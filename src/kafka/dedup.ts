@@ -61,6 +61,8 @@ export class Deduplicator {
   /** Claims and finishes of this turn, one script call. */
   private turn: DedupTurn | undefined;
   private flushTimer: NodeJS.Immediate | undefined;
+  /** Script calls sent and not answered. */
+  private inFlight = 0;
   private script: LuaCall | undefined;
 
   constructor(
@@ -160,17 +162,27 @@ export class Deduplicator {
     return this.script;
   }
 
-  /** This turn's batch; it goes to Redis after the I/O callbacks of this turn (or when full). */
+  /**
+   * The batch being filled. While a call runs, it keeps filling (and goes when that call returns or
+   * when it is full): under load each call carries more events, and Redis calls, each a system
+   * call both ways, grow fewer, while one call's round trip is all an event waits longer.
+   */
   private currentTurn(): DedupTurn {
     let turn = this.turn;
     if (turn === undefined || turn.size >= MAX_BATCH) {
       if (turn !== undefined) this.flush();
       turn = this.turn = new DedupTurn();
-      // setImmediate, not nextTick: it runs after every I/O callback of this poll phase, so the
-      // events of all responses read in one turn share the call.
-      this.flushTimer = setImmediate(() => this.flush());
+      if (this.inFlight === 0) this.scheduleFlush();
     }
     return turn;
+  }
+
+  /** setImmediate, not nextTick: it runs after every I/O callback of this poll phase. */
+  private scheduleFlush(): void {
+    this.flushTimer ??= setImmediate(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    });
   }
 
   private flush(): void {
@@ -179,7 +191,12 @@ export class Deduplicator {
     this.turn = undefined;
     if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
-    this.send(turn).then(turn.resolve, turn.reject);
+    this.inFlight++;
+    this.send(turn)
+      .then(turn.resolve, turn.reject)
+      .finally(() => {
+        if (--this.inFlight === 0 && this.turn !== undefined) this.scheduleFlush();
+      });
   }
 
   /**
