@@ -25,7 +25,9 @@
 --   <key base><rule>_<domain>_<meta.id>   <key base><rule>_<domain>_<sha1>
 --   <key base><rule>_<root signature>
 -- The dedup store is one standalone server (the first redis.aggregators entry), never a cluster,
--- so keys the script builds itself are fine.
+-- so keys the script builds itself are fine. Needs Redis 7.0 or later (SET with both NX and GET).
+-- An event with only an ID (most events) costs three Redis commands: one SET NX GET to claim, a
+-- GET and a SET to finish.
 --
 -- KEYS: none (built from ARGV as above).
 -- ARGV
@@ -55,15 +57,15 @@ local base = ARGV[6]
 local finishes = cjson.decode(ARGV[7])
 local claims = cjson.decode(ARGV[8])
 local claimsCount = true
-
-local function text(value, what)
-  if type(value) ~= 'string' then error('kafka-dedup: ' .. what .. ' is not a string') end
-  return value
-end
+local ONE = 49 -- string.byte('1')
 
 local function ownerOf(seq)
-  if type(seq) ~= 'number' then error('kafka-dedup: seq is not a number') end
+  if type(seq) ~= 'number' then error('kafka-dedup: seq ' .. tostring(seq) .. ' is not a number') end
   return incarnation .. '.' .. string.format('%d', seq)
+end
+
+local function malformed(what, code)
+  error('kafka-dedup: malformed ' .. what .. ' code ' .. tostring(code))
 end
 
 -- ---- finishes ----
@@ -90,20 +92,23 @@ end
 
 -- Ends the finish starting at finishes[i]; returns the index of the next one.
 local function finishOne(i)
-  local code = text(finishes[i], 'finish code')
-  local how, hasId, hasSha1, hasRoot = string.match(code, '^([dr])([01])([01])([01])$')
-  if how == nil then error('kafka-dedup: malformed finish code ' .. code) end
-  local rule = text(finishes[i + 1], 'rule')
+  local code = finishes[i]
+  if type(code) ~= 'string' or #code ~= 4 or not string.match(code, '^[dr][01][01][01]$') then
+    malformed('finish', code)
+  end
+  local done = string.byte(code, 1) == 100 -- 'd'
+  local hasId, hasSha1, hasRoot =
+    string.byte(code, 2) == ONE, string.byte(code, 3) == ONE, string.byte(code, 4) == ONE
+  local prefix = base .. finishes[i + 1] .. '_'
   local owner = ownerOf(finishes[i + 2])
-  local done = how == 'd'
   i = i + 3
-  local domain
-  if hasId == '1' or hasSha1 == '1' then
-    domain = text(finishes[i], 'domain')
+  local domainPrefix
+  if hasId or hasSha1 then
+    domainPrefix = prefix .. finishes[i] .. '_'
     i = i + 1
   end
-  if hasId == '1' then
-    local idKey = base .. rule .. '_' .. domain .. '_' .. text(finishes[i], 'id')
+  if hasId then
+    local idKey = domainPrefix .. finishes[i]
     i = i + 1
     if redis.call('GET', idKey) == 'c:' .. owner then
       if done then
@@ -113,14 +118,12 @@ local function finishOne(i)
       end
     end
   end
-  if hasSha1 == '1' then
-    local sha1Key = base .. rule .. '_' .. domain .. '_' .. text(finishes[i], 'sha1')
-    finishTimed(sha1Key, owner, done, text(finishes[i + 1], 'previous sha1 value'), sha1Window)
+  if hasSha1 then
+    finishTimed(domainPrefix .. finishes[i], owner, done, finishes[i + 1], sha1Window)
     i = i + 2
   end
-  if hasRoot == '1' then
-    local rootKey = base .. rule .. '_' .. text(finishes[i], 'root signature')
-    finishTimed(rootKey, owner, done, text(finishes[i + 1], 'previous root value'), rootWindow)
+  if hasRoot then
+    finishTimed(prefix .. finishes[i], owner, done, finishes[i + 1], rootWindow)
     i = i + 2
   end
   return i
@@ -153,74 +156,76 @@ local function liveId(value)
   return claimer ~= nil and aliveClaimer(claimer)
 end
 
--- Reads the claim starting at claims[i]: its fields, and the index of the next one.
-local function readClaim(i)
-  local code = text(claims[i], 'claim code')
-  local hasId, hasSha1, hasRoot, retry = string.match(code, '^([01])([01])([01])([01])$')
-  if hasId == nil then error('kafka-dedup: malformed claim code ' .. code) end
-  local c = {
-    rule = text(claims[i + 1], 'rule'),
-    owner = ownerOf(claims[i + 2]),
-    hasId = hasId == '1',
-    hasSha1 = hasSha1 == '1',
-    hasRoot = hasRoot == '1',
-    retry = retry == '1',
-  }
+-- Checks and claims the claim starting at claims[i]. Returns its kind ('i', 's', 'r' or '-'), the
+-- previous sha1 and root values (nil when it has neither a sha1 nor a root event) and the index of
+-- the next claim.
+local function claimOne(i)
+  local code = claims[i]
+  if type(code) ~= 'string' or #code ~= 4 or not string.match(code, '^[01][01][01][01]$') then
+    malformed('claim', code)
+  end
+  local hasId, hasSha1, hasRoot =
+    string.byte(code, 1) == ONE, string.byte(code, 2) == ONE, string.byte(code, 3) == ONE
+  claimsCount = string.byte(code, 4) ~= ONE
+  local prefix = base .. claims[i + 1] .. '_'
+  local owner = ownerOf(claims[i + 2])
   i = i + 3
-  if c.hasId or c.hasSha1 then
-    c.domain = text(claims[i], 'domain')
+  local domainPrefix, idKey, sha1Key, rootKey, now, dt, rootDt
+  if hasId or hasSha1 then
+    domainPrefix = prefix .. claims[i] .. '_'
     i = i + 1
   end
-  if c.hasId then
-    c.idKey = base .. c.rule .. '_' .. c.domain .. '_' .. text(claims[i], 'id')
+  if hasId then
+    idKey = domainPrefix .. claims[i]
     i = i + 1
   end
-  if c.hasSha1 then
-    c.sha1Key = base .. c.rule .. '_' .. c.domain .. '_' .. text(claims[i], 'sha1')
-    local now = claims[i + 1]
-    if type(now) ~= 'number' or now < 0 then error('kafka-dedup: malformed run start') end
-    c.now = string.format('%d', now)
-    c.dt = tonumber(claims[i + 2])
+  if not (hasSha1 or hasRoot) then
+    if not hasId then return '-', nil, nil, i end
+    -- An event with an ID only (most): one SET claims the key when it is free; a value found there
+    -- decides as below, and a dead or ignored claim is taken over.
+    local value = redis.call('SET', idKey, 'c:' .. owner, 'EX', idWindow, 'NX', 'GET')
+    if not value then return '-', nil, nil, i end
+    if liveId(value) then return 'i', nil, nil, i end
+    redis.call('SET', idKey, 'c:' .. owner, 'EX', idWindow)
+    return '-', nil, nil, i
+  end
+  if hasSha1 then
+    sha1Key = domainPrefix .. claims[i]
+    if type(claims[i + 1]) ~= 'number' or claims[i + 1] < 0 then error('kafka-dedup: malformed run start') end
+    now = string.format('%d', claims[i + 1])
+    dt = tonumber(claims[i + 2])
     i = i + 3
   end
-  if c.hasRoot then
-    c.rootKey = base .. c.rule .. '_' .. text(claims[i], 'root signature')
+  if hasRoot then
+    rootKey = prefix .. claims[i]
     i = i + 1
   end
-  if c.hasSha1 or c.hasRoot then
-    c.rootDt = tonumber(claims[i])
-    i = i + 1
-  end
-  return c, i
-end
+  rootDt = tonumber(claims[i])
+  i = i + 1
 
-local function claimOne(c)
-  claimsCount = not c.retry
-  local dt, rootDt = c.dt, c.rootDt
+  if hasId and liveId(redis.call('GET', idKey)) then return 'i', '', '', i end
 
-  if c.hasId and liveId(redis.call('GET', c.idKey)) then return 'i', '', '' end
-
-  local prevSha1 = c.hasSha1 and redis.call('GET', c.sha1Key) or false
-  if c.hasSha1 then
+  local prevSha1 = hasSha1 and redis.call('GET', sha1Key) or false
+  if hasSha1 then
     local last = liveTime(prevSha1)
     if last ~= nil and ((dt ~= nil and last - 1000 > dt) or (rootDt ~= nil and last - 1000 > rootDt)) then
-      return 's', '', ''
+      return 's', '', '', i
     end
   end
 
-  local prevRoot = c.hasRoot and redis.call('GET', c.rootKey) or false
+  local prevRoot = hasRoot and redis.call('GET', rootKey) or false
   local rootSeen = nil
-  if c.hasRoot then
+  if hasRoot then
     rootSeen = liveTime(prevRoot)
-    if rootSeen ~= nil and rootDt ~= nil and rootSeen > rootDt then return 'r', '', '' end
+    if rootSeen ~= nil and rootDt ~= nil and rootSeen > rootDt then return 'r', '', '', i end
   end
 
-  if c.hasId then redis.call('SET', c.idKey, 'c:' .. c.owner, 'EX', idWindow) end
-  if c.hasSha1 then redis.call('SET', c.sha1Key, c.now .. ':' .. c.owner, 'EX', sha1Window) end
-  if c.hasRoot and rootDt ~= nil and (rootSeen == nil or rootSeen < rootDt) then
-    redis.call('SET', c.rootKey, rootDt .. ':' .. c.owner, 'EX', rootWindow)
+  if hasId then redis.call('SET', idKey, 'c:' .. owner, 'EX', idWindow) end
+  if hasSha1 then redis.call('SET', sha1Key, now .. ':' .. owner, 'EX', sha1Window) end
+  if hasRoot and rootDt ~= nil and (rootSeen == nil or rootSeen < rootDt) then
+    redis.call('SET', rootKey, rootDt .. ':' .. owner, 'EX', rootWindow)
   end
-  return '-', prevSha1 or '', prevRoot or ''
+  return '-', prevSha1 or '', prevRoot or '', i
 end
 
 local i = 1
@@ -230,13 +235,14 @@ end
 
 local kinds = {}
 local out = { '' }
+local n = 0
 i = 1
 while i <= #claims do
-  local c
-  c, i = readClaim(i)
-  local kind, prevSha1, prevRoot = claimOne(c)
-  kinds[#kinds + 1] = kind
-  if c.hasSha1 or c.hasRoot then
+  local kind, prevSha1, prevRoot
+  kind, prevSha1, prevRoot, i = claimOne(i)
+  n = n + 1
+  kinds[n] = kind
+  if prevSha1 ~= nil then
     out[#out + 1] = prevSha1
     out[#out + 1] = prevRoot
   end
