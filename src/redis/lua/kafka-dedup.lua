@@ -57,11 +57,36 @@ local base = ARGV[6]
 local finishes = cjson.decode(ARGV[7])
 local claims = cjson.decode(ARGV[8])
 local claimsCount = true
-local ONE = 49 -- string.byte('1')
+local ownerBase = incarnation .. '.'
 
+-- Per call, not per event: the valid codes (a lookup instead of a pattern match per event) and each
+-- rule's key prefix.
+local finishCodes, claimCodes = {}, {}
+for bits = 0, 7 do
+  local id, sha1, root = bits % 2 == 1, math.floor(bits / 2) % 2 == 1, bits >= 4
+  local flags = (id and '1' or '0') .. (sha1 and '1' or '0') .. (root and '1' or '0')
+  finishCodes['d' .. flags] = { true, id, sha1, root }
+  finishCodes['r' .. flags] = { false, id, sha1, root }
+  claimCodes[flags .. '0'] = { false, id, sha1, root }
+  claimCodes[flags .. '1'] = { true, id, sha1, root }
+end
+local prefixes = {}
+
+local function prefixOf(rule)
+  local prefix = prefixes[rule]
+  if prefix == nil then
+    prefix = base .. rule .. '_'
+    prefixes[rule] = prefix
+  end
+  return prefix
+end
+
+-- "<incarnation>.<seq>"; seq is a whole number below 1e14, so Lua writes it with all its digits.
 local function ownerOf(seq)
-  if type(seq) ~= 'number' then error('kafka-dedup: seq ' .. tostring(seq) .. ' is not a number') end
-  return incarnation .. '.' .. string.format('%d', seq)
+  if type(seq) ~= 'number' or seq % 1 ~= 0 or seq < 0 or seq >= 1e14 then
+    error('kafka-dedup: malformed seq ' .. tostring(seq))
+  end
+  return ownerBase .. seq
 end
 
 local function malformed(what, code)
@@ -92,14 +117,10 @@ end
 
 -- Ends the finish starting at finishes[i]; returns the index of the next one.
 local function finishOne(i)
-  local code = finishes[i]
-  if type(code) ~= 'string' or #code ~= 4 or not string.match(code, '^[dr][01][01][01]$') then
-    malformed('finish', code)
-  end
-  local done = string.byte(code, 1) == 100 -- 'd'
-  local hasId, hasSha1, hasRoot =
-    string.byte(code, 2) == ONE, string.byte(code, 3) == ONE, string.byte(code, 4) == ONE
-  local prefix = base .. finishes[i + 1] .. '_'
+  local code = finishCodes[finishes[i]]
+  if code == nil then malformed('finish', finishes[i]) end
+  local done, hasId, hasSha1, hasRoot = code[1], code[2], code[3], code[4]
+  local prefix = prefixOf(finishes[i + 1])
   local owner = ownerOf(finishes[i + 2])
   i = i + 3
   local domainPrefix
@@ -160,14 +181,11 @@ end
 -- previous sha1 and root values (nil when it has neither a sha1 nor a root event) and the index of
 -- the next claim.
 local function claimOne(i)
-  local code = claims[i]
-  if type(code) ~= 'string' or #code ~= 4 or not string.match(code, '^[01][01][01][01]$') then
-    malformed('claim', code)
-  end
-  local hasId, hasSha1, hasRoot =
-    string.byte(code, 1) == ONE, string.byte(code, 2) == ONE, string.byte(code, 3) == ONE
-  claimsCount = string.byte(code, 4) ~= ONE
-  local prefix = base .. claims[i + 1] .. '_'
+  local code = claimCodes[claims[i]]
+  if code == nil then malformed('claim', claims[i]) end
+  local hasId, hasSha1, hasRoot = code[2], code[3], code[4]
+  claimsCount = not code[1]
+  local prefix = prefixOf(claims[i + 1])
   local owner = ownerOf(claims[i + 2])
   i = i + 3
   local domainPrefix, idKey, sha1Key, rootKey, now, dt, rootDt
