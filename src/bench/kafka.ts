@@ -20,6 +20,7 @@ import { startKafkaRunner } from '../kafka/runner.js';
 import { createLogger } from '../observability/logger.js';
 import { profilePhase } from './common/cpu-profile.js';
 import { formatProfileSummary } from './common/profile-summary.js';
+import { processCpuSeconds } from './common/process-cpu.js';
 import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
 import { executorCapacity, startTrivialExecutor } from './common/trivial-executor.js';
 import { runBench } from './common/run-bench.js';
@@ -227,6 +228,23 @@ interface RunResult {
   readonly eventsPerSecond: number;
   /** CPU time of this process (runner + benchmark bookkeeping) per event, microseconds. */
   readonly cpuMicrosPerEvent: number;
+  /** The same split into user and system (kernel: socket system calls) time. */
+  readonly userMicrosPerEvent: number;
+  readonly systemMicrosPerEvent: number;
+  /**
+   * CPU per event of the other processes on the path (from /proc, 10 ms ticks): on a 2-core
+   * machine they share the cores with the runner, so their cost limits its rate too.
+   */
+  readonly otherMicrosPerEvent: Readonly<Record<string, number>>;
+}
+
+/** Processes whose CPU time a run charges per event, by name. */
+type Peers = Readonly<Record<string, number>>;
+
+function peersCpu(peers: Peers): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(peers)) out[name] = processCpuSeconds(pid);
+  return out;
 }
 
 /**
@@ -236,6 +254,7 @@ interface RunResult {
 async function runnerThroughput(
   cfg: JobrunnerConfig,
   count: number,
+  peers: Peers,
   profile?: { dir: string; name: string },
 ): Promise<RunResult> {
   const profiler = profile ? await profilePhase(profile.dir, profile.name) : undefined;
@@ -243,17 +262,24 @@ async function runnerThroughput(
   const ok = (): number => runner.stats().rules.reduce((sum, rule) => sum + rule.counters.ok, 0);
   let first = 0;
   let cpuAtFirst = process.cpuUsage();
+  let peersAtFirst = peersCpu(peers);
   for (;;) {
     const done = ok();
     if (done > 0 && first === 0) {
       first = performance.now();
       cpuAtFirst = process.cpuUsage();
+      peersAtFirst = peersCpu(peers);
     }
     if (done >= count) break;
     await new Promise((r) => setTimeout(r, 5));
   }
   const seconds = (performance.now() - first) / 1000;
   const cpu = process.cpuUsage(cpuAtFirst);
+  const peersAtEnd = peersCpu(peers);
+  const otherMicrosPerEvent: Record<string, number> = {};
+  for (const name of Object.keys(peers)) {
+    otherMicrosPerEvent[name] = (((peersAtEnd[name] ?? 0) - (peersAtFirst[name] ?? 0)) * 1e6) / count;
+  }
   await runner.stop(false);
   const file = await profiler?.stop();
   if (file !== undefined) {
@@ -265,6 +291,9 @@ async function runnerThroughput(
     seconds,
     eventsPerSecond: count / seconds,
     cpuMicrosPerEvent: (cpu.user + cpu.system) / count,
+    userMicrosPerEvent: cpu.user / count,
+    systemMicrosPerEvent: cpu.system / count,
+    otherMicrosPerEvent,
   };
 }
 
@@ -315,10 +344,21 @@ async function main(argv: string[]): Promise<number> {
     );
 
     const c = options.concurrency;
+    const peers: Peers = {
+      executor: trivial.child.pid ?? 0,
+      'redis-server': redis.pid,
+      'Kafka broker': broker.pid,
+    };
     const report = (label: string, run: RunResult): void => {
       out(
         `${label.padEnd(43)}${run.eventsPerSecond.toFixed(0).padStart(8)} events/s` +
           `  ${((run.eventsPerSecond / perf) * 100).toFixed(1)} % of ConsumerPerformance, ${run.cpuMicrosPerEvent.toFixed(0)} µs CPU/event`,
+      );
+      const others = Object.entries(run.otherMicrosPerEvent)
+        .map(([name, micros]) => `${name} ${micros.toFixed(0)}`)
+        .join(', ');
+      out(
+        `  CPU µs/event: runner user ${run.userMicrosPerEvent.toFixed(1)} + system ${run.systemMicrosPerEvent.toFixed(1)}; ${others}`,
       );
     };
     const profile = (name: string): { dir: string; name: string } | undefined =>
@@ -326,6 +366,7 @@ async function main(argv: string[]): Promise<number> {
     const withDedup = await runnerThroughput(
       config(broker.address, redis.address, 'bench', trivial.url, true, c),
       options.events,
+      peers,
       profile('runner-dedup-on'),
     );
     results.trivialWithDedup = withDedup;
@@ -337,6 +378,7 @@ async function main(argv: string[]): Promise<number> {
     const noDedup = await runnerThroughput(
       config(broker.address, redis.address, 'bench2', trivial.url, false, c),
       options.events,
+      peers,
       profile('runner-dedup-off'),
     );
     results.trivialWithoutDedup = noDedup;
@@ -354,6 +396,7 @@ async function main(argv: string[]): Promise<number> {
         const mw = await runnerThroughput(
           config(broker.address, redis.address, 'benchmw', `${web.baseUrl}/rpc/RunSingleJob.php`, true, 8),
           options.mwEvents,
+          { 'redis-server': redis.pid },
         );
         results.mediawiki = mw;
         out(

@@ -12,20 +12,19 @@ import type { KafkaDedupConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { waitReady } from '../redis/connection.js';
 import { defineLuaCommand, luaCommandName } from '../redis/lua-scripts.js';
-import { Batcher } from './batcher.js';
+import {
+  DedupTurn,
+  HAS_ROOT,
+  HAS_SHA1,
+  duplicateKind,
+  flagsOf,
+  type DedupClaim,
+  type DuplicateKind,
+  type TurnReply,
+} from './dedup-batch.js';
 import type { JobEventView } from './job-event.js';
 
-export type DuplicateKind = 'id' | 'sha1' | 'root';
-
-/** What claim() took for one event; hand it to finish(). */
-export interface DedupClaim {
-  readonly keys: readonly [string, string, string];
-  /** 3 chars "0"/"1": has an id, a sha1, a root event. */
-  readonly flags: string;
-  readonly owner: string;
-  readonly prevSha1: string;
-  readonly prevRoot: string;
-}
+export type { DedupClaim, DuplicateKind } from './dedup-batch.js';
 
 export type ClaimResult =
   | { readonly duplicate: DuplicateKind }
@@ -35,26 +34,12 @@ const SCRIPT = 'kafka-dedup';
 
 type LuaCall = (...args: (string | number)[]) => Promise<unknown>;
 
-interface ClaimItem {
-  readonly op: 'claim';
-  readonly keys: readonly [string, string, string];
-  readonly owner: string;
-  readonly startMs: number;
-  /** Integer ms, or "-" when absent. */
-  readonly dtMs: number | '-';
-  readonly rootDtMs: number | '-';
-  readonly flags: string;
-  readonly isRetry: boolean;
-}
-
-interface FinishItem {
-  readonly op: 'finish';
-  readonly claim: DedupClaim;
-  readonly how: 'done' | 'release';
-}
-
-/** A finish has no reply; a claim's is [duplicate kind, previous sha1 value, previous root value]. */
-const NO_REPLY: readonly string[] = [];
+const NOT_CLAIMED: ClaimResult = Object.freeze({ duplicate: undefined, claim: undefined });
+const DUPLICATE: Readonly<Record<DuplicateKind, ClaimResult>> = Object.freeze({
+  id: Object.freeze({ duplicate: 'id' }),
+  sha1: Object.freeze({ duplicate: 'sha1' }),
+  root: Object.freeze({ duplicate: 'root' }),
+});
 
 /**
  * Events per script call: large enough that a busy runner pays one round trip per many events,
@@ -73,11 +58,11 @@ export class Deduplicator {
   private aliveTtlMs = 1000;
   private takenOver = false;
   private takingOver: Promise<void> | undefined;
-  /** Claims and finishes of one turn, one script call. */
-  private readonly batch = new Batcher<ClaimItem | FinishItem, readonly string[]>(
-    (items) => this.runBatch(items),
-    MAX_BATCH,
-  );
+  /** Claims and finishes of this turn, one script call. */
+  private turn: DedupTurn | undefined;
+  private flushTimer: NodeJS.Immediate | undefined;
+  /** Script calls sent and not answered. */
+  private inFlight = 0;
   private script: LuaCall | undefined;
 
   constructor(
@@ -160,16 +145,6 @@ export class Deduplicator {
     await this.active?.del(this.aliveKey).catch(() => undefined);
   }
 
-  private keys(rule: string, event: JobEventView): [string, string, string] {
-    const base = `${this.config.prefix}_dedupe_${rule}`;
-    const domain = event.domain ?? event.database;
-    return [
-      `${base}_${domain}_${event.id ?? ''}`,
-      `${base}_${domain}_${event.sha1 ?? ''}`,
-      `${base}_${event.rootSignature ?? ''}`,
-    ];
-  }
-
   private redisFailed(error: unknown): void {
     const now = Date.now();
     if (now - this.lastErrorLog < 10_000) return;
@@ -188,51 +163,64 @@ export class Deduplicator {
   }
 
   /**
-   * One kafka-dedup.lua call for the finishes (3 keys and 3 arguments each) and claims (3 keys and
-   * 1 argument each) of one turn; finishes go first, so a key released in this turn can be
-   * claimed in it.
+   * The batch being filled. While a call runs, it keeps filling (and goes when that call returns or
+   * when it is full): under load each call carries more events, and Redis calls, each a system
+   * call both ways, grow fewer, while one call's round trip is all an event waits longer.
    */
-  private async runBatch(
-    items: readonly (ClaimItem | FinishItem)[],
-  ): Promise<readonly (readonly string[])[]> {
+  private currentTurn(): DedupTurn {
+    let turn = this.turn;
+    if (turn === undefined || turn.size >= MAX_BATCH) {
+      if (turn !== undefined) this.flush();
+      turn = this.turn = new DedupTurn();
+      if (this.inFlight === 0) this.scheduleFlush();
+    }
+    return turn;
+  }
+
+  /** setImmediate, not nextTick: it runs after every I/O callback of this poll phase. */
+  private scheduleFlush(): void {
+    this.flushTimer ??= setImmediate(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const turn = this.turn;
+    if (turn === undefined) return;
+    this.turn = undefined;
+    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    this.inFlight++;
+    this.send(turn)
+      .then(turn.resolve, turn.reject)
+      .finally(() => {
+        if (--this.inFlight === 0 && this.turn !== undefined) this.scheduleFlush();
+      });
+  }
+
+  /**
+   * One kafka-dedup.lua call for the finishes and claims of one turn; finishes go first, so a key
+   * released in this turn can be claimed in it.
+   */
+  private async send(turn: DedupTurn): Promise<TurnReply> {
     const redis = this.active;
-    if (redis === undefined) return items.map((item) => (item.op === 'claim' ? ['', '', ''] : NO_REPLY));
-    const finishes = items.filter((item): item is FinishItem => item.op === 'finish');
-    const claims = items.filter((item): item is ClaimItem => item.op === 'claim');
+    if (redis === undefined) throw new Error('dedup was switched off');
     // A failure here fails the batch: its events run without dedup rather than trust stale claims.
-    if (claims.length > 0 && !this.takenOver) await this.ensureTakenOver();
+    if (turn.claimCount > 0 && !this.takenOver) await this.ensureTakenOver();
     const c = this.config;
-    const keys: string[] = [];
-    const args: (string | number)[] = [
+    const reply = await this.call(redis)(
+      0,
       `${c.prefix}_alive_`,
+      this.incarnation,
       c.idWindowSeconds,
       c.sha1WindowSeconds,
       c.rootWindowSeconds,
-      finishes.length,
-    ];
-    for (const { claim, how } of finishes) {
-      keys.push(claim.keys[0], claim.keys[1], claim.keys[2]);
-      args.push(`${claim.owner} ${how} ${claim.flags}`, claim.prevSha1, claim.prevRoot);
-    }
-    for (const item of claims) {
-      keys.push(item.keys[0], item.keys[1], item.keys[2]);
-      args.push(
-        `${item.owner} ${item.startMs} ${item.dtMs} ${item.rootDtMs} ${item.flags} ${item.isRetry ? '1' : '0'}`,
-      );
-    }
-    const reply = await this.call(redis)(keys.length, ...keys, ...args);
-    if (!Array.isArray(reply) || reply.length !== claims.length * 3) {
-      throw new Error(
-        `${SCRIPT} answered ${Array.isArray(reply) ? reply.length : typeof reply} values for ${claims.length} claims`,
-      );
-    }
-    const flat = reply as unknown[];
-    let j = 0;
-    return items.map((item) => {
-      if (item.op === 'finish') return NO_REPLY;
-      const at = 3 * j++;
-      return [String(flat[at]), String(flat[at + 1]), String(flat[at + 2])];
-    });
+      `${c.prefix}_dedupe_`,
+      JSON.stringify(turn.finishes),
+      JSON.stringify(turn.claims),
+    );
+    return turn.parseReply(reply, SCRIPT);
   }
 
   /**
@@ -246,36 +234,31 @@ export class Deduplicator {
     startMs: number,
     opts: { readonly isRetry: boolean },
   ): Promise<ClaimResult> {
-    const redis = this.active;
-    const flags =
-      (event.id !== undefined ? '1' : '0') +
-      (event.sha1 !== undefined ? '1' : '0') +
-      (event.rootSignature !== undefined ? '1' : '0');
-    if (redis === undefined || flags === '000') return { duplicate: undefined, claim: undefined };
-    const keys = this.keys(rule, event);
-    const owner = `${this.incarnation}.${++this.seq}`;
-    let reply: readonly string[];
+    const flags = flagsOf(event);
+    if (this.active === undefined || flags === 0) return NOT_CLAIMED;
+    const seq = ++this.seq;
+    const turn = this.currentTurn();
+    const prevAt = turn.prevCount;
+    const index = turn.addClaim(rule, event, flags, seq, startMs, opts.isRetry);
+    let reply;
     try {
-      reply = await this.batch.add({
-        op: 'claim',
-        keys,
-        owner,
-        startMs: Math.round(startMs),
-        dtMs: event.dtMs === undefined ? '-' : Math.round(event.dtMs),
-        rootDtMs: event.rootDtMs === undefined ? '-' : Math.round(event.rootDtMs),
-        flags,
-        isRetry: opts.isRetry,
-      });
+      reply = await turn.reply;
     } catch (error) {
       this.redisFailed(error);
-      return { duplicate: undefined, claim: undefined };
+      return NOT_CLAIMED;
     }
-    const [kind, prevSha1, prevRoot] = reply;
-    if (kind === 'id' || kind === 'sha1' || kind === 'root') return { duplicate: kind };
-    return {
-      duplicate: undefined,
-      claim: { keys, flags, owner, prevSha1: prevSha1 ?? '', prevRoot: prevRoot ?? '' },
+    const kind = duplicateKind(reply.kinds.charCodeAt(index));
+    if (kind !== undefined) return DUPLICATE[kind];
+    const withPrevs = (flags & (HAS_SHA1 | HAS_ROOT)) !== 0;
+    const claim: DedupClaim = {
+      rule,
+      event,
+      seq,
+      flags,
+      prevSha1: withPrevs ? (reply.prevs[prevAt] ?? '') : '',
+      prevRoot: withPrevs ? (reply.prevs[prevAt + 1] ?? '') : '',
     };
+    return { duplicate: undefined, claim };
   }
 
   /**
@@ -284,8 +267,10 @@ export class Deduplicator {
    */
   async finish(claim: DedupClaim | undefined, how: 'done' | 'release'): Promise<void> {
     if (claim === undefined || this.active === undefined) return;
+    const turn = this.currentTurn();
+    turn.addFinish(claim, how);
     try {
-      await this.batch.add({ op: 'finish', claim, how });
+      await turn.reply;
     } catch (error) {
       this.redisFailed(error);
     }

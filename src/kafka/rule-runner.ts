@@ -58,6 +58,17 @@ interface ExecContext {
 
 const STAT_NAME_CACHE = 1000;
 
+type OutcomeKind = 'ok' | 'ignored' | 'readonly' | 'retry' | 'delayed' | 'canary' | 'paused';
+
+/** The statsd names of one stream's events, built once (the hot path builds no strings). */
+interface StreamStats {
+  readonly dequeue: readonly string[];
+  readonly delay: readonly string[];
+  readonly totalDelay: readonly string[];
+  readonly exec: readonly string[];
+  readonly abandoned: readonly string[];
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -80,8 +91,10 @@ export class RuleRunner {
   private jobTopics: string[] = [];
   private stopping = false;
   private readonly timedLane: ConsumerLane;
-  /** statName() per stream (a regex replace and three strings per event otherwise). */
-  private readonly statNames = new Map<string, string>();
+  /** streamStats() per stream (a regex replace and several strings per event otherwise). */
+  private readonly statNames = new Map<string, StreamStats>();
+  private readonly outcomeStats: Readonly<Record<OutcomeKind, readonly string[]>>;
+  private readonly dedupeStat: readonly string[];
 
   constructor(
     readonly rule: KafkaRuleConfig,
@@ -92,6 +105,17 @@ export class RuleRunner {
     this.log = deps.logger.child({ rule: rule.name });
     this.endpoint = rule.endpoint.includes('{database}') ? undefined : new URL(rule.endpoint);
     this.held = new HeldEvents(deps.clock, k.delayHoldSeconds * 1000);
+    const outcome = (kind: OutcomeKind): readonly string[] => [`${rule.name}_outcome`, kind];
+    this.outcomeStats = {
+      ok: outcome('ok'),
+      ignored: outcome('ignored'),
+      readonly: outcome('readonly'),
+      retry: outcome('retry'),
+      delayed: outcome('delayed'),
+      canary: outcome('canary'),
+      paused: outcome('paused'),
+    };
+    this.dedupeStat = [`${rule.name}_dedupe`];
     const lane = (
       suffix: string,
       groupId: string,
@@ -233,24 +257,29 @@ export class RuleRunner {
 
   // ---- event handling ----
 
-  private statName(event: JobEventView, isRetry: boolean): string {
+  private streamStats(event: JobEventView, isRetry: boolean): StreamStats {
     const stream = event.stream ?? `mediawiki.job.${event.type}`;
     const key = isRetry ? `${stream}\n` : stream;
-    let name = this.statNames.get(key);
-    if (name === undefined) {
-      name = `${this.rule.name}-${stream.replace(/\./g, '_')}${isRetry ? '_retry' : ''}`;
+    let stats = this.statNames.get(key);
+    if (stats === undefined) {
+      const name = `${this.rule.name}-${stream.replace(/\./g, '_')}${isRetry ? '_retry' : ''}`;
+      stats = {
+        dequeue: [`${name}_dequeue`],
+        delay: [`${name}_delay`],
+        totalDelay: [`${name}_totaldelay`],
+        exec: [`${name}_exec`],
+        abandoned: [`${name}_abandoned`],
+      };
       // Bounded: stream names come from the events, and anyone who can push a job picks them.
       if (this.statNames.size >= STAT_NAME_CACHE) this.statNames.clear();
-      this.statNames.set(key, name);
+      this.statNames.set(key, stats);
     }
-    return name;
+    return stats;
   }
 
   /** statsd <rule>_outcome.<kind> (events sent to the error topic are counted as <rule>_error). */
-  private countOutcome(
-    kind: 'ok' | 'ignored' | 'readonly' | 'retry' | 'delayed' | 'canary' | 'paused',
-  ): void {
-    this.deps.metrics.increment([`${this.rule.name}_outcome`, kind]);
+  private countOutcome(kind: OutcomeKind): void {
+    this.deps.metrics.increment(this.outcomeStats[kind]);
   }
 
   private countPaused(): void {
@@ -310,24 +339,25 @@ export class RuleRunner {
     );
   }
 
-  /** Parses the event; bad input goes to the error topic (never lost, never run). */
-  private async parse(message: LaneMessage): Promise<JobEventView | undefined> {
-    try {
-      return parseJobEvent(message.value);
-    } catch (error) {
-      if (!(error instanceof JobEventError)) throw error;
-      this.counters.invalid++;
-      await this.toErrorTopic(message, undefined, `invalid event: ${error.message}`, 0, 0);
-      return undefined;
-    }
+  /** An event parseJobEvent() refused goes to the error topic (never lost, never run). */
+  private async rejectInvalid(message: LaneMessage, error: unknown): Promise<void> {
+    if (!(error instanceof JobEventError)) throw error;
+    this.counters.invalid++;
+    await this.toErrorTopic(message, undefined, `invalid event: ${error.message}`, 0, 0);
   }
 
   private async onJobMessage(message: LaneMessage, slots: Slots): Promise<void> {
     try {
       this.counters.received++;
-      const event = await this.parse(message);
-      if (event === undefined) return;
-      this.deps.metrics.increment([`${this.statName(event, false)}_dequeue`]);
+      // Parsed in place (no promise per event); only a refused event waits for its error message.
+      let event: JobEventView;
+      try {
+        event = parseJobEvent(message.value);
+      } catch (error) {
+        await this.rejectInvalid(message, error);
+        return;
+      }
+      this.deps.metrics.increment(this.streamStats(event, false).dequeue);
       if (this.deps.kafka.discardCanaryEvents && event.domain === 'canary') {
         this.counters.canary++;
         this.countOutcome('canary');
@@ -366,8 +396,14 @@ export class RuleRunner {
   private async onTimedMessage(message: LaneMessage, slots: Slots): Promise<void> {
     try {
       this.counters.received++;
-      const event = await this.parse(message);
-      if (event === undefined) return;
+      // Parsed in place (no promise per event); only a refused event waits for its error message.
+      let event: JobEventView;
+      try {
+        event = parseJobEvent(message.value);
+      } catch (error) {
+        await this.rejectInvalid(message, error);
+        return;
+      }
       const isRetry = message.topic === this.retryTopicName();
       const now = this.deps.clock.now();
       let notBefore = parseIntHeader(message, HEADER_NOT_BEFORE) ?? event.delayUntilMs ?? now;
@@ -388,7 +424,7 @@ export class RuleRunner {
         return;
       }
       const retriesLeft = parseIntHeader(message, HEADER_RETRIES_LEFT) ?? this.rule.retryLimit;
-      this.deps.metrics.increment([`${this.statName(event, isRetry)}_dequeue`]);
+      this.deps.metrics.increment(this.streamStats(event, isRetry).dequeue);
       await this.execute(message, event, { slots, retriesLeft, isRetry });
     } catch (error) {
       await this.failedHandling(message, error);
@@ -398,8 +434,14 @@ export class RuleRunner {
   private async onPartitionMessage(message: LaneMessage): Promise<void> {
     try {
       this.counters.received++;
-      const event = await this.parse(message);
-      if (event === undefined) return;
+      // Parsed in place (no promise per event); only a refused event waits for its error message.
+      let event: JobEventView;
+      try {
+        event = parseJobEvent(message.value);
+      } catch (error) {
+        await this.rejectInvalid(message, error);
+        return;
+      }
       const partitioning = this.rule.partitioned;
       if (partitioning === undefined) return;
       const partition = partitionFor(partitioning, event);
@@ -449,15 +491,15 @@ export class RuleRunner {
     );
   }
 
-  private abandon(stat: string): void {
+  private abandon(stats: StreamStats): void {
     this.counters.abandoned++;
-    this.deps.metrics.increment([`${stat}_abandoned`]);
+    this.deps.metrics.increment(stats.abandoned);
   }
 
   private async execute(message: LaneMessage, event: JobEventView, ctx: ExecContext): Promise<void> {
     const rule = this.rule;
     const { clock, metrics } = this.deps;
-    const stat = this.statName(event, ctx.isRetry);
+    const stat = this.streamStats(event, ctx.isRetry);
     if (this.tooOld(event, clock.now())) {
       this.abandon(stat);
       return;
@@ -466,10 +508,10 @@ export class RuleRunner {
     // claimed before waiting for a slot: the events waiting for slots are claimed together in few
     // Redis calls, and a freed slot starts the next event without a round trip. The claimed run
     // start is then a little early, which can only make fewer later events count as superseded.
-    const claimed = await this.deps.dedup.claim(rule.name, event, clock.now(), { isRetry: ctx.isRetry });
+    const claimed = await this.deps.dedup.claim(rule.name, event, clock.now(), ctx);
     if (claimed.duplicate !== undefined) {
       this.counters.duplicates++;
-      metrics.increment([`${rule.name}_dedupe`]);
+      metrics.increment(this.dedupeStat);
       this.log.debug('Duplicate event skipped', { by: claimed.duplicate, id: event.id, type: event.type });
       return;
     }
@@ -486,11 +528,11 @@ export class RuleRunner {
         return;
       }
       if (event.dtMs !== undefined) {
-        metrics.timing([`${stat}_delay`], now - event.dtMs);
+        metrics.timing(stat.delay, now - event.dtMs);
         this.delay.observe((now - event.dtMs) / 1000);
       }
       if (!ctx.isRetry && event.rootDtMs !== undefined) {
-        metrics.timing([`${stat}_totaldelay`], now - event.rootDtMs);
+        metrics.timing(stat.totalDelay, now - event.rootDtMs);
         this.totalDelay.observe((now - event.rootDtMs) / 1000);
       }
       const t0 = performance.now();
@@ -500,7 +542,7 @@ export class RuleRunner {
         timeoutMs: rule.timeoutMs,
         requestId: event.requestId,
       });
-      metrics.timing([`${stat}_exec`], performance.now() - t0);
+      metrics.timing(stat.exec, performance.now() - t0);
     } finally {
       release();
     }

@@ -12,8 +12,8 @@ export class Histogram {
 
   observe(seconds: number): void {
     const value = Math.max(0, seconds);
-    let index = DELAY_BUCKETS_SECONDS.findIndex((bound) => value <= bound);
-    if (index === -1) index = DELAY_BUCKETS_SECONDS.length;
+    let index = 0;
+    while (index < DELAY_BUCKETS_SECONDS.length && value > (DELAY_BUCKETS_SECONDS[index] as number)) index++;
     this.counts[index] = (this.counts[index] ?? 0) + 1;
     this.sum += value;
     this.count++;

@@ -175,4 +175,55 @@ describe('dedup claims', () => {
       new RegExp(`^${T0 + 6000}:${d.incarnation}\\.`),
     );
   });
+
+  it('events with only an ID: one of several in a turn runs; release, done, retry and a dead claimer', async () => {
+    const d = await dedup();
+    const e = event({ id: 'only-id', domain: 'w.example' });
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => d.claim('r6', e, T0 + 5000, { isRetry: false })),
+    );
+    expect(results.filter((r) => r.duplicate === undefined)).toHaveLength(1);
+    expect(results.filter((r) => r.duplicate === 'id')).toHaveLength(9);
+    const won = results.find((r) => r.duplicate === undefined);
+    if (won === undefined || won.duplicate !== undefined) throw new Error('unreachable');
+    expect(await client.get('T_dedupe_r6_w.example_only-id')).toBe(`c:${d.incarnation}.${won.claim?.seq}`);
+    // A retry ignores the live claim and takes it over; released, the key is free again.
+    const retry = await d.claim('r6', e, T0 + 6000, { isRetry: true });
+    if (retry.duplicate !== undefined) throw new Error('the retry was taken for a duplicate');
+    expect(await client.get('T_dedupe_r6_w.example_only-id')).toBe(`c:${d.incarnation}.${retry.claim?.seq}`);
+    await d.finish(retry.claim, 'release');
+    expect(await client.get('T_dedupe_r6_w.example_only-id')).toBeNull();
+    // The first claim's own finish finds the key no longer its own and leaves it alone.
+    await d.finish(won.claim, 'done');
+    expect(await client.get('T_dedupe_r6_w.example_only-id')).toBeNull();
+    const again = await d.claim('r6', e, T0 + 7000, { isRetry: false });
+    if (again.duplicate !== undefined) throw new Error('a released ID was taken for a duplicate');
+    await d.finish(again.claim, 'done');
+    expect(await client.get('T_dedupe_r6_w.example_only-id')).toBe('1');
+    expect(await client.ttl('T_dedupe_r6_w.example_only-id')).toBeGreaterThan(3000);
+    expect((await d.claim('r6', e, T0 + 8000, { isRetry: false })).duplicate).toBe('id');
+    // A dead runner's claim is taken over by a live one.
+    const dying = await dedup();
+    const f = event({ id: 'orphan' });
+    expect((await dying.claim('r6', f, T0, { isRetry: false })).duplicate).toBeUndefined();
+    await dying.stop();
+    const taken = await d.claim('r6', f, T0 + 1000, { isRetry: false });
+    if (taken.duplicate !== undefined) throw new Error("a dead runner's claim counted");
+    expect(await client.get('T_dedupe_r6_wiki1_orphan')).toBe(`c:${d.incarnation}.${taken.claim?.seq}`);
+  });
+
+  it('IDs, sha1s and domains with any characters make their exact keys', async () => {
+    const d = await dedup();
+    const odd = 'a "quoted" \\ back_slash\u0000nul é 日本 \ud800lone';
+    const e = event({ id: odd, sha1: `s ${odd}`, domain: `d${odd}`, rootSignature: `r${odd}`, rootDtMs: T0 });
+    const first = await d.claim('r7', e, T0 + 5000, { isRetry: false });
+    if (first.duplicate !== undefined) throw new Error('unreachable');
+    await d.finish(first.claim, 'done');
+    // As UTF-8 encoding writes them: the lone surrogate becomes U+FFFD.
+    const fixed = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');
+    expect(await client.get(fixed(`T_dedupe_r7_d${odd}_${odd}`))).toBe('1');
+    expect(await client.get(fixed(`T_dedupe_r7_d${odd}_s ${odd}`))).toBe(String(T0 + 5000));
+    expect(await client.get(fixed(`T_dedupe_r7_r${odd}`))).toBe(String(T0));
+    expect((await d.claim('r7', e, T0 + 6000, { isRetry: false })).duplicate).toBe('id');
+  });
 });

@@ -18,28 +18,80 @@
 -- root key "<root_event.dt ms>" or "<ms>:<owner>". Values not in these shapes (older versions)
 -- count as absent.
 --
--- KEYS (3 per event: finishes first, then claims)
---   <prefix>_dedupe_<rule>_<domain>_<meta.id>   <prefix>_dedupe_<rule>_<domain>_<sha1>
---   <prefix>_dedupe_<rule>_<root signature>
+-- The runner's client pays per argument, per byte and per reply element (it builds and parses them
+-- on the one core that runs every event), so the whole turn travels as two JSON arguments and
+-- comes back as one string plus the previous values only events with a sha1 or root need; the
+-- keys are built here from their parts:
+--   <key base><rule>_<domain>_<meta.id>   <key base><rule>_<domain>_<sha1>
+--   <key base><rule>_<root signature>
+-- The dedup store is one standalone server (the first redis.aggregators entry), never a cluster,
+-- so keys the script builds itself are fine. Needs Redis 7.0 or later (SET with both NX and GET).
+-- An event with only an ID (most events) costs three Redis commands: one SET NX GET to claim, a
+-- GET and a SET to finish.
+--
+-- KEYS: none (built from ARGV as above).
 -- ARGV
---   1 alive key prefix   2 id window s   3 sha1 window s   4 root window s
---   5 F = number of finishes
---   then 3 per finish (finish i starts at 6 + 3(i-1)):
---   "<owner> <done|release> <flags>" (flags: 3 chars "0"/"1": has an id, a sha1, a root event),
---   previous sha1 value or "", previous root value or "" (as the claim returned them)
---   then 1 per claim (claim j is 6 + 3F + (j-1)), space-separated (fewer arguments: the runner's
---   client pays per argument):
---   "<owner> <now ms> <meta.dt ms or -> <root_event.dt ms or -> <flags> <retry>", owner
---   "<incarnation>.<seq>", now = the claimed run start, retry "1" = only finished runs count, not
---   claims (a retry: its failed attempt's claims may still be there if giving them back failed,
---   and must not make the retry a duplicate)
--- Returns 3 values per claim: duplicate kind ("id" | "sha1" | "root" | ""), previous sha1 value,
--- previous root value ("" when absent; a failed run's finish puts them back).
+--   1 alive key prefix   2 this runner's incarnation   3 id window s   4 sha1 window s
+--   5 root window s   6 key base ("<prefix>_dedupe_")
+--   7 finishes, a flat JSON array; per finish:
+--     code "<d|r><flags>" (d = done, r = release; flags: 3 chars "0"/"1": has an id, a sha1, a
+--     root event), rule, seq (owner "<incarnation>.<seq>"), then domain if it has an id or a
+--     sha1, meta.id if it has an id, sha1 and the previous sha1 value if it has a sha1, root
+--     signature and the previous root value if it has a root event (previous values as the claim
+--     returned them, "" when absent)
+--   8 claims, a flat JSON array; per claim:
+--     code "<flags><retry>" (retry "1" = only finished runs count, not claims: a retry's failed
+--     attempt's claims may still be there if giving them back failed, and must not make the retry
+--     a duplicate), rule, seq, then domain if it has an id or a sha1, meta.id if it has an id,
+--     sha1, the claimed run start ms and meta.dt ms (or "-") if it has a sha1, root signature if it
+--     has a root event, root_event.dt ms (or "-") if it has a sha1 or a root event (times are
+--     whole numbers)
+-- Returns an array: first one string with a character per claim, its duplicate kind ("i" id,
+-- "s" sha1, "r" root, "-" none), then for every claim with a sha1 or a root event (in order,
+-- duplicates too) its previous sha1 value and previous root value ("" when absent; a failed run's
+-- finish puts them back).
 
-local alivePrefix = ARGV[1]
-local idWindow, sha1Window, rootWindow = ARGV[2], ARGV[3], ARGV[4]
-local finishes = tonumber(ARGV[5])
+local alivePrefix, incarnation = ARGV[1], ARGV[2]
+local idWindow, sha1Window, rootWindow = ARGV[3], ARGV[4], ARGV[5]
+local base = ARGV[6]
+local finishes = cjson.decode(ARGV[7])
+local claims = cjson.decode(ARGV[8])
 local claimsCount = true
+local ownerBase = incarnation .. '.'
+
+-- Per call, not per event: the valid codes (a lookup instead of a pattern match per event) and each
+-- rule's key prefix.
+local finishCodes, claimCodes = {}, {}
+for bits = 0, 7 do
+  local id, sha1, root = bits % 2 == 1, math.floor(bits / 2) % 2 == 1, bits >= 4
+  local flags = (id and '1' or '0') .. (sha1 and '1' or '0') .. (root and '1' or '0')
+  finishCodes['d' .. flags] = { true, id, sha1, root }
+  finishCodes['r' .. flags] = { false, id, sha1, root }
+  claimCodes[flags .. '0'] = { false, id, sha1, root }
+  claimCodes[flags .. '1'] = { true, id, sha1, root }
+end
+local prefixes = {}
+
+local function prefixOf(rule)
+  local prefix = prefixes[rule]
+  if prefix == nil then
+    prefix = base .. rule .. '_'
+    prefixes[rule] = prefix
+  end
+  return prefix
+end
+
+-- "<incarnation>.<seq>"; seq is a whole number below 1e14, so Lua writes it with all its digits.
+local function ownerOf(seq)
+  if type(seq) ~= 'number' or seq % 1 ~= 0 or seq < 0 or seq >= 1e14 then
+    error('kafka-dedup: malformed seq ' .. tostring(seq))
+  end
+  return ownerBase .. seq
+end
+
+local function malformed(what, code)
+  error('kafka-dedup: malformed ' .. what .. ' code ' .. tostring(code))
+end
 
 -- ---- finishes ----
 
@@ -51,8 +103,7 @@ local function restore(key, previous, ttl)
   end
 end
 
-local function finishTimed(key, flag, owner, done, previous, ttl)
-  if flag ~= '1' then return end
+local function finishTimed(key, owner, done, previous, ttl)
   local value = redis.call('GET', key)
   if not value then return end
   local ms, claimer = string.match(value, '^([0-9]+):(.+)$')
@@ -64,27 +115,47 @@ local function finishTimed(key, flag, owner, done, previous, ttl)
   end
 end
 
-local function finishOne(idKey, sha1Key, rootKey, a)
-  local owner, how, flags = string.match(ARGV[a], '^(%S+) (%S+) ([01][01][01])$')
-  if owner == nil then error('malformed finish argument ' .. ARGV[a]) end
-  local done = how == 'done'
-  if flags:sub(1, 1) == '1' and redis.call('GET', idKey) == 'c:' .. owner then
-    if done then
-      redis.call('SET', idKey, '1', 'EX', idWindow)
-    else
-      restore(idKey, '', idWindow)
+-- Ends the finish starting at finishes[i]; returns the index of the next one.
+local function finishOne(i)
+  local code = finishCodes[finishes[i]]
+  if code == nil then malformed('finish', finishes[i]) end
+  local done, hasId, hasSha1, hasRoot = code[1], code[2], code[3], code[4]
+  local prefix = prefixOf(finishes[i + 1])
+  local owner = ownerOf(finishes[i + 2])
+  i = i + 3
+  local domainPrefix
+  if hasId or hasSha1 then
+    domainPrefix = prefix .. finishes[i] .. '_'
+    i = i + 1
+  end
+  if hasId then
+    local idKey = domainPrefix .. finishes[i]
+    i = i + 1
+    if redis.call('GET', idKey) == 'c:' .. owner then
+      if done then
+        redis.call('SET', idKey, '1', 'EX', idWindow)
+      else
+        restore(idKey, '', idWindow)
+      end
     end
   end
-  finishTimed(sha1Key, flags:sub(2, 2), owner, done, ARGV[a + 1], sha1Window)
-  finishTimed(rootKey, flags:sub(3, 3), owner, done, ARGV[a + 2], rootWindow)
+  if hasSha1 then
+    finishTimed(domainPrefix .. finishes[i], owner, done, finishes[i + 1], sha1Window)
+    i = i + 2
+  end
+  if hasRoot then
+    finishTimed(prefix .. finishes[i], owner, done, finishes[i + 1], rootWindow)
+    i = i + 2
+  end
+  return i
 end
 
 -- ---- claims ----
 
 local function aliveClaimer(claimer)
   if not claimsCount then return false end
-  local incarnation = string.match(claimer, '^([^.]+)')
-  return redis.call('EXISTS', alivePrefix .. incarnation) == 1
+  local claimerIncarnation = string.match(claimer, '^([^.]+)')
+  return redis.call('EXISTS', alivePrefix .. claimerIncarnation) == 1
 end
 
 -- The time in a value, or nil when the value is absent, malformed or a dead runner's claim.
@@ -106,21 +177,57 @@ local function liveId(value)
   return claimer ~= nil and aliveClaimer(claimer)
 end
 
-local function claimOne(idKey, sha1Key, rootKey, a)
-  local owner, now, dtText, rootDtText, flags, retry =
-    string.match(ARGV[a], '^(%S+) (%d+) (%S+) (%S+) ([01][01][01]) ([01])$')
-  if owner == nil then error('malformed claim argument ' .. ARGV[a]) end
-  local dt, rootDt = tonumber(dtText), tonumber(rootDtText)
-  local hasId, hasSha1, hasRoot = flags:sub(1, 1) == '1', flags:sub(2, 2) == '1', flags:sub(3, 3) == '1'
-  claimsCount = retry ~= '1'
+-- Checks and claims the claim starting at claims[i]. Returns its kind ('i', 's', 'r' or '-'), the
+-- previous sha1 and root values (nil when it has neither a sha1 nor a root event) and the index of
+-- the next claim.
+local function claimOne(i)
+  local code = claimCodes[claims[i]]
+  if code == nil then malformed('claim', claims[i]) end
+  local hasId, hasSha1, hasRoot = code[2], code[3], code[4]
+  claimsCount = not code[1]
+  local prefix = prefixOf(claims[i + 1])
+  local owner = ownerOf(claims[i + 2])
+  i = i + 3
+  local domainPrefix, idKey, sha1Key, rootKey, now, dt, rootDt
+  if hasId or hasSha1 then
+    domainPrefix = prefix .. claims[i] .. '_'
+    i = i + 1
+  end
+  if hasId then
+    idKey = domainPrefix .. claims[i]
+    i = i + 1
+  end
+  if not (hasSha1 or hasRoot) then
+    if not hasId then return '-', nil, nil, i end
+    -- An event with an ID only (most): one SET claims the key when it is free; a value found there
+    -- decides as below, and a dead or ignored claim is taken over.
+    local value = redis.call('SET', idKey, 'c:' .. owner, 'EX', idWindow, 'NX', 'GET')
+    if not value then return '-', nil, nil, i end
+    if liveId(value) then return 'i', nil, nil, i end
+    redis.call('SET', idKey, 'c:' .. owner, 'EX', idWindow)
+    return '-', nil, nil, i
+  end
+  if hasSha1 then
+    sha1Key = domainPrefix .. claims[i]
+    if type(claims[i + 1]) ~= 'number' or claims[i + 1] < 0 then error('kafka-dedup: malformed run start') end
+    now = string.format('%d', claims[i + 1])
+    dt = tonumber(claims[i + 2])
+    i = i + 3
+  end
+  if hasRoot then
+    rootKey = prefix .. claims[i]
+    i = i + 1
+  end
+  rootDt = tonumber(claims[i])
+  i = i + 1
 
-  if hasId and liveId(redis.call('GET', idKey)) then return 'id', '', '' end
+  if hasId and liveId(redis.call('GET', idKey)) then return 'i', '', '', i end
 
   local prevSha1 = hasSha1 and redis.call('GET', sha1Key) or false
   if hasSha1 then
     local last = liveTime(prevSha1)
     if last ~= nil and ((dt ~= nil and last - 1000 > dt) or (rootDt ~= nil and last - 1000 > rootDt)) then
-      return 'sha1', '', ''
+      return 's', '', '', i
     end
   end
 
@@ -128,7 +235,7 @@ local function claimOne(idKey, sha1Key, rootKey, a)
   local rootSeen = nil
   if hasRoot then
     rootSeen = liveTime(prevRoot)
-    if rootSeen ~= nil and rootDt ~= nil and rootSeen > rootDt then return 'root', '', '' end
+    if rootSeen ~= nil and rootDt ~= nil and rootSeen > rootDt then return 'r', '', '', i end
   end
 
   if hasId then redis.call('SET', idKey, 'c:' .. owner, 'EX', idWindow) end
@@ -136,20 +243,27 @@ local function claimOne(idKey, sha1Key, rootKey, a)
   if hasRoot and rootDt ~= nil and (rootSeen == nil or rootSeen < rootDt) then
     redis.call('SET', rootKey, rootDt .. ':' .. owner, 'EX', rootWindow)
   end
-  return '', prevSha1 or '', prevRoot or ''
+  return '-', prevSha1 or '', prevRoot or '', i
 end
 
-for i = 1, finishes do
-  finishOne(KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], 6 + 3 * (i - 1))
+local i = 1
+while i <= #finishes do
+  i = finishOne(i)
 end
 
-local out = {}
-local claimArgs = 6 + 3 * finishes
-for j = 1, #KEYS / 3 - finishes do
-  local k = 3 * (finishes + j)
-  local kind, prevSha1, prevRoot = claimOne(KEYS[k - 2], KEYS[k - 1], KEYS[k], claimArgs + j - 1)
-  out[#out + 1] = kind
-  out[#out + 1] = prevSha1
-  out[#out + 1] = prevRoot
+local kinds = {}
+local out = { '' }
+local n = 0
+i = 1
+while i <= #claims do
+  local kind, prevSha1, prevRoot
+  kind, prevSha1, prevRoot, i = claimOne(i)
+  n = n + 1
+  kinds[n] = kind
+  if prevSha1 ~= nil then
+    out[#out + 1] = prevSha1
+    out[#out + 1] = prevRoot
+  end
 end
+out[1] = table.concat(kinds)
 return out
