@@ -56,11 +56,17 @@ interface IdleFigures {
 const log = (text: string) => process.stdout.write(`${text}\n`);
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
-/** utime + stime of a process, seconds. */
-function cpuSeconds(pid: number): number {
+/** utime and stime of a process, seconds. */
+function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  return { user: Number(fields[11]) / TICKS, system: Number(fields[12]) / TICKS };
+}
+
+/** utime + stime of a process, seconds. */
+function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 function rssMb(pid: number): number {
@@ -259,6 +265,12 @@ interface FailingFigures {
   queues: number;
   failingDispatchesPerSecond: number;
   runnerCpuPercent: number;
+  /** The runner's CPU-seconds in the window, user and system, and the window's length (s). */
+  runnerUserS: number;
+  runnerSystemS: number;
+  windowS: number;
+  /** Runner CPU per failing dispatch (ms): follows the work, not the machine's load. */
+  runnerCpuMsPerFailingDispatch: number;
   healthyPickup: LatencySummary | null;
   /** Stored → the runner's dispatch start, for the same samples. */
   healthyNotice: LatencySummary | null;
@@ -297,17 +309,25 @@ async function failingWikis(bench: BenchFarm, queues: number): Promise<FailingFi
     }
     await sleep(SETTLE_SECONDS * 1000);
     const failedBefore = failed;
-    const cpuBefore = cpuSeconds(pair.runner.pid);
+    const cpuBefore = cpuTimes(pair.runner.pid);
     const started = Date.now();
     const notice: number[] = [];
     const healthyPickup = await pickup(bench, 20, healthy, starts, notice);
     const rest = WINDOW_SECONDS * 1000 - (Date.now() - started);
     if (rest > 0) await sleep(rest);
     const seconds = (Date.now() - started) / 1000;
+    const cpuAfter = cpuTimes(pair.runner.pid);
+    const user = cpuAfter.user - cpuBefore.user;
+    const system = cpuAfter.system - cpuBefore.system;
+    const dispatches = failed - failedBefore;
     return {
       queues,
-      failingDispatchesPerSecond: r1((failed - failedBefore) / seconds),
-      runnerCpuPercent: r1(((cpuSeconds(pair.runner.pid) - cpuBefore) / seconds) * 100),
+      failingDispatchesPerSecond: r1(dispatches / seconds),
+      runnerCpuPercent: r1(((user + system) / seconds) * 100),
+      runnerUserS: r1(user * 100) / 100,
+      runnerSystemS: r1(system * 100) / 100,
+      windowS: r1(seconds),
+      runnerCpuMsPerFailingDispatch: dispatches > 0 ? r1(((user + system) * 1000) / dispatches) : 0,
       healthyPickup,
       healthyNotice: summarize(notice),
     };
@@ -421,7 +441,7 @@ async function main(): Promise<number> {
   if (failing) {
     log(
       `10,000 queues on unknown wikis: ${failing.failingDispatchesPerSecond} failing dispatches/s (target ≤ 2), ` +
-        `runner CPU ${failing.runnerCpuPercent} % (target ≤ 5 %), healthy wiki pickup p50 ${ms(failing.healthyPickup, 'p50')} (target ≤ 150 ms; of it stored → dispatch start p50 ${ms(failing.healthyNotice, 'p50')})`,
+        `runner CPU ${failing.runnerCpuPercent} % (target ≤ 5 %; ${failing.runnerUserS} s user + ${failing.runnerSystemS} s system in ${failing.windowS} s, ${failing.runnerCpuMsPerFailingDispatch} ms per failing dispatch), healthy wiki pickup p50 ${ms(failing.healthyPickup, 'p50')} (target ≤ 150 ms; of it stored → dispatch start p50 ${ms(failing.healthyNotice, 'p50')})`,
     );
   }
   const json = { command: 'npm run bench:scale', machine, idle, at100k, failing };
