@@ -221,15 +221,13 @@ export class ReadyView {
       }
       return;
     }
-    if (
-      had &&
-      had.ready === ready &&
-      had.domain === first.domain &&
-      sameList(had.partitions, partitions)
-    ) {
+    if (had && had.ready === ready && had.domain === first.domain && sameList(had.partitions, partitions)) {
       return;
     }
-    this.merged.set(key, new MergedQueue(key, first.wiki, first.domain, first.type, ready, partitions, entries));
+    this.merged.set(
+      key,
+      new MergedQueue(key, first.wiki, first.domain, first.type, ready, partitions, entries),
+    );
     if (!had) {
       this.countWiki(first.wiki, 1);
       this.added.push(key);

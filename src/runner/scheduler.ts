@@ -217,7 +217,11 @@ export class Scheduler {
     }
     if (this.settings.scheduling.policy === 'legacy') {
       // The legacy picker's turns depend on forgetting at once (its known flaw, kept as it was).
-      for (const g of this.groups.values()) g.picker.forget((key) => this.known(key), (w) => this.activeWiki(w));
+      for (const g of this.groups.values())
+        g.picker.forget(
+          (key) => this.known(key),
+          (w) => this.activeWiki(w),
+        );
     }
     if (now - this.housekeptAt >= HOUSEKEEPING_MS || now < this.housekeptAt) {
       this.housekept(now);
@@ -518,6 +522,7 @@ export class Scheduler {
       return true;
     }
     if (rationed && this.suspect(q.key, q.wiki, now)) {
+      if (this.index.suspectCount === 0) this.suspectsSweptAt = now;
       this.index.suspect(q.key, q.wiki);
       if (this.damper.failing(now)) this.parkedWhileFailing = true;
       return true;

@@ -71,7 +71,12 @@ export class DaemonProcess {
 
   private constructor(options: DaemonOptions) {
     this.name = options.name;
-    const args = [...DAEMON_NODE_FLAGS, ...profileFlags(options.name), daemonScript(options.name), `--config-file=${options.configFile}`];
+    const args = [
+      ...DAEMON_NODE_FLAGS,
+      ...profileFlags(options.name),
+      daemonScript(options.name),
+      `--config-file=${options.configFile}`,
+    ];
     if (options.verbose) args.push('--verbose');
     this.child = spawn(process.execPath, args, {
       env: options.env ?? process.env,
