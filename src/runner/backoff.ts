@@ -80,18 +80,11 @@ export class BackoffBook {
     return this.failureStreaks.get(key) ?? 0;
   }
 
-  /** Discovery saw the queue ready in a poll that started at `seenAt`. */
-  observedReady(key: string, seenAt: number): void {
-    const hold = this.queues.get(key)?.get('none-ready');
-    if (hold && hold.liftIfSeenAfter !== null && seenAt > hold.liftIfSeenAfter) {
-      this.queues.get(key)?.delete('none-ready');
-    }
-  }
-
   /**
-   * observedReady for every queue whose hold a poll may lift, without a walk of every ready queue:
-   * `seenAt` gives when a queue was last seen ready (undefined: not seen, or only in a stale
-   * listing); `lifted` hears of each hold lifted.
+   * Discovery's latest poll: a none-ready hold is lifted when a poll that started after the
+   * dispatch still lists the queue. Only queues with such a hold are looked at, not every ready
+   * queue: `seenAt` gives when a queue was last seen ready (undefined: not listed, or only in a
+   * stale listing); `lifted` hears of each hold lifted.
    */
   observedReadyAll(seenAt: (key: string) => number | undefined, lifted: (key: string) => void): void {
     for (const key of this.liftable) {
