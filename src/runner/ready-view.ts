@@ -52,6 +52,12 @@ interface PartitionEntry {
   /** The last poll that read it successfully, and whether it was excluded before that read. */
   poll: number;
   rejoined: boolean;
+  /** Its last listing in order: a poll listing the same objects in the same order changed nothing. */
+  order: ReadyQueue[];
+  /** During a poll: how many of `order` it listed again, in order, so far (the fast path)… */
+  matched: number;
+  /** …or, once it differs, the new order (and the keyed comparison takes over). */
+  next: ReadyQueue[] | null;
 }
 
 /** Partition name used when the whole listing call failed and no partition is known by name. */
@@ -124,14 +130,23 @@ export class ReadyView {
     for (const error of listing.errors) failed.set(error.partition, error);
     const wholeCallFailed = failed.has(ALL_PARTITIONS);
 
+    let entry: PartitionEntry | undefined;
     for (const queue of listing.queues) {
       if (!(queue.ready > 0)) continue;
-      let entry = this.partitions.get(queue.partition);
+      if (entry?.name !== queue.partition) entry = this.partitions.get(queue.partition);
       if (!entry) {
         entry = this.newEntry(queue.partition, pollStartedAt, null, null);
         this.partitions.set(queue.partition, entry);
       }
       if (entry.poll !== poll) this.readFine(entry, poll, pollStartedAt);
+      if (entry.next === null) {
+        if (entry.order[entry.matched] === queue) {
+          entry.matched += 1;
+          continue;
+        }
+        this.diverged(entry, poll);
+      }
+      entry.next?.push(queue);
       const key = keyOf(queue);
       const listed = entry.queues.get(key);
       if (!listed) entry.queues.set(key, { queue, poll });
@@ -142,9 +157,16 @@ export class ReadyView {
       }
     }
     for (const [name, entry] of this.partitions) {
-      if (failed.has(name) || wholeCallFailed) continue;
+      // (A partition that both listed queues and failed takes the listing, then the error.)
+      if ((failed.has(name) || wholeCallFailed) && entry.poll !== poll) continue;
       // Read fine; not listed at all means it holds nothing ready.
       if (entry.poll !== poll) this.readFine(entry, poll, pollStartedAt);
+      if (entry.next === null) {
+        if (entry.matched === entry.order.length) continue; // the same listing as last time
+        this.diverged(entry, poll);
+      }
+      entry.order = entry.next ?? [];
+      entry.next = null;
       for (const [key, listed] of entry.queues) {
         if (listed.poll === poll) continue;
         entry.queues.delete(key);
@@ -184,7 +206,32 @@ export class ReadyView {
     error: string | null,
     errorSince: number | null,
   ): PartitionEntry {
-    return { name, goodAt, queues: new Map(), error, errorSince, included: true, poll: 0, rejoined: false };
+    return {
+      name,
+      goodAt,
+      queues: new Map(),
+      error,
+      errorSince,
+      included: true,
+      poll: 0,
+      rejoined: false,
+      order: [],
+      matched: 0,
+      next: null,
+    };
+  }
+
+  /**
+   * The poll's listing of the partition differs from the last one from here on: the queues it
+   * listed again so far count as listed, and the rest is compared by key.
+   */
+  private diverged(entry: PartitionEntry, poll: number): void {
+    const next = entry.order.slice(0, entry.matched);
+    for (const q of next) {
+      const listed = entry.queues.get(keyOf(q));
+      if (listed) listed.poll = poll;
+    }
+    entry.next = next;
   }
 
   /** The partition was read successfully by this poll. */
@@ -195,6 +242,9 @@ export class ReadyView {
     entry.error = null;
     entry.errorSince = null;
     entry.included = true;
+    entry.matched = 0;
+    // A partition coming back from exclusion has every queue merged again: no fast path.
+    entry.next = entry.rejoined ? [] : null;
   }
 
   /** Rebuilds one merged queue from the partitions that list it now. */

@@ -109,11 +109,16 @@ describe('ReadyView', () => {
     // The listing objects a partition handed out last, reused while unchanged (like the tracker).
     const last = new Map<string, Map<string, ReadyQueue>>();
     let at = 1_000_000;
+    let previous: QueueListing<ReadyQueue> = { queues: [], errors: [] };
     for (let poll = 0; poll < 400; poll++) {
       at += Math.floor(random() * 2500);
       const queues: ReadyQueue[] = [];
       const errors: PartitionError[] = [];
-      if (random() < 0.05) errors.push({ partition: ALL_PARTITIONS, error: 'down' });
+      if (random() < 0.25) {
+        // The very same listing again (the common case on a farm with nothing changing).
+        queues.push(...previous.queues);
+        errors.push(...previous.errors);
+      } else if (random() < 0.05) errors.push({ partition: ALL_PARTITIONS, error: 'down' });
       else {
         for (const partition of ['p1', 'p2', 'p3']) {
           if (random() < 0.15) {
@@ -122,6 +127,14 @@ describe('ReadyView', () => {
           }
           const before = last.get(partition) ?? new Map<string, ReadyQueue>();
           const now = new Map<string, ReadyQueue>();
+          if (random() < 0.2) {
+            // The same objects in the same order, the last few gone (drained queues).
+            const kept = [...before].slice(0, Math.floor(random() * before.size));
+            for (const [type, q] of kept) now.set(type, q);
+            queues.push(...now.values());
+            last.set(partition, now);
+            continue;
+          }
           for (let i = 0; i < 12; i++) {
             const wiki = `w${i % 4}`;
             const type = `t${i}`;
@@ -144,6 +157,7 @@ describe('ReadyView', () => {
           last.set(partition, now);
         }
       }
+      previous = { queues, errors };
       const keysBefore = new Set(viewState(view).keys());
       const changes = view.update({ queues, errors }, at);
       reference.update({ queues, errors }, at);
