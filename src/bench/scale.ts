@@ -195,7 +195,8 @@ async function idleAt(bench: BenchFarm, queues: number): Promise<{ figures: Idle
 /**
  * Pickup of new pushes of `null` jobs on a real farm wiki: stored → acknowledged (ms). With
  * `starts` (the runner's "dispatch start" times for the wiki, from its --verbose log), the part
- * before the dispatch started is collected in `notice`.
+ * before the dispatch started is collected in `notice`. `events`: a tracker opened before the
+ * daemons started (else one is opened and closed here).
  */
 async function pickup(
   bench: BenchFarm,
@@ -203,8 +204,9 @@ async function pickup(
   wiki: string,
   starts?: readonly number[],
   notice?: number[],
+  events?: JobEventTracker,
 ): Promise<LatencySummary | null> {
-  const tracker = await JobEventTracker.start(bench.redis);
+  const tracker = events ?? (await JobEventTracker.start(bench.redis));
   const out: number[] = [];
   let lastDone = -Infinity;
   try {
@@ -212,13 +214,13 @@ async function pickup(
       await sleep(300 + Math.random() * 400);
       const mine = (kind: JobEvent['kind']) => (e: JobEvent) =>
         e.kind === kind && e.wiki === wiki && e.type === 'null';
-      const events = Promise.all([
+      const both = Promise.all([
         tracker.next(mine('stored'), 30_000, 'stored'),
         tracker.next(mine('removed'), 30_000, 'done'),
       ]);
-      events.catch(() => undefined);
+      both.catch(() => undefined);
       await pushTestJobs(bench.store, { wiki, type: 'null', count: 1, tag: `scale-${i}-${Date.now()}` });
-      const [stored, done] = await events;
+      const [stored, done] = await both;
       const previous = lastDone;
       lastDone = done.at;
       if (i < 2) continue; // two warm-up jobs
@@ -229,7 +231,7 @@ async function pickup(
       if (start !== undefined) notice?.push(Math.max(0, start - stored.at));
     }
   } finally {
-    await tracker.stop();
+    if (!events) await tracker.stop();
   }
   return summarize(out);
 }
@@ -286,23 +288,34 @@ async function failingWikis(bench: BenchFarm, queues: number): Promise<FailingFi
   const healthy = bench.wikis[0] as string;
   let failed = 0;
   const starts: number[] = [];
-  const pair = await DaemonPair.start(
-    {
-      configFile: configFor(bench, 'failing'),
-      logDir: bench.dir,
-      verboseRunner: true,
-      onRunnerLine: (line) => {
-        if (line.msg === 'Dispatch failed') failed += 1;
-        if (line.msg === 'dispatch start' && line.wiki === healthy && typeof line.ts === 'string') {
-          starts.push(Date.parse(line.ts));
-        }
+  // One event subscription for the whole run, opened before the daemons: each tracker sets the
+  // notification flags from what it read and puts them back when closed, and one opened and
+  // closed while the daemons run can undo the flags they added meanwhile (the runner then learns
+  // pushes from its reconciliation only, until its 60 s flag check: pickups of many seconds).
+  const events = await JobEventTracker.start(bench.redis);
+  let pair: DaemonPair;
+  try {
+    pair = await DaemonPair.start(
+      {
+        configFile: configFor(bench, 'failing'),
+        logDir: bench.dir,
+        verboseRunner: true,
+        onRunnerLine: (line) => {
+          if (line.msg === 'Dispatch failed') failed += 1;
+          if (line.msg === 'dispatch start' && line.wiki === healthy && typeof line.ts === 'string') {
+            starts.push(Date.parse(line.ts));
+          }
+        },
       },
-    },
-    'failing',
-  );
+      'failing',
+    );
+  } catch (error) {
+    await events.stop();
+    throw error;
+  }
   try {
     // The healthy wiki works before the trouble starts.
-    await pickup(bench, 1, healthy);
+    await pickup(bench, 1, healthy, undefined, undefined, events);
     const params = new PhpArray();
     for (let start = 0; start < queues; start += 1000) {
       await Promise.all(
@@ -316,7 +329,7 @@ async function failingWikis(bench: BenchFarm, queues: number): Promise<FailingFi
     const cpuBefore = cpuTimes(pair.runner.pid);
     const started = Date.now();
     const notice: number[] = [];
-    const healthyPickup = await pickup(bench, 20, healthy, starts, notice);
+    const healthyPickup = await pickup(bench, 20, healthy, starts, notice, events);
     const rest = WINDOW_SECONDS * 1000 - (Date.now() - started);
     if (rest > 0) await sleep(rest);
     const seconds = (Date.now() - started) / 1000;
@@ -337,6 +350,7 @@ async function failingWikis(bench: BenchFarm, queues: number): Promise<FailingFi
     };
   } finally {
     await pair.stop().catch((error: unknown) => log(`(stopping the failing run: ${String(error)})`));
+    await events.stop();
   }
 }
 
