@@ -56,8 +56,10 @@ interface PartitionEntry {
   order: ReadyQueue[];
   /** During a poll: how many of `order` it listed again, in order, so far (the fast path)… */
   matched: number;
-  /** …or, once it differs, the new order (and the keyed comparison takes over). */
+  /** …or, once it differs, the new order (and the keyed comparison takes over)… */
   next: ReadyQueue[] | null;
+  /** …and whether it differed only by queues added after all of the last listing (no sweep). */
+  appended: boolean;
 }
 
 /** Partition name used when the whole listing call failed and no partition is known by name. */
@@ -144,7 +146,7 @@ export class ReadyView {
           entry.matched += 1;
           continue;
         }
-        this.diverged(entry, poll);
+        this.diverged(entry);
       }
       entry.next?.push(queue);
       const key = keyOf(queue);
@@ -163,10 +165,14 @@ export class ReadyView {
       if (entry.poll !== poll) this.readFine(entry, poll, pollStartedAt);
       if (entry.next === null) {
         if (entry.matched === entry.order.length) continue; // the same listing as last time
-        this.diverged(entry, poll);
+        this.diverged(entry);
       }
+      const appended = entry.appended;
+      // The queues listed again before it differed count as listed (for the sweep below).
+      if (!appended) for (let i = 0; i < entry.matched; i++) this.listedNow(entry, entry.order[i], poll);
       entry.order = entry.next ?? [];
       entry.next = null;
+      if (appended) continue; // every queue of the last listing is listed again
       for (const [key, listed] of entry.queues) {
         if (listed.poll === poll) continue;
         entry.queues.delete(key);
@@ -218,20 +224,24 @@ export class ReadyView {
       order: [],
       matched: 0,
       next: null,
+      appended: false,
     };
   }
 
   /**
-   * The poll's listing of the partition differs from the last one from here on: the queues it
-   * listed again so far count as listed, and the rest is compared by key.
+   * The poll's listing of the partition differs from the last one from here on: the rest is
+   * compared by key, and unless it only added queues after the whole last listing, the queues it
+   * listed again before this point are marked as listed at the end (for the sweep of the gone).
    */
-  private diverged(entry: PartitionEntry, poll: number): void {
-    const next = entry.order.slice(0, entry.matched);
-    for (const q of next) {
-      const listed = entry.queues.get(keyOf(q));
-      if (listed) listed.poll = poll;
-    }
-    entry.next = next;
+  private diverged(entry: PartitionEntry): void {
+    entry.appended = entry.matched === entry.order.length;
+    // Appended to: the last order goes on growing (it is replaced by this one at the end anyway).
+    entry.next = entry.appended ? entry.order : entry.order.slice(0, entry.matched);
+  }
+
+  private listedNow(entry: PartitionEntry, q: ReadyQueue | undefined, poll: number): void {
+    const listed = q && entry.queues.get(keyOf(q));
+    if (listed) listed.poll = poll;
   }
 
   /** The partition was read successfully by this poll. */
@@ -245,6 +255,7 @@ export class ReadyView {
     entry.matched = 0;
     // A partition coming back from exclusion has every queue merged again: no fast path.
     entry.next = entry.rejoined ? [] : null;
+    entry.appended = false;
   }
 
   /** Rebuilds one merged queue from the partitions that list it now. */
