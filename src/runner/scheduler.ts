@@ -224,7 +224,7 @@ export class Scheduler {
         );
     }
     if (now - this.housekeptAt >= HOUSEKEEPING_MS || now < this.housekeptAt) {
-      this.housekept(now);
+      this.housekeep(now);
       this.housekeptAt = now;
     }
   }
@@ -238,7 +238,7 @@ export class Scheduler {
   }
 
   /** Drops expired holds and the state of queues and wikis no longer known. */
-  private housekept(now: number): void {
+  private housekeep(now: number): void {
     this.backoffs.prune(now);
     const known = (key: string) => this.known(key);
     for (const [key, ended] of this.lastEnded)
