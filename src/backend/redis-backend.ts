@@ -223,7 +223,9 @@ export class RedisBackend implements QueueBackend {
       if (!tracker) return Promise.resolve([]);
       return tracker.poll({ ...ask, watching: this.watches.get(partition)?.watching ?? false });
     });
-    return { queues: results.flatMap((r) => r.value), errors };
+    // One partition (the common case): its list as it is, not a copy of thousands of entries per poll.
+    const queues = results.length === 1 ? (results[0]?.value ?? []) : results.flatMap((r) => r.value);
+    return { queues, errors };
   }
 
   noteDispatchEnd(

@@ -56,11 +56,17 @@ interface IdleFigures {
 const log = (text: string) => process.stdout.write(`${text}\n`);
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
-/** utime + stime of a process, seconds. */
-function cpuSeconds(pid: number): number {
+/** utime and stime of a process, seconds. */
+function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  return { user: Number(fields[11]) / TICKS, system: Number(fields[12]) / TICKS };
+}
+
+/** utime + stime of a process, seconds. */
+function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 function rssMb(pid: number): number {
@@ -189,7 +195,8 @@ async function idleAt(bench: BenchFarm, queues: number): Promise<{ figures: Idle
 /**
  * Pickup of new pushes of `null` jobs on a real farm wiki: stored → acknowledged (ms). With
  * `starts` (the runner's "dispatch start" times for the wiki, from its --verbose log), the part
- * before the dispatch started is collected in `notice`.
+ * before the dispatch started is collected in `notice`. `events`: a tracker opened before the
+ * daemons started (else one is opened and closed here).
  */
 async function pickup(
   bench: BenchFarm,
@@ -197,29 +204,34 @@ async function pickup(
   wiki: string,
   starts?: readonly number[],
   notice?: number[],
+  events?: JobEventTracker,
 ): Promise<LatencySummary | null> {
-  const tracker = await JobEventTracker.start(bench.redis);
+  const tracker = events ?? (await JobEventTracker.start(bench.redis));
   const out: number[] = [];
+  let lastDone = -Infinity;
   try {
     for (let i = 0; i < samples + 2; i++) {
       await sleep(300 + Math.random() * 400);
       const mine = (kind: JobEvent['kind']) => (e: JobEvent) =>
         e.kind === kind && e.wiki === wiki && e.type === 'null';
-      const events = Promise.all([
+      const both = Promise.all([
         tracker.next(mine('stored'), 30_000, 'stored'),
         tracker.next(mine('removed'), 30_000, 'done'),
       ]);
-      events.catch(() => undefined);
+      both.catch(() => undefined);
       await pushTestJobs(bench.store, { wiki, type: 'null', count: 1, tag: `scale-${i}-${Date.now()}` });
-      const [stored, done] = await events;
+      const [stored, done] = await both;
+      const previous = lastDone;
+      lastDone = done.at;
       if (i < 2) continue; // two warm-up jobs
       out.push(done.at - stored.at);
-      // The runner logs whole milliseconds: a start up to 1 ms "before" the store is this one.
-      const start = starts?.find((at) => at >= Math.floor(stored.at) - 1 && at <= done.at);
+      // This job's dispatch is the wiki's one start after the previous job was done: the runner
+      // may log it before this process has handled the store's own notification (then 0).
+      const start = starts?.find((at) => at > Math.floor(previous) && at <= done.at);
       if (start !== undefined) notice?.push(Math.max(0, start - stored.at));
     }
   } finally {
-    await tracker.stop();
+    if (!events) await tracker.stop();
   }
   return summarize(out);
 }
@@ -259,6 +271,12 @@ interface FailingFigures {
   queues: number;
   failingDispatchesPerSecond: number;
   runnerCpuPercent: number;
+  /** The runner's CPU-seconds in the window, user and system, and the window's length (s). */
+  runnerUserS: number;
+  runnerSystemS: number;
+  windowS: number;
+  /** Runner CPU per failing dispatch (ms): follows the work, not the machine's load. */
+  runnerCpuMsPerFailingDispatch: number;
   healthyPickup: LatencySummary | null;
   /** Stored → the runner's dispatch start, for the same samples. */
   healthyNotice: LatencySummary | null;
@@ -270,23 +288,34 @@ async function failingWikis(bench: BenchFarm, queues: number): Promise<FailingFi
   const healthy = bench.wikis[0] as string;
   let failed = 0;
   const starts: number[] = [];
-  const pair = await DaemonPair.start(
-    {
-      configFile: configFor(bench, 'failing'),
-      logDir: bench.dir,
-      verboseRunner: true,
-      onRunnerLine: (line) => {
-        if (line.msg === 'Dispatch failed') failed += 1;
-        if (line.msg === 'dispatch start' && line.wiki === healthy && typeof line.ts === 'string') {
-          starts.push(Date.parse(line.ts));
-        }
+  // One event subscription for the whole run, opened before the daemons: each tracker sets the
+  // notification flags from what it read and puts them back when closed, and one opened and
+  // closed while the daemons run can undo the flags they added meanwhile (the runner then learns
+  // pushes from its reconciliation only, until its 60 s flag check: pickups of many seconds).
+  const events = await JobEventTracker.start(bench.redis);
+  let pair: DaemonPair;
+  try {
+    pair = await DaemonPair.start(
+      {
+        configFile: configFor(bench, 'failing'),
+        logDir: bench.dir,
+        verboseRunner: true,
+        onRunnerLine: (line) => {
+          if (line.msg === 'Dispatch failed') failed += 1;
+          if (line.msg === 'dispatch start' && line.wiki === healthy && typeof line.ts === 'string') {
+            starts.push(Date.parse(line.ts));
+          }
+        },
       },
-    },
-    'failing',
-  );
+      'failing',
+    );
+  } catch (error) {
+    await events.stop();
+    throw error;
+  }
   try {
     // The healthy wiki works before the trouble starts.
-    await pickup(bench, 1, healthy);
+    await pickup(bench, 1, healthy, undefined, undefined, events);
     const params = new PhpArray();
     for (let start = 0; start < queues; start += 1000) {
       await Promise.all(
@@ -297,22 +326,31 @@ async function failingWikis(bench: BenchFarm, queues: number): Promise<FailingFi
     }
     await sleep(SETTLE_SECONDS * 1000);
     const failedBefore = failed;
-    const cpuBefore = cpuSeconds(pair.runner.pid);
+    const cpuBefore = cpuTimes(pair.runner.pid);
     const started = Date.now();
     const notice: number[] = [];
-    const healthyPickup = await pickup(bench, 20, healthy, starts, notice);
+    const healthyPickup = await pickup(bench, 20, healthy, starts, notice, events);
     const rest = WINDOW_SECONDS * 1000 - (Date.now() - started);
     if (rest > 0) await sleep(rest);
     const seconds = (Date.now() - started) / 1000;
+    const cpuAfter = cpuTimes(pair.runner.pid);
+    const user = cpuAfter.user - cpuBefore.user;
+    const system = cpuAfter.system - cpuBefore.system;
+    const dispatches = failed - failedBefore;
     return {
       queues,
-      failingDispatchesPerSecond: r1((failed - failedBefore) / seconds),
-      runnerCpuPercent: r1(((cpuSeconds(pair.runner.pid) - cpuBefore) / seconds) * 100),
+      failingDispatchesPerSecond: r1(dispatches / seconds),
+      runnerCpuPercent: r1(((user + system) / seconds) * 100),
+      runnerUserS: r1(user * 100) / 100,
+      runnerSystemS: r1(system * 100) / 100,
+      windowS: r1(seconds),
+      runnerCpuMsPerFailingDispatch: dispatches > 0 ? r1(((user + system) * 1000) / dispatches) : 0,
       healthyPickup,
       healthyNotice: summarize(notice),
     };
   } finally {
     await pair.stop().catch((error: unknown) => log(`(stopping the failing run: ${String(error)})`));
+    await events.stop();
   }
 }
 
@@ -421,7 +459,7 @@ async function main(): Promise<number> {
   if (failing) {
     log(
       `10,000 queues on unknown wikis: ${failing.failingDispatchesPerSecond} failing dispatches/s (target ≤ 2), ` +
-        `runner CPU ${failing.runnerCpuPercent} % (target ≤ 5 %), healthy wiki pickup p50 ${ms(failing.healthyPickup, 'p50')} (target ≤ 150 ms; of it stored → dispatch start p50 ${ms(failing.healthyNotice, 'p50')})`,
+        `runner CPU ${failing.runnerCpuPercent} % (target ≤ 5 %; ${failing.runnerUserS} s user + ${failing.runnerSystemS} s system in ${failing.windowS} s, ${failing.runnerCpuMsPerFailingDispatch} ms per failing dispatch), healthy wiki pickup p50 ${ms(failing.healthyPickup, 'p50')} (target ≤ 150 ms; of it stored → dispatch start p50 ${ms(failing.healthyNotice, 'p50')})`,
     );
   }
   const json = { command: 'npm run bench:scale', machine, idle, at100k, failing };

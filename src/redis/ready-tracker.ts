@@ -192,8 +192,14 @@ export class PartitionReadyTracker {
         }
       });
     }
+    // Asked once per type, not once per known queue (thousands of queues, a few types).
+    const runs = new Map<string, boolean>();
     const out: ReadyQueue[] = [];
-    for (const k of this.known.values()) if (ask.runs(k.type)) out.push(k.listed);
+    for (const k of this.known.values()) {
+      let run = runs.get(k.type);
+      if (run === undefined) runs.set(k.type, (run = ask.runs(k.type)));
+      if (run) out.push(k.listed);
+    }
     return out;
   }
 

@@ -35,6 +35,8 @@ export class BackoffBook {
   private readonly queues = new Map<string, Map<QueueBackoffReason, QueueHold>>();
   private readonly wikis = new Map<string, { until: number; reason: WikiBackoffReason }>();
   private readonly failureStreaks = new Map<string, number>();
+  /** Queues whose none-ready hold a poll may lift (see observedReadyAll). */
+  private readonly liftable = new Set<string>();
 
   holdQueue(
     key: string,
@@ -50,6 +52,7 @@ export class BackoffBook {
     const existing = holds.get(reason);
     if (existing && existing.until > until && existing.liftIfSeenAfter === null) return;
     holds.set(reason, { until, liftIfSeenAfter });
+    if (reason === 'none-ready' && liftIfSeenAfter !== null) this.liftable.add(key);
   }
 
   holdWiki(wiki: string, reason: WikiBackoffReason, until: number): void {
@@ -77,11 +80,25 @@ export class BackoffBook {
     return this.failureStreaks.get(key) ?? 0;
   }
 
-  /** Discovery saw the queue ready in a poll that started at `seenAt`. */
-  observedReady(key: string, seenAt: number): void {
-    const hold = this.queues.get(key)?.get('none-ready');
-    if (hold && hold.liftIfSeenAfter !== null && seenAt > hold.liftIfSeenAfter) {
-      this.queues.get(key)?.delete('none-ready');
+  /**
+   * Discovery's latest poll: a none-ready hold is lifted when a poll that started after the
+   * dispatch still lists the queue. Only queues with such a hold are looked at, not every ready
+   * queue: `seenAt` gives when a queue was last seen ready (undefined: not listed, or only in a
+   * stale listing); `lifted` hears of each hold lifted.
+   */
+  observedReadyAll(seenAt: (key: string) => number | undefined, lifted: (key: string) => void): void {
+    for (const key of this.liftable) {
+      const hold = this.queues.get(key)?.get('none-ready');
+      if (!hold || hold.liftIfSeenAfter === null) {
+        this.liftable.delete(key);
+        continue;
+      }
+      const seen = seenAt(key);
+      if (seen !== undefined && seen > hold.liftIfSeenAfter) {
+        this.queues.get(key)?.delete('none-ready');
+        this.liftable.delete(key);
+        lifted(key);
+      }
     }
   }
 

@@ -85,6 +85,16 @@ export class FailureDamper {
     return proven === undefined || now - proven >= PROVEN_FOR_MS;
   }
 
+  /** Dispatches have failed lately: queues of wikis not proven lately are suspect. */
+  failing(now: number): boolean {
+    return now - this.lastFailureAt < FAILING_MODE_MS;
+  }
+
+  /** Whether suspect dispatches are rationed at all (a cap is set). */
+  get rationing(): boolean {
+    return this.settings.maxFailingDispatchesPerSecond > 0;
+  }
+
   /** A suspect dispatch may start now (the bucket has a token). */
   mayDispatch(now: number): boolean {
     if (this.settings.maxFailingDispatchesPerSecond <= 0) return true;

@@ -9,6 +9,7 @@
 import type { QueueListing, ReadyQueue } from '../backend/types.js';
 import type { GroupConfig, RunnerSettings } from '../config/types.js';
 import { BackoffBook, type BackoffEntry } from './backoff.js';
+import { CandidateIndex } from './candidate-index.js';
 import { FailureDamper, type DamperState } from './failure-damper.js';
 import { FairPicker } from './fair-picker.js';
 import { FairShare, type PickContext, type ShareCandidate } from './fair-share.js';
@@ -28,6 +29,16 @@ export const STALE_PARTITION_TTL_MS = 5000;
 /** Consecutive `none-ready` runs that popped nothing before the listing is no longer trusted. */
 const EMPTY_RUNS_BEFORE_FIRM_BACKOFF = 2;
 const MAX_REMEMBERED_MISMATCHES = 10_000;
+/**
+ * State kept for queues and wikis no longer known (ends, streaks, fairness clocks, expired holds)
+ * is dropped this often (ms), not at every poll: it bounds memory, and a walk of it per poll cost
+ * as much as the rest of the poll with thousands of queues.
+ */
+const HOUSEKEEPING_MS = 5000;
+/** Parked suspects are all looked at again this often (ms), whatever released them or not. */
+const SUSPECT_SWEEP_MS = 30_000;
+/** Most suspects one pick looks at (each passed over goes to the back of the line). */
+const SUSPECTS_PER_PICK = 64;
 
 export type SchedulerSettings = Pick<
   RunnerSettings,
@@ -120,6 +131,14 @@ export class Scheduler {
   private readonly lastEnded = new Map<string, number>();
   /** Queues seen ready with no child on them, and since when (pickup latency, aging). */
   private readonly waitingSince = new Map<string, number>();
+  /** View queues not waiting (waitingSince unset): each poll checks whether they now are. */
+  private readonly notWaiting = new Set<string>();
+  /** Which queues a pick looks at (candidate-index.ts). */
+  private readonly index = new CandidateIndex();
+  /** Suspects were parked while the farm was failing: release them when it stops. */
+  private parkedWhileFailing = false;
+  private suspectsSweptAt = -Infinity;
+  private housekeptAt = -Infinity;
   private readonly emptyRuns = new Map<string, number>();
   private readonly mismatches = new Set<string>();
   private readonly random: () => number;
@@ -144,6 +163,7 @@ export class Scheduler {
   reconfigure(groups: readonly GroupConfig[], settings: SchedulerSettings, now: number): void {
     this.settings = settings;
     this.damper.configure(settings);
+    this.index.releaseAll();
     this.share.configure(settings.scheduling);
     const previous = new Map(this.groups);
     this.groups.clear();
@@ -158,34 +178,75 @@ export class Scheduler {
     }
   }
 
-  /** Applies a discovery poll that started at `pollStartedAt`. */
+  /**
+   * Applies a discovery poll that started at `pollStartedAt`. Costs what changed: queues that
+   * entered or left the view, holds a poll may lift, queues not yet waiting.
+   */
   observe(listing: QueueListing<ReadyQueue>, pollStartedAt: number, now: number): void {
-    this.view.update(listing, pollStartedAt);
-    for (const q of this.view.queues()) {
-      if (q.stale) continue;
-      this.backoffs.observedReady(q.key, q.seenAt);
-      const ended = this.lastEnded.get(q.key) ?? -Infinity;
-      if (this.runningOn(q.key) === 0 && !this.waitingSince.has(q.key) && q.seenAt > ended) {
-        this.waitingSince.set(q.key, q.seenAt);
+    const changes = this.view.update(listing, pollStartedAt);
+    for (const key of changes.removed) {
+      if (this.view.get(key)) continue;
+      this.index.remove(key);
+      this.waitingSince.delete(key);
+      this.notWaiting.delete(key);
+    }
+    for (const key of changes.added) {
+      if (!this.view.get(key)) continue;
+      this.index.add(key);
+      if (!this.waitingSince.has(key)) this.notWaiting.add(key);
+    }
+    this.backoffs.observedReadyAll(
+      (key) => {
+        const q = this.view.get(key);
+        return q && !q.stale ? q.seenAt : undefined;
+      },
+      (key) => this.index.release(key),
+    );
+    for (const key of this.notWaiting) {
+      const q = this.view.get(key);
+      if (!q) {
+        this.notWaiting.delete(key);
+        continue;
+      }
+      if (q.stale || this.runningOn(key) > 0) continue;
+      const seenAt = q.seenAt;
+      if (seenAt > (this.lastEnded.get(key) ?? -Infinity)) {
+        this.waitingSince.set(key, seenAt);
+        this.notWaiting.delete(key);
       }
     }
-    for (const key of this.waitingSince.keys()) if (!this.view.get(key)) this.waitingSince.delete(key);
-    this.backoffs.prune(now);
-    this.forgetGone(now);
+    if (this.settings.scheduling.policy === 'legacy') {
+      // The legacy picker's turns depend on forgetting at once (its known flaw, kept as it was).
+      for (const g of this.groups.values())
+        g.picker.forget(
+          (key) => this.known(key),
+          (w) => this.activeWiki(w),
+        );
+    }
+    if (now - this.housekeptAt >= HOUSEKEEPING_MS || now < this.housekeptAt) {
+      this.housekeep(now);
+      this.housekeptAt = now;
+    }
   }
 
-  private forgetGone(now: number): void {
-    const known = (key: string) => this.view.get(key) !== undefined || this.runningOn(key) > 0;
+  private known(key: string): boolean {
+    return this.view.get(key) !== undefined || this.runningOn(key) > 0;
+  }
+
+  private activeWiki(wiki: string): boolean {
+    return this.view.hasWiki(wiki) || this.runningByWiki.has(wiki);
+  }
+
+  /** Drops expired holds and the state of queues and wikis no longer known. */
+  private housekeep(now: number): void {
+    this.backoffs.prune(now);
+    const known = (key: string) => this.known(key);
     for (const [key, ended] of this.lastEnded)
       if (!known(key) && now - ended > 60_000) this.lastEnded.delete(key);
     for (const key of this.emptyRuns.keys())
       if (!known(key) && !this.lastEnded.has(key)) this.emptyRuns.delete(key);
     this.backoffs.forgetStreaks(known);
-    const wikis = new Set<string>();
-    for (const q of this.view.queues()) wikis.add(q.wiki);
-    for (const wiki of this.runningByWiki.keys()) wikis.add(wiki);
-    for (const g of this.groups.values()) g.picker.forget(known, (w) => wikis.has(w));
-    this.share.forget((w) => wikis.has(w), known);
+    this.share.forget((w) => this.activeWiki(w), known);
   }
 
   /**
@@ -387,7 +448,13 @@ export class Scheduler {
 
   /**
    * Visits each queue the group may dispatch now until `visit` returns true. `countDeferred`: count
-   * suspect queues passed over for want of a damper token (a real pick does; a mere look does not).
+   * a pick that passed over suspect queues for want of a damper token (a real pick does; a mere look
+   * does not).
+   *
+   * Looks at the open queues of the index only: a queue found held or suspect is parked there (see
+   * candidate-index.ts), so a pick's cost follows the queues that can run. Suspects take part one
+   * at a time, and only while the damper has a token: the one waiting longest that this group may
+   * run (a round robin over suspects, instead of the least-served wiki among thousands of them).
    */
   private eachCandidate(
     group: GroupConfig,
@@ -397,27 +464,95 @@ export class Scheduler {
     countDeferred: boolean,
     visit: (c: ShareCandidate) => boolean,
   ): void {
-    for (const q of this.view.queues()) {
-      if (!typeAllowed(group, mode, q.type)) continue;
-      if (this.options.isPaused?.(q.wiki, q.type)) continue;
-      if (this.backoffs.isHeld(q.key, q.wiki, now)) continue;
-      if (!this.capsAllow(q, stuck?.has(q.key) === true)) continue;
-      if (this.suspect(q.key, q.wiki, now) && !this.damper.mayDispatch(now)) {
-        if (countDeferred) this.damper.deferredOne();
+    this.syncIndex(now);
+    const rationed = this.damper.rationing;
+    for (const key of this.index.openKeys()) {
+      const q = this.view.get(key);
+      if (!q) {
+        this.index.remove(key);
         continue;
       }
-      const since = this.waitingSince.get(q.key);
-      const stop = visit({
-        key: q.key,
-        wiki: q.wiki,
-        type: q.type,
-        ready: q.ready,
-        waitingMs: since === undefined ? 0 : now - since,
-        queueRunning: this.runningOn(q.key),
-        wikiRunning: this.runningByWiki.get(q.wiki) ?? 0,
-      });
-      if (stop) return;
+      if (!typeAllowed(group, mode, q.type)) continue;
+      if (this.options.isPaused?.(q.wiki, q.type)) continue;
+      if (this.park(q, now, rationed)) continue;
+      if (!this.capsAllow(q, stuck?.has(q.key) === true)) continue;
+      if (visit(this.candidate(q, now))) return;
     }
+    if (this.index.suspectCount === 0) return;
+    if (!this.damper.mayDispatch(now)) {
+      if (countDeferred) this.damper.deferredOne();
+      return;
+    }
+    let looked = 0;
+    for (const key of this.index.suspectKeys()) {
+      if (looked++ >= SUSPECTS_PER_PICK) return;
+      const q = this.view.get(key);
+      if (!q) {
+        this.index.remove(key);
+        continue;
+      }
+      const heldUntil = this.backoffs.heldUntil(q.key, q.wiki, now);
+      if (heldUntil !== null) {
+        this.index.hold(key, heldUntil);
+        continue;
+      }
+      if (!this.suspect(q.key, q.wiki, now)) {
+        // No longer suspect: open again, and a candidate like any other from the next pick on.
+        this.index.release(key);
+        continue;
+      }
+      if (
+        !typeAllowed(group, mode, q.type) ||
+        this.options.isPaused?.(q.wiki, q.type) ||
+        !this.capsAllow(q, stuck?.has(q.key) === true)
+      ) {
+        this.index.requeue(key);
+        continue;
+      }
+      visit(this.candidate(q, now));
+      return;
+    }
+  }
+
+  /** Parks the queue in the index when it must wait (held, or a rationed suspect). */
+  private park(q: ViewQueue, now: number, rationed: boolean): boolean {
+    const heldUntil = this.backoffs.heldUntil(q.key, q.wiki, now);
+    if (heldUntil !== null) {
+      this.index.hold(q.key, heldUntil);
+      return true;
+    }
+    if (rationed && this.suspect(q.key, q.wiki, now)) {
+      if (this.index.suspectCount === 0) this.suspectsSweptAt = now;
+      this.index.suspect(q.key, q.wiki);
+      if (this.damper.failing(now)) this.parkedWhileFailing = true;
+      return true;
+    }
+    return false;
+  }
+
+  /** Releases what the index holds back when the reason may have ended. */
+  private syncIndex(now: number): void {
+    this.index.releaseDue(now);
+    if (this.index.suspectCount === 0) return;
+    const sweep = now - this.suspectsSweptAt >= SUSPECT_SWEEP_MS || now < this.suspectsSweptAt;
+    if (sweep || (this.parkedWhileFailing && !this.damper.failing(now))) {
+      this.index.releaseSuspects();
+      this.parkedWhileFailing = false;
+      this.suspectsSweptAt = now;
+    }
+  }
+
+  private candidate(q: ViewQueue, now: number): ShareCandidate {
+    const since = this.waitingSince.get(q.key);
+    return {
+      key: q.key,
+      wiki: q.wiki,
+      type: q.type,
+      ready: q.ready,
+      waitingMs: since === undefined ? 0 : now - since,
+      queueRunning: this.runningOn(q.key),
+      wikiRunning: this.runningByWiki.get(q.wiki) ?? 0,
+    };
   }
 
   private capsAllow(q: ViewQueue, stuck: boolean): boolean {
@@ -436,6 +571,7 @@ export class Scheduler {
     this.share.started(pick, pick, now, pick.maxTime * 1000);
     const since = this.waitingSince.get(pick.key);
     this.waitingSince.delete(pick.key);
+    if (this.view.get(pick.key)) this.notWaiting.add(pick.key);
     return since === undefined ? null : Math.max(0, now - since);
   }
 
@@ -448,8 +584,12 @@ export class Scheduler {
     const s = this.settings;
     const reaction = reactTo(input, now);
     for (const hold of reaction.typeHolds) {
-      this.backoffs.holdQueue(queueKey(pick.wiki, hold.type), 'mediawiki-backoff', hold.until);
+      const key = queueKey(pick.wiki, hold.type);
+      this.backoffs.holdQueue(key, 'mediawiki-backoff', hold.until);
+      this.index.release(key);
     }
+    // Whatever this dispatch earned, the queue is looked at again by the next pick.
+    this.index.release(pick.key);
     let failureBackoffMs: number | null = null;
     let wikiFailureBackoffMs: number | null = null;
     let firstConfigMismatch = false;
@@ -500,6 +640,7 @@ export class Scheduler {
     if (reaction.success) {
       this.backoffs.recordSuccess(pick.key);
       this.damper.succeeded(pick.wiki, now);
+      this.index.releaseWiki(pick.wiki);
     }
     return { reaction, failureBackoffMs, firstConfigMismatch, wikiFailureBackoffMs };
   }

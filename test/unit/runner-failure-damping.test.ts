@@ -106,3 +106,99 @@ describe('farm-wide cap on failing dispatches', () => {
     expect(s.failureDamping(START + seconds * 1000).deferred).toBeGreaterThan(0);
   });
 });
+
+describe('suspect queues: a round robin, and picks that do not look at them', () => {
+  /** `n` queues on unknown wikis that failed once each, plus a working wiki; returns the clock. */
+  function failedOnce(s: Scheduler, queues: ReadyQueue[]): number {
+    let now = START;
+    s.observe({ queues: [q('healthy', 'null')], errors: [] }, now, now);
+    const first = s.pick('g', now);
+    if (!first) throw new Error('expected the healthy queue');
+    s.started(first, now);
+    s.finished(first, OK, now);
+    // One failure each (the damper's budget lets 2 a second through once failures are seen).
+    const failed = new Set<string>();
+    while (failed.size < queues.length && now < START + 3_600_000) {
+      now += 50;
+      s.observe({ queues: [...queues, q('healthy', 'null')], errors: [] }, now, now);
+      const pick = s.pick('g', now);
+      if (!pick || pick.wiki === 'healthy') {
+        if (pick) s.finished(pick, OK, (s.started(pick, now), now));
+        continue;
+      }
+      s.started(pick, now);
+      s.finished(pick, FAILED, now);
+      failed.add(pick.key);
+    }
+    return now;
+  }
+
+  it('gives every suspect its turn before any gets a second one, within queues ÷ budget seconds', () => {
+    const n = 40;
+    const s = scheduler({ maxFailureBackoffSeconds: 1 });
+    const queues = Array.from({ length: n }, (_, i) => q(`unknown${i}`, 'null'));
+    let now = failedOnce(s, queues);
+    const turns: { key: string; at: number }[] = [];
+    const until = now + 60_000;
+    while (now < until) {
+      now += 50;
+      s.observe({ queues, errors: [] }, now, now);
+      const pick = s.pick('g', now);
+      if (!pick) continue;
+      s.started(pick, now);
+      s.finished(pick, FAILED, now);
+      turns.push({ key: pick.key, at: now });
+    }
+    // The budget is used: about 2 a second.
+    expect(turns.length).toBeGreaterThanOrEqual(2 * 55);
+    expect(turns.length).toBeLessThanOrEqual(2 * 60 + 2);
+    // Round robin: any n consecutive turns are n different queues …
+    for (let i = 0; i + n <= turns.length; i++) {
+      expect(new Set(turns.slice(i, i + n).map((t) => t.key)).size).toBe(n);
+    }
+    // … so each queue waits at most n ÷ 2 s (+ one token's wait) between its turns.
+    const last = new Map<string, number>();
+    for (const t of turns) {
+      const before = last.get(t.key);
+      if (before !== undefined) expect(t.at - before).toBeLessThanOrEqual((n / 2) * 1000 + 500);
+      last.set(t.key, t.at);
+    }
+    expect(last.size).toBe(n);
+  });
+
+  it('looks at the few queues that can run, not the 10,000 suspects, on each pick', () => {
+    let looks = 0;
+    const s = new Scheduler([group], SETTINGS, START, {
+      random: () => 0,
+      isPaused: () => {
+        looks += 1; // asked once per queue a pick looks at
+        return false;
+      },
+    });
+    const queues = Array.from({ length: 10_000 }, (_, i) => q(`unknown${i}`, 'null'));
+    let now = failedOnce(s, queues.slice(0, 1));
+    s.observe({ queues: [...queues, q('healthy', 'null')], errors: [] }, now, now);
+    s.pick('g', now); // the first pick looks at each once and parks the suspects
+    looks = 0;
+    let picks = 0;
+    let healthy = 0;
+    for (let t = 0; t < 20_000; t += 50) {
+      now += 50;
+      s.observe({ queues: [...queues, q('healthy', 'null')], errors: [] }, now, now);
+      for (let slot = 0; slot < 8; slot++) {
+        const pick = s.pick('g', now);
+        picks += 1;
+        if (!pick) break;
+        s.started(pick, now);
+        if (pick.wiki === 'healthy') healthy += 1;
+        s.finished(pick, pick.wiki === 'healthy' ? { ...OK, reached: 'job-limit' } : FAILED, now);
+      }
+    }
+    expect(healthy).toBeGreaterThanOrEqual(400);
+    // Every pick looks at the healthy queue and at most one suspect's turn (each suspect that
+    // failed is held, then parked again: once each). A walk of all of them per pick would be
+    // picks × 10,000 looks.
+    expect(picks).toBeGreaterThan(800);
+    expect(looks).toBeLessThan(3 * picks + 2 * 20 * 2);
+  });
+});

@@ -44,6 +44,15 @@ const TAIL_LINES = 60;
 /** Node flags the systemd units give the daemons (puppet jobrunner::service_unit `node_flags`). */
 export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
 
+/**
+ * BENCH_RUNNER_CPU_PROF=<dir>: the runner writes a V8 CPU profile there when it exits (node
+ * refuses --cpu-prof in NODE_OPTIONS, so it must be a flag of the daemon's own command line).
+ */
+function profileFlags(name: DaemonName): string[] {
+  const dir = process.env.BENCH_RUNNER_CPU_PROF;
+  return name === 'jobrunner' && dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 /** dist/cli/<name>.js, next to this module's dist/bench/common/ directory. */
 export function daemonScript(name: DaemonName): string {
   return fileURLToPath(new URL(`../../cli/${name}.js`, import.meta.url));
@@ -62,7 +71,12 @@ export class DaemonProcess {
 
   private constructor(options: DaemonOptions) {
     this.name = options.name;
-    const args = [...DAEMON_NODE_FLAGS, daemonScript(options.name), `--config-file=${options.configFile}`];
+    const args = [
+      ...DAEMON_NODE_FLAGS,
+      ...profileFlags(options.name),
+      daemonScript(options.name),
+      `--config-file=${options.configFile}`,
+    ];
     if (options.verbose) args.push('--verbose');
     this.child = spawn(process.execPath, args, {
       env: options.env ?? process.env,
