@@ -4,10 +4,20 @@
 // add what is missing.
 import type { Redis } from 'ioredis';
 
+/** What ensureNotifications uses of a client (a fake in unit tests). */
+type ConfigClient = Pick<Redis, 'config'>;
+
 /** Classes the runner's push watch needs: keyevent channels, list commands. */
 export const LIST_EVENTS = ['E', 'l'] as const;
 /** Classes jobchron's change watch needs: keyevent channels, sorted-set commands. */
 export const ZSET_EVENTS = ['E', 'z'] as const;
+/**
+ * Every class any of our daemons needs. Whoever has to add flags adds all of them: a runner and a
+ * jobchron starting together each read, merge and write the value, and the later write would
+ * otherwise drop the earlier one's class (a gap of up to a flag check, 60 s, without pushes heard).
+ * The price on a partition without a runner: list pushes publish events nobody listens to.
+ */
+export const ALL_OUR_EVENTS = ['E', 'l', 'z'] as const;
 /** `A` is the alias for every event class except `m`, `n`, `t` and `d`; it includes `l` and `z`. */
 const ALL_CLASSES = 'A';
 const IN_ALL = new Set(['g', '$', 'l', 's', 'h', 'z', 'x', 'e']);
@@ -33,13 +43,13 @@ export interface NotifyFlagsResult {
  * ACL): the caller then falls back to polling.
  */
 export async function ensureNotifications(
-  client: Redis,
+  client: ConfigClient,
   needed: readonly string[] = LIST_EVENTS,
 ): Promise<NotifyFlagsResult> {
   const reply = (await client.config('GET', 'notify-keyspace-events')) as unknown;
   const before = Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : '';
-  const merged = mergeNotifyFlags(before, needed);
-  if (merged === null) return { before, now: before };
+  if (mergeNotifyFlags(before, needed) === null) return { before, now: before };
+  const merged = mergeNotifyFlags(before, [...new Set([...needed, ...ALL_OUR_EVENTS])]) ?? before;
   await client.config('SET', 'notify-keyspace-events', merged);
   return { before, now: merged };
 }

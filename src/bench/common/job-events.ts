@@ -48,7 +48,7 @@ export class JobEventTracker {
 
   private constructor() {}
 
-  /** Enables hash keyspace events on db 0 and subscribes; stop() restores the old setting. */
+  /** Enables hash keyspace events on db 0 and subscribes; leaves them on when stopped. */
   static async start(target: RedisTarget): Promise<JobEventTracker> {
     const tracker = new JobEventTracker();
     tracker.subscription = await BenchKeyevents.open(target, ['h'], Object.keys(CHANNELS), (channel, key) =>

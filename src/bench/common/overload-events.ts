@@ -19,7 +19,7 @@ export class OverloadRecorder {
 
   private constructor() {}
 
-  /** Adds the h and z classes to notify-keyspace-events (stop() restores them) and subscribes. */
+  /** Adds the h and z classes to notify-keyspace-events and subscribes (left on when stopped). */
   static async start(target: RedisTarget): Promise<OverloadRecorder> {
     const recorder = new OverloadRecorder();
     recorder.subscription = await BenchKeyevents.open(
