@@ -61,7 +61,6 @@ export function renderFpmConfig(layout: FpmWebLayout): string {
     'clear_env = no',
     'catch_workers_output = yes',
     'decorate_workers_output = no',
-    'php_admin_value[opcache.enable] = 1',
     // php -S (CLI php.ini) has no memory limit; php-fpm's php.ini has 128M, low for MediaWiki.
     'php_admin_value[memory_limit] = 512M',
     `php_admin_value[error_log] = ${layout.logDir}/php-fpm-${layout.apachePort}-php.log`,

@@ -110,8 +110,16 @@ async function startOnce(opts: WebServerOptions, runDir: string): Promise<FpmWeb
   const fpm = await spawnServer({
     name: `php-fpm on ${HOST}:${layout.fpmPort}`,
     command: fpmBinary,
-    // -R: the farm's files belong to root when the tests run as root.
-    args: ['--nodaemonize', '--fpm-config', fpmConf, ...(root ? ['--allow-to-run-as-root'] : [])],
+    // -R: the farm's files belong to root when the tests run as root. opcache as php -S has it
+    // (-d, not a pool value: a pool may only turn opcache off).
+    args: [
+      '--nodaemonize',
+      '--fpm-config',
+      fpmConf,
+      '-d',
+      'opcache.enable=1',
+      ...(root ? ['--allow-to-run-as-root'] : []),
+    ],
     cwd: runDir,
     env: opts.env,
     logFile: join(opts.logDir, `php-fpm-${layout.apachePort}.log`),
