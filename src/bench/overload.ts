@@ -11,6 +11,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { BenchFarm, type DispatchKind } from './common/bench-farm.js';
 import { DaemonPair } from './common/daemon-pair.js';
+import { FPM_BACKLOG, apacheThreads } from '../farm/fpm-web-config.js';
 import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
 import { OverloadRecorder } from './common/overload-events.js';
 import { BACKLOG_READY, computeOverload, type OverloadFigures } from './common/overload-metrics.js';
@@ -334,7 +335,7 @@ async function main(argv: string[]): Promise<number> {
   if (busy) log(busy);
   const needsHttp = options.dispatchers.includes('http');
   log(
-    `Starting redis-server and a ${options.wikis}-wiki farm${needsHttp ? ` with ${options.webServer === 'fpm' ? `Apache + php-fpm (${options.webWorkers} children)` : `php -S (${options.webWorkers} PHP_CLI_SERVER_WORKERS)`}` : ''}…`,
+    `Starting redis-server and a ${options.wikis}-wiki farm${needsHttp ? ` with ${options.webServer === 'fpm' ? `Apache httpd (${apacheThreads(options.webWorkers)} threads) + php-fpm (static pool, ${options.webWorkers} children, backlog ${FPM_BACKLOG})` : `php -S (${options.webWorkers} PHP_CLI_SERVER_WORKERS)`}` : ''}…`,
   );
   const bench = await BenchFarm.start({
     wikis: options.wikis,
