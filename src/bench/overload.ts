@@ -11,6 +11,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { BenchFarm, type DispatchKind } from './common/bench-farm.js';
 import { DaemonPair } from './common/daemon-pair.js';
+import { FPM_BACKLOG, apacheThreads } from '../farm/fpm-web-config.js';
 import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
 import { OverloadRecorder } from './common/overload-events.js';
 import { BACKLOG_READY, computeOverload, type OverloadFigures } from './common/overload-metrics.js';
@@ -42,10 +43,10 @@ interface Options {
   readonly seed: number;
   readonly backlogWikis: number;
   readonly backlog: number;
-  /** php -S workers (default: sized like a production php-fpm pool for the runner's children). */
+  /** php-fpm children or php -S workers (default: sized like a production pool for the runner's children). */
   readonly webWorkers: number;
-  /** 'pool': single-process php -S servers behind a php-fpm-like front; 'workers': PHP_CLI_SERVER_WORKERS. */
-  readonly webServer: 'pool' | 'workers';
+  /** 'fpm': Apache httpd + php-fpm, as production; 'workers': one php -S with PHP_CLI_SERVER_WORKERS. */
+  readonly webServer: 'fpm' | 'workers';
   readonly dispatchers: readonly DispatchKind[];
   readonly policies: readonly Policy[];
   readonly jsonFile: string | null;
@@ -63,13 +64,13 @@ const USAGE = `Usage: npm run bench:overload [-- options]
   --backlog=N        jobs already waiting on each of the top --backlog-wikis wikis at the start
                      (default 2000: a few huge wikis carry permanent backlogs)
   --backlog-wikis=N  (default 3)
-  --web-workers=N    php -S workers for the HTTP dispatcher (default: slots + ${BURST_SLOTS} burst and quiet
-                     burst slots + ${WORKER_MARGIN}, like a production php-fpm pool that never makes a
-                     dispatch queue)
-  --web-server=KIND  pool (default): that many single-process php -S servers behind a front that
-                     hands each request to an idle one, as php-fpm does; workers: one php -S with
-                     PHP_CLI_SERVER_WORKERS, whose busy workers may hold a new request back
-                     (src/farm/php-pool.ts)
+  --web-workers=N    web server workers for the HTTP dispatcher (default: slots + ${BURST_SLOTS} burst and
+                     quiet burst slots + ${WORKER_MARGIN}, like a production php-fpm pool that never
+                     makes a dispatch queue)
+  --web-server=KIND  fpm (default): Apache httpd (mpm_event, mod_proxy_fcgi) in front of a static
+                     php-fpm pool of that many children, as MediaWiki runs in production
+                     (src/farm/fpm-web-server.ts); workers: one php -S with PHP_CLI_SERVER_WORKERS,
+                     whose busy workers may hold a new request back
   --dispatch=LIST    some of: command,http (default command)
   --policies=LIST    some of: fair,legacy (default both)
   --json=FILE        also write the results as JSON to FILE
@@ -89,7 +90,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     backlog: 2000,
     backlogWikis: 3,
     webWorkers: null as number | null,
-    webServer: 'pool' as 'pool' | 'workers',
+    webServer: 'fpm' as 'fpm' | 'workers',
     dispatchers: ['command'] as DispatchKind[],
     policies: [...POLICIES] as Policy[],
     jsonFile: null as string | null,
@@ -116,8 +117,8 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     else if (name === 'backlog-wikis') o.backlogWikis = num(name, value, 0);
     else if (name === 'web-workers') o.webWorkers = num(name, value, 1);
     else if (name === 'web-server') {
-      if (value !== 'pool' && value !== 'workers')
-        throw new UsageError(`--web-server takes pool or workers, not '${value}'`);
+      if (value !== 'fpm' && value !== 'workers')
+        throw new UsageError(`--web-server takes fpm or workers, not '${value}'`);
       o.webServer = value;
     } else if (name === 'json' && value !== '') o.jsonFile = value;
     else if (name === 'trace' && value !== '') o.traceFile = value;
@@ -334,12 +335,12 @@ async function main(argv: string[]): Promise<number> {
   if (busy) log(busy);
   const needsHttp = options.dispatchers.includes('http');
   log(
-    `Starting redis-server and a ${options.wikis}-wiki farm${needsHttp ? ` with php -S (${options.webWorkers} ${options.webServer === 'pool' ? 'single-process servers behind a php-fpm-like front' : 'PHP_CLI_SERVER_WORKERS'})` : ''}…`,
+    `Starting redis-server and a ${options.wikis}-wiki farm${needsHttp ? ` with ${options.webServer === 'fpm' ? `Apache httpd (${apacheThreads(options.webWorkers)} threads) + php-fpm (static pool, ${options.webWorkers} children, backlog ${FPM_BACKLOG})` : `php -S (${options.webWorkers} PHP_CLI_SERVER_WORKERS)`}` : ''}…`,
   );
   const bench = await BenchFarm.start({
     wikis: options.wikis,
     webWorkers: needsHttp ? options.webWorkers : 0,
-    webPool: options.webServer === 'pool',
+    webServer: options.webServer === 'fpm' ? 'fpm' : 'php',
   });
   const results: RunResult[] = [];
   const shares = zipfShares(bench.wikis.length);

@@ -30,8 +30,8 @@ export interface WebServerOptions {
 
 const HOST = '127.0.0.1';
 
-/** GET /rpc/RunJobs.php answers "Request must use POST." without loading MediaWiki. */
-function answers(port: number): Promise<boolean> {
+/** GET /rpc/RunJobs.php answers "Request must use POST." without loading MediaWiki (a start-up probe). */
+export function answersPostOnly(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request({ host: HOST, port, path: '/rpc/RunJobs.php', timeout: 1000 }, (res) => {
       let body = '';
@@ -67,7 +67,7 @@ async function startOnce(opts: WebServerOptions, port: number): Promise<FarmWebS
   });
 
   const deadline = Date.now() + 15_000;
-  while (!(await answers(port))) {
+  while (!(await answersPostOnly(port))) {
     if (exited || !isAlive(pid)) {
       untrackPid(pid);
       const text = readFileSync(logFile, 'utf8');

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { escapeshellarg } from '../mediawiki/php-encoding.js';
 import { eventBusPath, mediawikiPath, requireFarmPrerequisites } from './farm-paths.js';
 import { startFarmWebServer, type FarmWebServer } from './farm-web-server.js';
-import { startFarmWebPool } from './php-pool.js';
+import { startFpmWebServer } from './fpm-web-server.js';
 import { ensureFarmTemplate } from './farm-template.js';
 import { parseLastJson, runCommand, type CommandResult } from './php-command.js';
 import { trackDir, untrackDir } from './process-tree.js';
@@ -128,14 +128,11 @@ export interface MediaWikiFarm {
   /** Any maintenance script: php <MW>/maintenance/<script> --wiki=<wiki> ...args. */
   maintenance(wiki: string, script: string, args?: string[], input?: string): Promise<CommandResult>;
   /**
-   * `env`: extra variables for this server only (e.g. JOBRUNNER_FARM_UNSIGNED_EVENTS). `pool`: the
-   * workers as single-process servers behind a front that queues like php-fpm (php-pool.ts).
+   * `env`: extra variables for this server only (e.g. JOBRUNNER_FARM_UNSIGNED_EVENTS). `server`:
+   * 'php' (default) one `php -S`, `workers` its PHP_CLI_SERVER_WORKERS; 'fpm' Apache httpd in front
+   * of a php-fpm pool of `workers` children, as production runs MediaWiki (fpm-web-server.ts).
    */
-  startWebServer(opts?: {
-    workers?: number;
-    pool?: boolean;
-    env?: NodeJS.ProcessEnv;
-  }): Promise<FarmWebServer>;
+  startWebServer(opts?: StartWebServerOptions): Promise<FarmWebServer>;
   /**
    * The same wikis and databases with MediaWiki's job queue switched ('redis' after a cutover, 'db'
    * before it). The view owns neither the dir nor the database servers.
@@ -151,6 +148,14 @@ export interface MediaWikiFarm {
 }
 
 export type { FarmWebServer } from './farm-web-server.js';
+
+export type WebServerKind = 'php' | 'fpm';
+
+export interface StartWebServerOptions {
+  workers?: number;
+  server?: WebServerKind;
+  env?: NodeJS.ProcessEnv;
+}
 
 class Farm implements MediaWikiFarm {
   readonly settingsFile: string;
@@ -313,18 +318,15 @@ class Farm implements MediaWikiFarm {
     else this.variables.JOBRUNNER_FARM_QUEUE = queue;
   }
 
-  async startWebServer(
-    opts: { workers?: number; pool?: boolean; env?: NodeJS.ProcessEnv } = {},
-  ): Promise<FarmWebServer> {
+  async startWebServer(opts: StartWebServerOptions = {}): Promise<FarmWebServer> {
     const options = {
       docroot: join(this.dir, 'docroot'),
       env: this.env(opts.env),
       logDir: join(this.dir, 'logs'),
       workers: opts.workers,
     };
-    const server = opts.pool
-      ? await startFarmWebPool({ ...options, size: opts.workers ?? 1 })
-      : await startFarmWebServer(options);
+    const server =
+      opts.server === 'fpm' ? await startFpmWebServer(options) : await startFarmWebServer(options);
     this.servers.add(server);
     const stop = server.stop.bind(server);
     return {

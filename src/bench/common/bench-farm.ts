@@ -1,4 +1,4 @@
-// The benchmark's test bed: a private redis-server, a MediaWiki farm of N wikis, optionally a php -S
+// The benchmark's test bed: a private redis-server, a MediaWiki farm of N wikis, optionally a web
 // server for the HTTP dispatcher, and a Redis connection for pushing and measuring.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import {
   type ExtraJobBehaviour,
   type FarmWebServer,
   type MediaWikiFarm,
+  type WebServerKind,
 } from '../../farm/mediawiki-farm.js';
 import { trackDir, untrackDir } from '../../farm/process-tree.js';
 import { startRedisServer, type RedisServerHandle } from '../../farm/redis-server.js';
@@ -19,10 +20,10 @@ export type DispatchKind = 'command' | 'http';
 
 export interface BenchFarmOptions {
   readonly wikis: number;
-  /** php -S workers for the HTTP dispatcher; 0 = no web server. */
+  /** Web server workers (php-fpm children or php -S workers) for the HTTP dispatcher; 0 = none. */
   readonly webWorkers: number;
-  /** The workers as a php-fpm-like pool (src/farm/php-pool.ts) instead of PHP_CLI_SERVER_WORKERS. */
-  readonly webPool?: boolean;
+  /** 'fpm': Apache + php-fpm (src/farm/fpm-web-server.ts); 'php' (default): php -S with workers. */
+  readonly webServer?: WebServerKind;
   readonly extraTypes?: Readonly<Record<string, ExtraJobBehaviour>>;
 }
 
@@ -46,7 +47,7 @@ export class BenchFarm {
       if (options.extraTypes) await farm.setExtraJobTypes(options.extraTypes);
       const web =
         options.webWorkers > 0
-          ? await farm.startWebServer({ workers: options.webWorkers, pool: options.webPool === true })
+          ? await farm.startWebServer({ workers: options.webWorkers, server: options.webServer ?? 'php' })
           : null;
       const client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
       await client.connect();
