@@ -20,6 +20,15 @@ export interface FarmWebServer {
   stop(): Promise<void>;
 }
 
+/** The URLs every farm web server answers, whatever serves them. */
+export function farmUrls(baseUrl: string): Pick<FarmWebServer, 'indexUrl' | 'rpcRunJobsTemplate'> {
+  return {
+    indexUrl: (wiki) => `${baseUrl}/index.php?wiki=${encodeURIComponent(wiki)}`,
+    rpcRunJobsTemplate: () =>
+      `${baseUrl}/rpc/RunJobs.php?wiki=%(db)u&type=%(type)u&maxtime=%(maxtime)u&maxmem=%(maxmem)u`,
+  };
+}
+
 export interface WebServerOptions {
   docroot: string;
   env: NodeJS.ProcessEnv;
@@ -91,9 +100,7 @@ async function startOnce(opts: WebServerOptions, port: number): Promise<FarmWebS
     port,
     pid,
     baseUrl,
-    indexUrl: (wiki) => `${baseUrl}/index.php?wiki=${encodeURIComponent(wiki)}`,
-    rpcRunJobsTemplate: () =>
-      `${baseUrl}/rpc/RunJobs.php?wiki=%(db)u&type=%(type)u&maxtime=%(maxtime)u&maxmem=%(maxmem)u`,
+    ...farmUrls(baseUrl),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -8,7 +8,7 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { answersPostOnly, type FarmWebServer, type WebServerOptions } from './farm-web-server.js';
+import { answersPostOnly, farmUrls, type FarmWebServer, type WebServerOptions } from './farm-web-server.js';
 import {
   APACHE_MODULES,
   HOST,
@@ -154,9 +154,7 @@ async function startOnce(opts: WebServerOptions, runDir: string): Promise<FpmWeb
     fpmPid: fpm.pid,
     runDir,
     baseUrl,
-    indexUrl: (wiki) => `${baseUrl}/index.php?wiki=${encodeURIComponent(wiki)}`,
-    rpcRunJobsTemplate: () =>
-      `${baseUrl}/rpc/RunJobs.php?wiki=%(db)u&type=%(type)u&maxtime=%(maxtime)u&maxmem=%(maxmem)u`,
+    ...farmUrls(baseUrl),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -339,6 +339,19 @@ export class RuleRunner {
     );
   }
 
+  /**
+   * Counts a message and parses it in place (no promise per event). A refused event comes back as
+   * its trip to the error topic, which the caller awaits and stops at.
+   */
+  private receive(message: LaneMessage): JobEventView | Promise<void> {
+    this.counters.received++;
+    try {
+      return parseJobEvent(message.value);
+    } catch (error) {
+      return this.rejectInvalid(message, error);
+    }
+  }
+
   /** An event parseJobEvent() refused goes to the error topic (never lost, never run). */
   private async rejectInvalid(message: LaneMessage, error: unknown): Promise<void> {
     if (!(error instanceof JobEventError)) throw error;
@@ -348,15 +361,8 @@ export class RuleRunner {
 
   private async onJobMessage(message: LaneMessage, slots: Slots): Promise<void> {
     try {
-      this.counters.received++;
-      // Parsed in place (no promise per event); only a refused event waits for its error message.
-      let event: JobEventView;
-      try {
-        event = parseJobEvent(message.value);
-      } catch (error) {
-        await this.rejectInvalid(message, error);
-        return;
-      }
+      const event = this.receive(message);
+      if (event instanceof Promise) return await event;
       this.deps.metrics.increment(this.streamStats(event, false).dequeue);
       if (this.deps.kafka.discardCanaryEvents && event.domain === 'canary') {
         this.counters.canary++;
@@ -395,15 +401,8 @@ export class RuleRunner {
 
   private async onTimedMessage(message: LaneMessage, slots: Slots): Promise<void> {
     try {
-      this.counters.received++;
-      // Parsed in place (no promise per event); only a refused event waits for its error message.
-      let event: JobEventView;
-      try {
-        event = parseJobEvent(message.value);
-      } catch (error) {
-        await this.rejectInvalid(message, error);
-        return;
-      }
+      const event = this.receive(message);
+      if (event instanceof Promise) return await event;
       const isRetry = message.topic === this.retryTopicName();
       const now = this.deps.clock.now();
       let notBefore = parseIntHeader(message, HEADER_NOT_BEFORE) ?? event.delayUntilMs ?? now;
@@ -433,15 +432,8 @@ export class RuleRunner {
 
   private async onPartitionMessage(message: LaneMessage): Promise<void> {
     try {
-      this.counters.received++;
-      // Parsed in place (no promise per event); only a refused event waits for its error message.
-      let event: JobEventView;
-      try {
-        event = parseJobEvent(message.value);
-      } catch (error) {
-        await this.rejectInvalid(message, error);
-        return;
-      }
+      const event = this.receive(message);
+      if (event instanceof Promise) return await event;
       const partitioning = this.rule.partitioned;
       if (partitioning === undefined) return;
       const partition = partitionFor(partitioning, event);

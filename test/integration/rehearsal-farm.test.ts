@@ -363,16 +363,39 @@ describe('rehearsal farm: Puppet builds the hosts, scap deploys across them', ()
         `[rehearsal] runner3's cable pulled mid-dispatch: ${startedOnRunner3.size} jobs had started there; all ${total} done and the queues empty ${(recoveredMs / 1000).toFixed(1)} s later (claimTTL ${CLAIM_TTL_SECONDS} s, jobs ${seconds} s); ran twice: ${twice.join(', ')}\n`,
       );
 
-      // runner3 rejoins: it runs jobs again once its cable is back.
-      for (const wiki of farm.wikis) await farm.pushJobs(wiki, 15, 'rejoin', { params: { usleep: 200_000 } });
+      // runner3 rejoins: it runs jobs again once its cable is back. The other hosts may run a whole
+      // batch before runner3's Redis connections are back (their reconnect back-off), so a new
+      // batch goes out whenever the last one is done, until runner3 takes part.
+      const rejoin = (e: { job: string }): boolean => e.job.split(' ')[1]?.startsWith('rejoin') === true;
+      let batches = 0;
+      const pushRejoinBatch = async (): Promise<void> => {
+        batches += 1;
+        for (const wiki of farm.wikis)
+          await farm.pushJobs(wiki, 15, `rejoin${batches}`, { params: { usleep: 200_000 } });
+      };
+      await pushRejoinBatch();
       await until(
-        () => farm.ledgerEntries().some((e) => e.host === 'runner3' && e.job.split(' ')[1] === 'rejoin'),
+        async () => {
+          const entries = farm.ledgerEntries().filter(rejoin);
+          if (entries.some((e) => e.host === 'runner3')) return true;
+          const lastDone = entries.filter((e) => e.job.split(' ')[1] === `rejoin${batches}`).length;
+          if (lastDone >= 15 * farm.wikis.length) await pushRejoinBatch();
+          return false;
+        },
         'runner3 running jobs again after its cable is back',
         120_000,
-        { pollMs: 250 },
+        {
+          pollMs: 250,
+          detail: () =>
+            `${batches} batches of ${15 * farm.wikis.length} jobs pushed; rejoin jobs run per host: ${JSON.stringify(
+              Object.fromEntries(
+                RUNNERS.map((h) => [h, farm.ledgerEntries().filter((e) => rejoin(e) && e.host === h).length]),
+              ),
+            )}`,
+        },
       );
       process.stdout.write(
-        `[rehearsal] runner3 ran a job again ${((Date.now() - upAt) / 1000).toFixed(1)} s after its cable was back\n`,
+        `[rehearsal] runner3 ran a job again ${((Date.now() - upAt) / 1000).toFixed(1)} s after its cable was back (${batches} batch(es) pushed)\n`,
       );
     },
   );
