@@ -4,8 +4,11 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { terminate, trackDir, untrackDir, untrackPid } from './process-tree.js';
+import { sleep, terminate, trackDir, untrackDir, untrackPid } from './process-tree.js';
 import { ServerStartError, type SpawnedServer } from './spawn-server.js';
+
+/** How long restart() waits for its port to be free again. */
+const RESTART_PORT_WAIT_MS = 15_000;
 
 function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
@@ -103,9 +106,23 @@ export abstract class RestartableServer {
     await this.halt(0);
   }
 
-  /** Stops the server if running and starts it again in the same dir. */
+  /**
+   * Stops the server if running and starts it again in the same dir, on the same port. Something
+   * else can hold that port for a moment while the server is down (the fixtures' ports come from
+   * the ephemeral range, so on a busy machine an outgoing connection may be given it), so a start
+   * that finds it taken is tried again for up to RESTART_PORT_WAIT_MS.
+   */
   async restart(): Promise<void> {
     await this.halt(this.graceMs);
-    await this.start();
+    const deadline = Date.now() + RESTART_PORT_WAIT_MS;
+    for (;;) {
+      try {
+        await this.start();
+        return;
+      } catch (error) {
+        if (!portInUse(error) || Date.now() > deadline) throw error;
+        await sleep(200);
+      }
+    }
   }
 }
