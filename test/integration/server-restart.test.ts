@@ -17,12 +17,25 @@ afterEach(async () => {
   await server?.stop();
 });
 
-function hold(port: number, host: string): Promise<Server> {
+function listenOn(port: number, host: string): Promise<Server | null> {
   return new Promise((resolve, reject) => {
     const s = createServer();
-    s.once('error', reject);
+    s.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(null) : reject(error),
+    );
     s.listen({ port, host, exclusive: true }, () => resolve(s));
   });
+}
+
+/** Listens on the port as soon as it is free: the very race this file is about can delay that. */
+async function hold(port: number, host: string): Promise<Server> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const held = await listenOn(port, host);
+    if (held) return held;
+    if (Date.now() > deadline) throw new Error(`port ${port} still taken after 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 describe('RestartableServer.restart', () => {
