@@ -1,7 +1,8 @@
 // When each queue next needs upkeep, so a round visits only what is due instead of every queue.
 // A min-heap of (due, key) with a Map holding each key's current due time; superseded heap entries
 // are skipped when they surface (lazy deletion). The heap is rebuilt when stale entries outnumber
-// live ones, so memory stays proportional to the queues indexed.
+// live ones, so memory stays proportional to the queues indexed. Times are in any one unit (jobchron
+// uses UNIX seconds, the runner's candidate index milliseconds).
 
 interface Entry {
   readonly due: number;
@@ -18,8 +19,16 @@ export class DueIndex {
     return this.dueByKey.size;
   }
 
+  has(key: string): boolean {
+    return this.dueByKey.has(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.dueByKey.keys();
+  }
+
   /**
-   * Records that `key` falls due at `due` (UNIX s), keeping the earlier time when it is already
+   * Records that `key` falls due at `due`, keeping the earlier time when it is already
    * indexed. Returns false (and keeps nothing) when the index is full: the caller's walk of the
    * farm will see the queue again.
    */

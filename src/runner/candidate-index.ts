@@ -4,50 +4,46 @@
 // follow the number of queues instead of the work. So every queue in the view is in exactly one
 // place here:
 //   - open: looked at by every pick (the scheduler checks it as before and parks it if it must wait);
-//   - held: in a due-time heap, back to open when its hold ends (or at once when a hold is lifted);
+//   - held: in a due-time index (jobchron's DueIndex), back to open when its hold ends (or at once
+//     when a hold is lifted);
 //   - suspect: in a FIFO (round robin), looked at only when the damper has a token, front first.
 // Parking is a cache of the scheduler's own checks: anything that could end a wait early (a
 // success, a lifted hold, the farm leaving failing mode) releases the queue to open, where it is
 // checked again.
 
-interface Due {
-  readonly key: string;
-  readonly at: number;
-}
+import { DueIndex } from '../chron/due-index.js';
 
 export class CandidateIndex {
   private readonly open = new Set<string>();
   /** Suspect queues (insertion order: the one waiting longest first) and their wikis. */
   private readonly suspects = new Map<string, string>();
   private readonly suspectsByWiki = new Map<string, Set<string>>();
-  /** Held queues and the time their hold ends; the heap may hold outdated entries (skipped). */
-  private readonly heldUntil = new Map<string, number>();
-  private readonly heap: Due[] = [];
+  /** Held queues by the time their hold ends (a later hold replaces an earlier one). */
+  private readonly held = new DueIndex(Number.MAX_SAFE_INTEGER);
 
   /** A queue entered the view. */
   add(key: string): void {
-    if (!this.suspects.has(key) && !this.heldUntil.has(key)) this.open.add(key);
+    if (!this.suspects.has(key) && !this.held.has(key)) this.open.add(key);
   }
 
   /** A queue left the view. */
   remove(key: string): void {
     this.open.delete(key);
     this.unsuspect(key);
-    this.heldUntil.delete(key);
+    this.held.delete(key);
   }
 
   /** Parks a queue until `until` (its hold's end). */
   hold(key: string, until: number): void {
     this.open.delete(key);
     this.unsuspect(key);
-    this.heldUntil.set(key, until);
-    this.push({ key, at: until });
+    this.held.set(key, until);
   }
 
   /** Parks a queue of `wiki` among the suspects, at the back (it was just looked at). */
   suspect(key: string, wiki: string): void {
     this.open.delete(key);
-    this.heldUntil.delete(key);
+    this.held.delete(key);
     this.unsuspect(key);
     this.suspects.set(key, wiki);
     let keys = this.suspectsByWiki.get(wiki);
@@ -65,7 +61,11 @@ export class CandidateIndex {
 
   /** Back to open (something may have ended its wait early); no-op for keys not parked. */
   release(key: string): void {
-    if (this.unsuspect(key) || this.heldUntil.delete(key)) this.open.add(key);
+    if (this.unsuspect(key)) this.open.add(key);
+    else if (this.held.has(key)) {
+      this.held.delete(key);
+      this.open.add(key);
+    }
   }
 
   /** The wiki's suspects back to open (it succeeded: they may no longer be suspect). */
@@ -89,22 +89,13 @@ export class CandidateIndex {
   /** Everything back to open (settings changed). */
   releaseAll(): void {
     this.releaseSuspects();
-    for (const key of this.heldUntil.keys()) this.open.add(key);
-    this.heldUntil.clear();
-    this.heap.length = 0;
+    for (const key of this.held.keys()) this.open.add(key);
+    this.held.clear();
   }
 
   /** Held queues whose hold ended by `now` go back to open. */
   releaseDue(now: number): void {
-    for (;;) {
-      const top = this.heap[0];
-      if (top === undefined || top.at > now) return;
-      this.pop();
-      if (this.heldUntil.get(top.key) === top.at) {
-        this.heldUntil.delete(top.key);
-        this.open.add(top.key);
-      }
-    }
+    for (const key of this.held.takeDue(now, Infinity)) this.open.add(key);
   }
 
   /** The queues every pick looks at. Deleting the current one while iterating is safe. */
@@ -122,7 +113,7 @@ export class CandidateIndex {
   }
 
   get heldCount(): number {
-    return this.heldUntil.size;
+    return this.held.size;
   }
 
   get openCount(): number {
@@ -137,43 +128,5 @@ export class CandidateIndex {
     keys?.delete(key);
     if (keys?.size === 0) this.suspectsByWiki.delete(wiki);
     return true;
-  }
-
-  private push(due: Due): void {
-    // Outdated entries (holds replaced or gone) are dropped when they outnumber the live ones.
-    if (this.heap.length > 2 * this.heldUntil.size + 1024) this.compact();
-    const heap = this.heap;
-    let i = heap.length;
-    heap.push(due);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = heap[parent] as Due;
-      if (p.at <= due.at) break;
-      heap[i] = p;
-      i = parent;
-    }
-    heap[i] = due;
-  }
-
-  private compact(): void {
-    this.heap.length = 0;
-    for (const [key, at] of this.heldUntil) this.push({ key, at });
-  }
-
-  private pop(): void {
-    const heap = this.heap;
-    const last = heap.pop();
-    if (last === undefined || heap.length === 0) return;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= heap.length) break;
-      const right = left + 1;
-      const child = right < heap.length && (heap[right] as Due).at < (heap[left] as Due).at ? right : left;
-      if ((heap[child] as Due).at >= last.at) break;
-      heap[i] = heap[child] as Due;
-      i = child;
-    }
-    heap[i] = last;
   }
 }

@@ -89,7 +89,9 @@ describe('CandidateIndex', () => {
     for (let round = 0; round < 5000; round++) index.hold(`q${round % 10}`, 1_000_000 + round);
     expect(index.heldCount).toBe(10);
     // Outdated entries are compacted away: 5,000 holds of 10 queues keep at most 2 × 10 + 1024.
-    expect((index as unknown as { heap: unknown[] }).heap.length).toBeLessThanOrEqual(2 * 10 + 1025);
+    expect((index as unknown as { held: { heap: unknown[] } }).held.heap.length).toBeLessThanOrEqual(
+      2 * 10 + 1025,
+    );
     // …and compaction keeps the due order: none opens before its latest hold ends.
     index.releaseDue(1_000_000 + 4989);
     expect(open(index)).toEqual([]);
