@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { writeFileSync } from 'node:fs';
 import { Consumer } from '@platformatic/kafka';
+import { Redis } from 'ioredis';
 import { parseConfigText } from '../config/load.js';
 import type { JobrunnerConfig } from '../config/types.js';
 import { startKafkaBroker, type KafkaBrokerHandle } from '../farm/kafka-broker.js';
@@ -21,6 +22,7 @@ import { createLogger } from '../observability/logger.js';
 import { profilePhase } from './common/cpu-profile.js';
 import { formatProfileSummary } from './common/profile-summary.js';
 import { processCpuSeconds } from './common/process-cpu.js';
+import { commandDelta, commandStats, formatCounts } from './common/redis-stats.js';
 import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
 import { executorCapacity, startTrivialExecutor } from './common/trivial-executor.js';
 import { runBench } from './common/run-bench.js';
@@ -32,6 +34,7 @@ interface Options {
   readonly jsonFile: string | undefined;
   readonly concurrency: number;
   readonly profileDir: string | undefined;
+  readonly runs: number;
 }
 
 const USAGE = `Usage: npm run bench:kafka [-- options]
@@ -39,7 +42,10 @@ const USAGE = `Usage: npm run bench:kafka [-- options]
   --mw-events=N   events for the MediaWiki run (default 1000)
   --skip-mw       leave out the MediaWiki run
   --concurrency=N rule concurrency of the trivial-executor runs (default 50)
-  --profile=DIR   write a V8 CPU profile of each runner run to DIR (<run>.cpuprofile)
+  --runs=N        rounds of ConsumerPerformance, dedup on and dedup off, taken in turn; the
+                  figures are each one's median (default 3: single runs of a few seconds on a
+                  2-core machine vary by a third)
+  --profile=DIR   write a V8 CPU profile of each runner run to DIR (<run>-<round>.cpuprofile)
   --json=FILE     also write the results as JSON to FILE`;
 
 function parseArgs(argv: readonly string[]): Options | 'help' {
@@ -49,6 +55,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
   let jsonFile: string | undefined;
   let concurrency = 50;
   let profileDir: string | undefined;
+  let runs = 3;
   for (const arg of argv) {
     const [name, value = ''] = arg.split(/=(.*)/s) as [string, string?];
     const count = (): number => {
@@ -62,11 +69,12 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     else if (name === '--mw-events') mwEvents = count();
     else if (name === '--skip-mw') skipMediaWiki = true;
     else if (name === '--concurrency') concurrency = count();
+    else if (name === '--runs') runs = count();
     else if (name === '--profile' && value !== '') profileDir = value;
     else if (name === '--json' && value !== '') jsonFile = value;
     else throw new Error(`unknown option ${arg}\n${USAGE}`);
   }
-  return { events, mwEvents, skipMediaWiki, jsonFile, concurrency, profileDir };
+  return { events, mwEvents, skipMediaWiki, jsonFile, concurrency, profileDir, runs };
 }
 
 const logger = createLogger({ service: 'bench-kafka', level: 'error' });
@@ -236,6 +244,10 @@ interface RunResult {
    * machine they share the cores with the runner, so their cost limits its rate too.
    */
   readonly otherMicrosPerEvent: Readonly<Record<string, number>>;
+  /** Commands the dedup store ran per 1,000 events (scripts' inner commands counted too). */
+  readonly redisCommandsPerThousandEvents: Readonly<Record<string, number>>;
+  /** Share of the run the runner's event loop was busy (1 = its one thread was the limit). */
+  readonly eventLoopUtilization: number;
 }
 
 /** Processes whose CPU time a run charges per event, by name. */
@@ -255,32 +267,42 @@ async function runnerThroughput(
   cfg: JobrunnerConfig,
   count: number,
   peers: Peers,
+  redis: Redis,
   profile?: { dir: string; name: string },
 ): Promise<RunResult> {
+  const commandsBefore = await commandStats(redis);
   const profiler = profile ? await profilePhase(profile.dir, profile.name) : undefined;
   const runner = await startKafkaRunner(cfg, { logger });
   const ok = (): number => runner.stats().rules.reduce((sum, rule) => sum + rule.counters.ok, 0);
   let first = 0;
   let cpuAtFirst = process.cpuUsage();
   let peersAtFirst = peersCpu(peers);
+  let eluAtFirst = performance.eventLoopUtilization();
   for (;;) {
     const done = ok();
     if (done > 0 && first === 0) {
       first = performance.now();
       cpuAtFirst = process.cpuUsage();
       peersAtFirst = peersCpu(peers);
+      eluAtFirst = performance.eventLoopUtilization();
     }
     if (done >= count) break;
     await new Promise((r) => setTimeout(r, 5));
   }
   const seconds = (performance.now() - first) / 1000;
   const cpu = process.cpuUsage(cpuAtFirst);
+  const elu = performance.eventLoopUtilization(eluAtFirst);
   const peersAtEnd = peersCpu(peers);
   const otherMicrosPerEvent: Record<string, number> = {};
   for (const name of Object.keys(peers)) {
     otherMicrosPerEvent[name] = (((peersAtEnd[name] ?? 0) - (peersAtFirst[name] ?? 0)) * 1e6) / count;
   }
   await runner.stop(false);
+  const commands: Record<string, number> = {};
+  for (const [name, calls] of commandDelta(commandsBefore, await commandStats(redis))) {
+    const perThousand = Math.round((calls * 1000) / count);
+    if (name !== 'info' && perThousand > 0) commands[name] = perThousand;
+  }
   const file = await profiler?.stop();
   if (file !== undefined) {
     const lines = formatProfileSummary(file, count);
@@ -294,7 +316,23 @@ async function runnerThroughput(
     userMicrosPerEvent: cpu.user / count,
     systemMicrosPerEvent: cpu.system / count,
     otherMicrosPerEvent,
+    redisCommandsPerThousandEvents: commands,
+    eventLoopUtilization: elu.utilization,
   };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** The run with the median rate (an odd count) or the lower of the middle two. */
+function medianRun(runs: readonly RunResult[]): RunResult {
+  const sorted = [...runs].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as RunResult;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -312,6 +350,7 @@ async function main(argv: string[]): Promise<number> {
   let broker: KafkaBrokerHandle | undefined;
   let redis: RedisServerHandle | undefined;
   let executor: ChildProcess | undefined;
+  let stats: Redis | undefined;
   const results: Record<string, unknown> = {
     events: options.events,
     concurrency: options.concurrency,
@@ -330,10 +369,6 @@ async function main(argv: string[]): Promise<number> {
     results.ceilingEventsPerSecond = ceil;
     out(`ceiling: bare consumer                      ${ceil.toFixed(0).padStart(8)} events/s`);
 
-    const perf = await consumerPerformance(broker, 'bench.mediawiki.job.benchNull', options.events);
-    results.consumerPerformanceEventsPerSecond = perf;
-    out(`Kafka ConsumerPerformance (fetch.nMsg.sec)  ${perf.toFixed(0).padStart(8)} events/s`);
-
     // The executor alone, driven by a bare undici client with the runner's connection count: it
     // must answer well above the runner's rate or it, not the runner, is what gets measured.
     const sample = await sampleEvent(broker, 'bench.mediawiki.job.benchNull');
@@ -344,46 +379,68 @@ async function main(argv: string[]): Promise<number> {
     );
 
     const c = options.concurrency;
+    stats = new Redis(redis.port, '127.0.0.1');
     const peers: Peers = {
       executor: trivial.child.pid ?? 0,
       'redis-server': redis.pid,
       'Kafka broker': broker.pid,
     };
-    const report = (label: string, run: RunResult): void => {
+    const report = (label: string, run: RunResult, perf: number): void => {
       out(
-        `${label.padEnd(43)}${run.eventsPerSecond.toFixed(0).padStart(8)} events/s` +
+        `${label.padEnd(52)}${run.eventsPerSecond.toFixed(0).padStart(8)} events/s` +
           `  ${((run.eventsPerSecond / perf) * 100).toFixed(1)} % of ConsumerPerformance, ${run.cpuMicrosPerEvent.toFixed(0)} µs CPU/event`,
       );
       const others = Object.entries(run.otherMicrosPerEvent)
         .map(([name, micros]) => `${name} ${micros.toFixed(0)}`)
         .join(', ');
       out(
-        `  CPU µs/event: runner user ${run.userMicrosPerEvent.toFixed(1)} + system ${run.systemMicrosPerEvent.toFixed(1)}; ${others}`,
+        `  CPU µs/event: runner user ${run.userMicrosPerEvent.toFixed(1)} + system ${run.systemMicrosPerEvent.toFixed(1)}; ${others}; runner event loop ${(run.eventLoopUtilization * 100).toFixed(0)} % busy`,
       );
+      const commands = new Map(Object.entries(run.redisCommandsPerThousandEvents));
+      if (commands.size > 0) out(`  Redis commands per 1,000 events: ${formatCounts(commands)}`);
     };
     const profile = (name: string): { dir: string; name: string } | undefined =>
       options.profileDir !== undefined ? { dir: options.profileDir, name } : undefined;
-    const withDedup = await runnerThroughput(
-      config(broker.address, redis.address, 'bench', trivial.url, true, c),
-      options.events,
-      peers,
-      profile('runner-dedup-on'),
-    );
+    // Rounds taken in turn, so a slower or faster stretch of the machine touches all three; each
+    // runner run reads its own freshly produced topic.
+    const perfRuns: number[] = [];
+    const dedupRuns: RunResult[] = [];
+    const plainRuns: RunResult[] = [];
+    for (let round = 1; round <= options.runs; round++) {
+      const perf = await consumerPerformance(broker, 'bench.mediawiki.job.benchNull', options.events);
+      perfRuns.push(perf);
+      out(
+        `round ${round}: Kafka ConsumerPerformance (fetch.nMsg.sec) ${perf.toFixed(0).padStart(8)} events/s`,
+      );
+      for (const dedup of [true, false]) {
+        const datacenter = `bench${round}${dedup ? 'd' : 'p'}`;
+        await produce(broker, datacenter, options.events, 'benchNull');
+        const run = await runnerThroughput(
+          config(broker.address, redis.address, datacenter, trivial.url, dedup, c),
+          options.events,
+          peers,
+          stats,
+          profile(`runner-dedup-${dedup ? 'on' : 'off'}-${round}`),
+        );
+        (dedup ? dedupRuns : plainRuns).push(run);
+        report(`round ${round}: runner -> trivial executor, dedup ${dedup ? 'on' : 'off'}`, run, perf);
+      }
+    }
+    const perf = median(perfRuns);
+    const withDedup = medianRun(dedupRuns);
+    const noDedup = medianRun(plainRuns);
+    results.consumerPerformanceEventsPerSecond = perf;
+    results.consumerPerformanceRuns = perfRuns;
     results.trivialWithDedup = withDedup;
+    results.trivialWithDedupRuns = dedupRuns;
     results.trivialWithDedupShareOfConsumerPerformance = withDedup.eventsPerSecond / perf;
-    report(`runner -> trivial executor, dedup on, c=${c}`, withDedup);
-
-    // Same topic again from the start: a new consumer group.
-    await produce(broker, 'bench2', options.events, 'benchNull');
-    const noDedup = await runnerThroughput(
-      config(broker.address, redis.address, 'bench2', trivial.url, false, c),
-      options.events,
-      peers,
-      profile('runner-dedup-off'),
-    );
     results.trivialWithoutDedup = noDedup;
+    results.trivialWithoutDedupRuns = plainRuns;
     results.trivialWithoutDedupShareOfConsumerPerformance = noDedup.eventsPerSecond / perf;
-    report(`runner -> trivial executor, dedup off, c=${c}`, noDedup);
+    out(`medians of ${options.runs} rounds (c=${c}):`);
+    out(`Kafka ConsumerPerformance (fetch.nMsg.sec)  ${perf.toFixed(0).padStart(8)} events/s`);
+    report(`runner -> trivial executor, dedup on`, withDedup, perf);
+    report(`runner -> trivial executor, dedup off`, noDedup, perf);
     out('targets: >= 18,000 events/s and >= 15 % of ConsumerPerformance (trivial executor)');
 
     if (!options.skipMediaWiki) {
@@ -397,6 +454,7 @@ async function main(argv: string[]): Promise<number> {
           config(broker.address, redis.address, 'benchmw', `${web.baseUrl}/rpc/RunSingleJob.php`, true, 8),
           options.mwEvents,
           { 'redis-server': redis.pid },
+          stats,
         );
         results.mediawiki = mw;
         out(
@@ -411,6 +469,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } finally {
     executor?.kill('SIGTERM');
+    stats?.disconnect();
     await Promise.allSettled([broker?.stop(), redis?.stop()]);
   }
 }
