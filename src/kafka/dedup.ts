@@ -4,8 +4,10 @@
 // together run once; a failed run gives the keys back. Claims and finishes of one turn of the event
 // loop go to Redis together as one script call. Unlike change-propagation a claim names its
 // runner process, whose alive key this class keeps renewed: a runner killed mid-run leaves claims
-// that no longer count, so its unfinished events run when they are read again. A Redis failure
-// means "not a duplicate".
+// that no longer count, so its unfinished events run when they are read again. What a runner ran
+// is in its done record, written with each call: the seqs below the next one except those still
+// open (claimed and not yet run, or given back without Redis confirming it), so a finished event
+// with only an ID costs no Redis command of its own. A Redis failure means "not a duplicate".
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { KafkaDedupConfig } from '../config/types.js';
@@ -14,6 +16,7 @@ import { waitReady } from '../redis/connection.js';
 import { defineLuaCommand, luaCommandName } from '../redis/lua-scripts.js';
 import {
   DedupTurn,
+  HAS_ID,
   HAS_ROOT,
   HAS_SHA1,
   duplicateKind,
@@ -64,6 +67,14 @@ export class Deduplicator {
   /** Script calls sent and not answered. */
   private inFlight = 0;
   private script: LuaCall | undefined;
+  /**
+   * Seqs of ID claims not known to have run or to be given back, with their claim time: the
+   * exceptions in the done record. As many as events in flight, plus claims whose fate Redis did
+   * not confirm (dropped once their keys have expired).
+   */
+  private readonly open = new Map<number, number>();
+  /** The done record changed since the last call. */
+  private recordChanged = false;
 
   constructor(
     private readonly redis: Redis | undefined,
@@ -192,7 +203,10 @@ export class Deduplicator {
     if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
     this.inFlight++;
-    this.send(turn)
+    // Read now: claims made after this point go in a later call, with their seqs above `next`.
+    const record = this.recordChanged ? this.doneRecord() : '';
+    this.recordChanged = false;
+    this.send(turn, record)
       .then(turn.resolve, turn.reject)
       .finally(() => {
         if (--this.inFlight === 0 && this.turn !== undefined) this.scheduleFlush();
@@ -203,7 +217,21 @@ export class Deduplicator {
    * One kafka-dedup.lua call for the finishes and claims of one turn; finishes go first, so a key
    * released in this turn can be claimed in it.
    */
-  private async send(turn: DedupTurn): Promise<TurnReply> {
+  /** "<next>[;<next - open seq>,...]": every seq below next ran, except the open ones. */
+  private doneRecord(): string {
+    const next = this.seq + 1;
+    if (this.open.size === 0) return String(next);
+    // Insertion order is claim order: the oldest come first and expire first.
+    const expired = Date.now() - this.config.idWindowSeconds * 1000;
+    const backs: number[] = [];
+    for (const [seq, at] of this.open) {
+      if (at < expired) this.open.delete(seq);
+      else backs.push(next - seq);
+    }
+    return backs.length === 0 ? String(next) : `${next};${backs.join(',')}`;
+  }
+
+  private async send(turn: DedupTurn, record: string): Promise<TurnReply> {
     const redis = this.active;
     if (redis === undefined) throw new Error('dedup was switched off');
     // A failure here fails the batch: its events run without dedup rather than trust stale claims.
@@ -219,6 +247,8 @@ export class Deduplicator {
       `${c.prefix}_dedupe_`,
       JSON.stringify(turn.finishes),
       JSON.stringify(turn.claims),
+      `${c.prefix}_done_`,
+      record,
     );
     return turn.parseReply(reply, SCRIPT);
   }
@@ -238,17 +268,27 @@ export class Deduplicator {
     if (this.active === undefined || flags === 0) return NOT_CLAIMED;
     const seq = ++this.seq;
     const turn = this.currentTurn();
+    // Open before the call that writes the claim: whoever reads the claim finds it not run yet.
+    if ((flags & HAS_ID) !== 0) {
+      this.open.set(seq, Date.now());
+      this.recordChanged = true;
+    }
     const prevAt = turn.prevCount;
     const index = turn.addClaim(rule, event, flags, seq, startMs, opts.isRetry);
     let reply;
     try {
       reply = await turn.reply;
     } catch (error) {
+      // The claim may or may not have been written: it stays open, as a claim that did not run.
       this.redisFailed(error);
       return NOT_CLAIMED;
     }
     const kind = duplicateKind(reply.kinds.charCodeAt(index));
-    if (kind !== undefined) return DUPLICATE[kind];
+    if (kind !== undefined) {
+      // Nothing was written for it.
+      this.open.delete(seq);
+      return DUPLICATE[kind];
+    }
     const withPrevs = (flags & (HAS_SHA1 | HAS_ROOT)) !== 0;
     const claim: DedupClaim = {
       rule,
@@ -268,11 +308,23 @@ export class Deduplicator {
   async finish(claim: DedupClaim | undefined, how: 'done' | 'release'): Promise<void> {
     if (claim === undefined || this.active === undefined) return;
     const turn = this.currentTurn();
-    turn.addFinish(claim, how);
+    const hasId = (claim.flags & HAS_ID) !== 0;
+    if (how === 'done' && hasId) {
+      // Ran: the next call's done record says so (an event with only an ID needs nothing else).
+      this.open.delete(claim.seq);
+      this.recordChanged = true;
+    }
+    if (how === 'release' || claim.flags !== HAS_ID) turn.addFinish(claim, how);
     try {
       await turn.reply;
     } catch (error) {
+      // A release Redis did not confirm leaves the claim open: it stays "not run".
       this.redisFailed(error);
+      return;
+    }
+    if (how === 'release' && hasId) {
+      this.open.delete(claim.seq);
+      this.recordChanged = true;
     }
   }
 }

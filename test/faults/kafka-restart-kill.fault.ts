@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafkaBroker, type KafkaBrokerHandle } from '../../src/farm/kafka-broker.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import { idKeyState } from '../../src/kafka/dedup-state.js';
 import { produceJobEvents } from '../../src/kafka/producer.js';
 import { startTestExecutor, type TestExecutor } from '../integration/kafka-support.js';
 import {
@@ -30,7 +31,7 @@ const TYPES = ['kfaultA', 'kfaultB', 'kfaultC'];
 const CONCURRENCY = 20;
 const REPLY_MS = 20;
 const KILL_AFTER = 1000; // executions before the faults
-/** Where the runner records an event as done (dedup by ID; rule low_traffic_jobs, domain wiki1). */
+/** The event's ID key (rule low_traffic_jobs, domain wiki1); its runner's done record says if it ran. */
 const doneKey = (id: string): string => `JRKQ_dedupe_low_traffic_jobs_wiki1_${id}`;
 
 let broker: KafkaBrokerHandle;
@@ -132,9 +133,8 @@ describe('Kafka broker restart + kill -9 of the Kafka-backend runner mid-batch',
     // The bound: an event runs again only if the runner died before recording it as done (one
     // Redis round trip after it read the answer). Read those records now the process is dead.
     const executedBeforeKill = [...new Set(exec.requests.map((r) => r.id))];
-    const records =
-      executedBeforeKill.length > 0 ? await client.mget(...executedBeforeKill.map(doneKey)) : [];
-    const recordedDone = new Set(executedBeforeKill.filter((_, i) => records[i] === '1'));
+    const states = await Promise.all(executedBeforeKill.map((id) => idKeyState(client, 'JRKQ', doneKey(id))));
+    const recordedDone = new Set(executedBeforeKill.filter((_, i) => states[i] === 'ran'));
     const inFlightAtKill = new Set(executedBeforeKill.filter((id) => !recordedDone.has(id)));
     const answeredNotRecorded = [...inFlightAtKill].filter((id) => answeredAt.has(id) && !openAtKill.has(id));
     const requestsBeforeKill = exec.requests.length;

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { Deduplicator } from '../../src/kafka/dedup.js';
+import { idKeyState } from '../../src/kafka/dedup-state.js';
 import { waitReady } from '../../src/redis/connection.js';
 import type { JobEventView } from '../../src/kafka/job-event.js';
 import { quietLogger } from './kafka-support.js';
@@ -76,7 +77,7 @@ describe('dedup claims', () => {
     if (second.duplicate !== undefined) throw new Error('unreachable');
     await d.finish(second.claim, 'done');
     expect(await client.get('T_dedupe_r1_wiki1_s1')).toBe(String(T0 + 6000));
-    expect(await client.get('T_dedupe_r1_wiki1_b')).toBe('1');
+    expect(await idKeyState(client, 'T', 'T_dedupe_r1_wiki1_b')).toBe('ran');
     expect((await d.claim('r1', b, T0 + 7000, { isRetry: false })).duplicate).toBe('id');
     // An event made after that run started (within the 1 s of slack) runs again.
     expect(
@@ -199,7 +200,9 @@ describe('dedup claims', () => {
     const again = await d.claim('r6', e, T0 + 7000, { isRetry: false });
     if (again.duplicate !== undefined) throw new Error('a released ID was taken for a duplicate');
     await d.finish(again.claim, 'done');
-    expect(await client.get('T_dedupe_r6_w.example_only-id')).toBe('1');
+    // The key keeps the claim; the runner's done record says it ran.
+    expect(await client.get('T_dedupe_r6_w.example_only-id')).toBe(`c:${d.incarnation}.${again.claim?.seq}`);
+    expect(await idKeyState(client, 'T', 'T_dedupe_r6_w.example_only-id')).toBe('ran');
     expect(await client.ttl('T_dedupe_r6_w.example_only-id')).toBeGreaterThan(3000);
     expect((await d.claim('r6', e, T0 + 8000, { isRetry: false })).duplicate).toBe('id');
     // A dead runner's claim is taken over by a live one.
@@ -221,9 +224,39 @@ describe('dedup claims', () => {
     await d.finish(first.claim, 'done');
     // As UTF-8 encoding writes them: the lone surrogate becomes U+FFFD.
     const fixed = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');
-    expect(await client.get(fixed(`T_dedupe_r7_d${odd}_${odd}`))).toBe('1');
+    expect(await idKeyState(client, 'T', fixed(`T_dedupe_r7_d${odd}_${odd}`))).toBe('ran');
     expect(await client.get(fixed(`T_dedupe_r7_d${odd}_s ${odd}`))).toBe(String(T0 + 5000));
     expect(await client.get(fixed(`T_dedupe_r7_r${odd}`))).toBe(String(T0));
     expect((await d.claim('r7', e, T0 + 6000, { isRetry: false })).duplicate).toBe('id');
+  });
+
+  it("a dead runner's done record: what it ran stays a duplicate, what it had not run is taken over", async () => {
+    const dying = await dedup();
+    const ran = Array.from({ length: 5 }, (_, i) => event({ id: `ran-${i}` }));
+    const running = Array.from({ length: 3 }, (_, i) => event({ id: `running-${i}` }));
+    const claims = await Promise.all(
+      [...ran, ...running].map((e) => dying.claim('r8', e, T0, { isRetry: false })),
+    );
+    // Out of order, as a runner finishes them: the last two that ran finish first.
+    for (const i of [3, 4, 0, 1, 2]) {
+      const c = claims[i];
+      if (c === undefined || c.duplicate !== undefined) throw new Error('unreachable');
+      await dying.finish(c.claim, 'done');
+    }
+    // Killed: its alive key gone, the three running events never finished.
+    await client.del(dying.aliveKey);
+    const key = (id: string): string => `T_dedupe_r8_wiki1_${id}`;
+    for (const e of ran) expect(await idKeyState(client, 'T', key(e.id ?? ''))).toBe('ran');
+    for (const e of running) expect(await idKeyState(client, 'T', key(e.id ?? ''))).toBe('abandoned');
+    const live = await dedup();
+    for (const e of ran) {
+      expect((await live.claim('r8', e, T0 + 1000, { isRetry: false })).duplicate).toBe('id');
+      // A retry counts runs too.
+      expect((await live.claim('r8', e, T0 + 1000, { isRetry: true })).duplicate).toBe('id');
+    }
+    for (const e of running) {
+      expect((await live.claim('r8', e, T0 + 1000, { isRetry: false })).duplicate).toBeUndefined();
+      expect(await idKeyState(client, 'T', key(e.id ?? ''))).toBe('claimed');
+    }
   });
 });

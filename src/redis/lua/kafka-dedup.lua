@@ -6,17 +6,22 @@
 -- Claims (as change-propagation does, BEFORE the run, atomically): identical events in flight
 -- together run once (also two in one call: they are handled in order). A claim names its owner (a
 -- runner process, "incarnation.seq"); a claim whose owner's alive key (<alive prefix><incarnation>,
--- renewed while that runner lives) is gone is ignored, so a runner killed mid-run never makes its
--- unfinished events look done.
--- Finishes: "done" (the event ran): each key still holding this owner's claim becomes a plain
--- record ("1", "<ms>") for its window. "release" (the run failed, the event goes to a retry or the
--- error topic): each key still holding this owner's claim gets its previous value back (or is
--- deleted), so the retry is not taken for a duplicate. A key claimed by someone else since is left
--- alone.
+-- renewed while that runner lives) is gone counts only if its owner's done record says it ran, so
+-- a runner killed mid-run never makes its unfinished events look done.
+-- Done records: an ID key keeps its claim value after the run. What ran is in its owner's done
+-- record (<done prefix><incarnation>), which this call writes first: "<next>[;<d1>,<d2>...]" says
+-- every seq of that runner below <next> ran, except <next> - d for each d (claims still running,
+-- and claims whose end Redis has not confirmed). One SET per call instead of a GET and a SET per
+-- event (most events have only an ID); the list stays as short as the runner's events in flight.
+-- Finishes: "done" (the event ran): each sha1 and root key still holding this owner's claim
+-- becomes a plain record ("<ms>") for its window (its ID key is covered by the done record).
+-- "release" (the run failed, the event goes to a retry or the error topic): each key still holding
+-- this owner's claim gets its previous value back (or is deleted), so the retry is not taken for a
+-- duplicate. A key claimed by someone else since is left alone.
 --
--- Values: id key "1" (ran) or "c:<owner>" (claimed); sha1 key "<run start ms>" or "<ms>:<owner>";
--- root key "<root_event.dt ms>" or "<ms>:<owner>". Values not in these shapes (older versions)
--- count as absent.
+-- Values: id key "c:<owner>" (claimed; ran if its owner's done record says so) or "1" (ran, as
+-- earlier versions wrote); sha1 key "<run start ms>" or "<ms>:<owner>"; root key "<root_event.dt
+-- ms>" or "<ms>:<owner>". Values not in these shapes count as absent.
 --
 -- The runner's client pays per argument, per byte and per reply element (it builds and parses them
 -- on the one core that runs every event), so the whole turn travels as two JSON arguments and
@@ -26,8 +31,7 @@
 --   <key base><rule>_<root signature>
 -- The dedup store is one standalone server (the first redis.aggregators entry), never a cluster,
 -- so keys the script builds itself are fine. Needs Redis 7.0 or later (SET with both NX and GET).
--- An event with only an ID (most events) costs three Redis commands: one SET NX GET to claim, a
--- GET and a SET to finish.
+-- An event with only an ID (most events) costs one Redis command: a SET NX GET to claim.
 --
 -- KEYS: none (built from ARGV as above).
 -- ARGV
@@ -40,12 +44,13 @@
 --     signature and the previous root value if it has a root event (previous values as the claim
 --     returned them, "" when absent)
 --   8 claims, a flat JSON array; per claim:
---     code "<flags><retry>" (retry "1" = only finished runs count, not claims: a retry's failed
---     attempt's claims may still be there if giving them back failed, and must not make the retry
---     a duplicate), rule, seq, then domain if it has an id or a sha1, meta.id if it has an id,
+--     code "<flags><retry>" (retry "1" = only runs count, not claims: a retry's failed attempt's
+--     claims may still be there if giving them back failed, and must not make the retry a
+--     duplicate), rule, seq, then domain if it has an id or a sha1, meta.id if it has an id,
 --     sha1, the claimed run start ms and meta.dt ms (or "-") if it has a sha1, root signature if it
 --     has a root event, root_event.dt ms (or "-") if it has a sha1 or a root event (times are
 --     whole numbers)
+--   9 done record prefix   10 this runner's done record as above, "" to leave it as it is
 -- Returns an array: first one string with a character per claim, its duplicate kind ("i" id,
 -- "s" sha1, "r" root, "-" none), then for every claim with a sha1 or a root event (in order,
 -- duplicates too) its previous sha1 value and previous root value ("" when absent; a failed run's
@@ -56,6 +61,7 @@ local idWindow, sha1Window, rootWindow = ARGV[3], ARGV[4], ARGV[5]
 local base = ARGV[6]
 local finishes = cjson.decode(ARGV[7])
 local claims = cjson.decode(ARGV[8])
+local donePrefix, ownRecord = ARGV[9], ARGV[10]
 local claimsCount = true
 local ownerBase = incarnation .. '.'
 
@@ -71,6 +77,11 @@ for bits = 0, 7 do
   claimCodes[flags .. '1'] = { true, id, sha1, root }
 end
 local prefixes = {}
+
+if ownRecord ~= '' then
+  if not string.match(ownRecord, '^[0-9]+;?[0-9,]*$') then error('kafka-dedup: malformed done record') end
+  redis.call('SET', donePrefix .. incarnation, ownRecord, 'EX', idWindow)
+end
 
 local function prefixOf(rule)
   local prefix = prefixes[rule]
@@ -131,13 +142,8 @@ local function finishOne(i)
   if hasId then
     local idKey = domainPrefix .. finishes[i]
     i = i + 1
-    if redis.call('GET', idKey) == 'c:' .. owner then
-      if done then
-        redis.call('SET', idKey, '1', 'EX', idWindow)
-      else
-        restore(idKey, '', idWindow)
-      end
-    end
+    -- A run is in the done record; a failed one gives its claim back.
+    if not done and redis.call('GET', idKey) == 'c:' .. owner then restore(idKey, '', idWindow) end
   end
   if hasSha1 then
     finishTimed(domainPrefix .. finishes[i], owner, done, finishes[i + 1], sha1Window)
@@ -170,11 +176,37 @@ local function liveTime(value)
   return nil
 end
 
+-- Done records read in this call, by incarnation: { next, open = { [seq] = true } }.
+local records = {}
+
+local function recordOf(claimerIncarnation)
+  local record = records[claimerIncarnation]
+  if record ~= nil then return record end
+  record = { next = 0, open = {} }
+  local value = redis.call('GET', donePrefix .. claimerIncarnation)
+  local nextText, rest = string.match(value or '', '^([0-9]+);?([0-9,]*)$')
+  if nextText ~= nil then
+    record.next = tonumber(nextText)
+    for back in string.gmatch(rest, '[0-9]+') do record.open[record.next - tonumber(back)] = true end
+  end
+  records[claimerIncarnation] = record
+  return record
+end
+
+-- Whether the claim "<incarnation>.<seq>" ran, by its owner's done record.
+local function ranBy(claimer)
+  local claimerIncarnation, seqText = string.match(claimer, '^([^.]+)%.([0-9]+)$')
+  if claimerIncarnation == nil then return false end
+  local record = recordOf(claimerIncarnation)
+  local seq = tonumber(seqText)
+  return seq < record.next and not record.open[seq]
+end
+
 local function liveId(value)
   if not value then return false end
   if value == '1' then return true end
   local claimer = string.match(value, '^c:(.+)$')
-  return claimer ~= nil and aliveClaimer(claimer)
+  return claimer ~= nil and (aliveClaimer(claimer) or ranBy(claimer))
 end
 
 -- Checks and claims the claim starting at claims[i]. Returns its kind ('i', 's', 'r' or '-'), the
