@@ -22,6 +22,7 @@ import { createLogger } from '../observability/logger.js';
 import { profilePhase } from './common/cpu-profile.js';
 import { formatProfileSummary } from './common/profile-summary.js';
 import { processCpuSeconds } from './common/process-cpu.js';
+import { allCores, pin, splitCores, type Pinning } from './common/cpu-pinning.js';
 import { commandDelta, commandStats, formatCounts } from './common/redis-stats.js';
 import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
 import { executorCapacity, startTrivialExecutor } from './common/trivial-executor.js';
@@ -35,6 +36,7 @@ interface Options {
   readonly concurrency: number;
   readonly profileDir: string | undefined;
   readonly runs: number;
+  readonly pin: boolean;
 }
 
 const USAGE = `Usage: npm run bench:kafka [-- options]
@@ -45,6 +47,10 @@ const USAGE = `Usage: npm run bench:kafka [-- options]
   --runs=N        rounds of ConsumerPerformance, dedup on and dedup off, taken in turn; the
                   figures are each one's median (default 3: single runs of a few seconds on a
                   2-core machine vary by a third)
+  --no-pin        leave CPU placement to the kernel during the runner runs (by default the
+                  runner gets core 0 and the executor, Redis and the broker the other cores,
+                  as on a farm where they run on other hosts; ConsumerPerformance always runs
+                  unpinned)
   --profile=DIR   write a V8 CPU profile of each runner run to DIR (<run>-<round>.cpuprofile)
   --json=FILE     also write the results as JSON to FILE`;
 
@@ -56,6 +62,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
   let concurrency = 50;
   let profileDir: string | undefined;
   let runs = 3;
+  let pin = true;
   for (const arg of argv) {
     const [name, value = ''] = arg.split(/=(.*)/s) as [string, string?];
     const count = (): number => {
@@ -70,11 +77,12 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     else if (name === '--skip-mw') skipMediaWiki = true;
     else if (name === '--concurrency') concurrency = count();
     else if (name === '--runs') runs = count();
+    else if (name === '--no-pin') pin = false;
     else if (name === '--profile' && value !== '') profileDir = value;
     else if (name === '--json' && value !== '') jsonFile = value;
     else throw new Error(`unknown option ${arg}\n${USAGE}`);
   }
-  return { events, mwEvents, skipMediaWiki, jsonFile, concurrency, profileDir, runs };
+  return { events, mwEvents, skipMediaWiki, jsonFile, concurrency, profileDir, runs, pin };
 }
 
 const logger = createLogger({ service: 'bench-kafka', level: 'error' });
@@ -268,9 +276,14 @@ async function runnerThroughput(
   count: number,
   peers: Peers,
   redis: Redis,
+  pinning: Pinning | undefined,
   profile?: { dir: string; name: string },
 ): Promise<RunResult> {
   const commandsBefore = await commandStats(redis);
+  if (pinning !== undefined) {
+    pin(process.pid, pinning.own);
+    for (const pid of Object.values(peers)) pin(pid, pinning.peers);
+  }
   const profiler = profile ? await profilePhase(profile.dir, profile.name) : undefined;
   const runner = await startKafkaRunner(cfg, { logger });
   const ok = (): number => runner.stats().rules.reduce((sum, rule) => sum + rule.counters.ok, 0);
@@ -298,6 +311,7 @@ async function runnerThroughput(
     otherMicrosPerEvent[name] = (((peersAtEnd[name] ?? 0) - (peersAtFirst[name] ?? 0)) * 1e6) / count;
   }
   await runner.stop(false);
+  if (pinning !== undefined) for (const pid of [process.pid, ...Object.values(peers)]) pin(pid, allCores());
   const commands: Record<string, number> = {};
   for (const [name, calls] of commandDelta(commandsBefore, await commandStats(redis))) {
     const perThousand = Math.round((calls * 1000) / count);
@@ -403,6 +417,13 @@ async function main(argv: string[]): Promise<number> {
       options.profileDir !== undefined ? { dir: options.profileDir, name } : undefined;
     // Rounds taken in turn, so a slower or faster stretch of the machine touches all three; each
     // runner run reads its own freshly produced topic.
+    const pinning = options.pin ? splitCores() : undefined;
+    results.pinning = pinning ?? 'none';
+    out(
+      pinning === undefined
+        ? 'runner runs: CPU placement left to the kernel'
+        : `runner runs: the runner on CPU ${pinning.own}, executor, Redis and broker on CPU ${pinning.peers}`,
+    );
     const perfRuns: number[] = [];
     const dedupRuns: RunResult[] = [];
     const plainRuns: RunResult[] = [];
@@ -420,6 +441,7 @@ async function main(argv: string[]): Promise<number> {
           options.events,
           peers,
           stats,
+          pinning,
           profile(`runner-dedup-${dedup ? 'on' : 'off'}-${round}`),
         );
         (dedup ? dedupRuns : plainRuns).push(run);
@@ -455,6 +477,7 @@ async function main(argv: string[]): Promise<number> {
           options.mwEvents,
           { 'redis-server': redis.pid },
           stats,
+          undefined,
         );
         results.mediawiki = mw;
         out(

@@ -73,6 +73,8 @@ export class Deduplicator {
    * not confirm (dropped once their keys have expired).
    */
   private readonly open = new Map<number, number>();
+  /** The last turn sent. */
+  private lastSent: DedupTurn | undefined;
   /** The done record changed since the last call. */
   private recordChanged = false;
 
@@ -149,8 +151,17 @@ export class Deduplicator {
     return this.takingOver;
   }
 
-  /** Stops renewing and drops the alive key (any claim left now counts as abandoned). */
+  /** Resolves once everything queued so far (claims, finishes, the done record) was answered. */
+  async written(): Promise<void> {
+    await (this.turn ?? this.lastSent)?.reply.catch(() => undefined);
+  }
+
+  /**
+   * Writes what is queued, stops renewing and drops the alive key (any claim left now counts as
+   * abandoned unless the done record says it ran).
+   */
   async stop(): Promise<void> {
+    await this.written();
     if (this.aliveTimer) clearInterval(this.aliveTimer);
     this.aliveTimer = undefined;
     await this.active?.del(this.aliveKey).catch(() => undefined);
@@ -200,6 +211,7 @@ export class Deduplicator {
     const turn = this.turn;
     if (turn === undefined) return;
     this.turn = undefined;
+    this.lastSent = turn;
     if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
     this.inFlight++;
@@ -207,7 +219,10 @@ export class Deduplicator {
     const record = this.recordChanged ? this.doneRecord() : '';
     this.recordChanged = false;
     this.send(turn, record)
-      .then(turn.resolve, turn.reject)
+      .then(turn.resolve, (error: unknown) => {
+        this.redisFailed(error);
+        turn.reject(error);
+      })
       .finally(() => {
         if (--this.inFlight === 0 && this.turn !== undefined) this.scheduleFlush();
       });
@@ -303,18 +318,26 @@ export class Deduplicator {
 
   /**
    * 'done': the event ran, its claims become records. 'release': it did not, give them back.
-   * Batched like claim().
+   * Batched like claim(). A release resolves once Redis confirmed it (a retry is produced only
+   * then); a run resolves at once: its offset may be committed before its record is written, and
+   * either keeps it from running again when it is read again, while waiting for the record held
+   * every finished event in the lane's window for up to two round trips.
    */
   async finish(claim: DedupClaim | undefined, how: 'done' | 'release'): Promise<void> {
     if (claim === undefined || this.active === undefined) return;
     const turn = this.currentTurn();
     const hasId = (claim.flags & HAS_ID) !== 0;
-    if (how === 'done' && hasId) {
-      // Ran: the next call's done record says so (an event with only an ID needs nothing else).
-      this.open.delete(claim.seq);
-      this.recordChanged = true;
+    if (how === 'done') {
+      if (hasId) {
+        // The next call's done record says it ran (an event with only an ID needs nothing else).
+        this.open.delete(claim.seq);
+        this.recordChanged = true;
+      }
+      if (claim.flags !== HAS_ID) turn.addFinish(claim, how);
+      // A failed call is logged in flush(); the records are then simply missing.
+      return;
     }
-    if (how === 'release' || claim.flags !== HAS_ID) turn.addFinish(claim, how);
+    turn.addFinish(claim, how);
     try {
       await turn.reply;
     } catch (error) {
@@ -322,7 +345,7 @@ export class Deduplicator {
       this.redisFailed(error);
       return;
     }
-    if (how === 'release' && hasId) {
+    if (hasId) {
       this.open.delete(claim.seq);
       this.recordChanged = true;
     }

@@ -76,6 +76,7 @@ describe('dedup claims', () => {
     expect(second.duplicate).toBeUndefined();
     if (second.duplicate !== undefined) throw new Error('unreachable');
     await d.finish(second.claim, 'done');
+    await d.written();
     expect(await client.get('T_dedupe_r1_wiki1_s1')).toBe(String(T0 + 6000));
     expect(await idKeyState(client, 'T', 'T_dedupe_r1_wiki1_b')).toBe('ran');
     expect((await d.claim('r1', b, T0 + 7000, { isRetry: false })).duplicate).toBe('id');
@@ -196,10 +197,12 @@ describe('dedup claims', () => {
     expect(await client.get('T_dedupe_r6_w.example_only-id')).toBeNull();
     // The first claim's own finish finds the key no longer its own and leaves it alone.
     await d.finish(won.claim, 'done');
+    await d.written();
     expect(await client.get('T_dedupe_r6_w.example_only-id')).toBeNull();
     const again = await d.claim('r6', e, T0 + 7000, { isRetry: false });
     if (again.duplicate !== undefined) throw new Error('a released ID was taken for a duplicate');
     await d.finish(again.claim, 'done');
+    await d.written();
     // The key keeps the claim; the runner's done record says it ran.
     expect(await client.get('T_dedupe_r6_w.example_only-id')).toBe(`c:${d.incarnation}.${again.claim?.seq}`);
     expect(await idKeyState(client, 'T', 'T_dedupe_r6_w.example_only-id')).toBe('ran');
@@ -222,6 +225,7 @@ describe('dedup claims', () => {
     const first = await d.claim('r7', e, T0 + 5000, { isRetry: false });
     if (first.duplicate !== undefined) throw new Error('unreachable');
     await d.finish(first.claim, 'done');
+    await d.written();
     // As UTF-8 encoding writes them: the lone surrogate becomes U+FFFD.
     const fixed = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');
     expect(await idKeyState(client, 'T', fixed(`T_dedupe_r7_d${odd}_${odd}`))).toBe('ran');
@@ -242,6 +246,7 @@ describe('dedup claims', () => {
       const c = claims[i];
       if (c === undefined || c.duplicate !== undefined) throw new Error('unreachable');
       await dying.finish(c.claim, 'done');
+      await dying.written();
     }
     // Killed: its alive key gone, the three running events never finished.
     await client.del(dying.aliveKey);
