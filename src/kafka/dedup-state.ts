@@ -1,6 +1,7 @@
 // What an event-ID dedup key says, read the way kafka-dedup.lua reads it: for tests, the fault
 // suite and operators looking at a key by hand (`redis-cli GET` shows only the claim).
 import type { Redis } from 'ioredis';
+import { recordSaysRan } from './done-log.js';
 
 /**
  * ran: the event ran (its owner's done record says so, or an earlier version's "1");
@@ -8,16 +9,6 @@ import type { Redis } from 'ioredis';
  * abandoned: claimed by a runner that is gone without having run it; free: no key.
  */
 export type IdKeyState = 'ran' | 'claimed' | 'abandoned' | 'free';
-
-/** Whether seq is in the done record "<next>[;<next - open seq>,...]". */
-export function recordSaysRan(record: string | null, seq: number): boolean {
-  const match = /^([0-9]+)(?:;([0-9,]*))?$/.exec(record ?? '');
-  if (match === null) return false;
-  const next = Number(match[1]);
-  if (seq >= next) return false;
-  const open = (match[2] ?? '').split(',').filter((d) => d !== '');
-  return !open.some((back) => next - Number(back) === seq);
-}
 
 /** The state of the ID key `key` (full name) of a dedup store using `prefix`. */
 export async function idKeyState(redis: Redis, prefix: string, key: string): Promise<IdKeyState> {

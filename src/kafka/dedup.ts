@@ -25,6 +25,7 @@ import {
   type DuplicateKind,
   type TurnReply,
 } from './dedup-batch.js';
+import { DoneLog } from './done-log.js';
 import type { JobEventView } from './job-event.js';
 
 export type { DedupClaim, DuplicateKind } from './dedup-batch.js';
@@ -67,22 +68,17 @@ export class Deduplicator {
   /** Script calls sent and not answered. */
   private inFlight = 0;
   private script: LuaCall | undefined;
-  /**
-   * Seqs of ID claims not known to have run or to be given back, with their claim time: the
-   * exceptions in the done record. As many as events in flight, plus claims whose fate Redis did
-   * not confirm (dropped once their keys have expired).
-   */
-  private readonly open = new Map<number, number>();
+  /** What this process ran, written with each call as its done record. */
+  private readonly doneLog: DoneLog;
   /** The last turn sent. */
   private lastSent: DedupTurn | undefined;
-  /** The done record changed since the last call. */
-  private recordChanged = false;
 
   constructor(
     private readonly redis: Redis | undefined,
     private readonly config: KafkaDedupConfig,
     private readonly logger: Logger,
   ) {
+    this.doneLog = new DoneLog(config.idWindowSeconds * 1000);
     if (redis !== undefined) {
       defineLuaCommand(redis, SCRIPT);
     }
@@ -216,8 +212,7 @@ export class Deduplicator {
     this.flushTimer = undefined;
     this.inFlight++;
     // Read now: claims made after this point go in a later call, with their seqs above `next`.
-    const record = this.recordChanged ? this.doneRecord() : '';
-    this.recordChanged = false;
+    const record = this.doneLog.changed ? this.doneLog.record(this.seq + 1, Date.now()) : '';
     this.send(turn, record)
       .then(turn.resolve, (error: unknown) => {
         this.redisFailed(error);
@@ -232,20 +227,6 @@ export class Deduplicator {
    * One kafka-dedup.lua call for the finishes and claims of one turn; finishes go first, so a key
    * released in this turn can be claimed in it.
    */
-  /** "<next>[;<next - open seq>,...]": every seq below next ran, except the open ones. */
-  private doneRecord(): string {
-    const next = this.seq + 1;
-    if (this.open.size === 0) return String(next);
-    // Insertion order is claim order: the oldest come first and expire first.
-    const expired = Date.now() - this.config.idWindowSeconds * 1000;
-    const backs: number[] = [];
-    for (const [seq, at] of this.open) {
-      if (at < expired) this.open.delete(seq);
-      else backs.push(next - seq);
-    }
-    return backs.length === 0 ? String(next) : `${next};${backs.join(',')}`;
-  }
-
   private async send(turn: DedupTurn, record: string): Promise<TurnReply> {
     const redis = this.active;
     if (redis === undefined) throw new Error('dedup was switched off');
@@ -285,8 +266,7 @@ export class Deduplicator {
     const turn = this.currentTurn();
     // Open before the call that writes the claim: whoever reads the claim finds it not run yet.
     if ((flags & HAS_ID) !== 0) {
-      this.open.set(seq, Date.now());
-      this.recordChanged = true;
+      this.doneLog.claimed(seq, Date.now());
     }
     const prevAt = turn.prevCount;
     const index = turn.addClaim(rule, event, flags, seq, startMs, opts.isRetry);
@@ -301,7 +281,7 @@ export class Deduplicator {
     const kind = duplicateKind(reply.kinds.charCodeAt(index));
     if (kind !== undefined) {
       // Nothing was written for it.
-      this.open.delete(seq);
+      this.doneLog.settled(seq);
       return DUPLICATE[kind];
     }
     const withPrevs = (flags & (HAS_SHA1 | HAS_ROOT)) !== 0;
@@ -330,8 +310,7 @@ export class Deduplicator {
     if (how === 'done') {
       if (hasId) {
         // The next call's done record says it ran (an event with only an ID needs nothing else).
-        this.open.delete(claim.seq);
-        this.recordChanged = true;
+        this.doneLog.settled(claim.seq);
       }
       if (claim.flags !== HAS_ID) turn.addFinish(claim, how);
       // A failed call is logged in flush(); the records are then simply missing.
@@ -345,9 +324,6 @@ export class Deduplicator {
       this.redisFailed(error);
       return;
     }
-    if (hasId) {
-      this.open.delete(claim.seq);
-      this.recordChanged = true;
-    }
+    if (hasId) this.doneLog.settled(claim.seq);
   }
 }

@@ -9,9 +9,9 @@
 -- renewed while that runner lives) is gone counts only if its owner's done record says it ran, so
 -- a runner killed mid-run never makes its unfinished events look done.
 -- Done records: an ID key keeps its claim value after the run. What ran is in its owner's done
--- record (<done prefix><incarnation>), which this call writes first: "<next>[;<d1>,<d2>...]" says
--- every seq of that runner below <next> ran, except <next> - d for each d (claims still running,
--- and claims whose end Redis has not confirmed). One SET per call instead of a GET and a SET per
+-- record (<done prefix><incarnation>), which this call writes first: "<from>:<next>[;<d1>,<d2>...]"
+-- says every seq of that runner from <from> up to below <next> ran, except <next> - d for each d
+-- (claims still running, and claims whose end Redis has not confirmed). One SET per call instead of a GET and a SET per
 -- event (most events have only an ID); the list stays as short as the runner's events in flight.
 -- Finishes: "done" (the event ran): each sha1 and root key still holding this owner's claim
 -- becomes a plain record ("<ms>") for its window (its ID key is covered by the done record).
@@ -79,7 +79,7 @@ end
 local prefixes = {}
 
 if ownRecord ~= '' then
-  if not string.match(ownRecord, '^[0-9]+;?[0-9,]*$') then error('kafka-dedup: malformed done record') end
+  if not string.match(ownRecord, '^[0-9]+:[0-9]+;?[0-9,]*$') then error('kafka-dedup: malformed done record') end
   redis.call('SET', donePrefix .. incarnation, ownRecord, 'EX', idWindow)
 end
 
@@ -176,16 +176,17 @@ local function liveTime(value)
   return nil
 end
 
--- Done records read in this call, by incarnation: { next, open = { [seq] = true } }.
+-- Done records read in this call, by incarnation: { from, next, open = { [seq] = true } }.
 local records = {}
 
 local function recordOf(claimerIncarnation)
   local record = records[claimerIncarnation]
   if record ~= nil then return record end
-  record = { next = 0, open = {} }
+  record = { from = 0, next = 0, open = {} }
   local value = redis.call('GET', donePrefix .. claimerIncarnation)
-  local nextText, rest = string.match(value or '', '^([0-9]+);?([0-9,]*)$')
+  local fromText, nextText, rest = string.match(value or '', '^([0-9]+):([0-9]+);?([0-9,]*)$')
   if nextText ~= nil then
+    record.from = tonumber(fromText)
     record.next = tonumber(nextText)
     for back in string.gmatch(rest, '[0-9]+') do record.open[record.next - tonumber(back)] = true end
   end
@@ -199,7 +200,7 @@ local function ranBy(claimer)
   if claimerIncarnation == nil then return false end
   local record = recordOf(claimerIncarnation)
   local seq = tonumber(seqText)
-  return seq < record.next and not record.open[seq]
+  return seq >= record.from and seq < record.next and not record.open[seq]
 end
 
 local function liveId(value)
