@@ -138,8 +138,7 @@ export class RuleRunner {
       });
     // With dedup on, events also wait for their claim (one or two Redis round trips) before they
     // take a slot: a deeper window keeps claimed events ready for every slot that frees.
-    const prefetch =
-      Math.max(rule.concurrency, 64) * Number(process.env.PF_MULT ?? (k.dedup.enabled ? 2 : 1));
+    const prefetch = Math.max(rule.concurrency, 64) * (k.dedup.enabled ? 2 : 1);
     const timedSlots = new Slots(rule.concurrency);
     this.slots.push(timedSlots);
     if (rule.partitioned === undefined) {
