@@ -263,11 +263,10 @@ export class Deduplicator {
     const flags = flagsOf(event);
     if (this.active === undefined || flags === 0) return NOT_CLAIMED;
     const seq = ++this.seq;
+    // Open before any record that counts this seq is made (currentTurn() may send one): whoever
+    // reads the claim finds it not run yet.
+    if ((flags & HAS_ID) !== 0) this.doneLog.claimed(seq, Date.now());
     const turn = this.currentTurn();
-    // Open before the call that writes the claim: whoever reads the claim finds it not run yet.
-    if ((flags & HAS_ID) !== 0) {
-      this.doneLog.claimed(seq, Date.now());
-    }
     const prevAt = turn.prevCount;
     const index = turn.addClaim(rule, event, flags, seq, startMs, opts.isRetry);
     let reply;
