@@ -1,10 +1,13 @@
 // One Kafka consumer (a group member) feeding a handler: out-of-order completion with in-order
 // commits, back-pressure by pausing the stream, and recovery from broker failures by building a new
 // consumer. Offsets already delivered survive a reconnect, so events in flight are not run twice
-// when the new consumer fetches them again.
+// when the new consumer fetches them again. A partition that moves to another group member in a
+// rebalance is let go: messages of it still arriving are dropped, its offsets are no longer
+// committed here, and each message carries its partition's lease, so the handler gives up events
+// of it that have not started running (the new owner reads them from the committed offset).
 import { Consumer, type Message } from '@platformatic/kafka';
 import type { Logger } from '../observability/logger.js';
-import { OffsetBook } from './offsets.js';
+import { OffsetBook, type Assignment } from './offsets.js';
 
 export interface LaneMessage {
   readonly topic: string;
@@ -12,6 +15,12 @@ export interface LaneMessage {
   readonly offset: bigint;
   readonly value: Buffer | undefined;
   readonly headers: ReadonlyMap<string, string>;
+  /** Lost once the partition moved to another group member (see LaneOptions.onPartitionsLost). */
+  readonly lease: PartitionLease;
+}
+
+export interface PartitionLease {
+  readonly lost: boolean;
 }
 
 /** Resolves once the message may be committed. Must not reject. */
@@ -32,6 +41,11 @@ export interface LaneOptions {
   /** Delivered but unfinished messages at which fetching pauses. */
   readonly maxOutstanding: number;
   readonly handler: LaneHandler;
+  /**
+   * Called after a rebalance took partitions away from this consumer (their leases are lost now):
+   * the handler's events of them that wait (for a slot) should be given up.
+   */
+  readonly onPartitionsLost?: () => void;
   readonly logger: Logger;
 }
 
@@ -189,6 +203,10 @@ export class ConsumerLane {
       highWaterMark: Math.max(16, Math.min(1024, o.maxOutstanding)),
     });
     consumer.on('error', (error: Error) => this.log.warn('Kafka consumer error', { error: error.message }));
+    // Every (re)join of the group, also the rejoins the client makes by itself after a rebalance.
+    consumer.on('consumer:group:join', (joined: { assignments?: readonly Assignment[] | null }) => {
+      if (this.consumer === consumer) this.reassign(joined.assignments ?? []);
+    });
     this.consumer = consumer;
     const topics = [...this.topics];
     let stream: Stream;
@@ -204,6 +222,7 @@ export class ConsumerLane {
       this.consumer = undefined;
       throw error;
     }
+    this.reassign(consumer.assignments ?? []);
     this.stream = stream;
     this.paused = false;
     stream.on('data', (message: Message) => this.onMessage(message));
@@ -234,8 +253,20 @@ export class ConsumerLane {
     if (consumer !== undefined) await closeConsumer(consumer);
   }
 
+  /** Follows the consumer's assignment; lets go of partitions that moved to another member. */
+  private reassign(assignments: readonly Assignment[]): void {
+    const lost = this.book.reassign(assignments);
+    if (lost.length === 0) return;
+    this.log.info('Kafka partitions moved to another consumer; their events not yet running are given up', {
+      partitions: lost.map(({ topic, partition, pending }) => ({ topic, partition, pending })),
+    });
+    this.options.onPartitionsLost?.();
+  }
+
   private onMessage(message: Message): void {
-    const offsets = this.book.get(message.topic, message.partition);
+    const offsets = this.book.owned(message.topic, message.partition);
+    // Fetched before the partition moved to another member (which reads it from the committed offset).
+    if (offsets === undefined) return;
     const accepted = offsets.accept(message.offset);
     if (accepted === 'seen') return;
     if (accepted === 'reset') {
@@ -256,8 +287,11 @@ export class ConsumerLane {
     this.outstanding++;
     if (this.outstanding >= this.options.maxOutstanding) this.pause();
     const done = (): void => {
-      offsets.finish(message.offset);
-      if (offsets.commitDue() !== undefined) this.commitSoon();
+      // A lost partition's offsets are the new owner's to commit.
+      if (!offsets.lost) {
+        offsets.finish(message.offset);
+        if (offsets.commitDue() !== undefined) this.commitSoon();
+      }
       this.outstanding--;
       if (this.paused && this.outstanding <= Math.floor(this.options.maxOutstanding * 0.75)) this.resume();
       if (this.outstanding === 0) for (const notify of this.drained.splice(0)) notify();
@@ -269,6 +303,7 @@ export class ConsumerLane {
         offset: message.offset,
         value: message.value,
         headers,
+        lease: offsets,
       })
       .then(done, (error: unknown) => {
         // Handlers do not reject; if one does, the offset stays uncommitted (re-read after restart).
@@ -344,7 +379,8 @@ export class ConsumerLane {
     try {
       await consumer.commit({ offsets: due.map((d) => ({ ...d, leaderEpoch: -1 })) });
       for (const { topic, partition, offset } of due) {
-        const offsets = this.book.get(topic, partition);
+        const offsets = this.book.owned(topic, partition);
+        if (offsets === undefined) continue;
         if (offsets.committed === undefined || offset > offsets.committed) offsets.committed = offset;
       }
     } catch (error) {

@@ -1,6 +1,9 @@
 // Per-partition offset bookkeeping for out-of-order completion with in-order commits: events finish
 // in any order, but the committed offset only moves past an event once it and every earlier event
 // of the partition are finished. A crash then re-reads at most the events that were in flight.
+// The book holds only the partitions the consumer owns: one that moves to another group member is
+// dropped, so its offsets are never committed from here again and, should it come back, it starts
+// afresh from the group's committed offset.
 
 export type AcceptResult = 'new' | 'seen' | 'reset';
 
@@ -13,6 +16,12 @@ export class PartitionOffsets {
   private lowest: bigint | undefined;
   /** Last offset committed (the next offset a restarted consumer reads). */
   committed: bigint | undefined;
+  /**
+   * Set once the partition moved to another group member: its events that have not started running
+   * are given up (the new owner reads them from the committed offset). Read on the hot path as the
+   * event's lease, so it is a plain field.
+   */
+  lost = false;
 
   /**
    * Registers an offset delivered by the consumer. 'seen': delivered again after a reconnect and
@@ -80,21 +89,56 @@ export class PartitionOffsets {
   }
 }
 
-/** Offsets of every partition a consumer reads, keyed "topic:partition". */
+/** A partition the consumer owned and lost to another group member. */
+export interface LostPartition {
+  readonly topic: string;
+  readonly partition: number;
+  /** Events delivered and not finished when it was lost. */
+  readonly pending: number;
+}
+
+/** The assignment as the consumer reports it. */
+export interface Assignment {
+  readonly topic: string;
+  readonly partitions: readonly number[];
+}
+
+/** Offsets of every partition the consumer owns, keyed "topic:partition". */
 export class OffsetBook {
   private readonly partitions = new Map<
     string,
     { topic: string; partition: number; offsets: PartitionOffsets }
   >();
 
-  get(topic: string, partition: number): PartitionOffsets {
-    const key = `${topic}:${partition}`;
-    let entry = this.partitions.get(key);
-    if (entry === undefined) {
-      entry = { topic, partition, offsets: new PartitionOffsets() };
-      this.partitions.set(key, entry);
+  /** The partition's offsets, or undefined when the consumer does not own it (any more). */
+  owned(topic: string, partition: number): PartitionOffsets | undefined {
+    return this.partitions.get(`${topic}:${partition}`)?.offsets;
+  }
+
+  /**
+   * Follows a new assignment: partitions gained start empty, partitions kept keep their state
+   * (events in flight are not run twice when the consumer fetches them again), partitions lost are
+   * marked lost and dropped.
+   */
+  reassign(assignments: readonly Assignment[]): LostPartition[] {
+    const assigned = new Set<string>();
+    for (const { topic, partitions } of assignments) {
+      for (const partition of partitions) {
+        const key = `${topic}:${partition}`;
+        assigned.add(key);
+        if (!this.partitions.has(key)) {
+          this.partitions.set(key, { topic, partition, offsets: new PartitionOffsets() });
+        }
+      }
     }
-    return entry.offsets;
+    const lost: LostPartition[] = [];
+    for (const [key, { topic, partition, offsets }] of this.partitions) {
+      if (assigned.has(key)) continue;
+      offsets.lost = true;
+      this.partitions.delete(key);
+      lost.push({ topic, partition, pending: offsets.pending });
+    }
+    return lost;
   }
 
   *entries(): IterableIterator<{ topic: string; partition: number; offsets: PartitionOffsets }> {

@@ -1,10 +1,13 @@
 // One rule: its consumers (main, retry + delayed, and for partitioned rules the partitioner and one
 // consumer per partition) and what happens to each event: delay, abandon, dedup, POST, outcome.
+// The concurrency slots of a partitioned rule belong to the partitions (database sections), not to
+// the consumers: the group coordinator decides which consumer reads which partitions, and for a
+// while (start-up, a consumer reconnecting) one consumer may read several of them.
 import type { KafkaConfig, KafkaRuleConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/statsd.js';
 import type { Clock } from './clock.js';
-import type { Deduplicator } from './dedup.js';
+import type { DedupClaim, Deduplicator } from './dedup.js';
 import { JobEventError } from './errors.js';
 import type { EventExecutor, ExecuteResult } from './executor.js';
 import {
@@ -79,6 +82,8 @@ export class RuleRunner {
   /** Lanes consuming the job topics (the partitioner for partitioned rules). */
   private readonly sourceLanes: ConsumerLane[] = [];
   private readonly slots: Slots[] = [];
+  /** Partitioned rules: the slots of each partition of the partitioned topic. */
+  private readonly sectionSlots: Slots[] = [];
   private readonly held: HeldEvents;
   private readonly counters = newCounters();
   private readonly delay = new Histogram();
@@ -134,6 +139,7 @@ export class RuleRunner {
         maxMessageBytes: k.maxMessageBytes,
         maxOutstanding,
         handler,
+        onPartitionsLost: () => this.giveUpLost(),
         logger: deps.logger,
       });
     // With dedup on, events also wait for their claim (one or two Redis round trips) before they
@@ -157,10 +163,8 @@ export class RuleRunner {
       this.sourceLanes.push(partitioner);
       const topic = this.partitionedTopicName();
       for (let p = 0; p < rule.partitioned.partitions; p++) {
-        const slots = new Slots(rule.concurrency);
-        this.slots.push(slots);
         const member = lane(`p${p}`, ruleGroup(this.naming, rule.name), rule.concurrency + prefetch, (m) =>
-          this.onJobMessage(m, slots),
+          this.onJobMessage(m, this.sectionSlots[m.partition] ?? this.newSection(m.partition)),
         );
         member.setTopics([topic]);
         this.lanes.push(member);
@@ -172,6 +176,19 @@ export class RuleRunner {
     timed.setTopics([this.retryTopicName(), this.delayedTopicName()]);
     this.lanes.push(timed);
     this.timedLane = timed;
+  }
+
+  /** A partition's slots; more partitions than configured happen when the topic was grown. */
+  private newSection(partition: number): Slots {
+    const slots = new Slots(this.rule.concurrency);
+    this.slots.push(slots);
+    this.sectionSlots[partition] = slots;
+    return slots;
+  }
+
+  /** A rebalance took partitions from a lane: their events waiting for a slot are given up. */
+  private giveUpLost(): void {
+    for (const slots of this.slots) slots.giveUpLost();
   }
 
   retryTopicName(): string {
@@ -410,6 +427,8 @@ export class RuleRunner {
       let notBefore = parseIntHeader(message, HEADER_NOT_BEFORE) ?? event.delayUntilMs ?? now;
       if (!isRetry && this.rule.disableDelayedExecution) notBefore = now;
       const reason = await new Promise<ReleaseReason>((resolve) => this.held.hold(notBefore, resolve));
+      // Its partition moved to another consumer while held: that one holds and runs it.
+      if (message.lease.lost) return this.handOver(undefined);
       if (reason !== 'due') {
         await this.produce('requeued', this.deps.outbox.send(requeuedMessage(message)));
         this.counters.requeued++;
@@ -490,6 +509,18 @@ export class RuleRunner {
     this.deps.metrics.increment(stats.abandoned);
   }
 
+  /**
+   * The event's partition moved to another consumer before the event started: it is given up here
+   * (claim released, offset neither finished nor committed), and the partition's new owner, which
+   * reads it again from the committed offset, runs it at once instead of skipping it as a duplicate
+   * of a claim that would wait here for a slot. Claims go to Redis in order from one process, so
+   * within a runner the release always precedes the new owner's claim.
+   */
+  private async handOver(claim: DedupClaim | undefined): Promise<void> {
+    this.counters.handedOver++;
+    await this.deps.dedup.finish(claim, 'release');
+  }
+
   private async execute(message: LaneMessage, event: JobEventView, ctx: ExecContext): Promise<void> {
     const rule = this.rule;
     const { clock, metrics } = this.deps;
@@ -510,7 +541,9 @@ export class RuleRunner {
       return;
     }
     const claim = claimed.claim;
-    const release = await ctx.slots.acquire();
+    if (message.lease.lost) return this.handOver(claim);
+    const release = await ctx.slots.acquire(message.lease);
+    if (release === undefined) return this.handOver(claim);
     let result: ExecuteResult;
     try {
       const now = clock.now();

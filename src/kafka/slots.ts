@@ -1,8 +1,19 @@
-// A concurrency limit with a FIFO queue: at most `size` holders at once, waiters served in order.
+// A concurrency limit with a FIFO queue: at most `size` holders at once, waiters served in order. A
+// waiter may hold a lease (its Kafka partition); once the lease is lost, giveUpLost() takes it out
+// of the queue instead of letting it wait for a slot.
+import type { PartitionLease } from './lane.js';
+
+/** Frees the slot; call it exactly once. */
+export type ReleaseSlot = () => void;
+
+interface Waiter {
+  readonly lease: PartitionLease | undefined;
+  readonly resolve: (release: ReleaseSlot | undefined) => void;
+}
 
 export class Slots {
   private busy = 0;
-  private readonly waiters: (() => void)[] = [];
+  private waiters: Waiter[] = [];
 
   constructor(readonly size: number) {}
 
@@ -14,21 +25,34 @@ export class Slots {
     return this.waiters.length;
   }
 
-  /** Resolves once a slot is free; call the returned function exactly once to free it. */
-  acquire(): Promise<() => void> {
+  /**
+   * Resolves with the slot's release once a slot is free, or with undefined when `lease` was lost
+   * while waiting (giveUpLost).
+   */
+  acquire(lease?: PartitionLease): Promise<ReleaseSlot | undefined> {
     return new Promise((resolve) => {
-      const grant = (): void => {
-        this.busy++;
-        let released = false;
-        resolve(() => {
-          if (released) return;
-          released = true;
-          this.busy--;
-          this.waiters.shift()?.();
-        });
-      };
-      if (this.busy < this.size) grant();
-      else this.waiters.push(grant);
+      if (this.busy < this.size) resolve(this.grant());
+      else this.waiters.push({ lease, resolve });
     });
+  }
+
+  private grant(): ReleaseSlot {
+    this.busy++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.busy--;
+      const next = this.waiters.shift();
+      if (next !== undefined) next.resolve(this.grant());
+    };
+  }
+
+  /** Takes the waiters whose lease is lost out of the queue; they resolve with undefined. */
+  giveUpLost(): void {
+    if (!this.waiters.some((w) => w.lease?.lost === true)) return;
+    const lost = this.waiters.filter((w) => w.lease?.lost === true);
+    this.waiters = this.waiters.filter((w) => w.lease?.lost !== true);
+    for (const waiter of lost) waiter.resolve(undefined);
   }
 }

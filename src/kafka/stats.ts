@@ -58,6 +58,11 @@ export interface RuleCounters {
   duplicates: number;
   /** Events copied to the partitioned topic. */
   partitioned: number;
+  /**
+   * Events given up before they ran because their partition moved to another consumer of the
+   * group in a rebalance (that consumer runs them).
+   */
+  handedOver: number;
   /** Events of a paused queue parked on the delayed topic (again each time they come due). */
   paused: number;
 }
@@ -78,6 +83,7 @@ export function newCounters(): RuleCounters {
     duplicates: 0,
     partitioned: 0,
     paused: 0,
+    handedOver: 0,
   };
 }
 

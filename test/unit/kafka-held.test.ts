@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { OffsetClock } from '../../src/kafka/clock.js';
 import { HeldEvents, type ReleaseReason } from '../../src/kafka/held-events.js';
-import { Slots } from '../../src/kafka/slots.js';
+import { Slots, type ReleaseSlot } from '../../src/kafka/slots.js';
 
 function waitForValue<T>(get: () => T | undefined): Promise<T> {
   return new Promise((resolve) => {
@@ -51,13 +51,20 @@ describe('HeldEvents', () => {
 });
 
 describe('Slots', () => {
+  /** A granted slot's release (acquire resolves with undefined only for a lost lease). */
+  async function granted(waiting: Promise<ReleaseSlot | undefined>): Promise<ReleaseSlot> {
+    const release = await waiting;
+    if (release === undefined) throw new Error('the slot was given up, not granted');
+    return release;
+  }
+
   it('admits at most size holders and serves waiters in order', async () => {
     const slots = new Slots(2);
-    const a = await slots.acquire();
-    const b = await slots.acquire();
+    const a = await granted(slots.acquire());
+    const b = await granted(slots.acquire());
     const order: string[] = [];
-    const c = slots.acquire().then((release) => (order.push('c'), release));
-    const d = slots.acquire().then((release) => (order.push('d'), release));
+    const c = granted(slots.acquire()).then((release) => (order.push('c'), release));
+    const d = granted(slots.acquire()).then((release) => (order.push('d'), release));
     expect(slots.inUse).toBe(2);
     expect(slots.waiting).toBe(2);
     a();
@@ -66,6 +73,34 @@ describe('Slots', () => {
     b();
     (await d)();
     expect(order).toEqual(['c', 'd']);
+    expect(slots.inUse).toBe(0);
+  });
+
+  it('gives up the waiters whose partition lease is lost, and only those; holders keep their slots', async () => {
+    const slots = new Slots(1);
+    const kept = { lost: false };
+    const moved = { lost: false };
+    const holder = await granted(slots.acquire(moved)); // already running: keeps its slot
+    const outcomes: string[] = [];
+    const waits = [
+      slots.acquire(moved).then((r) => outcomes.push(r === undefined ? 'moved-1 given up' : 'moved-1 ran')),
+      slots.acquire(kept).then((r) => (outcomes.push(r === undefined ? 'kept given up' : 'kept ran'), r?.())),
+      slots.acquire(moved).then((r) => outcomes.push(r === undefined ? 'moved-2 given up' : 'moved-2 ran')),
+      slots
+        .acquire()
+        .then((r) => (outcomes.push(r === undefined ? 'no lease given up' : 'no lease ran'), r?.())),
+    ];
+    slots.giveUpLost(); // nothing lost yet
+    expect(slots.waiting).toBe(4);
+    moved.lost = true;
+    slots.giveUpLost();
+    expect(slots.waiting).toBe(2);
+    expect(slots.inUse).toBe(1);
+    await Promise.all([waits[0], waits[2]]);
+    expect(outcomes).toEqual(['moved-1 given up', 'moved-2 given up']);
+    holder();
+    await Promise.all(waits);
+    expect(outcomes.slice(2)).toEqual(['kept ran', 'no lease ran']);
     expect(slots.inUse).toBe(0);
   });
 });

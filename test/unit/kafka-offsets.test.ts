@@ -1,6 +1,6 @@
 // In-order commits over out-of-order completion, and what a re-delivery after a reconnect means.
 import { describe, expect, it } from 'vitest';
-import { PartitionOffsets } from '../../src/kafka/offsets.js';
+import { OffsetBook, PartitionOffsets } from '../../src/kafka/offsets.js';
 
 describe('PartitionOffsets', () => {
   it('commits only past events that are finished together with everything before them', () => {
@@ -62,5 +62,37 @@ describe('PartitionOffsets', () => {
     p.accept(1n); // reset
     p.finish(50n);
     expect(p.commitDue()).toBe(1n);
+  });
+});
+
+describe('OffsetBook', () => {
+  it('holds only owned partitions: a lost one is marked lost and dropped, one that comes back starts afresh', () => {
+    const book = new OffsetBook();
+    expect(book.reassign([{ topic: 't', partitions: [0, 1, 2] }])).toEqual([]);
+    const p1 = book.owned('t', 1);
+    if (p1 === undefined) throw new Error('partition 1 is owned');
+    for (const o of [0n, 1n, 2n]) p1.accept(o);
+    p1.finish(0n);
+    p1.committed = 1n;
+    expect(book.owned('t', 3)).toBeUndefined(); // never assigned: its messages are not ours
+
+    // The rebalance moves partitions 1 and 2 to another member.
+    expect(book.reassign([{ topic: 't', partitions: [0] }])).toEqual([
+      { topic: 't', partition: 1, pending: 2 },
+      { topic: 't', partition: 2, pending: 0 },
+    ]);
+    expect(p1.lost).toBe(true);
+    expect(book.owned('t', 1)).toBeUndefined();
+    expect([...book.entries()].map((e) => e.partition)).toEqual([0]); // nothing else is committed
+
+    // Back again later: the new owner may have run and committed far ahead, or not at all, so
+    // nothing from before counts (no stale 'seen', no commit going back).
+    book.reassign([{ topic: 't', partitions: [0, 1] }]);
+    const again = book.owned('t', 1);
+    expect(again).not.toBe(p1);
+    expect(again?.lost).toBe(false);
+    expect(again?.committed).toBeUndefined();
+    expect(again?.accept(1n)).toBe('new');
+    expect(book.owned('t', 0)?.lost).toBe(false);
   });
 });
