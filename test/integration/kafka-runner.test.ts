@@ -10,12 +10,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startKafkaBroker, type KafkaBrokerHandle } from '../../src/farm/kafka-broker.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
 import { OffsetClock } from '../../src/kafka/clock.js';
+import { buildJobEvent } from '../../src/kafka/job-event-builder.js';
 import { produceJobEvents } from '../../src/kafka/producer.js';
 import { startKafkaRunner, type KafkaRunner } from '../../src/kafka/runner.js';
 import { PAUSED_RECHECK_MS } from '../../src/kafka/paused.js';
+import { TopicAdmin } from '../../src/kafka/topic-admin.js';
 import { pauseQueue, resumeQueue } from '../../src/redis/paused-queues.js';
 import {
   kafkaConfig,
+  produceRaw,
   quietLogger,
   readTopic,
   startTestExecutor,
@@ -645,6 +648,74 @@ describe('partitioned rules', () => {
     expect(new Set(copies.map((m) => JSON.stringify(partitionOf(m))))).toEqual(
       new Set([JSON.stringify(['wiki1', 0]), JSON.stringify(['wiki2', 1]), JSON.stringify(['wiki3', 2])]),
     );
+  }, 90_000);
+});
+
+describe('rebalance', () => {
+  it('a runner that loses a partition gives up its events waiting for a slot; the new owner runs them at once', async () => {
+    const exec = await executor();
+    // Every request hangs until released: the first runner's slots stay full.
+    const stuck: (() => void)[] = [];
+    exec.reply = () => new Promise((resolve) => stuck.push(() => resolve({ status: 200 })));
+    const topic = 'moved.mediawiki.job.kafkaMoved';
+    const admin = new TopicAdmin([broker.address], 'test-admin');
+    try {
+      await admin.ensureTopics([{ topic, partitions: 2 }], true);
+    } finally {
+      await admin.close();
+    }
+    const configFor = (instanceId: string) =>
+      kafkaConfig(
+        {
+          brokers: [broker.address],
+          datacenter: 'moved',
+          endpoint: exec.url,
+          instanceId,
+          rules: { moved: { types: ['kafkaMoved'], concurrency: 2 } },
+          lowTraffic: { enabled: false },
+        },
+        redis.address,
+      );
+    // Runner A is the group's only member: it reads both partitions, runs two events and holds
+    // the other 18 claimed, waiting for its slots.
+    const a = await runner(configFor('runner-a'), { logger: quietLogger() });
+    const events = Array.from({ length: 20 }, (_, i) =>
+      buildJobEvent({ type: 'kafkaMoved', database: 'wiki1', params: { i } }),
+    );
+    await produceRaw(
+      [broker.address],
+      events.map((e, i) => ({ topic, value: e.bytes, partition: i % 2 })),
+    );
+    await waitFor('runner A running 2 events and holding 18', () => {
+      const rule = a.stats().rules[0];
+      return exec.requests.length === 2 && rule?.waiting === 18;
+    });
+    // Runner B joins: two members, two partitions, so A loses one of them (either), with the events
+    // of it that wait for A's slots. B must run those now, not skip them as duplicates of A's claims.
+    const b = await runner(configFor('runner-b'), { logger: quietLogger() });
+    await waitFor('runner B running 2 events of the partition it took over while A is stuck', () => {
+      return new Set(exec.requests.map((q) => q.id)).size === 4;
+    });
+    const handedOver = a.stats().rules[0]?.counters.handedOver ?? 0;
+    // A's lost partition had 10 events; those A had started (0 to 2) it keeps running.
+    expect(handedOver).toBeGreaterThanOrEqual(8);
+    expect(handedOver).toBeLessThanOrEqual(10);
+    expect(a.stats().rules[0]?.waiting).toBe(18 - handedOver);
+    expect(b.stats().rules[0]?.counters.duplicates).toBe(10 - handedOver); // A's running ones
+    await waitFor('every event run', () => {
+      for (const release of stuck.splice(0)) release();
+      return exec.requests.length >= 20;
+    });
+    await waitFor('both runners committed everything', () =>
+      [a, b].every(
+        (r) => r.stats().rules[0]?.lagMeasuredAt !== undefined && r.stats().rules[0]?.lagTotal === 0,
+      ),
+    );
+    // Exactly once each: nothing given up was lost, nothing ran on both runners.
+    expect(exec.requests.length).toBe(20);
+    expect(new Set(exec.requests.map((q) => q.id))).toEqual(new Set(events.map((e) => e.id)));
+    const ok = (r: KafkaRunner) => r.stats().rules[0]?.counters.ok ?? 0;
+    expect(ok(a) + ok(b)).toBe(20);
   }, 90_000);
 });
 
