@@ -620,10 +620,14 @@ describe('partitioned rules', () => {
       })),
     });
     const r = await runner(config, { logger: quietLogger() });
+    // Distinct events per wiki (a request is one run; the same event twice would be a bug checked
+    // below). Each section's slots belong to its partition, whichever of the rule's consumers the
+    // group gives it to (at start-up one consumer may get all three for a while), so wiki1's two
+    // slots stay wiki1's two slots. Wait for its two stuck requests too, then check it took no more.
     const ran = (db: string) =>
-      exec.requests.filter((q) => JSON.parse(q.body.toString('utf8')).database === db).length;
-    // Each section's consumer joins the group on its own; on a loaded machine wiki1's may start
-    // after the others finished, so wait for its two stuck requests too, then check it took no more.
+      new Set(
+        exec.requests.filter((q) => JSON.parse(q.body.toString('utf8')).database === db).map((q) => q.id),
+      ).size;
     await waitFor(
       'wiki2 and wiki3 done while wiki1 is stuck',
       () => ran('wiki2') === 10 && ran('wiki3') === 10 && ran('wiki1') >= 2,
@@ -633,6 +637,7 @@ describe('partitioned rules', () => {
       for (const release of stuck.splice(0)) release();
       return ran('wiki1') === 10 && r.stats().rules[0]?.counters.ok === 30;
     });
+    expect(exec.requests.length).toBe(30); // none ran twice
     const rule = r.stats().rules[0];
     expect(rule?.partitioned).toBe(true);
     expect(rule?.counters.partitioned).toBe(30);
@@ -648,6 +653,68 @@ describe('partitioned rules', () => {
     expect(new Set(copies.map((m) => JSON.stringify(partitionOf(m))))).toEqual(
       new Set([JSON.stringify(['wiki1', 0]), JSON.stringify(['wiki2', 1]), JSON.stringify(['wiki3', 2])]),
     );
+  }, 90_000);
+
+  it('keeps sections apart when one consumer reads several partitions', async () => {
+    // The group gives a consumer several partitions while the others join or reconnect. Here for
+    // good: the topic has 3 partitions, the rule (shrunk to one) has one consumer. A section's slots
+    // belong to its partition, so wiki1's stuck events leave wiki2's and wiki3's slots free.
+    const exec = await executor();
+    const stuck: (() => void)[] = [];
+    exec.reply = (q) =>
+      JSON.parse(q.body.toString('utf8')).database === 'wiki1'
+        ? new Promise((resolve) => stuck.push(() => resolve({ status: 200 })))
+        : { status: 200 };
+    const topic = 'shared.jobrunner.partitioned.mediawiki.job.refreshLinks';
+    const admin = new TopicAdmin([broker.address], 'test-admin');
+    try {
+      await admin.ensureTopics([{ topic, partitions: 3 }], true);
+    } finally {
+      await admin.close();
+    }
+    const config = kafkaConfig(
+      {
+        brokers: [broker.address],
+        datacenter: 'shared',
+        endpoint: exec.url,
+        rules: {
+          refreshLinks: {
+            types: ['refreshLinks'],
+            concurrency: 2,
+            partitioned: { map: { wiki1: 0 }, default: 0, partitions: 1 },
+          },
+        },
+        lowTraffic: { enabled: false },
+      },
+      redis.address,
+    );
+    const r = await runner(config, { logger: quietLogger() });
+    const section = (database: string, partition: number) =>
+      Array.from({ length: 10 }, (_, i) => ({
+        topic,
+        partition,
+        value: buildJobEvent({ type: 'refreshLinks', database, params: { i } }).bytes,
+      }));
+    // wiki1 first: the consumer runs two of its events and the other eight wait for slots.
+    await produceRaw([broker.address], section('wiki1', 0));
+    await waitFor('wiki1 stuck with 2 running and 8 waiting', () => {
+      return exec.requests.length === 2 && r.stats().rules[0]?.waiting === 8;
+    });
+    await produceRaw([broker.address], [...section('wiki2', 1), ...section('wiki3', 2)]);
+    const ran = (db: string) =>
+      new Set(
+        exec.requests.filter((q) => JSON.parse(q.body.toString('utf8')).database === db).map((q) => q.id),
+      ).size;
+    await waitFor(
+      'wiki2 and wiki3 done while wiki1 is stuck',
+      () => ran('wiki2') === 10 && ran('wiki3') === 10,
+    );
+    expect(ran('wiki1')).toBe(2);
+    await waitFor('wiki1 done', () => {
+      for (const release of stuck.splice(0)) release();
+      return ran('wiki1') === 10 && r.stats().rules[0]?.counters.ok === 30;
+    });
+    expect(exec.requests.length).toBe(30);
   }, 90_000);
 });
 
