@@ -255,10 +255,10 @@ export class ConsumerLane {
 
   /** Follows the consumer's assignment; lets go of partitions that moved to another member. */
   private reassign(assignments: readonly Assignment[]): void {
-    const lost = this.book.reassign(assignments);
+    const lost = this.book.reassign(assignments, this.options.startFrom === 'latest');
     if (lost.length === 0) return;
     this.log.info('Kafka partitions moved to another consumer; their events not yet running are given up', {
-      partitions: lost.map(({ topic, partition, pending }) => ({ topic, partition, pending })),
+      partitions: lost,
     });
     this.options.onPartitionsLost?.();
   }

@@ -95,6 +95,8 @@ export interface LostPartition {
   readonly partition: number;
   /** Events delivered and not finished when it was lost. */
   readonly pending: number;
+  /** Whether its events not yet running are given up (see OffsetBook.reassign). */
+  readonly handedOver: boolean;
 }
 
 /** The assignment as the consumer reports it. */
@@ -118,9 +120,12 @@ export class OffsetBook {
   /**
    * Follows a new assignment: partitions gained start empty, partitions kept keep their state
    * (events in flight are not run twice when the consumer fetches them again), partitions lost are
-   * marked lost and dropped.
+   * dropped and marked lost, so their events not yet running are given up: the new owner reads them
+   * from the group's committed offset. Except, with `uncommittedStay`, a partition never committed
+   * from here: the group may have no offset for it, and a new owner starting from the latest offset
+   * would never see them, so they run here as they would have.
    */
-  reassign(assignments: readonly Assignment[]): LostPartition[] {
+  reassign(assignments: readonly Assignment[], uncommittedStay = false): LostPartition[] {
     const assigned = new Set<string>();
     for (const { topic, partitions } of assignments) {
       for (const partition of partitions) {
@@ -134,9 +139,9 @@ export class OffsetBook {
     const lost: LostPartition[] = [];
     for (const [key, { topic, partition, offsets }] of this.partitions) {
       if (assigned.has(key)) continue;
-      offsets.lost = true;
+      offsets.lost = !(uncommittedStay && offsets.committed === undefined);
       this.partitions.delete(key);
-      lost.push({ topic, partition, pending: offsets.pending });
+      lost.push({ topic, partition, pending: offsets.pending, handedOver: offsets.lost });
     }
     return lost;
   }

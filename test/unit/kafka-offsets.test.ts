@@ -78,8 +78,8 @@ describe('OffsetBook', () => {
 
     // The rebalance moves partitions 1 and 2 to another member.
     expect(book.reassign([{ topic: 't', partitions: [0] }])).toEqual([
-      { topic: 't', partition: 1, pending: 2 },
-      { topic: 't', partition: 2, pending: 0 },
+      { topic: 't', partition: 1, pending: 2, handedOver: true },
+      { topic: 't', partition: 2, pending: 0, handedOver: true },
     ]);
     expect(p1.lost).toBe(true);
     expect(book.owned('t', 1)).toBeUndefined();
@@ -94,5 +94,22 @@ describe('OffsetBook', () => {
     expect(again?.committed).toBeUndefined();
     expect(again?.accept(1n)).toBe('new');
     expect(book.owned('t', 0)?.lost).toBe(false);
+  });
+
+  it('with startFrom latest keeps the events of a lost partition it never committed (the new owner may start past them)', () => {
+    const book = new OffsetBook();
+    book.reassign([{ topic: 't', partitions: [0, 1] }]);
+    const p0 = book.owned('t', 0);
+    const p1 = book.owned('t', 1);
+    p0?.accept(5n);
+    p1?.accept(7n);
+    if (p1 !== undefined) p1.committed = 7n;
+    expect(book.reassign([], true)).toEqual([
+      { topic: 't', partition: 0, pending: 1, handedOver: false },
+      { topic: 't', partition: 1, pending: 1, handedOver: true },
+    ]);
+    expect(p0?.lost).toBe(false); // runs here; dropped from the book, so never committed from here
+    expect(p1?.lost).toBe(true);
+    expect([...book.entries()]).toEqual([]);
   });
 });
