@@ -22,6 +22,13 @@ export class PartitionOffsets {
    * event's lease, so it is a plain field.
    */
   lost = false;
+  /**
+   * What was committed from here when the consumer last (re)joined its group: after a join the
+   * client fetches a partition again from the group's committed offset as it was then, while this
+   * consumer may have committed further since; offsets from there on are deliveries again, not a
+   * reset.
+   */
+  private refetchFloor: bigint | undefined;
 
   /**
    * Registers an offset delivered by the consumer. 'seen': delivered again after a reconnect and
@@ -32,7 +39,7 @@ export class PartitionOffsets {
     let result: AcceptResult = 'new';
     if (this.highest !== undefined) {
       const floor = this.committed ?? this.lowest ?? offset;
-      if (offset < floor) {
+      if (offset < floor && (this.refetchFloor === undefined || offset < this.refetchFloor)) {
         this.clear();
         result = 'reset';
       } else if (offset <= this.highest) {
@@ -43,6 +50,11 @@ export class PartitionOffsets {
     this.highest = offset;
     this.lowest ??= offset;
     return result;
+  }
+
+  /** The consumer (re)joined its group and keeps this partition (see refetchFloor). */
+  rejoined(): void {
+    this.refetchFloor = this.committed ?? this.lowest;
   }
 
   finish(offset: bigint): void {
@@ -86,6 +98,7 @@ export class PartitionOffsets {
     this.highest = undefined;
     this.lowest = undefined;
     this.committed = undefined;
+    this.refetchFloor = undefined;
   }
 }
 
@@ -131,9 +144,9 @@ export class OffsetBook {
       for (const partition of partitions) {
         const key = `${topic}:${partition}`;
         assigned.add(key);
-        if (!this.partitions.has(key)) {
-          this.partitions.set(key, { topic, partition, offsets: new PartitionOffsets() });
-        }
+        const kept = this.partitions.get(key);
+        if (kept !== undefined) kept.offsets.rejoined();
+        else this.partitions.set(key, { topic, partition, offsets: new PartitionOffsets() });
       }
     }
     const lost: LostPartition[] = [];

@@ -19,9 +19,10 @@ import {
   requeuedMessage,
   retryMessage,
 } from './follow-up.js';
+import { HandOverWatch } from './hand-over.js';
 import { HeldEvents, type ReleaseReason } from './held-events.js';
 import { parseJobEvent, type JobEventView } from './job-event.js';
-import { ConsumerLane, type LaneHandler, type LaneMessage } from './lane.js';
+import { ConsumerLane, type LaneHandler, type LaneMessage, type PartitionLease } from './lane.js';
 import { classify } from './outcome.js';
 import { partitionFor } from './partition.js';
 import { PAUSED_RECHECK_MS, type PausedCheck } from './paused.js';
@@ -72,6 +73,9 @@ interface StreamStats {
   readonly abandoned: readonly string[];
 }
 
+/** The lease of an event rechecked after a hand-over: it is this runner's to run now. */
+const KEPT: PartitionLease = Object.freeze({ lost: false });
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -85,6 +89,7 @@ export class RuleRunner {
   /** Partitioned rules: the slots of each partition of the partitioned topic. */
   private readonly sectionSlots: Slots[] = [];
   private readonly held: HeldEvents;
+  private readonly handOvers: HandOverWatch;
   private readonly counters = newCounters();
   private readonly delay = new Histogram();
   private readonly totalDelay = new Histogram();
@@ -110,6 +115,11 @@ export class RuleRunner {
     this.log = deps.logger.child({ rule: rule.name });
     this.endpoint = rule.endpoint.includes('{database}') ? undefined : new URL(rule.endpoint);
     this.held = new HeldEvents(deps.clock, k.delayHoldSeconds * 1000);
+    this.handOvers = new HandOverWatch(
+      (topic, partitions) => this.committedOffsets(topic, partitions),
+      k.commitIntervalMs,
+      this.log,
+    );
     const outcome = (kind: OutcomeKind): readonly string[] => [`${rule.name}_outcome`, kind];
     this.outcomeStats = {
       ok: outcome('ok'),
@@ -186,6 +196,19 @@ export class RuleRunner {
     return slots;
   }
 
+  /** The group's committed offsets, asked through a connected consumer of that topic's group. */
+  private async committedOffsets(
+    topic: string,
+    partitions: readonly number[],
+  ): Promise<readonly bigint[] | undefined> {
+    const consumer = this.lanes.find((l) => l.currentTopics.includes(topic))?.connectedConsumer;
+    if (consumer === undefined) return undefined;
+    const committed = await consumer.listCommittedOffsets({
+      topics: [{ topic, partitions: [...partitions] }],
+    });
+    return committed.get(topic);
+  }
+
   /** A rebalance took partitions from a lane: their events waiting for a slot are given up. */
   private giveUpLost(): void {
     for (const slots of this.slots) slots.giveUpLost();
@@ -241,6 +264,7 @@ export class RuleRunner {
 
   async stop(drainMs: number): Promise<void> {
     this.stopping = true;
+    this.handOvers.stop();
     // Held retry/delayed events go back to the end of their topics (quick produces), so the timed
     // consumer always waits for those even when not draining; their offsets can then be committed.
     this.held.stop();
@@ -428,7 +452,10 @@ export class RuleRunner {
       if (!isRetry && this.rule.disableDelayedExecution) notBefore = now;
       const reason = await new Promise<ReleaseReason>((resolve) => this.held.hold(notBefore, resolve));
       // Its partition moved to another consumer while held: that one holds and runs it.
-      if (message.lease.lost) return this.handOver(undefined);
+      if (message.lease.lost) {
+        this.counters.handedOver++;
+        return;
+      }
       if (reason !== 'due') {
         await this.produce('requeued', this.deps.outbox.send(requeuedMessage(message)));
         this.counters.requeued++;
@@ -513,12 +540,28 @@ export class RuleRunner {
    * The event's partition moved to another consumer before the event started: it is given up here
    * (claim released, offset neither finished nor committed), and the partition's new owner, which
    * reads it again from the committed offset, runs it at once instead of skipping it as a duplicate
-   * of a claim that would wait here for a slot. Claims go to Redis in order from one process, so
-   * within a runner the release always precedes the new owner's claim.
+   * of a claim that would wait here for a slot. Within a runner the release always reaches Redis
+   * before the new owner's claim (one connection, finishes sent first); from another host it may
+   * not, so a claimed event is checked again once the new owner has committed past it (hand-over.ts).
    */
-  private async handOver(claim: DedupClaim | undefined): Promise<void> {
+  private async handOver(
+    message: LaneMessage,
+    event: JobEventView,
+    claim: DedupClaim | undefined,
+    ctx: ExecContext,
+  ): Promise<void> {
     this.counters.handedOver++;
+    // Unclaimed (no dedup keys, dedup off or failing): the new owner runs it anyway.
+    if (claim === undefined) return;
     await this.deps.dedup.finish(claim, 'release');
+    this.handOvers.add(message.topic, message.partition, message.offset, () => {
+      this.execute({ ...message, lease: KEPT }, event, ctx).catch((error: unknown) =>
+        this.log.error('Rechecking an event handed over in a rebalance failed', {
+          source: `${message.topic}/${message.partition}/${message.offset}`,
+          error: errorText(error),
+        }),
+      );
+    });
   }
 
   private async execute(message: LaneMessage, event: JobEventView, ctx: ExecContext): Promise<void> {
@@ -541,9 +584,9 @@ export class RuleRunner {
       return;
     }
     const claim = claimed.claim;
-    if (message.lease.lost) return this.handOver(claim);
+    if (message.lease.lost) return this.handOver(message, event, claim, ctx);
     const release = await ctx.slots.acquire(message.lease);
-    if (release === undefined) return this.handOver(claim);
+    if (release === undefined) return this.handOver(message, event, claim, ctx);
     let result: ExecuteResult;
     try {
       const now = clock.now();

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Consumer } from '@platformatic/kafka';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startKafkaBroker, type KafkaBrokerHandle } from '../../src/farm/kafka-broker.js';
@@ -778,11 +779,83 @@ describe('rebalance', () => {
         (r) => r.stats().rules[0]?.lagMeasuredAt !== undefined && r.stats().rules[0]?.lagTotal === 0,
       ),
     );
+    // Once B committed past them, A checks each event it handed over again: B ran them, so each is
+    // a duplicate for A now, not a second run.
+    await waitFor(
+      'A rechecked what it handed over',
+      () => a.stats().rules[0]?.counters.duplicates === handedOver,
+    );
     // Exactly once each: nothing given up was lost, nothing ran on both runners.
     expect(exec.requests.length).toBe(20);
     expect(new Set(exec.requests.map((q) => q.id))).toEqual(new Set(events.map((e) => e.id)));
     const ok = (r: KafkaRunner) => r.stats().rules[0]?.counters.ok ?? 0;
     expect(ok(a) + ok(b)).toBe(20);
+  }, 90_000);
+
+  it('runs a handed-over event itself when the new owner skipped it (its claim released too late)', async () => {
+    // From another host, the release of a handed-over event's claim can reach Redis after the new
+    // owner read the event and skipped it as a duplicate. Here the "new owner" is a bare group
+    // member that takes a partition and commits past all of it without running anything, as such
+    // a new owner would; runner A must find those events unclaimed once it sees that commit, and
+    // run them itself.
+    const exec = await executor();
+    const stuck: (() => void)[] = [];
+    exec.reply = () => new Promise((resolve) => stuck.push(() => resolve({ status: 200 })));
+    const topic = 'late.mediawiki.job.kafkaLate';
+    const admin = new TopicAdmin([broker.address], 'test-admin');
+    try {
+      await admin.ensureTopics([{ topic, partitions: 2 }], true);
+    } finally {
+      await admin.close();
+    }
+    const config = kafkaConfig(
+      {
+        brokers: [broker.address],
+        datacenter: 'late',
+        endpoint: exec.url,
+        instanceId: 'runner-a',
+        rules: { late: { types: ['kafkaLate'], concurrency: 2 } },
+        lowTraffic: { enabled: false },
+      },
+      redis.address,
+    );
+    const a = await runner(config, { logger: quietLogger() });
+    const events = Array.from({ length: 20 }, (_, i) =>
+      buildJobEvent({ type: 'kafkaLate', database: 'wiki1', params: { i } }),
+    );
+    await produceRaw(
+      [broker.address],
+      events.map((e, i) => ({ topic, value: e.bytes, partition: i % 2 })),
+    );
+    await waitFor('runner A running 2 events and holding 18', () => {
+      return exec.requests.length === 2 && a.stats().rules[0]?.waiting === 18;
+    });
+    const member = new Consumer({
+      clientId: 'test-new-owner',
+      groupId: 'jobrunner-late',
+      bootstrapBrokers: [broker.address],
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 10_000,
+      heartbeatInterval: 1000,
+      timeout: 15_000,
+    });
+    cleanups.push(() => void member.close(true));
+    await member.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false });
+    const taken = member.assignments?.find((x) => x.topic === topic)?.partitions ?? [];
+    expect(taken.length).toBe(1);
+    await waitFor('A handing over the events of the partition it lost', () => {
+      return (a.stats().rules[0]?.counters.handedOver ?? 0) >= 8;
+    });
+    const handedOver = a.stats().rules[0]?.counters.handedOver ?? 0;
+    await member.commit({ offsets: [{ topic, partition: taken[0] ?? 0, offset: 10n, leaderEpoch: -1 }] });
+    await waitFor('every event run by A', () => {
+      for (const release of stuck.splice(0)) release();
+      return a.stats().rules[0]?.counters.ok === 20;
+    });
+    expect(exec.requests.length).toBe(20); // each exactly once
+    expect(new Set(exec.requests.map((q) => q.id))).toEqual(new Set(events.map((e) => e.id)));
+    expect(a.stats().rules[0]?.counters.duplicates).toBe(0);
+    expect(handedOver).toBeLessThanOrEqual(10);
   }, 90_000);
 });
 

@@ -55,6 +55,29 @@ describe('PartitionOffsets', () => {
     expect(p.pending).toBe(0);
   });
 
+  it('after a rejoin takes offsets from what was committed then as deliveries again, not a reset', () => {
+    // The client fetches again from the group's committed offset as it was at the join (0 here);
+    // meanwhile events finished and 6 was committed from here.
+    const p = new PartitionOffsets();
+    for (let o = 0n; o < 10n; o++) p.accept(o);
+    p.committed = 0n;
+    p.rejoined();
+    for (let o = 0n; o < 6n; o++) p.finish(o);
+    p.committed = 6n;
+    expect(p.accept(0n)).toBe('seen'); // finished: not run again, not a reset
+    expect(p.accept(7n)).toBe('seen'); // still in flight
+    expect(p.pending).toBe(4);
+    expect(p.commitDue()).toBeUndefined();
+    expect(p.accept(10n)).toBe('new');
+    // Below what was committed at the join: the topic was re-created.
+    const q = new PartitionOffsets();
+    q.accept(100n);
+    q.finish(100n);
+    q.committed = 101n;
+    q.rejoined();
+    expect(q.accept(0n)).toBe('reset');
+  });
+
   it('ignores a finish for an offset from before a reset', () => {
     const p = new PartitionOffsets();
     p.accept(50n);
@@ -94,6 +117,15 @@ describe('OffsetBook', () => {
     expect(again?.committed).toBeUndefined();
     expect(again?.accept(1n)).toBe('new');
     expect(book.owned('t', 0)?.lost).toBe(false);
+    // Kept through that rejoin: re-delivered offsets below what it committed since are not a reset.
+    const p0 = book.owned('t', 0);
+    p0?.accept(0n);
+    p0?.accept(1n);
+    p0?.finish(0n);
+    if (p0 !== undefined) p0.committed = 0n;
+    book.reassign([{ topic: 't', partitions: [0, 1] }]);
+    if (p0 !== undefined) p0.committed = 1n;
+    expect(p0?.accept(0n)).toBe('seen');
   });
 
   it('with startFrom latest keeps the events of a lost partition it never committed (the new owner may start past them)', () => {
