@@ -201,7 +201,8 @@ export class RuleRunner {
     topic: string,
     partitions: readonly number[],
   ): Promise<readonly bigint[] | undefined> {
-    const consumer = this.lanes.find((l) => l.currentTopics.includes(topic))?.connectedConsumer;
+    const lane = this.lanes.find((l) => l.connectedConsumer !== undefined && l.currentTopics.includes(topic));
+    const consumer = lane?.connectedConsumer;
     if (consumer === undefined) return undefined;
     const committed = await consumer.listCommittedOffsets({
       topics: [{ topic, partitions: [...partitions] }],
