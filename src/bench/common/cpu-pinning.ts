@@ -4,7 +4,7 @@
 // then preempted in the middle of its system calls, a cost it would not pay in production, where
 // those peers run on other hosts. Pinning gives it one core and its peers the others.
 import { execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { cpus } from 'node:os';
 
 export interface Pinning {
   /** The CPU list of the process under test and of its peers, as taskset writes them. */
@@ -12,15 +12,23 @@ export interface Pinning {
   readonly peers: string;
 }
 
+/**
+ * The machine's CPUs, not this process's affinity (availableParallelism() reads the affinity, so
+ * after pin() it would answer 1 and a reset would pin everything to core 0).
+ */
+function machineCores(): number {
+  return Math.max(1, cpus().length);
+}
+
 /** One core for the process under test, the rest for its peers; undefined below 2 cores. */
 export function splitCores(): Pinning | undefined {
-  const cores = availableParallelism();
+  const cores = machineCores();
   if (cores < 2) return undefined;
   return { own: '0', peers: cores === 2 ? '1' : `1-${cores - 1}` };
 }
 
 export function allCores(): string {
-  const cores = availableParallelism();
+  const cores = machineCores();
   return cores === 1 ? '0' : `0-${cores - 1}`;
 }
 
