@@ -47,10 +47,9 @@ const USAGE = `Usage: npm run bench:kafka [-- options]
   --runs=N        rounds of ConsumerPerformance, dedup on and dedup off, taken in turn; the
                   figures are each one's median (default 3: single runs of a few seconds on a
                   2-core machine vary by a third)
-  --no-pin        leave CPU placement to the kernel during the runner runs (by default the
-                  runner gets core 0 and the executor, Redis and the broker the other cores,
-                  as on a farm where they run on other hosts; ConsumerPerformance always runs
-                  unpinned)
+  --pin           during the runner runs, give the runner core 0 and the executor, Redis and
+                  the broker the other cores (as on a farm, where they run on other hosts);
+                  ConsumerPerformance always runs unpinned
   --profile=DIR   write a V8 CPU profile of each runner run to DIR (<run>-<round>.cpuprofile)
   --json=FILE     also write the results as JSON to FILE`;
 
@@ -62,7 +61,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
   let concurrency = 50;
   let profileDir: string | undefined;
   let runs = 3;
-  let pin = true;
+  let pin = false;
   for (const arg of argv) {
     const [name, value = ''] = arg.split(/=(.*)/s) as [string, string?];
     const count = (): number => {
@@ -77,7 +76,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     else if (name === '--skip-mw') skipMediaWiki = true;
     else if (name === '--concurrency') concurrency = count();
     else if (name === '--runs') runs = count();
-    else if (name === '--no-pin') pin = false;
+    else if (name === '--pin') pin = true;
     else if (name === '--profile' && value !== '') profileDir = value;
     else if (name === '--json' && value !== '') jsonFile = value;
     else throw new Error(`unknown option ${arg}\n${USAGE}`);
