@@ -159,11 +159,19 @@ beforeAll(async () => {
       redis: { aggregators: [redis.address], queues: [redis.address], password: PASSWORD },
       dispatcher: farm.runJobsCommand(),
       // Whole batches per dispatch and no express slot: the closing-slot check needs children that
-      // run their jobs to the end rather than the fair policy's short slices.
+      // run their jobs to the end rather than the fair policy's short slices. No burst slots either:
+      // on a busy machine a quiet queue waiting while both runners are busy would open a third slot,
+      // and the page is checked to show exactly the group's 2.
       runner: {
         failureBackoffSeconds: 1,
         maxFailureBackoffSeconds: 2,
-        scheduling: { sliceSeconds: 60, longSliceSeconds: 60, expressSlots: 0 },
+        scheduling: {
+          sliceSeconds: 60,
+          longSliceSeconds: 60,
+          expressSlots: 0,
+          burstSlots: 0,
+          quietBurstSlots: 0,
+        },
       },
       status: { address: '127.0.0.1', runnerPort: 0, chronPort, adminTokenFile: join(dir, 'admin.token') },
     }),

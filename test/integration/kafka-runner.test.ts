@@ -62,6 +62,45 @@ async function runner(...args: Parameters<typeof startKafkaRunner>): Promise<Kaf
   return r;
 }
 
+/** An executor that answers `database`'s events only when released (stuck), others at once. */
+async function executorStuckOn(database: string): Promise<{ exec: TestExecutor; stuck: (() => void)[] }> {
+  const exec = await executor();
+  const stuck: (() => void)[] = [];
+  exec.reply = (q) =>
+    JSON.parse(q.body.toString('utf8')).database === database
+      ? new Promise((resolve) => stuck.push(() => resolve({ status: 200 })))
+      : { status: 200 };
+  return { exec, stuck };
+}
+
+/**
+ * Produces 20 events of `type` over the 2 partitions of `topic` and waits until runner `a` (a rule
+ * of concurrency 2 whose requests hang) runs 2 of them and holds the other 18 claimed.
+ */
+async function fillTwoSlots(a: KafkaRunner, exec: TestExecutor, topic: string, type: string) {
+  const events = Array.from({ length: 20 }, (_, i) =>
+    buildJobEvent({ type, database: 'wiki1', params: { i } }),
+  );
+  await produceRaw(
+    [broker.address],
+    events.map((e, i) => ({ topic, value: e.bytes, partition: i % 2 })),
+  );
+  await waitFor('runner A running 2 events and holding 18', () => {
+    return exec.requests.length === 2 && a.stats().rules[0]?.waiting === 18;
+  });
+  return events;
+}
+
+/** Creates `topic` with `partitions` partitions on the test broker. */
+async function createTopic(topic: string, partitions: number): Promise<void> {
+  const admin = new TopicAdmin([broker.address], 'test-admin');
+  try {
+    await admin.ensureTopics([{ topic, partitions }], true);
+  } finally {
+    await admin.close();
+  }
+}
+
 const sha = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
 
 describe('happy path', () => {
@@ -589,13 +628,8 @@ describe('dedup', () => {
 
 describe('partitioned rules', () => {
   it('keeps other database sections running while one section is stuck', async () => {
-    const exec = await executor();
     // wiki1 (section 0) gets no answer until released; the other sections must not wait for it.
-    const stuck: (() => void)[] = [];
-    exec.reply = (q) =>
-      JSON.parse(q.body.toString('utf8')).database === 'wiki1'
-        ? new Promise((resolve) => stuck.push(() => resolve({ status: 200 })))
-        : { status: 200 };
+    const { exec, stuck } = await executorStuckOn('wiki1');
     const config = kafkaConfig(
       {
         brokers: [broker.address],
@@ -660,19 +694,9 @@ describe('partitioned rules', () => {
     // The group gives a consumer several partitions while the others join or reconnect. Here for
     // good: the topic has 3 partitions, the rule (shrunk to one) has one consumer. A section's slots
     // belong to its partition, so wiki1's stuck events leave wiki2's and wiki3's slots free.
-    const exec = await executor();
-    const stuck: (() => void)[] = [];
-    exec.reply = (q) =>
-      JSON.parse(q.body.toString('utf8')).database === 'wiki1'
-        ? new Promise((resolve) => stuck.push(() => resolve({ status: 200 })))
-        : { status: 200 };
+    const { exec, stuck } = await executorStuckOn('wiki1');
     const topic = 'shared.jobrunner.partitioned.mediawiki.job.refreshLinks';
-    const admin = new TopicAdmin([broker.address], 'test-admin');
-    try {
-      await admin.ensureTopics([{ topic, partitions: 3 }], true);
-    } finally {
-      await admin.close();
-    }
+    await createTopic(topic, 3);
     const config = kafkaConfig(
       {
         brokers: [broker.address],
@@ -726,12 +750,7 @@ describe('rebalance', () => {
     const stuck: (() => void)[] = [];
     exec.reply = () => new Promise((resolve) => stuck.push(() => resolve({ status: 200 })));
     const topic = 'moved.mediawiki.job.kafkaMoved';
-    const admin = new TopicAdmin([broker.address], 'test-admin');
-    try {
-      await admin.ensureTopics([{ topic, partitions: 2 }], true);
-    } finally {
-      await admin.close();
-    }
+    await createTopic(topic, 2);
     const configFor = (instanceId: string) =>
       kafkaConfig(
         {
@@ -747,17 +766,7 @@ describe('rebalance', () => {
     // Runner A is the group's only member: it reads both partitions, runs two events and holds
     // the other 18 claimed, waiting for its slots.
     const a = await runner(configFor('runner-a'), { logger: quietLogger() });
-    const events = Array.from({ length: 20 }, (_, i) =>
-      buildJobEvent({ type: 'kafkaMoved', database: 'wiki1', params: { i } }),
-    );
-    await produceRaw(
-      [broker.address],
-      events.map((e, i) => ({ topic, value: e.bytes, partition: i % 2 })),
-    );
-    await waitFor('runner A running 2 events and holding 18', () => {
-      const rule = a.stats().rules[0];
-      return exec.requests.length === 2 && rule?.waiting === 18;
-    });
+    const events = await fillTwoSlots(a, exec, topic, 'kafkaMoved');
     // Runner B joins: two members, two partitions, so A loses one of them (either), with the events
     // of it that wait for A's slots. B must run those now, not skip them as duplicates of A's claims.
     const b = await runner(configFor('runner-b'), { logger: quietLogger() });
@@ -802,12 +811,7 @@ describe('rebalance', () => {
     const stuck: (() => void)[] = [];
     exec.reply = () => new Promise((resolve) => stuck.push(() => resolve({ status: 200 })));
     const topic = 'late.mediawiki.job.kafkaLate';
-    const admin = new TopicAdmin([broker.address], 'test-admin');
-    try {
-      await admin.ensureTopics([{ topic, partitions: 2 }], true);
-    } finally {
-      await admin.close();
-    }
+    await createTopic(topic, 2);
     const config = kafkaConfig(
       {
         brokers: [broker.address],
@@ -820,16 +824,7 @@ describe('rebalance', () => {
       redis.address,
     );
     const a = await runner(config, { logger: quietLogger() });
-    const events = Array.from({ length: 20 }, (_, i) =>
-      buildJobEvent({ type: 'kafkaLate', database: 'wiki1', params: { i } }),
-    );
-    await produceRaw(
-      [broker.address],
-      events.map((e, i) => ({ topic, value: e.bytes, partition: i % 2 })),
-    );
-    await waitFor('runner A running 2 events and holding 18', () => {
-      return exec.requests.length === 2 && a.stats().rules[0]?.waiting === 18;
-    });
+    const events = await fillTwoSlots(a, exec, topic, 'kafkaLate');
     const member = new Consumer({
       clientId: 'test-new-owner',
       groupId: 'jobrunner-late',
