@@ -20,6 +20,7 @@ import { produceJobEvents } from '../kafka/producer.js';
 import { startKafkaRunner } from '../kafka/runner.js';
 import { createLogger } from '../observability/logger.js';
 import { profilePhase } from './common/cpu-profile.js';
+import { medianBy } from './common/percentiles.js';
 import { formatProfileSummary } from './common/profile-summary.js';
 import { processCpuSeconds } from './common/process-cpu.js';
 import { allCores, pin, splitCores, type Pinning } from './common/cpu-pinning.js';
@@ -334,20 +335,6 @@ async function runnerThroughput(
   };
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
-/** The run with the median rate (an odd count) or the lower of the middle two. */
-function medianRun(runs: readonly RunResult[]): RunResult {
-  const sorted = [...runs].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
-  return sorted[Math.floor((sorted.length - 1) / 2)] as RunResult;
-}
-
 async function main(argv: string[]): Promise<number> {
   const options = parseArgs(argv);
   if (options === 'help') {
@@ -447,9 +434,9 @@ async function main(argv: string[]): Promise<number> {
         report(`round ${round}: runner -> trivial executor, dedup ${dedup ? 'on' : 'off'}`, run, perf);
       }
     }
-    const perf = median(perfRuns);
-    const withDedup = medianRun(dedupRuns);
-    const noDedup = medianRun(plainRuns);
+    const perf = medianBy(perfRuns, (rate) => rate);
+    const withDedup = medianBy(dedupRuns, (run) => run.eventsPerSecond);
+    const noDedup = medianBy(plainRuns, (run) => run.eventsPerSecond);
     results.consumerPerformanceEventsPerSecond = perf;
     results.consumerPerformanceRuns = perfRuns;
     results.trivialWithDedup = withDedup;

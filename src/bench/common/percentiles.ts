@@ -19,6 +19,16 @@ export function percentile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length, rank) - 1] as number;
 }
 
+/**
+ * The item with the median `value` (nearest rank: the lower middle one for an even count), so the
+ * reported run is one that happened; throws on an empty list.
+ */
+export function medianBy<T>(items: readonly T[], value: (item: T) => number): T {
+  if (items.length === 0) throw new RangeError('median of no items');
+  const sorted = [...items].sort((a, b) => value(a) - value(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)] as T;
+}
+
 /** min / p50 / p90 / p99 / max / mean, or null when there are no samples. */
 export function summarize(samples: readonly number[]): LatencySummary | null {
   if (samples.length === 0) return null;

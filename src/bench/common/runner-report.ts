@@ -1,5 +1,5 @@
 // bench:runner's report: each figure next to the original service's measurement and our target.
-import { formatMs } from './percentiles.js';
+import { formatMs, medianBy } from './percentiles.js';
 import type { CeilingResult } from './ceiling.js';
 import type { IdleResult } from './idle-load.js';
 import type { PickupResult } from './pickup.js';
@@ -40,8 +40,7 @@ export interface BenchResults {
 
 /** The run with the median start→done rate (the lower middle one for an even count). */
 export function medianRun(runs: readonly ThroughputResult[]): ThroughputResult {
-  const sorted = [...runs].sort((a, b) => a.jobsPerSecond - b.jobsPerSecond);
-  return sorted[Math.floor((sorted.length - 1) / 2)] as ThroughputResult;
+  return medianBy(runs, (run) => run.jobsPerSecond);
 }
 
 function rate(n: number): string {
