@@ -20,8 +20,10 @@ import { produceJobEvents } from '../kafka/producer.js';
 import { startKafkaRunner } from '../kafka/runner.js';
 import { createLogger } from '../observability/logger.js';
 import { profilePhase } from './common/cpu-profile.js';
+import { formatHeapSummary, heapProfilePhase } from './common/heap-profile.js';
 import { medianBy } from './common/percentiles.js';
 import { formatProfileSummary } from './common/profile-summary.js';
+import { startGcMeter, type GcFigures } from './common/gc-meter.js';
 import { processCpuSeconds } from './common/process-cpu.js';
 import { allCores, pin, splitCores, type Pinning } from './common/cpu-pinning.js';
 import { commandDelta, commandStats, formatCounts } from './common/redis-stats.js';
@@ -36,6 +38,7 @@ interface Options {
   readonly jsonFile: string | undefined;
   readonly concurrency: number;
   readonly profileDir: string | undefined;
+  readonly heapProfileDir: string | undefined;
   readonly runs: number;
   readonly pin: boolean;
 }
@@ -52,6 +55,8 @@ const USAGE = `Usage: npm run bench:kafka [-- options]
                   the broker the other cores (as on a farm, where they run on other hosts);
                   ConsumerPerformance always runs unpinned
   --profile=DIR   write a V8 CPU profile of each runner run to DIR (<run>-<round>.cpuprofile)
+  --heap-profile=DIR  instead, a sampling heap profile of each runner run counting every
+                  allocation (<run>-<round>.heapprofile), summed up as bytes per event
   --json=FILE     also write the results as JSON to FILE`;
 
 function parseArgs(argv: readonly string[]): Options | 'help' {
@@ -61,6 +66,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
   let jsonFile: string | undefined;
   let concurrency = 50;
   let profileDir: string | undefined;
+  let heapProfileDir: string | undefined;
   let runs = 3;
   let pin = false;
   for (const arg of argv) {
@@ -79,10 +85,14 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     else if (name === '--runs') runs = count();
     else if (name === '--pin') pin = true;
     else if (name === '--profile' && value !== '') profileDir = value;
+    else if (name === '--heap-profile' && value !== '') heapProfileDir = value;
     else if (name === '--json' && value !== '') jsonFile = value;
     else throw new Error(`unknown option ${arg}\n${USAGE}`);
   }
-  return { events, mwEvents, skipMediaWiki, jsonFile, concurrency, profileDir, runs, pin };
+  if (profileDir !== undefined && heapProfileDir !== undefined) {
+    throw new Error('--profile and --heap-profile cannot be used together (each distorts the other)');
+  }
+  return { events, mwEvents, skipMediaWiki, jsonFile, concurrency, profileDir, heapProfileDir, runs, pin };
 }
 
 const logger = createLogger({ service: 'bench-kafka', level: 'error' });
@@ -256,6 +266,8 @@ interface RunResult {
   readonly redisCommandsPerThousandEvents: Readonly<Record<string, number>>;
   /** Share of the run the runner's event loop was busy (1 = its one thread was the limit). */
   readonly eventLoopUtilization: number;
+  /** Collections per 1,000 events and the main thread's time in them per event (µs). */
+  readonly gc: { readonly minorPerThousand: number; readonly majorPerThousand: number; readonly pauseMicrosPerEvent: number };
 }
 
 /** Processes whose CPU time a run charges per event, by name. */
@@ -267,9 +279,16 @@ function peersCpu(peers: Peers): Record<string, number> {
   return out;
 }
 
+/** Where a run's profile goes and which kind it is. */
+interface ProfileRequest {
+  readonly dir: string;
+  readonly name: string;
+  readonly kind: 'cpu' | 'heap';
+}
+
 /**
  * Starts a runner and times first-to-last execution of `count` events; with `profile`, writes a
- * CPU profile of the run to profile.dir/profile.name.cpuprofile.
+ * CPU or heap profile of the run to profile.dir and prints its summary.
  */
 async function runnerThroughput(
   cfg: JobrunnerConfig,
@@ -277,20 +296,27 @@ async function runnerThroughput(
   peers: Peers,
   redis: Redis,
   pinning: Pinning | undefined,
-  profile?: { dir: string; name: string },
+  profile?: ProfileRequest,
 ): Promise<RunResult> {
   const commandsBefore = await commandStats(redis);
   if (pinning !== undefined) {
     pin(process.pid, pinning.own);
     for (const pid of Object.values(peers)) pin(pid, pinning.peers);
   }
-  const profiler = profile ? await profilePhase(profile.dir, profile.name) : undefined;
+  const profiler =
+    profile === undefined
+      ? undefined
+      : profile.kind === 'cpu'
+        ? await profilePhase(profile.dir, profile.name)
+        : await heapProfilePhase(profile.dir, profile.name);
   const runner = await startKafkaRunner(cfg, { logger });
-  const ok = (): number => runner.stats().rules.reduce((sum, rule) => sum + rule.counters.ok, 0);
+  // Polled every 5 ms: stats() would build the whole status each time, on the runner's thread.
+  const ok = (): number => runner.okCount();
   let first = 0;
   let cpuAtFirst = process.cpuUsage();
   let peersAtFirst = peersCpu(peers);
   let eluAtFirst = performance.eventLoopUtilization();
+  let gcMeter = startGcMeter();
   for (;;) {
     const done = ok();
     if (done > 0 && first === 0) {
@@ -298,6 +324,8 @@ async function runnerThroughput(
       cpuAtFirst = process.cpuUsage();
       peersAtFirst = peersCpu(peers);
       eluAtFirst = performance.eventLoopUtilization();
+      void gcMeter.stop();
+      gcMeter = startGcMeter();
     }
     if (done >= count) break;
     await new Promise((r) => setTimeout(r, 5));
@@ -306,6 +334,7 @@ async function runnerThroughput(
   const cpu = process.cpuUsage(cpuAtFirst);
   const elu = performance.eventLoopUtilization(eluAtFirst);
   const peersAtEnd = peersCpu(peers);
+  const gc: GcFigures = await gcMeter.stop();
   const otherMicrosPerEvent: Record<string, number> = {};
   for (const name of Object.keys(peers)) {
     otherMicrosPerEvent[name] = (((peersAtEnd[name] ?? 0) - (peersAtFirst[name] ?? 0)) * 1e6) / count;
@@ -318,9 +347,12 @@ async function runnerThroughput(
     if (name !== 'info' && perThousand > 0) commands[name] = perThousand;
   }
   const file = await profiler?.stop();
-  if (file !== undefined) {
+  if (file !== undefined && profile?.kind === 'cpu') {
     const lines = formatProfileSummary(file, count);
     process.stdout.write(`CPU profile: ${file} (sampled time by part, idle included)\n${lines.join('\n')}\n`);
+  } else if (file !== undefined) {
+    const lines = formatHeapSummary(file, count);
+    process.stdout.write(`heap profile: ${file} (sampled allocations, collected ones too)\n${lines.join('\n')}\n`);
   }
   return {
     events: count,
@@ -332,6 +364,11 @@ async function runnerThroughput(
     otherMicrosPerEvent,
     redisCommandsPerThousandEvents: commands,
     eventLoopUtilization: elu.utilization,
+    gc: {
+      minorPerThousand: (gc.minor * 1000) / count,
+      majorPerThousand: (gc.major * 1000) / count,
+      pauseMicrosPerEvent: (gc.pauseMs * 1000) / count,
+    },
   };
 }
 
@@ -343,10 +380,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   const machine = collectMachineInfo();
-  out(`bench:kafka ${argv.join(' ')}\n${formatMachineInfo(machine)}`);
+  out(`bench:kafka ${argv.join(' ')} (node ${process.execArgv.join(' ')})\n${formatMachineInfo(machine)}`);
   const busy = busyMachineWarning(machine);
   if (busy !== null) out(busy);
-  if (options.profileDir !== undefined) mkdirSync(options.profileDir, { recursive: true });
+  const profileDir = options.profileDir ?? options.heapProfileDir;
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
   let broker: KafkaBrokerHandle | undefined;
   let redis: RedisServerHandle | undefined;
   let executor: ChildProcess | undefined;
@@ -396,11 +434,16 @@ async function main(argv: string[]): Promise<number> {
       out(
         `  CPU µs/event: runner user ${run.userMicrosPerEvent.toFixed(1)} + system ${run.systemMicrosPerEvent.toFixed(1)}; ${others}; runner event loop ${(run.eventLoopUtilization * 100).toFixed(0)} % busy`,
       );
+      out(
+        `  GC per 1,000 events: ${run.gc.minorPerThousand.toFixed(1)} scavenges, ${run.gc.majorPerThousand.toFixed(2)} full; main thread ${run.gc.pauseMicrosPerEvent.toFixed(1)} µs/event in pauses`,
+      );
       const commands = new Map(Object.entries(run.redisCommandsPerThousandEvents));
       if (commands.size > 0) out(`  Redis commands per 1,000 events: ${formatCounts(commands)}`);
     };
-    const profile = (name: string): { dir: string; name: string } | undefined =>
-      options.profileDir !== undefined ? { dir: options.profileDir, name } : undefined;
+    const profile = (name: string): ProfileRequest | undefined =>
+      profileDir === undefined
+        ? undefined
+        : { dir: profileDir, name, kind: options.profileDir !== undefined ? 'cpu' : 'heap' };
     // Rounds taken in turn, so a slower or faster stretch of the machine touches all three; each
     // runner run reads its own freshly produced topic.
     const pinning = options.pin ? splitCores() : undefined;

@@ -296,6 +296,19 @@ export class Deduplicator {
   }
 
   /**
+   * finish(claim, 'done') without a promise: the runner's hot path calls this for every event that
+   * ran, and nothing waits for its record.
+   */
+  done(claim: DedupClaim | undefined): void {
+    if (claim === undefined || this.active === undefined) return;
+    // A turn, even for an event with only an ID: its call writes the done record that says it ran.
+    const turn = this.currentTurn();
+    if ((claim.flags & HAS_ID) !== 0) this.doneLog.settled(claim.seq);
+    // A failed call is logged in flush(); the records are then simply missing.
+    if (claim.flags !== HAS_ID) turn.addFinish(claim, 'done');
+  }
+
+  /**
    * 'done': the event ran, its claims become records. 'release': it did not, give them back.
    * Batched like claim(). A release resolves once Redis confirmed it (a retry is produced only
    * then); a run resolves at once: its offset may be committed before its record is written, and
@@ -303,18 +316,10 @@ export class Deduplicator {
    * every finished event in the lane's window for up to two round trips.
    */
   async finish(claim: DedupClaim | undefined, how: 'done' | 'release'): Promise<void> {
+    if (how === 'done') return this.done(claim);
     if (claim === undefined || this.active === undefined) return;
-    const turn = this.currentTurn();
     const hasId = (claim.flags & HAS_ID) !== 0;
-    if (how === 'done') {
-      if (hasId) {
-        // The next call's done record says it ran (an event with only an ID needs nothing else).
-        this.doneLog.settled(claim.seq);
-      }
-      if (claim.flags !== HAS_ID) turn.addFinish(claim, how);
-      // A failed call is logged in flush(); the records are then simply missing.
-      return;
-    }
+    const turn = this.currentTurn();
     turn.addFinish(claim, how);
     try {
       await turn.reply;

@@ -125,9 +125,19 @@ export class OffsetBook {
     { topic: string; partition: number; offsets: PartitionOffsets }
   >();
 
+  /**
+   * The last partition looked up: a fetch delivers its events partition by partition, so most
+   * lookups (one per event) find it here without building the key string.
+   */
+  private last: { topic: string; partition: number; offsets: PartitionOffsets } | undefined;
+
   /** The partition's offsets, or undefined when the consumer does not own it (any more). */
   owned(topic: string, partition: number): PartitionOffsets | undefined {
-    return this.partitions.get(`${topic}:${partition}`)?.offsets;
+    const last = this.last;
+    if (last !== undefined && last.partition === partition && last.topic === topic) return last.offsets;
+    const entry = this.partitions.get(`${topic}:${partition}`);
+    this.last = entry;
+    return entry?.offsets;
   }
 
   /**
@@ -139,6 +149,7 @@ export class OffsetBook {
    * would never see them, so they run here as they would have.
    */
   reassign(assignments: readonly Assignment[], uncommittedStay = false): LostPartition[] {
+    this.last = undefined;
     const assigned = new Set<string>();
     for (const { topic, partitions } of assignments) {
       for (const partition of partitions) {

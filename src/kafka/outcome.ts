@@ -33,6 +33,9 @@ export function reasonText(status: number, body: string): string {
   return (text === '' ? base : `${base}: ${text}`).slice(0, REASON_CAP);
 }
 
+/** Shared: most events end this way, and an outcome is only read. */
+const OK: Outcome = Object.freeze({ kind: 'ok' });
+
 export function classify(result: ExecuteResult, rules: OutcomeRules): Outcome {
   if (result.kind !== 'response') {
     const reason = `${result.kind === 'timeout' ? 'timeout' : 'request failed'}: ${result.message}`;
@@ -41,7 +44,7 @@ export function classify(result: ExecuteResult, rules: OutcomeRules): Outcome {
       : { kind: 'error', status: 0, reason };
   }
   const { status } = result;
-  if (status >= 200 && status < 300) return { kind: 'ok' };
+  if (status >= 200 && status < 300) return OK;
   if (rules.ignoreStatus.includes(status)) return { kind: 'ignored', status };
   const reason = reasonText(status, result.body);
   if (status === 423) return { kind: 'readonly', status, reason };

@@ -35,6 +35,8 @@ export interface KafkaRunner {
   /** drain: let running executions finish (up to runner.drainTimeoutSeconds) before leaving. */
   stop(drain: boolean): Promise<void>;
   stats(): KafkaRunnerStats;
+  /** Events run successfully so far, all rules: what stats() counts as ok, without building it. */
+  okCount(): number;
 }
 
 function errorText(error: unknown): string {
@@ -228,6 +230,11 @@ export async function startKafkaRunner(config: JobrunnerConfig, deps: KafkaRunne
         logger.info('Kafka runner stopped');
       })();
       return stopped;
+    },
+    okCount(): number {
+      let ok = 0;
+      for (const rule of rules) ok += rule.okCount;
+      return ok;
     },
     stats(): KafkaRunnerStats {
       return {

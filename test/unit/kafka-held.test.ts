@@ -76,6 +76,22 @@ describe('Slots', () => {
     expect(slots.inUse).toBe(0);
   });
 
+  it('grants a free slot at once with tryAcquire, never ahead of a waiter', async () => {
+    const slots = new Slots(1);
+    const first = slots.tryAcquire();
+    expect(first).toBeTypeOf('function');
+    expect(slots.tryAcquire()).toBeUndefined(); // full
+    const waiter = granted(slots.acquire());
+    first?.(); // handed to the waiter, not left free for the next tryAcquire
+    expect(slots.tryAcquire()).toBeUndefined();
+    (await waiter)();
+    expect(slots.inUse).toBe(0);
+    const again = slots.tryAcquire();
+    expect(slots.inUse).toBe(1);
+    again?.();
+    expect(slots.inUse).toBe(0);
+  });
+
   it('gives up the waiters whose partition lease is lost, and only those; holders keep their slots', async () => {
     const slots = new Slots(1);
     const kept = { lost: false };

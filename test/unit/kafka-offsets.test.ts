@@ -128,6 +128,20 @@ describe('OffsetBook', () => {
     expect(p0?.accept(0n)).toBe('seen');
   });
 
+  it('answers a lookup made just before a rebalance from the new assignment, not from the last lookup', () => {
+    const book = new OffsetBook();
+    book.reassign([{ topic: 't', partitions: [0, 1] }]);
+    const p1 = book.owned('t', 1);
+    expect(book.owned('t', 1)).toBe(p1); // the last lookup, asked again
+    expect(book.owned('u', 1)).toBeUndefined(); // same partition number, other topic
+    expect(book.owned('t', 1)).toBe(p1);
+    book.reassign([{ topic: 't', partitions: [0] }]);
+    expect(book.owned('t', 1)).toBeUndefined();
+    book.reassign([{ topic: 't', partitions: [0, 1] }]);
+    expect(book.owned('t', 1)).not.toBe(p1);
+    expect(book.owned('t', 1)).toBe(book.owned('t', 1));
+  });
+
   it('with startFrom latest keeps the events of a lost partition it never committed (the new owner may start past them)', () => {
     const book = new OffsetBook();
     book.reassign([{ topic: 't', partitions: [0, 1] }]);
