@@ -267,7 +267,11 @@ interface RunResult {
   /** Share of the run the runner's event loop was busy (1 = its one thread was the limit). */
   readonly eventLoopUtilization: number;
   /** Collections per 1,000 events and the main thread's time in them per event (µs). */
-  readonly gc: { readonly minorPerThousand: number; readonly majorPerThousand: number; readonly pauseMicrosPerEvent: number };
+  readonly gc: {
+    readonly minorPerThousand: number;
+    readonly majorPerThousand: number;
+    readonly pauseMicrosPerEvent: number;
+  };
 }
 
 /** Processes whose CPU time a run charges per event, by name. */
@@ -352,7 +356,9 @@ async function runnerThroughput(
     process.stdout.write(`CPU profile: ${file} (sampled time by part, idle included)\n${lines.join('\n')}\n`);
   } else if (file !== undefined) {
     const lines = formatHeapSummary(file, count);
-    process.stdout.write(`heap profile: ${file} (sampled allocations, collected ones too)\n${lines.join('\n')}\n`);
+    process.stdout.write(
+      `heap profile: ${file} (sampled allocations, collected ones too)\n${lines.join('\n')}\n`,
+    );
   }
   return {
     events: count,

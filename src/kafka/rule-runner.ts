@@ -418,7 +418,8 @@ export class RuleRunner {
     let event: JobEventView | Promise<void>;
     try {
       event = this.receive(message);
-      if (event instanceof Promise) return event.catch((error: unknown) => this.failedHandling(message, error));
+      if (event instanceof Promise)
+        return event.catch((error: unknown) => this.failedHandling(message, error));
       this.deps.metrics.increment(this.streamStats(event, false).dequeue);
       if (this.deps.kafka.discardCanaryEvents && event.domain === 'canary') {
         this.counters.canary++;
