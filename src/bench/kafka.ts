@@ -19,8 +19,8 @@ import { startRedisServer, type RedisServerHandle } from '../farm/redis-server.j
 import { produceJobEvents } from '../kafka/producer.js';
 import { startKafkaRunner } from '../kafka/runner.js';
 import { createLogger } from '../observability/logger.js';
-import { profilePhase } from './common/cpu-profile.js';
-import { formatHeapSummary, heapProfilePhase } from './common/heap-profile.js';
+import { formatHeapSummary } from './common/heap-summary.js';
+import { profilePhase, type ProfileKind } from './common/profile-phase.js';
 import { medianBy } from './common/percentiles.js';
 import { formatProfileSummary } from './common/profile-summary.js';
 import { startGcMeter, type GcFigures } from './common/gc-meter.js';
@@ -287,7 +287,7 @@ function peersCpu(peers: Peers): Record<string, number> {
 interface ProfileRequest {
   readonly dir: string;
   readonly name: string;
-  readonly kind: 'cpu' | 'heap';
+  readonly kind: ProfileKind;
 }
 
 /**
@@ -307,12 +307,7 @@ async function runnerThroughput(
     pin(process.pid, pinning.own);
     for (const pid of Object.values(peers)) pin(pid, pinning.peers);
   }
-  const profiler =
-    profile === undefined
-      ? undefined
-      : profile.kind === 'cpu'
-        ? await profilePhase(profile.dir, profile.name)
-        : await heapProfilePhase(profile.dir, profile.name);
+  const profiler = profile ? await profilePhase(profile.dir, profile.name, profile.kind) : undefined;
   const runner = await startKafkaRunner(cfg, { logger });
   // Polled every 5 ms: stats() would build the whole status each time, on the runner's thread.
   const ok = (): number => runner.okCount();

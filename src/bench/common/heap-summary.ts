@@ -1,40 +1,13 @@
-// In-process V8 sampling heap profile of one phase of a benchmark, counting every allocation, also
-// of objects already collected (node --heap-prof keeps only what is still alive). What a runner
-// allocates per event sets how often the young generation is collected, and each collection copies
-// everything still in flight: bytes per event, by part and by function, show where that comes from.
-import { Session } from 'node:inspector/promises';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Where the allocations of a sampling heap profile (profile-phase.ts, kind 'heap') came from: bytes
+// per event by part (Kafka client, undici, ioredis, jobrunner, node internals) and the functions
+// allocating most. What a runner allocates per event sets how often the young generation is
+// collected, and each collection copies everything still in flight.
+import { readFileSync } from 'node:fs';
 
 interface HeapNode {
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
   readonly selfSize: number;
   readonly children: readonly HeapNode[];
-}
-
-export interface HeapPhase {
-  /** Stops sampling and writes <dir>/<name>.heapprofile; returns the file. */
-  stop(): Promise<string>;
-}
-
-export async function heapProfilePhase(dir: string, name: string): Promise<HeapPhase> {
-  const session = new Session();
-  session.connect();
-  await session.post('HeapProfiler.enable');
-  await session.post('HeapProfiler.startSampling', {
-    samplingInterval: 1024,
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
-  });
-  return {
-    async stop(): Promise<string> {
-      const { profile } = await session.post('HeapProfiler.stopSampling');
-      session.disconnect();
-      const file = join(dir, `${name}.heapprofile`);
-      writeFileSync(file, JSON.stringify(profile));
-      return file;
-    },
-  };
 }
 
 const PARTS: readonly [string, (url: string) => boolean][] = [
