@@ -37,7 +37,10 @@ export interface DedupClaim {
 
 /** The script's answer for a whole turn. */
 export interface TurnReply {
-  /** One character per claim: "i", "s", "r" or "-" (not a duplicate). */
+  /**
+   * One character per claim: "i", "s", "r" (duplicates), "w" (claimed by another live runner
+   * process and not run yet) or "-" (claimed now).
+   */
   readonly kinds: string;
   /** Previous sha1 and root values of each claim with a sha1 or root event, in order. */
   readonly prevs: readonly string[];
@@ -72,6 +75,9 @@ export function duplicateKind(code: number): DuplicateKind | undefined {
   // 'i', 's', 'r'
   return code === 105 ? 'id' : code === 115 ? 'sha1' : code === 114 ? 'root' : undefined;
 }
+
+/** 'w': another live runner process holds the event's ID claimed and has not run it. */
+export const HELD_ELSEWHERE = 119;
 
 export class DedupTurn {
   readonly finishes: (string | number)[] = [];

@@ -7,7 +7,9 @@
 // that no longer count, so its unfinished events run when they are read again. What a runner ran
 // is in its done record, written with each call: the seqs below the next one except those still
 // open (claimed and not yet run, or given back without Redis confirming it), so a finished event
-// with only an ID costs no Redis command of its own. A Redis failure means "not a duplicate".
+// with only an ID costs no Redis command of its own. An ID another live process claimed and has not
+// run is neither a duplicate nor claimed: the caller waits for it (heldElsewhere). A Redis failure
+// means "not a duplicate".
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { KafkaDedupConfig } from '../config/types.js';
@@ -19,6 +21,7 @@ import {
   HAS_ID,
   HAS_ROOT,
   HAS_SHA1,
+  HELD_ELSEWHERE,
   duplicateKind,
   flagsOf,
   type DedupClaim,
@@ -30,15 +33,26 @@ import type { JobEventView } from './job-event.js';
 
 export type { DedupClaim, DuplicateKind } from './dedup-batch.js';
 
+/**
+ * A duplicate; or claimed (claim undefined when dedup is off, the event has no keys or Redis
+ * failed); or `heldElsewhere`: another live runner process claimed the event's ID and has not run
+ * it (nothing was claimed; ask again later, see RuleRunner).
+ */
 export type ClaimResult =
-  | { readonly duplicate: DuplicateKind }
-  | { readonly duplicate: undefined; readonly claim: DedupClaim | undefined };
+  | { readonly duplicate: DuplicateKind; readonly heldElsewhere?: undefined }
+  | {
+      readonly duplicate: undefined;
+      readonly claim: DedupClaim | undefined;
+      readonly heldElsewhere?: undefined;
+    }
+  | { readonly duplicate: undefined; readonly claim: undefined; readonly heldElsewhere: true };
 
 const SCRIPT = 'kafka-dedup';
 
 type LuaCall = (...args: (string | number)[]) => Promise<unknown>;
 
 const NOT_CLAIMED: ClaimResult = Object.freeze({ duplicate: undefined, claim: undefined });
+const HELD: ClaimResult = Object.freeze({ duplicate: undefined, claim: undefined, heldElsewhere: true });
 const DUPLICATE: Readonly<Record<DuplicateKind, ClaimResult>> = Object.freeze({
   id: Object.freeze({ duplicate: 'id' }),
   sha1: Object.freeze({ duplicate: 'sha1' }),
@@ -86,6 +100,11 @@ export class Deduplicator {
 
   private get active(): Redis | undefined {
     return this.config.enabled ? this.redis : undefined;
+  }
+
+  /** How long this process's alive key lives without renewal (ms). */
+  get aliveTtl(): number {
+    return this.aliveTtlMs;
   }
 
   get aliveKey(): string {
@@ -277,11 +296,12 @@ export class Deduplicator {
       this.redisFailed(error);
       return NOT_CLAIMED;
     }
-    const kind = duplicateKind(reply.kinds.charCodeAt(index));
-    if (kind !== undefined) {
+    const code = reply.kinds.charCodeAt(index);
+    const kind = duplicateKind(code);
+    if (kind !== undefined || code === HELD_ELSEWHERE) {
       // Nothing was written for it.
       this.doneLog.settled(seq);
-      return DUPLICATE[kind];
+      return kind === undefined ? HELD : DUPLICATE[kind];
     }
     const withPrevs = (flags & (HAS_SHA1 | HAS_ROOT)) !== 0;
     const claim: DedupClaim = {

@@ -22,6 +22,8 @@ export type ExecuteResult =
   | { readonly kind: 'timeout' | 'error'; readonly message: string };
 
 const BODY_CAP = 64 * 1024;
+/** Connecting to the endpoint; a request lasts at most this plus its timeoutMs. */
+export const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Built once: the request headers of every event without a request ID. */
 const HEADERS: readonly string[] = ['content-type', 'application/json', 'user-agent', 'jobrunner-kafka'];
@@ -117,7 +119,7 @@ export class EventExecutor {
     this.agent = new Agent({
       connections: Math.max(1, connections),
       keepAliveTimeout: 30_000,
-      connect: { timeout: 10_000 },
+      connect: { timeout: CONNECT_TIMEOUT_MS },
     });
   }
 

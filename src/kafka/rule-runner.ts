@@ -7,9 +7,9 @@ import type { KafkaConfig, KafkaRuleConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/statsd.js';
 import type { Clock } from './clock.js';
-import type { DedupClaim, Deduplicator } from './dedup.js';
+import type { ClaimResult, DedupClaim, Deduplicator } from './dedup.js';
 import { JobEventError } from './errors.js';
-import type { EventExecutor, ExecuteResult } from './executor.js';
+import { CONNECT_TIMEOUT_MS, type EventExecutor, type ExecuteResult } from './executor.js';
 import {
   HEADER_NOT_BEFORE,
   HEADER_RETRIES_LEFT,
@@ -19,10 +19,10 @@ import {
   requeuedMessage,
   retryMessage,
 } from './follow-up.js';
-import { HandOverWatch } from './hand-over.js';
 import { HeldEvents, type ReleaseReason } from './held-events.js';
 import { parseJobEvent, type JobEventView } from './job-event.js';
-import { ConsumerLane, type LaneHandler, type LaneMessage, type PartitionLease } from './lane.js';
+import { ConsumerLane, type LaneHandler, type LaneMessage } from './lane.js';
+import { LiveClaimWaits } from './live-claim-waits.js';
 import { classify } from './outcome.js';
 import { partitionFor } from './partition.js';
 import { PAUSED_RECHECK_MS, type PausedCheck } from './paused.js';
@@ -76,9 +76,6 @@ interface StreamStats {
 /** A handler's result when nothing is left to wait for. */
 const DONE: Promise<void> = Promise.resolve();
 
-/** The lease of an event rechecked after a hand-over: it is this runner's to run now. */
-const KEPT: PartitionLease = Object.freeze({ lost: false });
-
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -92,7 +89,7 @@ export class RuleRunner {
   /** Partitioned rules: the slots of each partition of the partitioned topic. */
   private readonly sectionSlots: Slots[] = [];
   private readonly held: HeldEvents;
-  private readonly handOvers: HandOverWatch;
+  private readonly liveWaits: LiveClaimWaits;
   private readonly counters = newCounters();
   private readonly delay = new Histogram();
   private readonly totalDelay = new Histogram();
@@ -108,6 +105,8 @@ export class RuleRunner {
   private readonly statNames = new Map<string, StreamStats>();
   private readonly outcomeStats: Readonly<Record<OutcomeKind, readonly string[]>>;
   private readonly dedupeStat: readonly string[];
+  private readonly dedupeWaitStat: readonly string[];
+  private readonly dedupeOverdueStat: readonly string[];
 
   constructor(
     readonly rule: KafkaRuleConfig,
@@ -118,11 +117,7 @@ export class RuleRunner {
     this.log = deps.logger.child({ rule: rule.name });
     this.endpoint = rule.endpoint.includes('{database}') ? undefined : new URL(rule.endpoint);
     this.held = new HeldEvents(deps.clock, k.delayHoldSeconds * 1000);
-    this.handOvers = new HandOverWatch(
-      (topic, partitions) => this.committedOffsets(topic, partitions),
-      k.commitIntervalMs,
-      this.log,
-    );
+    this.liveWaits = new LiveClaimWaits(() => deps.dedup.aliveTtl / 3);
     const outcome = (kind: OutcomeKind): readonly string[] => [`${rule.name}_outcome`, kind];
     this.outcomeStats = {
       ok: outcome('ok'),
@@ -134,6 +129,8 @@ export class RuleRunner {
       paused: outcome('paused'),
     };
     this.dedupeStat = [`${rule.name}_dedupe`];
+    this.dedupeWaitStat = [`${rule.name}_dedupe_wait`];
+    this.dedupeOverdueStat = [`${rule.name}_dedupe_wait_overdue`];
     const lane = (
       suffix: string,
       groupId: string,
@@ -199,23 +196,13 @@ export class RuleRunner {
     return slots;
   }
 
-  /** The group's committed offsets, asked through a connected consumer of that topic's group. */
-  private async committedOffsets(
-    topic: string,
-    partitions: readonly number[],
-  ): Promise<readonly bigint[] | undefined> {
-    const lane = this.lanes.find((l) => l.connectedConsumer !== undefined && l.currentTopics.includes(topic));
-    const consumer = lane?.connectedConsumer;
-    if (consumer === undefined) return undefined;
-    const committed = await consumer.listCommittedOffsets({
-      topics: [{ topic, partitions: [...partitions] }],
-    });
-    return committed.get(topic);
-  }
-
-  /** A rebalance took partitions from a lane: their events waiting for a slot are given up. */
+  /**
+   * A rebalance took partitions from a lane: their events waiting for a slot or for another
+   * runner's claim are given up.
+   */
   private giveUpLost(): void {
     for (const slots of this.slots) slots.giveUpLost();
+    this.liveWaits.giveUpLost();
   }
 
   retryTopicName(): string {
@@ -268,13 +255,14 @@ export class RuleRunner {
 
   async stop(drainMs: number): Promise<void> {
     this.stopping = true;
-    this.handOvers.stop();
     // Held retry/delayed events go back to the end of their topics (quick produces), so the timed
     // consumer always waits for those even when not draining; their offsets can then be committed.
     this.held.stop();
     await Promise.all(
       this.lanes.map((lane) => lane.stop(lane === this.timedLane ? Math.max(drainMs, 5000) : drainMs)),
     );
+    // After the drain, in which an event waiting for another runner's claim may still end.
+    this.liveWaits.stop();
   }
 
   get okCount(): number {
@@ -294,6 +282,7 @@ export class RuleRunner {
       topics: this.jobTopics,
       executing: this.slots.reduce((sum, s) => sum + s.inUse, 0),
       waiting: this.slots.reduce((sum, s) => sum + s.waiting, 0),
+      waitingOnLiveClaim: this.liveWaits.size,
       held: this.held.size,
       inFlight: lanes.reduce((sum, lane) => sum + lane.outstanding, 0),
       lag: { ...this.lag },
@@ -564,29 +553,57 @@ export class RuleRunner {
   /**
    * The event's partition moved to another consumer before the event started: it is given up here
    * (claim released, offset neither finished nor committed), and the partition's new owner, which
-   * reads it again from the committed offset, runs it at once instead of skipping it as a duplicate
-   * of a claim that would wait here for a slot. Within a runner the release always reaches Redis
-   * before the new owner's claim (one connection, finishes sent first); from another host it may
-   * not, so a claimed event is checked again once the new owner has committed past it (hand-over.ts).
+   * reads it again from the committed offset, runs it at once instead of waiting for a claim that
+   * would wait here for a slot. Should the release reach Redis after the new owner read the event
+   * (from another host it may), the new owner finds this runner's live unrun claim and waits for
+   * it (waitForLiveClaim) until the release lands, then claims and runs it: nothing to watch here.
    */
-  private async handOver(
-    message: LaneMessage,
-    event: JobEventView,
-    claim: DedupClaim | undefined,
-    ctx: ExecContext,
-  ): Promise<void> {
+  private async handOver(claim: DedupClaim | undefined): Promise<void> {
     this.counters.handedOver++;
     // Unclaimed (no dedup keys, dedup off or failing): the new owner runs it anyway.
     if (claim === undefined) return;
     await this.deps.dedup.finish(claim, 'release');
-    this.handOvers.add(message.topic, message.partition, message.offset, () => {
-      this.execute({ ...message, lease: KEPT }, event, ctx).catch((error: unknown) =>
-        this.log.error('Rechecking an event handed over in a rebalance failed', {
+  }
+
+  /**
+   * Another live runner process holds the event's ID claimed and has not run it (typically the
+   * partition moved here while that runner runs it). Skipping it as a duplicate would lose it if
+   * that runner died mid-run, or its run failed and it died before producing the retry: nobody
+   * would read it again. So it waits (offset uncommitted, no slot) and is claimed again each
+   * interval until it is a duplicate (it ran) or claimed (its claim was released, or its owner
+   * died). Bounded: that run ends within the rule's timeoutMs (plus connecting); past that plus
+   * one alive TTL it is claimed as a retry (only runs count), so it runs unless it ran, in case the
+   * owner gave it up and its release never reached Redis. Undefined: its partition moved away.
+   */
+  private async waitForLiveClaim(
+    message: LaneMessage,
+    event: JobEventView,
+  ): Promise<ClaimResult | undefined> {
+    const { clock, dedup } = this.deps;
+    this.counters.waitedOnLiveClaim++;
+    this.deps.metrics.increment(this.dedupeWaitStat);
+    const deadline = clock.now() + this.rule.timeoutMs + CONNECT_TIMEOUT_MS + dedup.aliveTtl;
+    for (;;) {
+      if ((await this.liveWaits.next(message.lease)) === 'lost') {
+        this.counters.handedOver++;
+        return undefined;
+      }
+      const overdue = clock.now() >= deadline;
+      const claimed = await dedup.claim(this.rule.name, event, clock.now(), { isRetry: overdue });
+      if (claimed.heldElsewhere === true) continue;
+      if (overdue && claimed.duplicate === undefined) {
+        this.counters.liveClaimOverdue++;
+        this.deps.metrics.increment(this.dedupeOverdueStat);
+        this.log.warn("Running an event another runner claimed and did not run within the rule's timeout", {
+          type: event.type,
+          database: event.database,
+          id: event.id,
           source: `${message.topic}/${message.partition}/${message.offset}`,
-          error: errorText(error),
-        }),
-      );
-    });
+          timeoutMs: this.rule.timeoutMs,
+        });
+      }
+      return claimed;
+    }
   }
 
   private async execute(message: LaneMessage, event: JobEventView, ctx: ExecContext): Promise<void> {
@@ -601,7 +618,12 @@ export class RuleRunner {
     // claimed before waiting for a slot: the events waiting for slots are claimed together in few
     // Redis calls, and a freed slot starts the next event without a round trip. The claimed run
     // start is then a little early, which can only make fewer later events count as superseded.
-    const claimed = await this.deps.dedup.claim(rule.name, event, clock.now(), ctx);
+    let claimed = await this.deps.dedup.claim(rule.name, event, clock.now(), ctx);
+    if (claimed.heldElsewhere === true) {
+      const after = await this.waitForLiveClaim(message, event);
+      if (after === undefined) return;
+      claimed = after;
+    }
     if (claimed.duplicate !== undefined) {
       this.counters.duplicates++;
       metrics.increment(this.dedupeStat);
@@ -609,9 +631,9 @@ export class RuleRunner {
       return;
     }
     const claim = claimed.claim;
-    if (message.lease.lost) return this.handOver(message, event, claim, ctx);
+    if (message.lease.lost) return this.handOver(claim);
     const release = ctx.slots.tryAcquire() ?? (await ctx.slots.acquire(message.lease));
-    if (release === undefined) return this.handOver(message, event, claim, ctx);
+    if (release === undefined) return this.handOver(claim);
     let result: ExecuteResult;
     try {
       const now = clock.now();

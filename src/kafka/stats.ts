@@ -63,6 +63,14 @@ export interface RuleCounters {
    * group in a rebalance (that consumer runs them).
    */
   handedOver: number;
+  /**
+   * Events found claimed by another live runner process and not run yet (typically their partition
+   * moved here while that runner ran them): kept uncommitted and asked about again until they ran
+   * there (then counted as duplicates), their claim ended (then run here) or their partition moved.
+   */
+  waitedOnLiveClaim: number;
+  /** Of those, events run here because the other runner's claim outlasted the rule's timeout. */
+  liveClaimOverdue: number;
   /** Events of a paused queue parked on the delayed topic (again each time they come due). */
   paused: number;
 }
@@ -84,6 +92,8 @@ export function newCounters(): RuleCounters {
     partitioned: 0,
     paused: 0,
     handedOver: 0,
+    waitedOnLiveClaim: 0,
+    liveClaimOverdue: 0,
   };
 }
 
@@ -99,6 +109,8 @@ export interface RuleStats {
   readonly executing: number;
   /** Events waiting for a concurrency slot. */
   readonly waiting: number;
+  /** Events waiting for another runner process's claim on their ID to end (no slot held). */
+  readonly waitingOnLiveClaim: number;
   /** Retry and delayed events held in memory until they are due. */
   readonly held: number;
   /** Messages read and not yet committable, over all of the rule's consumers. */

@@ -1,7 +1,8 @@
 // Prometheus translation of the statsd names the Kafka backend (src/kafka) emits. Those names put
 // the rule and the stream into one segment, change-propagation style:
 //   <rule>-<stream with . → _>[_retry]_{dequeue,abandoned,delay,totaldelay,exec}
-//   <rule>_{lag,error,dedupe}, <rule>_outcome.<kind>, produce_<stream>.<partition>
+//   <rule>_{lag,error,dedupe,dedupe_wait,dedupe_wait_overdue}, <rule>_outcome.<kind>,
+//   produce_<stream>.<partition>
 // Rules come from the config (few); job types and streams come from event data, so their label
 // values are capped like every other data-driven label.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -65,6 +66,18 @@ function kafkaFamilies(registers: Registry[]) {
       name: 'jobrunner_kafka_produced_total',
       help: 'Follow-up messages produced (retry, delayed, error, partitioned copies), by topic without the datacenter prefix.',
       labelNames: ['stream'],
+      registers,
+    }),
+    dedupWaits: new Counter({
+      name: 'jobrunner_kafka_dedup_waits_total',
+      help: 'Job events whose ID another live runner process held claimed and had not run (in flight there, typically after a rebalance): kept uncommitted and asked about again until that run ended, instead of being skipped as duplicates, by rule. Each then counts as a duplicate, runs here, or is handed over.',
+      labelNames: ['rule'],
+      registers,
+    }),
+    dedupWaitOverdue: new Counter({
+      name: 'jobrunner_kafka_dedup_wait_overdue_total',
+      help: "Of the dedup waits, events run here because the other runner's claim outlasted the rule's timeoutMs plus connect timeout and alive TTL (its release never reached Redis, or its original waited that long for a slot there: then it may run twice), by rule.",
+      labelNames: ['rule'],
       registers,
     }),
     lag: new Gauge({
@@ -136,6 +149,16 @@ export function kafkaTranslator(
         return true;
       }
       if (segments.length !== 1) return false;
+      const overdueRule = ruleOf(head, 'dedupe_wait_overdue');
+      if (overdueRule !== undefined) {
+        m().dedupWaitOverdue.inc({ rule: rule(overdueRule) }, delta);
+        return true;
+      }
+      const waitRule = ruleOf(head, 'dedupe_wait');
+      if (waitRule !== undefined) {
+        m().dedupWaits.inc({ rule: rule(waitRule) }, delta);
+        return true;
+      }
       for (const [what, outcome] of [
         ['error', 'failed'],
         ['dedupe', 'duplicate'],

@@ -58,6 +58,8 @@ describe('createPrometheusMetrics with Kafka names', () => {
     metrics.increment(['basic_outcome', 'readonly']);
     metrics.increment(['basic_error']);
     metrics.increment(['basic_dedupe']);
+    metrics.increment(['basic_dedupe_wait'], 3);
+    metrics.increment(['basic_dedupe_wait_overdue']);
     metrics.increment([`${s}_abandoned`]);
     metrics.increment(['produce_jobrunner_retry_basic', 'any']);
     metrics.increment(['produce_jobrunner_partitioned_mediawiki_job_refreshLinks', '3']);
@@ -75,6 +77,8 @@ describe('createPrometheusMetrics with Kafka names', () => {
     expect(await sample(registry, events, { rule: 'basic', outcome: 'failed' })).toBe(1);
     expect(await sample(registry, events, { rule: 'basic', outcome: 'duplicate' })).toBe(1);
     expect(await sample(registry, events, { rule: 'basic', outcome: 'abandoned' })).toBe(1);
+    expect(await sample(registry, 'jobrunner_kafka_dedup_waits_total', { rule: 'basic' })).toBe(3);
+    expect(await sample(registry, 'jobrunner_kafka_dedup_wait_overdue_total', { rule: 'basic' })).toBe(1);
     const dequeued = 'jobrunner_kafka_dequeued_total';
     expect(await sample(registry, dequeued, { rule: 'basic', type: 'refreshLinks', attempt: 'first' })).toBe(
       2,

@@ -8,6 +8,13 @@
 -- runner process, "incarnation.seq"); a claim whose owner's alive key (<alive prefix><incarnation>,
 -- renewed while that runner lives) is gone counts only if its owner's done record says it ran, so
 -- a runner killed mid-run never makes its unfinished events look done.
+-- An ID key claimed by ANOTHER live process and not run by its record answers "w" (wait), not "i",
+-- and writes nothing: that event is in flight elsewhere (typically its partition moved here from
+-- that runner while it ran it), and skipping it would lose it if that runner died or its run failed
+-- before a retry was produced. The caller keeps it uncommitted and asks again until "i" (it ran)
+-- or a claim (released, or its owner died). A claim of this same process stays "i": its original
+-- is in this process's lane window, uncommitted until it finished. Sha1 and root duplicates of
+-- live claims are different events whose originals are uncommitted somewhere: they stay "s"/"r".
 -- Done records: an ID key keeps its claim value after the run. What ran is in its owner's done
 -- record (<done prefix><incarnation>), which this call writes first: "<from>:<next>[;<d1>,<d2>...]"
 -- says every seq of that runner from <from> up to below <next> ran, except <next> - d for each d
@@ -52,7 +59,8 @@
 --     whole numbers)
 --   9 done record prefix   10 this runner's done record as above, "" to leave it as it is
 -- Returns an array: first one string with a character per claim, its duplicate kind ("i" id,
--- "s" sha1, "r" root, "-" none), then for every claim with a sha1 or a root event (in order,
+-- "s" sha1, "r" root, "w" wait: claimed by another live process, not run yet; "-" none: claimed
+-- now; nothing is written for the others), then for every claim with a sha1 or a root event (in order,
 -- duplicates too) its previous sha1 value and previous root value ("" when absent; a failed run's
 -- finish puts them back).
 
@@ -203,14 +211,21 @@ local function ranBy(claimer)
   return seq >= record.from and seq < record.next and not record.open[seq]
 end
 
-local function liveId(value)
-  if not value then return false end
-  if value == '1' then return true end
+-- What an ID key's value means for a claim: 'i' (ran, or a live claim of this process), 'w' (a
+-- live claim of another process, not run yet) or nil (free: absent, malformed, a dead process's
+-- unrun claim, or any unrun claim for a retry).
+local function idHeld(value)
+  if not value then return nil end
+  if value == '1' then return 'i' end
   local claimer = string.match(value, '^c:(.+)$')
-  return claimer ~= nil and (aliveClaimer(claimer) or ranBy(claimer))
+  if claimer == nil then return nil end
+  if claimsCount and string.sub(claimer, 1, #ownerBase) == ownerBase then return 'i' end
+  if ranBy(claimer) then return 'i' end
+  if aliveClaimer(claimer) then return 'w' end
+  return nil
 end
 
--- Checks and claims the claim starting at claims[i]. Returns its kind ('i', 's', 'r' or '-'), the
+-- Checks and claims the claim starting at claims[i]. Returns its kind ('i', 's', 'r', 'w' or '-'), the
 -- previous sha1 and root values (nil when it has neither a sha1 nor a root event) and the index of
 -- the next claim.
 local function claimOne(i)
@@ -236,7 +251,8 @@ local function claimOne(i)
     -- decides as below, and a dead or ignored claim is taken over.
     local value = redis.call('SET', idKey, 'c:' .. owner, 'EX', idWindow, 'NX', 'GET')
     if not value then return '-', nil, nil, i end
-    if liveId(value) then return 'i', nil, nil, i end
+    local held = idHeld(value)
+    if held then return held, nil, nil, i end
     redis.call('SET', idKey, 'c:' .. owner, 'EX', idWindow)
     return '-', nil, nil, i
   end
@@ -254,7 +270,10 @@ local function claimOne(i)
   rootDt = tonumber(claims[i])
   i = i + 1
 
-  if hasId and liveId(redis.call('GET', idKey)) then return 'i', '', '', i end
+  if hasId then
+    local held = idHeld(redis.call('GET', idKey))
+    if held then return held, '', '', i end
+  end
 
   local prevSha1 = hasSha1 and redis.call('GET', sha1Key) or false
   if hasSha1 then
