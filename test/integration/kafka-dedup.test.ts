@@ -3,7 +3,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
-import { Deduplicator } from '../../src/kafka/dedup.js';
+import { Deduplicator, type ClaimResult } from '../../src/kafka/dedup.js';
 import { idKeyState } from '../../src/kafka/dedup-state.js';
 import { waitReady } from '../../src/redis/connection.js';
 import type { JobEventView } from '../../src/kafka/job-event.js';
@@ -41,6 +41,12 @@ async function dedup(): Promise<Deduplicator> {
 }
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
+
+/** The script's answer for one claim: 'w' (held by another live process), a duplicate, '-' claimed. */
+function kindOf(result: ClaimResult): string {
+  if (result.heldElsewhere === true) return 'w';
+  return result.duplicate ?? '-';
+}
 
 function event(over: Partial<JobEventView>): JobEventView {
   return {
@@ -92,14 +98,15 @@ describe('dedup claims', () => {
     const second = await dedup();
     const e = event({ id: 'x', sha1: 's2', rootSignature: 'root', rootDtMs: T0 });
     expect((await first.claim('r2', e, T0 + 5000, { isRetry: false })).duplicate).toBeUndefined();
-    expect((await second.claim('r2', e, T0 + 6000, { isRetry: false })).duplicate).toBe('id');
+    // Live and not run: in flight at the other process, so wait ('w'), not a duplicate.
+    expect(kindOf(await second.claim('r2', e, T0 + 6000, { isRetry: false }))).toBe('w');
     // A retry of the same event (its failed attempt's claim could not be given back) still runs.
     expect((await second.claim('r2', e, T0 + 6000, { isRetry: true })).duplicate).toBeUndefined();
 
     const dying = await dedup();
     const f = event({ id: 'z', sha1: 's3', rootSignature: 'root3', rootDtMs: T0 + 1 });
     expect((await dying.claim('r2', f, T0 + 5000, { isRetry: false })).duplicate).toBeUndefined();
-    expect((await second.claim('r2', f, T0 + 5000, { isRetry: false })).duplicate).toBe('id');
+    expect(kindOf(await second.claim('r2', f, T0 + 5000, { isRetry: false }))).toBe('w');
     await dying.stop(); // as after kill -9 once its alive key expired
     expect((await second.claim('r2', f, T0 + 6000, { isRetry: false })).duplicate).toBeUndefined();
   });
@@ -142,6 +149,58 @@ describe('dedup claims', () => {
     // The predecessor's claim must not make the event it had in flight a duplicate.
     expect((await after.claim('r5', e, T0 + 6000, { isRetry: false })).duplicate).toBeUndefined();
     expect(await client.exists(before.aliveKey)).toBe(0);
+  });
+
+  it("another live process's unrun ID claim: 'w' until it ran ('i') or its owner died (claimed)", async () => {
+    const a = await dedup();
+    const b = await dedup();
+    const key = (id: string): string => `T_dedupe_r9_wiki1_${id}`;
+    const ids = ['only-id', 'with-sha1'];
+    const events = [event({ id: 'only-id' }), event({ id: 'with-sha1', sha1: 'w-s1' })];
+    const claims = await Promise.all(events.map((e) => a.claim('r9', e, T0 + 5000, { isRetry: false })));
+    const values = await Promise.all(ids.map((id) => client.get(key(id))));
+    for (const e of events) {
+      // B (another process) waits; nothing is written for it; A itself (same process) gets 'i'.
+      expect(kindOf(await b.claim('r9', e, T0 + 6000, { isRetry: false }))).toBe('w');
+      expect(kindOf(await a.claim('r9', e, T0 + 6000, { isRetry: false }))).toBe('id');
+    }
+    expect(await Promise.all(ids.map((id) => client.get(key(id))))).toEqual(values);
+    // An older event with the same sha1 and another ID stays a sha1 duplicate of the live claim.
+    const older = event({ id: 'older', sha1: 'w-s1', dtMs: T0 });
+    expect(kindOf(await b.claim('r9', older, T0 + 6000, { isRetry: false }))).toBe('sha1');
+    // A runs the first: its done record says so, and B's next ask is a duplicate.
+    const first = claims[0];
+    if (first === undefined || first.duplicate !== undefined) throw new Error('unreachable');
+    await a.finish(first.claim, 'done');
+    await a.written();
+    expect(kindOf(await b.claim('r9', events[0] as JobEventView, T0 + 7000, { isRetry: false }))).toBe('id');
+    // The second is still in flight at A; A dies (alive key gone, no finish): B claims and runs it.
+    expect(kindOf(await b.claim('r9', events[1] as JobEventView, T0 + 7000, { isRetry: false }))).toBe('w');
+    await client.del(a.aliveKey);
+    const taken = await b.claim('r9', events[1] as JobEventView, T0 + 8000, { isRetry: false });
+    expect(kindOf(taken)).toBe('-');
+    if (taken.duplicate !== undefined) throw new Error('unreachable');
+    expect(await client.get(key('with-sha1'))).toBe(`c:${b.incarnation}.${taken.claim?.seq}`);
+  });
+
+  it('a released claim is free for the process that waited; a retry never waits', async () => {
+    const a = await dedup();
+    const b = await dedup();
+    const e = event({ id: 'handed', rootSignature: 'h-root', rootDtMs: T0 });
+    const held = await a.claim('r10', e, T0 + 5000, { isRetry: false });
+    if (held.duplicate !== undefined) throw new Error('unreachable');
+    expect(kindOf(await b.claim('r10', e, T0 + 6000, { isRetry: false }))).toBe('w');
+    // A retry counts only runs: it takes the live unrun claim over (the waiting runner's bound).
+    const retry = await b.claim('r10', e, T0 + 6000, { isRetry: true });
+    expect(kindOf(retry)).toBe('-');
+    if (retry.duplicate !== undefined) throw new Error('unreachable');
+    await b.finish(retry.claim, 'release');
+    // A gives its claim back (as a runner does for an event whose partition moved): B claims it.
+    const again = await a.claim('r10', e, T0 + 7000, { isRetry: false });
+    if (again.duplicate !== undefined) throw new Error('unreachable');
+    expect(kindOf(await b.claim('r10', e, T0 + 7000, { isRetry: false }))).toBe('w');
+    await a.finish(again.claim, 'release');
+    expect(kindOf(await b.claim('r10', e, T0 + 8000, { isRetry: false }))).toBe('-');
   });
 
   it('root claims: an older root leaf is a duplicate of a claimed newer one', async () => {
