@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Consumer } from '@platformatic/kafka';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startKafkaBroker, type KafkaBrokerHandle } from '../../src/farm/kafka-broker.js';
@@ -778,7 +777,10 @@ describe('rebalance', () => {
     expect(handedOver).toBeGreaterThanOrEqual(8);
     expect(handedOver).toBeLessThanOrEqual(10);
     expect(a.stats().rules[0]?.waiting).toBe(18 - handedOver);
-    expect(b.stats().rules[0]?.counters.duplicates).toBe(10 - handedOver); // A's running ones
+    // A's running ones: B neither skips nor runs them, it waits for them (A's release of a handed-
+    // over event can also reach Redis after B's claim: B then waits for that one until it lands).
+    expect(b.stats().rules[0]?.counters.duplicates).toBe(0);
+    expect(b.stats().rules[0]?.counters.waitedOnLiveClaim).toBeGreaterThanOrEqual(10 - handedOver);
     await waitFor('every event run', () => {
       for (const release of stuck.splice(0)) release();
       return exec.requests.length >= 20;
@@ -788,12 +790,9 @@ describe('rebalance', () => {
         (r) => r.stats().rules[0]?.lagMeasuredAt !== undefined && r.stats().rules[0]?.lagTotal === 0,
       ),
     );
-    // Once B committed past them, A checks each event it handed over again: B ran them, so each is
-    // a duplicate for A now, not a second run.
-    await waitFor(
-      'A rechecked what it handed over',
-      () => a.stats().rules[0]?.counters.duplicates === handedOver,
-    );
+    // B's waits ended: A's running ones ran there, so B counts them as duplicates.
+    expect(b.stats().rules[0]?.counters.duplicates).toBe(10 - handedOver);
+    expect(b.stats().rules[0]?.waitingOnLiveClaim).toBe(0);
     // Exactly once each: nothing given up was lost, nothing ran on both runners.
     expect(exec.requests.length).toBe(20);
     expect(new Set(exec.requests.map((q) => q.id))).toEqual(new Set(events.map((e) => e.id)));
@@ -801,56 +800,98 @@ describe('rebalance', () => {
     expect(ok(a) + ok(b)).toBe(20);
   }, 90_000);
 
-  it('runs a handed-over event itself when the new owner skipped it (its claim released too late)', async () => {
-    // From another host, the release of a handed-over event's claim can reach Redis after the new
-    // owner read the event and skipped it as a duplicate. Here the "new owner" is a bare group
-    // member that takes a partition and commits past all of it without running anything, as such
-    // a new owner would; runner A must find those events unclaimed once it sees that commit, and
-    // run them itself.
+  /**
+   * Runner A (concurrency 2) runs the only two events of a 2-partition topic, one per partition,
+   * and their requests hang. Runner B joins and takes one partition: it reads that partition's
+   * event, which A holds claimed and has not run, and must wait for it (neither skip nor run it).
+   * The first request of each event hangs until released; later ones are answered at once.
+   */
+  async function waitingOnA(datacenter: string, type: string, bClock?: OffsetClock) {
     const exec = await executor();
     const stuck: (() => void)[] = [];
-    exec.reply = () => new Promise((resolve) => stuck.push(() => resolve({ status: 200 })));
-    const topic = 'late.mediawiki.job.kafkaLate';
+    exec.reply = (q) =>
+      exec.counts.get(q.id) === 1
+        ? new Promise((resolve) => stuck.push(() => resolve({ status: 200 })))
+        : { status: 200 };
+    const topic = `${datacenter}.mediawiki.job.${type}`;
     await createTopic(topic, 2);
-    const config = kafkaConfig(
-      {
-        brokers: [broker.address],
-        datacenter: 'late',
-        endpoint: exec.url,
-        instanceId: 'runner-a',
-        rules: { late: { types: ['kafkaLate'], concurrency: 2 } },
-        lowTraffic: { enabled: false },
-      },
-      redis.address,
+    const configFor = (instanceId: string) =>
+      kafkaConfig(
+        {
+          brokers: [broker.address],
+          datacenter,
+          endpoint: exec.url,
+          instanceId,
+          // The shortest allowed: B's rechecks (a third of the alive TTL, ⅔ of this) come sooner.
+          sessionTimeoutMs: 6000,
+          rules: { waits: { types: [type], concurrency: 2, timeoutMs: 60_000 } },
+          lowTraffic: { enabled: false },
+        },
+        redis.address,
+      );
+    const a = await runner(configFor('runner-a'), { logger: quietLogger() });
+    const events = [0, 1].map((i) => buildJobEvent({ type, database: 'wiki1', params: { i } }));
+    await produceRaw(
+      [broker.address],
+      events.map((e, i) => ({ topic, value: e.bytes, partition: i })),
     );
-    const a = await runner(config, { logger: quietLogger() });
-    const events = await fillTwoSlots(a, exec, topic, 'kafkaLate');
-    const member = new Consumer({
-      clientId: 'test-new-owner',
-      groupId: 'jobrunner-late',
-      bootstrapBrokers: [broker.address],
-      sessionTimeout: 10_000,
-      rebalanceTimeout: 10_000,
-      heartbeatInterval: 1000,
-      timeout: 15_000,
+    await waitFor('runner A running both events', () => exec.requests.length === 2);
+    const b = await runner(configFor('runner-b'), {
+      logger: quietLogger(),
+      ...(bClock ? { clock: bClock } : {}),
     });
-    cleanups.push(() => void member.close(true));
-    await member.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: false });
-    const taken = member.assignments?.find((x) => x.topic === topic)?.partitions ?? [];
-    expect(taken.length).toBe(1);
-    await waitFor('A handing over the events of the partition it lost', () => {
-      return (a.stats().rules[0]?.counters.handedOver ?? 0) >= 8;
+    await waitFor('runner B waiting for the event of the partition it took over', () => {
+      return b.stats().rules[0]?.waitingOnLiveClaim === 1;
     });
-    const handedOver = a.stats().rules[0]?.counters.handedOver ?? 0;
-    await member.commit({ offsets: [{ topic, partition: taken[0] ?? 0, offset: 10n, leaderEpoch: -1 }] });
-    await waitFor('every event run by A', () => {
-      for (const release of stuck.splice(0)) release();
-      return a.stats().rules[0]?.counters.ok === 20;
+    expect(b.stats().rules[0]?.counters.waitedOnLiveClaim).toBe(1);
+    expect(b.stats().rules[0]?.counters.duplicates).toBe(0);
+    expect(a.stats().rules[0]?.counters.handedOver).toBe(0);
+    expect(exec.requests.length).toBe(2);
+    return { exec, stuck, a, b, events };
+  }
+
+  const committedAll = (r: KafkaRunner): boolean =>
+    r.stats().rules[0]?.lagMeasuredAt !== undefined && r.stats().rules[0]?.lagTotal === 0;
+
+  it('an event the old owner still runs: the new owner waits, and skips it once it ran there', async () => {
+    const { exec, stuck, a, b, events } = await waitingOnA('waitdone', 'kafkaWaitDone');
+    for (const release of stuck.splice(0)) release();
+    await waitFor('A ran both; B counted its waited event as a duplicate', () => {
+      return a.stats().rules[0]?.counters.ok === 2 && b.stats().rules[0]?.counters.duplicates === 1;
     });
-    expect(exec.requests.length).toBe(20); // each exactly once
+    await waitFor('B committed past it', () => committedAll(b));
+    expect(exec.requests.length).toBe(2); // exactly once in total
     expect(new Set(exec.requests.map((q) => q.id))).toEqual(new Set(events.map((e) => e.id)));
-    expect(a.stats().rules[0]?.counters.duplicates).toBe(0);
-    expect(handedOver).toBeLessThanOrEqual(10);
+    expect(b.stats().rules[0]?.counters.ok).toBe(0);
+    expect(b.stats().rules[0]?.waitingOnLiveClaim).toBe(0);
+  }, 90_000);
+
+  it('an event the old owner dies running: the new owner runs it, once more, never losing it', async () => {
+    const { exec, a, b, events } = await waitingOnA('waitkill', 'kafkaWaitKill');
+    // A dies mid-run: nothing finishes, its dedup alive key is deleted, it leaves the group (B then
+    // also reads A's other event from the committed offset). Before 'w', B had skipped the event
+    // it took over as a duplicate of A's claim and committed past it: lost.
+    await a.stop(false);
+    await waitFor('B ran both events', () => b.stats().rules[0]?.counters.ok === 2);
+    await waitFor('B committed past them', () => committedAll(b));
+    for (const e of events) expect(exec.counts.get(e.id)).toBe(2); // A's cut-off run, B's run
+    expect(exec.requests.length).toBe(4);
+    expect(b.stats().rules[0]?.counters.duplicates).toBe(0);
+    expect(b.stats().rules[0]?.counters.liveClaimOverdue).toBe(0);
+  }, 90_000);
+
+  it("runs a waited event once the old owner's claim outlasts the rule's timeout", async () => {
+    // A's claim stays live and unrun (its run hangs): past timeoutMs + connect timeout + alive TTL
+    // on B's clock, B claims it as a retry would (only runs count) and runs it, with a warning.
+    const clock = new OffsetClock();
+    const { exec, stuck, b, events } = await waitingOnA('waitlong', 'kafkaWaitLong', clock);
+    clock.advance(60_000 + 10_000 + 4_000);
+    await waitFor('B ran the event it waited for', () => b.stats().rules[0]?.counters.ok === 1);
+    expect(b.stats().rules[0]?.counters.liveClaimOverdue).toBe(1);
+    expect(exec.requests.length).toBe(3);
+    for (const release of stuck.splice(0)) release();
+    await waitFor('B committed past it', () => committedAll(b));
+    expect(events.map((e) => exec.counts.get(e.id)).sort()).toEqual([1, 2]);
   }, 90_000);
 });
 
