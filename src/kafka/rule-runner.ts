@@ -23,6 +23,7 @@ import { HeldEvents, type ReleaseReason } from './held-events.js';
 import { parseJobEvent, type JobEventView } from './job-event.js';
 import { ConsumerLane, type LaneHandler, type LaneMessage } from './lane.js';
 import { LiveClaimWaits } from './live-claim-waits.js';
+import { LostRuns } from './lost-runs.js';
 import { classify } from './outcome.js';
 import { partitionFor } from './partition.js';
 import { PAUSED_RECHECK_MS, type PausedCheck } from './paused.js';
@@ -90,6 +91,7 @@ export class RuleRunner {
   private readonly sectionSlots: Slots[] = [];
   private readonly held: HeldEvents;
   private readonly liveWaits: LiveClaimWaits;
+  private readonly lostRuns = new LostRuns();
   private readonly counters = newCounters();
   private readonly delay = new Histogram();
   private readonly totalDelay = new Histogram();
@@ -203,6 +205,7 @@ export class RuleRunner {
   private giveUpLost(): void {
     for (const slots of this.slots) slots.giveUpLost();
     this.liveWaits.giveUpLost();
+    this.lostRuns.partitionsLost();
   }
 
   retryTopicName(): string {
@@ -606,9 +609,23 @@ export class RuleRunner {
     }
   }
 
+  /**
+   * The event runs in this process already, from a lane that lost its partition meanwhile (its
+   * claim is this process's, a duplicate to the script): done once that run completed (lost-runs.ts).
+   */
+  private async awaitOwnRun(original: Promise<void>): Promise<void> {
+    this.counters.waitedOnLiveClaim++;
+    this.deps.metrics.increment(this.dedupeWaitStat);
+    await original;
+    this.counters.duplicates++;
+    this.deps.metrics.increment(this.dedupeStat);
+  }
+
   private async execute(message: LaneMessage, event: JobEventView, ctx: ExecContext): Promise<void> {
     const rule = this.rule;
     const { clock, metrics } = this.deps;
+    const original = this.lostRuns.original(message);
+    if (original !== undefined) return this.awaitOwnRun(original);
     const stat = this.streamStats(event, ctx.isRetry);
     if (this.tooOld(event, clock.now())) {
       this.abandon(stat);
@@ -634,6 +651,7 @@ export class RuleRunner {
     if (message.lease.lost) return this.handOver(claim);
     const release = ctx.slots.tryAcquire() ?? (await ctx.slots.acquire(message.lease));
     if (release === undefined) return this.handOver(claim);
+    this.lostRuns.started(message);
     let result: ExecuteResult;
     try {
       const now = clock.now();
@@ -642,6 +660,7 @@ export class RuleRunner {
         release();
         await this.deps.dedup.finish(claim, 'release');
         this.abandon(stat);
+        this.lostRuns.ended(message);
         return;
       }
       if (event.dtMs !== undefined) {
@@ -674,7 +693,7 @@ export class RuleRunner {
         if (outcome.kind === 'ok') this.counters.ok++;
         else this.counters.ignored++;
         this.countOutcome(outcome.kind);
-        return;
+        break;
       case 'readonly': {
         this.counters.readonly++;
         this.countOutcome('readonly');
@@ -695,7 +714,7 @@ export class RuleRunner {
             }),
           ),
         );
-        return;
+        break;
       }
       case 'retry': {
         this.counters.retried++;
@@ -723,7 +742,7 @@ export class RuleRunner {
             }),
           ),
         );
-        return;
+        break;
       }
       case 'error':
         await this.toErrorTopic(
@@ -734,7 +753,9 @@ export class RuleRunner {
           attempt,
           result.kind === 'response' ? { headers: result.headers, body: result.body } : undefined,
         );
-        return;
+        break;
     }
+    // Its outcome is settled (a throw above leaves it unsettled: a copy waiting for it waits on).
+    this.lostRuns.ended(message);
   }
 }

@@ -847,7 +847,7 @@ describe('rebalance', () => {
     expect(b.stats().rules[0]?.counters.duplicates).toBe(0);
     expect(a.stats().rules[0]?.counters.handedOver).toBe(0);
     expect(exec.requests.length).toBe(2);
-    return { exec, stuck, a, b, events };
+    return { exec, stuck, a, b, events, configFor };
   }
 
   const committedAll = (r: KafkaRunner): boolean =>
@@ -878,6 +878,23 @@ describe('rebalance', () => {
     expect(exec.requests.length).toBe(4);
     expect(b.stats().rules[0]?.counters.duplicates).toBe(0);
     expect(b.stats().rules[0]?.counters.liveClaimOverdue).toBe(0);
+  }, 90_000);
+
+  it('a partition that comes back while its event still runs: that run is waited for, not skipped', async () => {
+    // B leaves: A gets the partition back and reads the event it still runs again from the
+    // committed offset. The claim is A's own (a duplicate to the script); A must wait for its
+    // original run instead of committing past it. A then dies mid-run: runner C runs the event.
+    const { exec, a, b, events, configFor } = await waitingOnA('waitback', 'kafkaWaitBack');
+    await b.stop(false);
+    await waitFor('A waiting for its own run of the event it read again', () => {
+      return a.stats().rules[0]?.counters.waitedOnLiveClaim === 1;
+    });
+    expect(a.stats().rules[0]?.counters.duplicates).toBe(0);
+    await a.stop(false);
+    const c = await runner(configFor('runner-c'), { logger: quietLogger() });
+    await waitFor('C ran both events', () => c.stats().rules[0]?.counters.ok === 2);
+    await waitFor('C committed past them', () => committedAll(c));
+    for (const e of events) expect(exec.counts.get(e.id)).toBe(2); // A's cut-off run, C's run
   }, 90_000);
 
   it("runs a waited event once the old owner's claim outlasts the rule's timeout", async () => {
