@@ -13,8 +13,9 @@
 -- that runner while it ran it), and skipping it would lose it if that runner died or its run failed
 -- before a retry was produced. The caller keeps it uncommitted and asks again until "i" (it ran)
 -- or a claim (released, or its owner died). A claim of this same process stays "i": its original
--- is in this process's lane window, uncommitted until it finished. Sha1 and root duplicates of
--- live claims are different events whose originals are uncommitted somewhere: they stay "s"/"r".
+-- is in this process's lane window, uncommitted until it finished (or, if its partition moved away
+-- while it ran, waited for by the runner itself: src/kafka/lost-runs.ts). Sha1 and root duplicates
+-- of live claims are different events whose originals are uncommitted somewhere: "s"/"r" as before.
 -- Done records: an ID key keeps its claim value after the run. What ran is in its owner's done
 -- record (<done prefix><incarnation>), which this call writes first: "<from>:<next>[;<d1>,<d2>...]"
 -- says every seq of that runner from <from> up to below <next> ran, except <next> - d for each d
@@ -59,10 +60,10 @@
 --     whole numbers)
 --   9 done record prefix   10 this runner's done record as above, "" to leave it as it is
 -- Returns an array: first one string with a character per claim, its duplicate kind ("i" id,
--- "s" sha1, "r" root, "w" wait: claimed by another live process, not run yet; "-" none: claimed
--- now; nothing is written for the others), then for every claim with a sha1 or a root event (in order,
--- duplicates too) its previous sha1 value and previous root value ("" when absent; a failed run's
--- finish puts them back).
+-- "s" sha1, "r" root, "w" wait: claimed by another live process and not run yet; "-" none:
+-- claimed now; nothing is written for the others), then for every claim with a sha1 or a root
+-- event (in order, duplicates and waits too) its previous sha1 value and previous root value (""
+-- when absent; a failed run's finish puts them back).
 
 local alivePrefix, incarnation = ARGV[1], ARGV[2]
 local idWindow, sha1Window, rootWindow = ARGV[3], ARGV[4], ARGV[5]
@@ -225,9 +226,9 @@ local function idHeld(value)
   return nil
 end
 
--- Checks and claims the claim starting at claims[i]. Returns its kind ('i', 's', 'r', 'w' or '-'), the
--- previous sha1 and root values (nil when it has neither a sha1 nor a root event) and the index of
--- the next claim.
+-- Checks and claims the claim starting at claims[i]. Returns its kind ('i', 's', 'r', 'w' or '-'),
+-- the previous sha1 and root values (nil when it has neither a sha1 nor a root event) and the
+-- index of the next claim.
 local function claimOne(i)
   local code = claimCodes[claims[i]]
   if code == nil then malformed('claim', claims[i]) end
