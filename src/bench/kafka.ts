@@ -17,7 +17,8 @@ import { startKafkaBroker, type KafkaBrokerHandle } from '../farm/kafka-broker.j
 import { buildFarm } from '../farm/mediawiki-farm.js';
 import { startRedisServer, type RedisServerHandle } from '../farm/redis-server.js';
 import { produceJobEvents } from '../kafka/producer.js';
-import { startKafkaRunner } from '../kafka/runner.js';
+import { startKafkaRunner, type KafkaRunner } from '../kafka/runner.js';
+import type { StageTimesSnapshot } from '../kafka/stats.js';
 import { createLogger } from '../observability/logger.js';
 import { formatHeapSummary } from './common/heap-summary.js';
 import { profilePhase, type ProfileKind } from './common/profile-phase.js';
@@ -266,12 +267,29 @@ interface RunResult {
   readonly redisCommandsPerThousandEvents: Readonly<Record<string, number>>;
   /** Share of the run the runner's event loop was busy (1 = its one thread was the limit). */
   readonly eventLoopUtilization: number;
+  /**
+   * Mean milliseconds an event that ran spent waiting for its dedup claim, waiting for a slot and
+   * in its request (the runner's own StageTimes).
+   */
+  readonly stagesMs: { readonly claim: number; readonly slotWait: number; readonly request: number };
   /** Collections per 1,000 events and the main thread's time in them per event (µs). */
   readonly gc: {
     readonly minorPerThousand: number;
     readonly majorPerThousand: number;
     readonly pauseMicrosPerEvent: number;
   };
+}
+
+/** The runner's StageTimes summed over its rules. */
+function stageTotals(runner: KafkaRunner): StageTimesSnapshot {
+  const total = { events: 0, claimMs: 0, slotWaitMs: 0, executeMs: 0 };
+  for (const { stages } of runner.stats().rules) {
+    total.events += stages.events;
+    total.claimMs += stages.claimMs;
+    total.slotWaitMs += stages.slotWaitMs;
+    total.executeMs += stages.executeMs;
+  }
+  return total;
 }
 
 /** Processes whose CPU time a run charges per event, by name. */
@@ -316,6 +334,7 @@ async function runnerThroughput(
   let peersAtFirst = peersCpu(peers);
   let eluAtFirst = performance.eventLoopUtilization();
   let gcMeter = startGcMeter();
+  let stagesAtFirst = stageTotals(runner);
   for (;;) {
     const done = ok();
     if (done > 0 && first === 0) {
@@ -325,6 +344,7 @@ async function runnerThroughput(
       eluAtFirst = performance.eventLoopUtilization();
       void gcMeter.stop();
       gcMeter = startGcMeter();
+      stagesAtFirst = stageTotals(runner);
     }
     if (done >= count) break;
     await new Promise((r) => setTimeout(r, 5));
@@ -334,6 +354,13 @@ async function runnerThroughput(
   const elu = performance.eventLoopUtilization(eluAtFirst);
   const peersAtEnd = peersCpu(peers);
   const gc: GcFigures = await gcMeter.stop();
+  const stagesAtEnd = stageTotals(runner);
+  const ran = Math.max(1, stagesAtEnd.events - stagesAtFirst.events);
+  const stagesMs = {
+    claim: (stagesAtEnd.claimMs - stagesAtFirst.claimMs) / ran,
+    slotWait: (stagesAtEnd.slotWaitMs - stagesAtFirst.slotWaitMs) / ran,
+    request: (stagesAtEnd.executeMs - stagesAtFirst.executeMs) / ran,
+  };
   const otherMicrosPerEvent: Record<string, number> = {};
   for (const name of Object.keys(peers)) {
     otherMicrosPerEvent[name] = (((peersAtEnd[name] ?? 0) - (peersAtFirst[name] ?? 0)) * 1e6) / count;
@@ -365,6 +392,7 @@ async function runnerThroughput(
     otherMicrosPerEvent,
     redisCommandsPerThousandEvents: commands,
     eventLoopUtilization: elu.utilization,
+    stagesMs,
     gc: {
       minorPerThousand: (gc.minor * 1000) / count,
       majorPerThousand: (gc.major * 1000) / count,
@@ -437,6 +465,12 @@ async function main(argv: string[]): Promise<number> {
       );
       out(
         `  GC per 1,000 events: ${run.gc.minorPerThousand.toFixed(1)} scavenges, ${run.gc.majorPerThousand.toFixed(2)} full; main thread ${run.gc.pauseMicrosPerEvent.toFixed(1)} µs/event in pauses`,
+      );
+      const { claim, slotWait, request } = run.stagesMs;
+      // Little's law: with every slot busy, concurrency / request time is the most the rule can run.
+      out(
+        `  ms per event: claim ${claim.toFixed(2)}, slot wait ${slotWait.toFixed(2)}, request ${request.toFixed(2)}` +
+          ` (${c} slots / request time = ${((c * 1000) / request).toFixed(0)} events/s at most)`,
       );
       const commands = new Map(Object.entries(run.redisCommandsPerThousandEvents));
       if (commands.size > 0) out(`  Redis commands per 1,000 events: ${formatCounts(commands)}`);

@@ -29,7 +29,7 @@ import { partitionFor } from './partition.js';
 import { PAUSED_RECHECK_MS, type PausedCheck } from './paused.js';
 import type { Outbox } from './outbox.js';
 import { Slots } from './slots.js';
-import { Histogram, newCounters, type RuleStats } from './stats.js';
+import { Histogram, StageTimes, newCounters, type RuleStats } from './stats.js';
 import {
   delayedTopic,
   errorTopic,
@@ -93,6 +93,7 @@ export class RuleRunner {
   private readonly liveWaits: LiveClaimWaits;
   private readonly lostRuns = new LostRuns();
   private readonly counters = newCounters();
+  private readonly stages = new StageTimes();
   private readonly delay = new Histogram();
   private readonly totalDelay = new Histogram();
   private readonly log: Logger;
@@ -292,6 +293,7 @@ export class RuleRunner {
       lagTotal,
       lagMeasuredAt: this.lagMeasuredAt,
       counters: { ...this.counters },
+      stages: this.stages.snapshot(),
       delay: this.delay.snapshot(),
       totalDelay: this.totalDelay.snapshot(),
       consumers: lanes,
@@ -635,6 +637,7 @@ export class RuleRunner {
     // claimed before waiting for a slot: the events waiting for slots are claimed together in few
     // Redis calls, and a freed slot starts the next event without a round trip. The claimed run
     // start is then a little early, which can only make fewer later events count as superseded.
+    const claimStart = performance.now();
     let claimed = await this.deps.dedup.claim(rule.name, event, clock.now(), ctx);
     if (claimed.heldElsewhere === true) {
       const after = await this.waitForLiveClaim(message, event);
@@ -649,6 +652,7 @@ export class RuleRunner {
     }
     const claim = claimed.claim;
     if (message.lease.lost) return this.handOver(claim);
+    const slotStart = performance.now();
     const release = ctx.slots.tryAcquire() ?? (await ctx.slots.acquire(message.lease));
     if (release === undefined) return this.handOver(claim);
     this.lostRuns.started(message);
@@ -678,7 +682,9 @@ export class RuleRunner {
         timeoutMs: rule.timeoutMs,
         requestId: event.requestId,
       });
-      metrics.timing(stat.exec, performance.now() - t0);
+      const t1 = performance.now();
+      metrics.timing(stat.exec, t1 - t0);
+      this.stages.add(slotStart - claimStart, t0 - slotStart, t1 - t0);
     } finally {
       release();
     }

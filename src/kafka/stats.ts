@@ -29,6 +29,45 @@ export class Histogram {
   }
 }
 
+/**
+ * Where the events that ran spent their time, summed: waiting for their dedup claim (one Redis
+ * round trip, or longer while another runner's claim is waited for), waiting for a concurrency
+ * slot, and the RunSingleJob request. Three additions per event; divided by `events` they say
+ * which stage holds events up: a slot wait near the request time means the rule's concurrency is
+ * what limits it (Little's law: concurrency / request time = events per second).
+ */
+export class StageTimes {
+  private events = 0;
+  private claimMs = 0;
+  private slotWaitMs = 0;
+  private executeMs = 0;
+
+  add(claimMs: number, slotWaitMs: number, executeMs: number): void {
+    this.events++;
+    this.claimMs += claimMs;
+    this.slotWaitMs += slotWaitMs;
+    this.executeMs += executeMs;
+  }
+
+  snapshot(): StageTimesSnapshot {
+    return {
+      events: this.events,
+      claimMs: this.claimMs,
+      slotWaitMs: this.slotWaitMs,
+      executeMs: this.executeMs,
+    };
+  }
+}
+
+/** Totals since start; per event: divide by `events`. */
+export interface StageTimesSnapshot {
+  /** Events that ran (took a slot and made their request). */
+  readonly events: number;
+  readonly claimMs: number;
+  readonly slotWaitMs: number;
+  readonly executeMs: number;
+}
+
 export interface HistogramSnapshot {
   /** Upper bounds; counts has one more entry (+Inf). Counts are per bucket, not cumulative. */
   readonly bucketsSeconds: readonly number[];
@@ -120,6 +159,8 @@ export interface RuleStats {
   readonly lagTotal: number;
   readonly lagMeasuredAt: string | undefined;
   readonly counters: Readonly<RuleCounters>;
+  /** Time the events that ran spent claiming, waiting for a slot and executing (StageTimes). */
+  readonly stages: StageTimesSnapshot;
   /** Seconds from meta.dt to execution. */
   readonly delay: HistogramSnapshot;
   /** Seconds from root_event.dt to execution (first attempts only). */

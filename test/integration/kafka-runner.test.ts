@@ -156,6 +156,12 @@ describe('happy path', () => {
     expect(byName.fast?.counters.ok).toBe(2500);
     expect(byName.low_traffic_jobs?.counters.ok).toBe(2500);
     expect(byName.fast?.inFlight).toBe(0);
+    // Every event that ran is in the stage times, each stage a real, non-negative time.
+    const stages = byName.fast?.stages;
+    expect(stages?.events).toBe(2500);
+    for (const ms of [stages?.claimMs, stages?.slotWaitMs, stages?.executeMs])
+      expect(ms).toBeGreaterThanOrEqual(0);
+    expect(stages?.executeMs).toBeGreaterThan(0);
   }, 150_000);
 });
 
