@@ -46,8 +46,9 @@
 # @param node_flags
 #   Node.js/V8 flags before the script. By default they depend on `jobrunner::backend`: redis and
 #   memcached keep V8's young generation at 1 MB per semi-space (RSS near the live heap, README
-#   "Scale"); kafka gets 8 MB, because its runner allocates for every event it runs and 1 MB
-#   semi-spaces cost it about a third more CPU per event (README "Backend kafka").
+#   "Scale"); kafka gets 32 MB, because its runner allocates for every event it runs and each
+#   young-generation collection copies every event in flight: 1 MB semi-spaces cost it about a
+#   third more CPU per event, 8 MB a tenth more than 32 (README "Backend kafka").
 # @param allow_setuid_children
 #   Drop the hardening that relies on no_new_privs (NoNewPrivileges and the seccomp-based options)
 #   for MediaWiki setups whose jobs run setuid helpers such as firejail.
@@ -73,7 +74,7 @@ class jobrunner::runner (
   Boolean $allow_setuid_children = false,
   Optional[Array[Pattern[/\A--[a-z0-9-]+(=[^\s]+)?\z/]]] $node_flags = undef,
 ) {
-  $semi_space_mb = getvar('jobrunner::backend', 'redis') ? { 'kafka' => 8, default => 1 }
+  $semi_space_mb = getvar('jobrunner::backend', 'redis') ? { 'kafka' => 32, default => 1 }
   $flags = $node_flags.lest || { ["--max-semi-space-size=${semi_space_mb}"] }
 
   jobrunner::service_unit { 'jobrunner':

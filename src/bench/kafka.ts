@@ -267,6 +267,8 @@ interface RunResult {
   readonly redisCommandsPerThousandEvents: Readonly<Record<string, number>>;
   /** Share of the run the runner's event loop was busy (1 = its one thread was the limit). */
   readonly eventLoopUtilization: number;
+  /** RSS of the benchmark process (runner included) at the end of the run, MB. */
+  readonly rssMb: number;
   /**
    * Mean milliseconds an event that ran spent waiting for its dedup claim, waiting for a slot and
    * in its request (the runner's own StageTimes).
@@ -354,6 +356,7 @@ async function runnerThroughput(
   const elu = performance.eventLoopUtilization(eluAtFirst);
   const peersAtEnd = peersCpu(peers);
   const gc: GcFigures = await gcMeter.stop();
+  const rssMb = process.memoryUsage().rss / 2 ** 20;
   const stagesAtEnd = stageTotals(runner);
   const ran = Math.max(1, stagesAtEnd.events - stagesAtFirst.events);
   const stagesMs = {
@@ -392,6 +395,7 @@ async function runnerThroughput(
     otherMicrosPerEvent,
     redisCommandsPerThousandEvents: commands,
     eventLoopUtilization: elu.utilization,
+    rssMb,
     stagesMs,
     gc: {
       minorPerThousand: (gc.minor * 1000) / count,
@@ -461,7 +465,7 @@ async function main(argv: string[]): Promise<number> {
         .map(([name, micros]) => `${name} ${micros.toFixed(0)}`)
         .join(', ');
       out(
-        `  CPU µs/event: runner user ${run.userMicrosPerEvent.toFixed(1)} + system ${run.systemMicrosPerEvent.toFixed(1)}; ${others}; runner event loop ${(run.eventLoopUtilization * 100).toFixed(0)} % busy`,
+        `  CPU µs/event: runner user ${run.userMicrosPerEvent.toFixed(1)} + system ${run.systemMicrosPerEvent.toFixed(1)}; ${others}; runner event loop ${(run.eventLoopUtilization * 100).toFixed(0)} % busy; RSS ${run.rssMb.toFixed(0)} MB`,
       );
       out(
         `  GC per 1,000 events: ${run.gc.minorPerThousand.toFixed(1)} scavenges, ${run.gc.majorPerThousand.toFixed(2)} full; main thread ${run.gc.pauseMicrosPerEvent.toFixed(1)} µs/event in pauses`,

@@ -48,9 +48,9 @@ describe 'jobrunner' do
       expect(conf).not_to have_key('memcached')
     end
 
-    it 'runs the Kafka runner with 8 MB semi-spaces (it allocates per event), jobchron with 1 MB' do
+    it 'runs the Kafka runner with 32 MB semi-spaces (it allocates per event), jobchron with 1 MB' do
       runner = file_content(catalogue, '/lib/systemd/system/jobrunner.service')
-      expect(runner).to match(%r{^ExecStart=!\S+ --max-semi-space-size=8 \S+/jobrunner\.js })
+      expect(runner).to match(%r{^ExecStart=!\S+ --max-semi-space-size=32 \S+/jobrunner\.js })
       chron = file_content(catalogue, '/lib/systemd/system/jobchron.service')
       expect(chron).to match(%r{^ExecStart=!\S+ --max-semi-space-size=1 \S+/jobchron\.js })
     end
