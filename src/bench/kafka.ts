@@ -531,6 +531,23 @@ async function main(argv: string[]): Promise<number> {
     out(`Kafka ConsumerPerformance (fetch.nMsg.sec)  ${perf.toFixed(0).padStart(8)} events/s`);
     report(`runner -> trivial executor, dedup on`, withDedup, perf);
     report(`runner -> trivial executor, dedup off`, noDedup, perf);
+    // The share above divides two medians that may come from different rounds; each round's own
+    // share pairs runs taken seconds apart, so a slower or faster stretch of the machine (the
+    // broker warming up) touches both sides.
+    const roundShares = (runs: readonly RunResult[]): number[] =>
+      runs.map((run, i) => run.eventsPerSecond / (perfRuns[i] ?? Number.NaN));
+    for (const [label, runs] of [
+      ['dedup on', dedupRuns],
+      ['dedup off', plainRuns],
+    ] as const) {
+      const shares = roundShares(runs);
+      const list = shares.map((share) => `${(share * 100).toFixed(1)} %`).join(', ');
+      out(
+        `share of the same round's ConsumerPerformance, ${label}: ${list}; median ${(medianBy(shares, (x) => x) * 100).toFixed(1)} %`,
+      );
+    }
+    results.trivialWithDedupRoundShares = roundShares(dedupRuns);
+    results.trivialWithoutDedupRoundShares = roundShares(plainRuns);
     out('targets: >= 18,000 events/s and >= 15 % of ConsumerPerformance (trivial executor)');
 
     if (!options.skipMediaWiki) {
