@@ -407,7 +407,10 @@ describe('jobqueue status with backend kafka', () => {
       held: own?.held,
       inFlight: own?.inFlight,
       counters: own?.counters,
+      waitingOnLiveClaim: 0,
+      stages: own?.stages,
     });
+    expect(own?.stages.events).toBe(0); // its two run into the gate and have not come back
     expect(live.rules[0]).toMatchObject({ lag: 5, runner: { executing: 2, waiting: 3, inFlight: 5 } });
     expect(live.rules[1]).toMatchObject({ runner: { held: 1 }, retryLag: 1 });
     // The two --dedupe events: the second is skipped when the first finished before it started.
@@ -420,10 +423,12 @@ describe('jobqueue status with backend kafka', () => {
     const lines = table.stdout.split('\n');
     expect(lines[0]).toBe(`Kafka ${broker.address}, datacenter jq, service jobrunner: 2 rules`);
     expect(lines[2]).toMatch(
-      /^RULE\s+TOPICS\s+LAG\s+RETRY\/DELAYED\s+EXECUTING\s+WAITING\s+HELD\s+IN-FLIGHT$/,
+      /^RULE\s+TOPICS\s+LAG\s+RETRY\/DELAYED\s+EXECUTING\s+WAITING\s+HELD\s+IN-FLIGHT\s+DEDUP-WAIT\s+MS SLOT\/REQUEST$/,
     );
-    expect(lines[3]).toMatch(/^held\s+1\s+5\s+0\s+2\/2\s+3\s+0\s+5$/);
-    expect(lines[4]).toMatch(/^low_traffic_jobs \(low traffic\)\s+3\s+0\s+1\s+0\/4\s+0\s+1\s+\d+$/);
+    expect(lines[3]).toMatch(/^held\s+1\s+5\s+0\s+2\/2\s+3\s+0\s+5\s+0\s+-$/);
+    expect(lines[4]).toMatch(
+      /^low_traffic_jobs \(low traffic\)\s+3\s+0\s+1\s+0\/4\s+0\s+1\s+\d+\s+0\s+\d+\.\d\/\d+\.\d$/,
+    );
     expect(table.stdout).toMatch(/\nheld\s+jq\.mediawiki\.job\.jqHeld\s+jobrunner-held\s+1\s+5\s+0\s+5\n/);
     expect(table.stdout).toContain(
       `Runner: http://127.0.0.1:${config.status.runnerPort}/status (running since `,

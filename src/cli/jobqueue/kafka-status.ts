@@ -6,7 +6,7 @@ import type { JobrunnerConfig, KafkaConfig, KafkaRuleConfig } from '../../config
 import { GroupLagReader, type TopicLag } from '../../kafka/group-lag.js';
 import { ruleConsumers, type ConsumerRole, type RuleConsumer } from '../../kafka/rule-consumers.js';
 import { assignJobTopics } from '../../kafka/rule-topics.js';
-import type { RuleStats } from '../../kafka/stats.js';
+import type { RuleStats, StageTimesSnapshot } from '../../kafka/stats.js';
 import { jobTopic } from '../../kafka/topics.js';
 import type { CliIo } from './context.js';
 import { CliError, EXIT_OK, EXIT_USAGE } from './errors.js';
@@ -34,8 +34,12 @@ export interface KafkaRuleStatus {
   /** Retry and delayed messages not yet committed (includes those the runner holds in memory). */
   readonly retryLag: number;
   readonly consumers: readonly KafkaConsumerLag[];
-  /** From the runner's /status when it answered. */
-  readonly runner?: Pick<RuleStats, 'executing' | 'waiting' | 'held' | 'inFlight' | 'counters'>;
+  /**
+   * From the runner's /status when it answered (waitingOnLiveClaim and stages are missing when that
+   * runner is older than them).
+   */
+  readonly runner?: Pick<RuleStats, 'executing' | 'waiting' | 'held' | 'inFlight' | 'counters'> &
+    Partial<Pick<RuleStats, 'waitingOnLiveClaim' | 'stages'>>;
 }
 
 export interface KafkaStatus {
@@ -136,6 +140,8 @@ export async function collectKafkaStatus(
                 held: live.held,
                 inFlight: live.inFlight,
                 counters: live.counters,
+                waitingOnLiveClaim: live.waitingOnLiveClaim,
+                stages: live.stages,
               },
             }
           : {}),
@@ -157,7 +163,23 @@ const RULE_COLUMNS: Column<KafkaRuleStatus>[] = [
   { header: 'WAITING', value: (r) => (r.runner ? String(r.runner.waiting) : '-'), align: 'right' },
   { header: 'HELD', value: (r) => (r.runner ? String(r.runner.held) : '-'), align: 'right' },
   { header: 'IN-FLIGHT', value: (r) => (r.runner ? String(r.runner.inFlight) : '-'), align: 'right' },
+  {
+    header: 'DEDUP-WAIT',
+    value: (r) => (r.runner?.waitingOnLiveClaim !== undefined ? String(r.runner.waitingOnLiveClaim) : '-'),
+    align: 'right',
+  },
+  { header: 'MS SLOT/REQUEST', value: (r) => stageMeans(r.runner?.stages), align: 'right' },
 ];
+
+/**
+ * Mean milliseconds an event that ran waited for a slot and spent in its request, since the runner
+ * started: a slot wait near the request time means the rule's concurrency is what holds it back.
+ */
+function stageMeans(stages: StageTimesSnapshot | undefined): string {
+  if (stages === undefined || stages.events === 0) return '-';
+  const mean = (ms: number): string => (ms / stages.events).toFixed(1);
+  return `${mean(stages.slotWaitMs)}/${mean(stages.executeMs)}`;
+}
 
 type ConsumerRow = KafkaConsumerLag & { readonly rule: string };
 
@@ -184,7 +206,7 @@ export function formatKafkaStatus(status: KafkaStatus): string {
     '',
     status.runner.reachable
       ? `Runner: ${status.runner.url} (running since ${status.runner.startedAt})`
-      : `Runner: not asked or not reachable${status.runner.url ? ` at ${status.runner.url}` : ''} (${status.runner.reason}); EXECUTING/WAITING/HELD/IN-FLIGHT need it`,
+      : `Runner: not asked or not reachable${status.runner.url ? ` at ${status.runner.url}` : ''} (${status.runner.reason}); EXECUTING to MS SLOT/REQUEST need it`,
   ];
   return `${lines.join('\n')}\n`;
 }
