@@ -7,7 +7,10 @@
 // of it that have not started running (the new owner reads them from the committed offset).
 import { Consumer, type Message } from '@platformatic/kafka';
 import type { Logger } from '../observability/logger.js';
+import type { PartitionLease } from './lease.js';
 import { OffsetBook, type Assignment } from './offsets.js';
+
+export type { PartitionLease } from './lease.js';
 
 export interface LaneMessage {
   readonly topic: string;
@@ -17,10 +20,6 @@ export interface LaneMessage {
   readonly headers: ReadonlyMap<string, string>;
   /** Lost once the partition moved to another group member (see LaneOptions.onPartitionsLost). */
   readonly lease: PartitionLease;
-}
-
-export interface PartitionLease {
-  readonly lost: boolean;
 }
 
 /** Resolves once the message may be committed. Must not reject. */

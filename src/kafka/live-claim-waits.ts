@@ -4,7 +4,7 @@
 // (a third of the alive key's TTL: the owner's death shows within one TTL, its finish with its next
 // script call), so many waiting events cost one Redis call per interval, not one per turn. An event
 // whose partition is lost meanwhile is let go at once (the new owner reads it again).
-import type { PartitionLease } from './lane.js';
+import { takeLost, type PartitionLease } from './lease.js';
 
 /** 'again': ask Redis again now; 'lost': the event's partition moved away. */
 export type WaitEnd = 'again' | 'lost';
@@ -41,10 +41,10 @@ export class LiveClaimWaits {
 
   /** A rebalance took partitions away: their waiting events end now. */
   giveUpLost(): void {
-    if (!this.waiters.some((w) => w.lease.lost)) return;
-    const lost = this.waiters.filter((w) => w.lease.lost);
-    this.waiters = this.waiters.filter((w) => !w.lease.lost);
-    for (const waiter of lost) waiter.resolve('lost');
+    const split = takeLost(this.waiters);
+    if (split === undefined) return;
+    this.waiters = split.kept;
+    for (const waiter of split.lost) waiter.resolve('lost');
   }
 
   stop(): void {

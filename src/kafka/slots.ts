@@ -1,7 +1,7 @@
 // A concurrency limit with a FIFO queue: at most `size` holders at once, waiters served in order. A
 // waiter may hold a lease (its Kafka partition); once the lease is lost, giveUpLost() takes it out
 // of the queue instead of letting it wait for a slot.
-import type { PartitionLease } from './lane.js';
+import { takeLost, type PartitionLease } from './lease.js';
 
 /** Frees the slot; call it exactly once. */
 export type ReleaseSlot = () => void;
@@ -58,9 +58,9 @@ export class Slots {
 
   /** Takes the waiters whose lease is lost out of the queue; they resolve with undefined. */
   giveUpLost(): void {
-    if (!this.waiters.some((w) => w.lease?.lost === true)) return;
-    const lost = this.waiters.filter((w) => w.lease?.lost === true);
-    this.waiters = this.waiters.filter((w) => w.lease?.lost !== true);
-    for (const waiter of lost) waiter.resolve(undefined);
+    const split = takeLost(this.waiters);
+    if (split === undefined) return;
+    this.waiters = split.kept;
+    for (const waiter of split.lost) waiter.resolve(undefined);
   }
 }

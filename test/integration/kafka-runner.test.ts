@@ -91,6 +91,20 @@ async function fillTwoSlots(a: KafkaRunner, exec: TestExecutor, topic: string, t
 }
 
 /** Creates `topic` with `partitions` partitions on the test broker. */
+/** A runner config with one rule, refreshLinks at concurrency 2, partitioned as given. */
+function refreshLinksPartitioned(datacenter: string, endpoint: string, partitioned: Record<string, unknown>) {
+  return kafkaConfig(
+    {
+      brokers: [broker.address],
+      datacenter,
+      endpoint,
+      rules: { refreshLinks: { types: ['refreshLinks'], concurrency: 2, partitioned } },
+      lowTraffic: { enabled: false },
+    },
+    redis.address,
+  );
+}
+
 async function createTopic(topic: string, partitions: number): Promise<void> {
   const admin = new TopicAdmin([broker.address], 'test-admin');
   try {
@@ -635,22 +649,7 @@ describe('partitioned rules', () => {
   it('keeps other database sections running while one section is stuck', async () => {
     // wiki1 (section 0) gets no answer until released; the other sections must not wait for it.
     const { exec, stuck } = await executorStuckOn('wiki1');
-    const config = kafkaConfig(
-      {
-        brokers: [broker.address],
-        datacenter: 'sections',
-        endpoint: exec.url,
-        rules: {
-          refreshLinks: {
-            types: ['refreshLinks'],
-            concurrency: 2,
-            partitioned: { map: { wiki1: 0, wiki2: 1 }, default: 2 },
-          },
-        },
-        lowTraffic: { enabled: false },
-      },
-      redis.address,
-    );
+    const config = refreshLinksPartitioned('sections', exec.url, { map: { wiki1: 0, wiki2: 1 }, default: 2 });
     await produceJobEvents({
       brokers: [broker.address],
       datacenter: 'sections',
@@ -702,22 +701,11 @@ describe('partitioned rules', () => {
     const { exec, stuck } = await executorStuckOn('wiki1');
     const topic = 'shared.jobrunner.partitioned.mediawiki.job.refreshLinks';
     await createTopic(topic, 3);
-    const config = kafkaConfig(
-      {
-        brokers: [broker.address],
-        datacenter: 'shared',
-        endpoint: exec.url,
-        rules: {
-          refreshLinks: {
-            types: ['refreshLinks'],
-            concurrency: 2,
-            partitioned: { map: { wiki1: 0 }, default: 0, partitions: 1 },
-          },
-        },
-        lowTraffic: { enabled: false },
-      },
-      redis.address,
-    );
+    const config = refreshLinksPartitioned('shared', exec.url, {
+      map: { wiki1: 0 },
+      default: 0,
+      partitions: 1,
+    });
     const r = await runner(config, { logger: quietLogger() });
     const section = (database: string, partition: number) =>
       Array.from({ length: 10 }, (_, i) => ({

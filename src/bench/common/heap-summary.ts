@@ -3,20 +3,13 @@
 // allocating most. What a runner allocates per event sets how often the young generation is
 // collected, and each collection copies everything still in flight.
 import { readFileSync } from 'node:fs';
+import { CODE_PARTS } from './profile-summary.js';
 
 interface HeapNode {
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
   readonly selfSize: number;
   readonly children: readonly HeapNode[];
 }
-
-const PARTS: readonly [string, (url: string) => boolean][] = [
-  ['Kafka client (@platformatic/kafka)', (url) => url.includes('@platformatic/')],
-  ['HTTP client (undici)', (url) => url.includes('/undici/')],
-  ['Redis client (ioredis)', (url) => url.includes('/ioredis/') || url.includes('/redis-parser/')],
-  ['jobrunner (dist/)', (url) => url.includes('/dist/') && !url.includes('/node_modules/')],
-  ['node internals (streams, buffers, timers)', (url) => url.startsWith('node:')],
-];
 
 /** Lines "  part  1234 bytes/event (12 %)", then the `top` functions allocating most. */
 export function formatHeapSummary(file: string, events: number, top = 8): string[] {
@@ -26,7 +19,7 @@ export function formatHeapSummary(file: string, events: number, top = 8): string
   let total = 0;
   const walk = (node: HeapNode): void => {
     const { functionName, url, lineNumber } = node.callFrame;
-    const part = PARTS.find(([, match]) => match(url))?.[0] ?? 'other';
+    const part = CODE_PARTS.find(([, match]) => match(url))?.[0] ?? 'other';
     parts.set(part, (parts.get(part) ?? 0) + node.selfSize);
     const where = `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
     functions.set(where, (functions.get(where) ?? 0) + node.selfSize);
