@@ -498,6 +498,25 @@ describe('dashboard', () => {
     await page.click('#detail-close');
     expect(await page.isVisible('#queue-detail')).toBe(false);
 
+    // A reload still on its way when the panel is closed (a refresh tick, an action's reload, a
+    // state tab) does not open the panel again when its answer comes.
+    await open('wiki2', 'mwlabFail');
+    let answer!: () => void;
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    await page.route('**/api/queue?*', async (route) => {
+      await held;
+      await route.continue();
+    });
+    const reloaded = page.waitForResponse((response) => response.url().includes('/api/queue?'));
+    await page.click('#detail-states button[data-state="abandoned"]');
+    await page.click('#detail-close');
+    answer();
+    // Its whole body received, then one task of the page: the answer has been handled by then.
+    await (await reloaded).finished();
+    await page.unroute('**/api/queue?*');
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 0)));
+    expect(await page.isVisible('#queue-detail')).toBe(false);
+
     // While the pointer is over the table the rows keep their order (numbers still update), so a
     // refresh never puts another queue's button under it; moving away lets the order follow.
     await jobqueue('push', '--wiki', 'wiki1', '--type', 'freezeA', '--count', '5');

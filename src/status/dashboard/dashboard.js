@@ -617,8 +617,13 @@
   async function loadDetail() {
     const d = state.detail;
     if (!d) return;
-    const params = new URLSearchParams({ wiki: d.wiki, type: d.type, state: d.state, limit: '50' });
-    renderDetail(await getJson('api/queue?' + params.toString()));
+    const asked = d.state;
+    const params = new URLSearchParams({ wiki: d.wiki, type: d.type, state: asked, limit: '50' });
+    const data = await getJson('api/queue?' + params.toString());
+    // Closed, or another queue or state opened, while the answer was on its way (a refresh tick or
+    // an action's reload): showing it would reopen the panel the user just closed.
+    if (state.detail !== d || d.state !== asked) return;
+    renderDetail(data);
   }
 
   function renderDetail(data) {
