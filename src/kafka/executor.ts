@@ -1,7 +1,8 @@
 // POSTs one event's raw bytes to the RunSingleJob endpoint over keep-alive connections. The body is
 // never re-serialized: mediawiki_signature covers the exact bytes. Never throws.
 import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, type Dispatcher } from 'undici';
+import type { Client, Dispatcher } from 'undici';
+import { OriginConnections } from './connections.js';
 
 export interface ExecuteRequest {
   readonly url: URL;
@@ -49,9 +50,17 @@ class ResponseReader implements Dispatcher.DispatchHandler {
   private size = 0;
 
   constructor(
-    private readonly done: (result: ExecuteResult) => void,
+    private readonly resolve: (result: ExecuteResult) => void,
     private readonly timeoutMs: number,
+    private readonly connections: OriginConnections,
+    private readonly client: Client,
   ) {}
+
+  /** The connection is free for the next request once this one is answered or failed. */
+  private done(result: ExecuteResult): void {
+    this.connections.release(this.client);
+    this.resolve(result);
+  }
 
   /** Also what marks this handler as one of undici's current (controller) API. */
   onRequestStart(): void {}
@@ -109,57 +118,67 @@ class ResponseReader implements Dispatcher.DispatchHandler {
 }
 
 export class EventExecutor {
-  private readonly agent: Agent;
-  /** origin and path of the last URL (a rule's endpoint is one URL object for all its events). */
+  private readonly byOrigin = new Map<string, OriginConnections>();
+  /** The last URL's connections and path (a rule's endpoint is one URL object for all its events). */
   private lastUrl: URL | undefined;
-  private lastOrigin = '';
+  private lastConnections: OriginConnections | undefined;
   private lastPath = '';
 
-  constructor(connections: number) {
-    this.agent = new Agent({
-      connections: Math.max(1, connections),
-      keepAliveTimeout: 30_000,
-      connect: { timeout: CONNECT_TIMEOUT_MS },
-    });
-  }
+  /** `connections`: keep-alive connections per origin at most. */
+  constructor(private readonly connections: number) {}
 
   execute(request: ExecuteRequest): Promise<ExecuteResult> {
     const headers =
       request.requestId === undefined ? HEADERS : [...HEADERS, 'x-request-id', request.requestId];
-    if (request.url !== this.lastUrl) {
+    if (request.url !== this.lastUrl || this.lastConnections === undefined) {
       this.lastUrl = request.url;
-      this.lastOrigin = request.url.origin;
+      this.lastConnections = this.connectionsTo(request.url.origin);
       this.lastPath = request.url.pathname + request.url.search;
     }
-    const origin = this.lastOrigin;
+    const connections = this.lastConnections;
     const path = this.lastPath;
+    const timeoutMs = request.timeoutMs;
     return new Promise((resolve) => {
-      // undici's own timers bound the wait (RunSingleJob answers once the job has run, so the
-      // headers timeout is the job's); an AbortController and timer per request cost more CPU
-      // than the rest of the request handling together. Errors, also thrown ones, reach
-      // onResponseError.
-      this.agent.dispatch(
-        {
-          origin,
-          path,
-          method: 'POST',
-          body: request.body,
-          headers: headers as string[],
-          headersTimeout: request.timeoutMs,
-          bodyTimeout: request.timeoutMs,
-        },
-        new ResponseReader(resolve, request.timeoutMs),
-      );
+      connections.acquire((client) => {
+        // undici's own timers bound the wait (RunSingleJob answers once the job has run, so the
+        // headers timeout is the job's); an AbortController and timer per request cost more CPU
+        // than the rest of the request handling together. Errors, also thrown ones, reach
+        // onResponseError.
+        client.dispatch(
+          {
+            path,
+            method: 'POST',
+            body: request.body,
+            headers: headers as string[],
+            headersTimeout: timeoutMs,
+            bodyTimeout: timeoutMs,
+          },
+          new ResponseReader(resolve, timeoutMs, connections, client),
+        );
+      });
     });
   }
 
   /** Waits for running requests, then closes the connections. */
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    await Promise.all([...this.byOrigin.values()].map((c) => c.close()));
   }
 
   /** Aborts running requests (their events stay uncommitted and are read again later). */
-  destroy(): Promise<void> {
-    return this.agent.destroy();
+  async destroy(): Promise<void> {
+    await Promise.all([...this.byOrigin.values()].map((c) => c.destroy()));
+  }
+
+  private connectionsTo(origin: string): OriginConnections {
+    let connections = this.byOrigin.get(origin);
+    if (connections === undefined) {
+      connections = new OriginConnections(origin, {
+        max: Math.max(1, this.connections),
+        keepAliveTimeoutMs: 30_000,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      });
+      this.byOrigin.set(origin, connections);
+    }
+    return connections;
   }
 }
