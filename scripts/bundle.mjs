@@ -56,8 +56,7 @@ await build({
     js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);",
   },
   // Loaded from node_modules as before: yargs (jobqueue only) finds its locale files next to itself;
-  // the Kafka client is large and loaded only for backend kafka; hot-shots requires an optional
-  // native module.
-  external: ['yargs', 'yargs/*', '@platformatic/kafka', 'hot-shots'],
+  // the Kafka client is large and loaded only for backend kafka.
+  external: ['yargs', 'yargs/*', '@platformatic/kafka'],
   plugins: [assetUrls],
 });

@@ -30,6 +30,8 @@ import { allCores, pin, splitCores, type Pinning } from './common/cpu-pinning.js
 import { commandDelta, commandStats, formatCounts } from './common/redis-stats.js';
 import { busyMachineWarning, collectMachineInfo, formatMachineInfo } from './common/machine-info.js';
 import { executorCapacity, startTrivialExecutor } from './common/trivial-executor.js';
+import { startStatsdSink, type StatsdSinkProcess } from './common/statsd-sink.js';
+import { createStatsd } from '../observability/statsd.js';
 import { runBench } from './common/run-bench.js';
 
 interface Options {
@@ -42,6 +44,7 @@ interface Options {
   readonly heapProfileDir: string | undefined;
   readonly runs: number;
   readonly pin: boolean;
+  readonly statsd: boolean;
 }
 
 const USAGE = `Usage: npm run bench:kafka [-- options]
@@ -58,6 +61,8 @@ const USAGE = `Usage: npm run bench:kafka [-- options]
   --profile=DIR   write a V8 CPU profile of each runner run to DIR (<run>-<round>.cpuprofile)
   --heap-profile=DIR  instead, a sampling heap profile of each runner run counting every
                   allocation (<run>-<round>.heapprofile), summed up as bytes per event
+  --no-statsd     the runner without statsd metrics (by default it sends them, as in
+                  production, to a UDP receiver in another process)
   --json=FILE     also write the results as JSON to FILE`;
 
 function parseArgs(argv: readonly string[]): Options | 'help' {
@@ -70,6 +75,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
   let heapProfileDir: string | undefined;
   let runs = 3;
   let pin = false;
+  let statsd = true;
   for (const arg of argv) {
     const [name, value = ''] = arg.split(/=(.*)/s) as [string, string?];
     const count = (): number => {
@@ -85,6 +91,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     else if (name === '--concurrency') concurrency = count();
     else if (name === '--runs') runs = count();
     else if (name === '--pin') pin = true;
+    else if (name === '--no-statsd') statsd = false;
     else if (name === '--profile' && value !== '') profileDir = value;
     else if (name === '--heap-profile' && value !== '') heapProfileDir = value;
     else if (name === '--json' && value !== '') jsonFile = value;
@@ -93,7 +100,18 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
   if (profileDir !== undefined && heapProfileDir !== undefined) {
     throw new Error('--profile and --heap-profile cannot be used together (each distorts the other)');
   }
-  return { events, mwEvents, skipMediaWiki, jsonFile, concurrency, profileDir, heapProfileDir, runs, pin };
+  return {
+    events,
+    mwEvents,
+    skipMediaWiki,
+    jsonFile,
+    concurrency,
+    profileDir,
+    heapProfileDir,
+    runs,
+    pin,
+    statsd,
+  };
 }
 
 const logger = createLogger({ service: 'bench-kafka', level: 'error' });
@@ -105,10 +123,12 @@ function config(
   endpoint: string,
   dedup: boolean,
   concurrency: number,
+  statsdPort: number | undefined,
 ): JobrunnerConfig {
   return parseConfigText(
     JSON.stringify({
       backend: 'kafka',
+      ...(statsdPort !== undefined ? { statsd: `127.0.0.1:${statsdPort}` } : {}),
       redis: { aggregators: [redis], queues: [redis] },
       kafka: {
         brokers: [brokers],
@@ -328,7 +348,8 @@ async function runnerThroughput(
     for (const pid of Object.values(peers)) pin(pid, pinning.peers);
   }
   const profiler = profile ? await profilePhase(profile.dir, profile.name, profile.kind) : undefined;
-  const runner = await startKafkaRunner(cfg, { logger });
+  const metrics = createStatsd(cfg.statsd, logger);
+  const runner = await startKafkaRunner(cfg, { logger, metrics });
   // Polled every 5 ms: stats() would build the whole status each time, on the runner's thread.
   const ok = (): number => runner.okCount();
   let first = 0;
@@ -369,6 +390,7 @@ async function runnerThroughput(
     otherMicrosPerEvent[name] = (((peersAtEnd[name] ?? 0) - (peersAtFirst[name] ?? 0)) * 1e6) / count;
   }
   await runner.stop(false);
+  await metrics.close();
   if (pinning !== undefined) for (const pid of [process.pid, ...Object.values(peers)]) pin(pid, allCores());
   const commands: Record<string, number> = {};
   for (const [name, calls] of commandDelta(commandsBefore, await commandStats(redis))) {
@@ -421,6 +443,7 @@ async function main(argv: string[]): Promise<number> {
   let broker: KafkaBrokerHandle | undefined;
   let redis: RedisServerHandle | undefined;
   let executor: ChildProcess | undefined;
+  let statsdSink: StatsdSinkProcess | undefined;
   let stats: Redis | undefined;
   const results: Record<string, unknown> = {
     events: options.events,
@@ -431,6 +454,8 @@ async function main(argv: string[]): Promise<number> {
     [broker, redis] = await Promise.all([startKafkaBroker({ heapMb: 1024 }), startRedisServer()]);
     const trivial = await startTrivialExecutor();
     executor = trivial.child;
+    if (options.statsd) statsdSink = await startStatsdSink();
+    const statsdPort = statsdSink?.port;
 
     const produceSeconds = await produce(broker, 'bench', options.events, 'benchNull');
     results.produceEventsPerSecond = options.events / produceSeconds;
@@ -487,6 +512,12 @@ async function main(argv: string[]): Promise<number> {
     // runner run reads its own freshly produced topic.
     const pinning = options.pin ? splitCores() : undefined;
     results.pinning = pinning ?? 'none';
+    results.statsd = options.statsd;
+    out(
+      options.statsd
+        ? 'runner statsd metrics: on, sent to a UDP receiver in another process (--no-statsd: off)'
+        : 'runner statsd metrics: off (--no-statsd)',
+    );
     out(
       pinning === undefined
         ? 'runner runs: CPU placement left to the kernel'
@@ -505,7 +536,7 @@ async function main(argv: string[]): Promise<number> {
         const datacenter = `bench${round}${dedup ? 'd' : 'p'}`;
         await produce(broker, datacenter, options.events, 'benchNull');
         const run = await runnerThroughput(
-          config(broker.address, redis.address, datacenter, trivial.url, dedup, c),
+          config(broker.address, redis.address, datacenter, trivial.url, dedup, c, statsdPort),
           options.events,
           peers,
           stats,
@@ -558,7 +589,15 @@ async function main(argv: string[]): Promise<number> {
         // Signed with the farm's $wgSecretKey: RunSingleJob.php refuses anything else.
         await produce(broker, 'benchmw', options.mwEvents, 'benchNull', farm.secretKey);
         const mw = await runnerThroughput(
-          config(broker.address, redis.address, 'benchmw', `${web.baseUrl}/rpc/RunSingleJob.php`, true, 8),
+          config(
+            broker.address,
+            redis.address,
+            'benchmw',
+            `${web.baseUrl}/rpc/RunSingleJob.php`,
+            true,
+            8,
+            statsdPort,
+          ),
           options.mwEvents,
           { 'redis-server': redis.pid },
           stats,
@@ -572,11 +611,18 @@ async function main(argv: string[]): Promise<number> {
         await farm.destroy();
       }
     }
+    if (statsdSink !== undefined) {
+      const received = await statsdSink.stop();
+      statsdSink = undefined;
+      results.statsdReceived = received;
+      out(`statsd: ${received.lines} lines in ${received.datagrams} datagrams reached the receiver`);
+    }
     out(JSON.stringify(results, null, 2));
     if (options.jsonFile) writeFileSync(options.jsonFile, `${JSON.stringify(results, null, 2)}\n`);
     return 0;
   } finally {
     executor?.kill('SIGTERM');
+    await statsdSink?.stop().catch(() => undefined);
     stats?.disconnect();
     await Promise.allSettled([broker?.stop(), redis?.stop()]);
   }

@@ -1,10 +1,9 @@
 // statsd metrics with the original jobrunner's names (prefix "jobrunner.") made safe: every name
 // segment is limited to [A-Za-z0-9_-], so a host "rdb1001:6380", an FQDN, or a job type with
 // shell or statsd metacharacters cannot break the line format or add hierarchy levels (W28).
-import { createRequire } from 'node:module';
-import type { StatsD as StatsDClient } from 'hot-shots';
 import type { StatsdConfig } from '../config/types.js';
 import type { Logger } from './logger.js';
+import { StatsdClient, type MetricHandle } from './statsd-client.js';
 
 /** Makes one metric name segment safe: anything outside [A-Za-z0-9_-] becomes '_'. */
 export function metricSegment(value: string): string {
@@ -35,28 +34,35 @@ export const noMetrics: Metrics = {
 
 export function createStatsd(config: StatsdConfig | undefined, logger: Logger): Metrics {
   if (!config) return noMetrics;
-  // Required here, not imported at the top: a daemon without statsd never loads it (start-up cost).
-  const { StatsD } = createRequire(import.meta.url)('hot-shots') as { StatsD: typeof StatsDClient };
-  // hot-shots buffers into datagrams of at most 512 bytes and flushes on a timer, so nothing piles
-  // up while the daemon is idle (the original's unbounded buffer, W11).
-  const client = new StatsD({
+  // Sent once a second, aggregated (statsd-client.ts), so nothing piles up and an idle daemon
+  // sends nothing (the original's unbounded buffer, W11).
+  const client = new StatsdClient({
     host: config.host,
     port: config.port,
     prefix: config.prefix.endsWith('.') ? config.prefix : config.prefix + '.',
-    maxBufferSize: 512,
-    bufferFlushInterval: 1000,
-    errorHandler: (error) => logger.debug('statsd send failed', { error: error.message }),
+    onError: (error) => logger.debug('statsd send failed', { error: error.message }),
   });
+  // Hot paths pass the same constant array for a metric every time: its name is made and its
+  // handle found once. A handle lives as long as its array.
+  const handles = new WeakMap<readonly string[], MetricHandle>();
+  const handleOf = (segments: readonly string[]): MetricHandle => {
+    let handle = handles.get(segments);
+    if (handle === undefined) {
+      handle = client.handle(metricName(...segments));
+      handles.set(segments, handle);
+    }
+    return handle;
+  };
   return {
     increment(segments, delta = 1) {
-      if (delta !== 0) client.increment(metricName(...segments), delta);
+      if (delta !== 0) client.count(handleOf(segments), delta);
     },
     timing(segments, ms) {
-      client.timing(metricName(...segments), ms);
+      client.timing(handleOf(segments), ms);
     },
     gauge(segments, value) {
-      client.gauge(metricName(...segments), value);
+      client.gauge(handleOf(segments), value);
     },
-    close: () => new Promise<void>((resolve) => client.close(() => resolve())),
+    close: () => client.close(),
   };
 }

@@ -13,7 +13,7 @@ const run = promisify(execFile);
 const CLI = 'dist/cli';
 const ENTRIES = ['jobrunner', 'jobchron', 'jobrunner-intake', 'jobqueue'] as const;
 const SAMPLE = 'test/fixtures/configs/jobrunner.sample.conf';
-const EXTERNAL = new Set(['yargs', '@platformatic/kafka', 'hot-shots']);
+const EXTERNAL = new Set(['yargs', '@platformatic/kafka']);
 const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 
 /** What a bundle file imports: static `from "x"` and dynamic `import("x")` specifiers. */
