@@ -480,6 +480,7 @@ async function main(argv: string[]): Promise<number> {
       executor: trivial.child.pid ?? 0,
       'redis-server': redis.pid,
       'Kafka broker': broker.pid,
+      ...(statsdSink !== undefined ? { 'statsd receiver': statsdSink.pid } : {}),
     };
     const report = (label: string, run: RunResult, perf: number): void => {
       out(

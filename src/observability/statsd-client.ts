@@ -73,6 +73,7 @@ export class StatsdClient {
   private pendingSends = 0;
   private sendsDone: (() => void) | undefined;
   private closed = false;
+  private socketClosed = false;
 
   constructor(private readonly options: StatsdClientOptions) {
     this.maxBytes = options.maxDatagramBytes ?? 512;
@@ -113,6 +114,8 @@ export class StatsdClient {
     if (lines.length === 0) return;
     const address = await this.resolve();
     if (address === undefined) return; // logged; this flush's metrics are dropped
+    // A timer's flush that was still resolving when close() finished: nothing to send on.
+    if (this.socketClosed) return;
     const socket = this.openSocket(address);
     for (const datagram of this.pack(lines)) {
       this.pendingSends++;
@@ -130,6 +133,7 @@ export class StatsdClient {
     clearInterval(this.flushTimer);
     await this.flush();
     if (this.pendingSends > 0) await new Promise<void>((resolve) => (this.sendsDone = resolve));
+    this.socketClosed = true;
     this.socket?.close();
     this.socket = undefined;
   }
@@ -191,16 +195,22 @@ export class StatsdClient {
     return datagrams;
   }
 
-  /** The host's address, looked up once (again after a failure, at the next flush). */
+  /**
+   * The host's address, looked up once (again after a failure, at the next flush). IPv4 first, as
+   * statsd agents commonly listen on 127.0.0.1 only while "localhost" may resolve to ::1 first.
+   */
   private resolve(): Promise<string | undefined> {
-    this.address ??= lookup(this.options.host).then(
-      (found) => found.address,
-      (error: unknown) => {
-        this.address = undefined;
-        this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
-        return undefined;
-      },
-    );
+    const host = this.options.host;
+    this.address ??= lookup(host, { family: 4 })
+      .catch(() => lookup(host))
+      .then(
+        (found) => found.address,
+        (error: unknown) => {
+          this.address = undefined;
+          this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
+          return undefined;
+        },
+      );
     return this.address;
   }
 
