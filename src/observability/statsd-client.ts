@@ -20,6 +20,16 @@ export interface StatsdClientOptions {
   readonly timerSamples?: number;
   /** Send and name-resolution failures (metrics are best effort: never thrown). */
   readonly onError?: (error: Error) => void;
+  /** How long close() waits to send what is left (a slow name lookup); default 2,000 ms. */
+  readonly closeTimeoutMs?: number;
+  /** Resolves the host to an address (tests); default: DNS, IPv4 first. */
+  readonly lookup?: (host: string) => Promise<string>;
+}
+
+/** IPv4 first, as statsd agents commonly listen on 127.0.0.1 while "localhost" may be ::1 first. */
+async function lookupHost(host: string): Promise<string> {
+  const found = await lookup(host, { family: 4 }).catch(() => lookup(host));
+  return found.address;
 }
 
 /** The values of one timer since the last flush: a reservoir of at most `cap` of the `seen`. */
@@ -126,13 +136,24 @@ export class StatsdClient {
     }
   }
 
-  /** Sends what is left, then closes the socket. */
+  /**
+   * Sends what is left, then closes the socket. A daemon's stop never waits on metrics for long:
+   * past closeTimeoutMs (a name lookup hanging on a dead DNS server) what is left is dropped.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.flushTimer);
-    await this.flush();
-    if (this.pendingSends > 0) await new Promise<void>((resolve) => (this.sendsDone = resolve));
+    const sent = (async () => {
+      await this.flush();
+      if (this.pendingSends > 0) await new Promise<void>((resolve) => (this.sendsDone = resolve));
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.closeTimeoutMs ?? 2000);
+    });
+    await Promise.race([sent, late]);
+    clearTimeout(timer);
     this.socketClosed = true;
     this.socket?.close();
     this.socket = undefined;
@@ -195,22 +216,13 @@ export class StatsdClient {
     return datagrams;
   }
 
-  /**
-   * The host's address, looked up once (again after a failure, at the next flush). IPv4 first, as
-   * statsd agents commonly listen on 127.0.0.1 only while "localhost" may resolve to ::1 first.
-   */
+  /** The host's address, looked up once (again after a failure, at the next flush). */
   private resolve(): Promise<string | undefined> {
-    const host = this.options.host;
-    this.address ??= lookup(host, { family: 4 })
-      .catch(() => lookup(host))
-      .then(
-        (found) => found.address,
-        (error: unknown) => {
-          this.address = undefined;
-          this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
-          return undefined;
-        },
-      );
+    this.address ??= (this.options.lookup ?? lookupHost)(this.options.host).catch((error: unknown) => {
+      this.address = undefined;
+      this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      return undefined;
+    });
     return this.address;
   }
 

@@ -136,6 +136,20 @@ describe('StatsdClient', () => {
     expect(errors.length).toBe(1);
     expect(errors[0]?.message).toMatch(/statsd\.invalid/);
   });
+
+  it('does not hold up close() beyond its timeout while the host name does not resolve', async () => {
+    const client = new StatsdClient({
+      host: 'statsd.example',
+      port,
+      prefix: 'p.',
+      closeTimeoutMs: 100,
+      lookup: () => new Promise<string>(() => undefined), // a DNS server that never answers
+    });
+    client.count(client.handle('lost'), 1);
+    // Without the bound close() waits for the lookup forever and the test times out.
+    await client.close();
+    expect(datagrams).toEqual([]);
+  });
 });
 
 describe('createStatsd', () => {
