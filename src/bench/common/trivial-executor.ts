@@ -1,9 +1,9 @@
 // Starts the trivial executor (trivial-executor-server.js) in its own process and measures what it
 // can answer alone, so a benchmark can show the executor is not its bottleneck.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { Pool } from 'undici';
 import { freePort } from '../../farm/free-port.js';
+import { startHelperScript } from './helper-script.js';
 
 export interface TrivialExecutor {
   readonly url: string;
@@ -12,12 +12,7 @@ export interface TrivialExecutor {
 
 export async function startTrivialExecutor(path = '/rpc/RunSingleJob.php'): Promise<TrivialExecutor> {
   const port = await freePort();
-  const script = fileURLToPath(new URL('./trivial-executor-server.js', import.meta.url));
-  const child = spawn(process.execPath, [script, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`trivial executor exited with ${code}`)));
-  });
+  const { child } = await startHelperScript('trivial-executor-server.js', [String(port)]);
   return { url: `http://127.0.0.1:${port}${path}`, child };
 }
 
