@@ -3,7 +3,8 @@
 // statsd sample rate, so the server's counts stay exact on average and its percentiles unbiased).
 // The Kafka runner reports 4–5 metrics for every event it runs, tens of thousands a second; hot-shots
 // formatted and buffered each one as it came (7.5 µs of CPU per event, ~1 datagram per two events),
-// here a metric costs a map update and the wire carries ~1 datagram per flush and name group.
+// here a metric costs a field update, and the wire carries a few hundred datagrams a second at
+// 30,000 events/s instead of ~15,000.
 // Lines are the plain statsd format ("name:value|c", "|g", "|ms" with an optional "|@rate"), joined
 // by "\n" into UDP datagrams of at most `maxDatagramBytes` (512, as the original jobrunner sent).
 import { createSocket, type Socket } from 'node:dgram';
