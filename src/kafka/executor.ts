@@ -1,8 +1,8 @@
 // POSTs one event's raw bytes to the RunSingleJob endpoint over keep-alive connections. The body is
 // never re-serialized: mediawiki_signature covers the exact bytes. Never throws.
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Client, Dispatcher } from 'undici';
-import { OriginConnections } from './connections.js';
+import type { RequestOutcome } from './http/connection.js';
+import { Origin } from './http/origin.js';
+import type { ParsedResponse } from './http/response-parser.js';
 
 export interface ExecuteRequest {
   readonly url: URL;
@@ -25,9 +25,8 @@ export type ExecuteResult =
 const BODY_CAP = 64 * 1024;
 /** Connecting to the endpoint; a request lasts at most this plus its timeoutMs. */
 export const CONNECT_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 
-/** Built once: the request headers of every event without a request ID. */
-const HEADERS: readonly string[] = ['content-type', 'application/json', 'user-agent', 'jobrunner-kafka'];
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 const OK_200: ExecuteResult = Object.freeze({
   kind: 'response',
@@ -36,149 +35,126 @@ const OK_200: ExecuteResult = Object.freeze({
   body: '',
   headers: NO_HEADERS,
 });
+/** A request ID goes in a header only as visible ASCII (it comes from the event, anyone's input). */
+const SAFE_REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
 
-/**
- * Reads one response as undici hands it over (its dispatch API): a 2xx is taken from the status
- * alone and its body dropped as it arrives; only a failure keeps its headers and up to BODY_CAP
- * bytes of body for the error report. undici's request() would build a response stream, an async
- * resource and a header record for every event, which cost more CPU than the rest of the request.
- */
-class ResponseReader implements Dispatcher.DispatchHandler {
-  private status = 0;
-  private headers: IncomingHttpHeaders | undefined;
-  private chunks: Buffer[] | undefined;
-  private size = 0;
-
-  constructor(
-    private readonly resolve: (result: ExecuteResult) => void,
-    private readonly timeoutMs: number,
-    private readonly connections: OriginConnections,
-    private readonly client: Client,
-  ) {}
-
-  /** The connection is free for the next request once this one is answered or failed. */
-  private done(result: ExecuteResult): void {
-    this.connections.release(this.client);
-    this.resolve(result);
-  }
-
-  /** Also what marks this handler as one of undici's current (controller) API. */
-  onRequestStart(): void {}
-
-  onResponseStart(
-    _controller: Dispatcher.DispatchController,
-    status: number,
-    headers: IncomingHttpHeaders,
-  ): void {
-    if (status < 200) return; // 1xx: the final response follows
-    this.status = status;
-    if (status >= 300) {
-      this.headers = headers;
-      this.chunks = [];
-    }
-  }
-
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.chunks !== undefined && this.size < BODY_CAP)
-      this.chunks.push(chunk.subarray(0, BODY_CAP - this.size));
-    this.size += chunk.length;
-  }
-
-  onResponseEnd(): void {
-    const status = this.status;
-    if (status === 200) return this.done(OK_200);
-    if (status >= 200 && status < 300) {
-      return this.done({ kind: 'response', status, readonly: false, body: '', headers: NO_HEADERS });
-    }
-    const chunks = this.chunks ?? [];
-    const flat: Record<string, string> = {};
-    for (const [name, value] of Object.entries(this.headers ?? {})) {
-      if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
-    this.done({
-      kind: 'response',
-      status,
-      readonly: /^(1|true|yes)$/i.test(flat['x-readonly'] ?? ''),
-      body: chunks.length === 0 ? '' : Buffer.concat(chunks).toString('utf8'),
-      headers: flat,
-    });
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    const e = error as { code?: unknown; message?: unknown };
-    if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
-      return this.done({ kind: 'timeout', message: `no response within ${this.timeoutMs} ms` });
-    }
-    const code = typeof e.code === 'string' ? `${e.code}: ` : '';
-    this.done({
-      kind: 'error',
-      message: `${code}${typeof e.message === 'string' ? e.message : String(error)}`,
-    });
-  }
+/** Where one endpoint URL's requests go, and the start of their head, built once per URL. */
+interface Endpoint {
+  readonly origin: Origin;
+  /** "POST <path> HTTP/1.1" and the fixed headers, up to "content-length: ". */
+  readonly prefix: Buffer;
 }
 
-export class EventExecutor {
-  private readonly byOrigin = new Map<string, OriginConnections>();
-  /** The last URL's connections and path (a rule's endpoint is one URL object for all its events). */
-  private lastUrl: URL | undefined;
-  private lastConnections: OriginConnections | undefined;
-  private lastPath = '';
+function resultOf(outcome: RequestOutcome): ExecuteResult {
+  if (outcome.kind !== 'response') return outcome;
+  const response: ParsedResponse = outcome.response;
+  const status = response.status;
+  if (status === 200) return OK_200;
+  if (status < 300) return { kind: 'response', status, readonly: false, body: '', headers: NO_HEADERS };
+  const headers = response.headers ?? NO_HEADERS;
+  return {
+    kind: 'response',
+    status,
+    readonly: /^(1|true|yes)$/i.test(headers['x-readonly'] ?? ''),
+    body: response.body === undefined ? '' : response.body.toString('utf8'),
+    headers,
+  };
+}
 
-  /** `connections`: keep-alive connections per origin at most. */
-  constructor(private readonly connections: number) {}
+/**
+ * POSTs events over keep-alive HTTP/1.1 connections of its own (src/kafka/http/): one request at a
+ * time per connection, written as one buffer, the response read only as far as a RunSingleJob
+ * client needs (a 2xx is taken from its status line and framing headers). undici did the same
+ * requests for about twice the CPU per event, the runner's largest cost (README, "Kafka runner
+ * overhead").
+ */
+export class EventExecutor {
+  private readonly byOrigin = new Map<string, Origin>();
+  private readonly endpoints = new Map<string, Endpoint>();
+  /** The last URL and its endpoint (a rule's endpoint is one URL object for all its events). */
+  private lastUrl: URL | undefined;
+  private lastEndpoint: Endpoint | undefined;
+
+  /**
+   * `connections`: keep-alive connections per origin at most. `ca`: extra CA certificates for
+   * https endpoints (the system's are used otherwise).
+   */
+  constructor(
+    private readonly connections: number,
+    private readonly ca?: string | Buffer,
+  ) {}
 
   execute(request: ExecuteRequest): Promise<ExecuteResult> {
-    const headers =
-      request.requestId === undefined ? HEADERS : [...HEADERS, 'x-request-id', request.requestId];
-    if (request.url !== this.lastUrl || this.lastConnections === undefined) {
+    let endpoint = this.lastEndpoint;
+    if (request.url !== this.lastUrl || endpoint === undefined) {
+      endpoint = this.endpointFor(request.url);
       this.lastUrl = request.url;
-      this.lastConnections = this.connectionsTo(request.url.origin);
-      this.lastPath = request.url.pathname + request.url.search;
+      this.lastEndpoint = endpoint;
     }
-    const connections = this.lastConnections;
-    const path = this.lastPath;
-    const timeoutMs = request.timeoutMs;
+    const body = request.body;
+    const id = request.requestId;
+    const tail =
+      id !== undefined && SAFE_REQUEST_ID.test(id)
+        ? `${body.length}\r\nx-request-id: ${id}\r\n\r\n`
+        : `${body.length}\r\n\r\n`;
+    const prefix = endpoint.prefix;
+    // One buffer, one write: the head and the body together.
+    const message = Buffer.allocUnsafe(prefix.length + tail.length + body.length);
+    prefix.copy(message, 0);
+    message.write(tail, prefix.length, 'latin1');
+    body.copy(message, prefix.length + tail.length);
+    const origin = endpoint.origin;
     return new Promise((resolve) => {
-      connections.acquire((client) => {
-        // undici's own timers bound the wait (RunSingleJob answers once the job has run, so the
-        // headers timeout is the job's); an AbortController and timer per request cost more CPU
-        // than the rest of the request handling together. Errors, also thrown ones, reach
-        // onResponseError.
-        client.dispatch(
-          {
-            path,
-            method: 'POST',
-            body: request.body,
-            headers: headers as string[],
-            headersTimeout: timeoutMs,
-            bodyTimeout: timeoutMs,
-          },
-          new ResponseReader(resolve, timeoutMs, connections, client),
-        );
-      });
+      origin.send(message, request.timeoutMs, (outcome) => resolve(resultOf(outcome)));
     });
   }
 
   /** Waits for running requests, then closes the connections. */
   async close(): Promise<void> {
-    await Promise.all([...this.byOrigin.values()].map((c) => c.close()));
+    await Promise.all([...this.byOrigin.values()].map((o) => o.close()));
   }
 
   /** Aborts running requests (their events stay uncommitted and are read again later). */
   async destroy(): Promise<void> {
-    await Promise.all([...this.byOrigin.values()].map((c) => c.destroy()));
+    for (const origin of this.byOrigin.values()) origin.destroy();
+    await Promise.resolve();
   }
 
-  private connectionsTo(origin: string): OriginConnections {
-    let connections = this.byOrigin.get(origin);
-    if (connections === undefined) {
-      connections = new OriginConnections(origin, {
-        max: Math.max(1, this.connections),
-        keepAliveTimeoutMs: 30_000,
-        connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      });
-      this.byOrigin.set(origin, connections);
+  private endpointFor(url: URL): Endpoint {
+    const key = url.href;
+    let endpoint = this.endpoints.get(key);
+    if (endpoint !== undefined) return endpoint;
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`EventExecutor: ${url.protocol} endpoints are not supported`);
     }
-    return connections;
+    let origin = this.byOrigin.get(url.origin);
+    if (origin === undefined) {
+      const tls = url.protocol === 'https:';
+      origin = new Origin(
+        {
+          host: url.hostname.replace(/^\[|\]$/g, ''),
+          port: url.port === '' ? (tls ? 443 : 80) : Number(url.port),
+          tls,
+          ...(this.ca !== undefined ? { ca: this.ca } : {}),
+        },
+        {
+          max: Math.max(1, this.connections),
+          keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+          connectTimeoutMs: CONNECT_TIMEOUT_MS,
+          bodyCap: BODY_CAP,
+        },
+      );
+      this.byOrigin.set(url.origin, origin);
+    }
+    // URL serializes the path and query percent-encoded: no space, CR or LF can reach the head.
+    const prefix = Buffer.from(
+      `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n` +
+        'content-type: application/json\r\nuser-agent: jobrunner-kafka\r\ncontent-length: ',
+      'latin1',
+    );
+    endpoint = { origin, prefix };
+    // Bounded: endpoints come from the configuration ({database} makes one per wiki at most).
+    if (this.endpoints.size < 10_000) this.endpoints.set(key, endpoint);
+    return endpoint;
   }
 }
