@@ -65,8 +65,8 @@ function resultOf(outcome: RequestOutcome): ExecuteResult {
  * POSTs events over keep-alive HTTP/1.1 connections of its own (src/kafka/http/): one request at a
  * time per connection, written as one buffer, the response read only as far as a RunSingleJob
  * client needs (a 2xx is taken from its status line and framing headers). undici did the same
- * requests for about twice the CPU per event, the runner's largest cost (README, "Kafka runner
- * overhead").
+ * requests for about twice the CPU per event, the runner's largest cost (README, "Backend kafka",
+ * Benchmark, session 9).
  */
 export class EventExecutor {
   private readonly byOrigin = new Map<string, Origin>();
@@ -87,7 +87,11 @@ export class EventExecutor {
   execute(request: ExecuteRequest): Promise<ExecuteResult> {
     let endpoint = this.lastEndpoint;
     if (request.url !== this.lastUrl || endpoint === undefined) {
-      endpoint = this.endpointFor(request.url);
+      try {
+        endpoint = this.endpointFor(request.url);
+      } catch (error) {
+        return Promise.resolve({ kind: 'error', message: (error as Error).message });
+      }
       this.lastUrl = request.url;
       this.lastEndpoint = endpoint;
     }

@@ -286,6 +286,39 @@ describe('EventExecutor HTTP/1.1', () => {
     await closeServer(raw.server);
   });
 
+  it("closes an idle connection before the server's Keep-Alive timeout ends", async () => {
+    // The server never closes it itself: only the executor's sweep can.
+    const raw = await rawServer(
+      () => 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nKeep-Alive: timeout=1\r\n\r\n',
+    );
+    const executor = new EventExecutor(1);
+    const url = new URL(`${raw.url}/x`);
+    expect(await executor.execute({ url, body: Buffer.from('{}'), timeoutMs: 5000 })).toMatchObject({
+      status: 200,
+    });
+    expect(raw.open.size).toBe(1);
+    await until(() => raw.open.size === 0);
+    expect(await executor.execute({ url, body: Buffer.from('{}'), timeoutMs: 5000 })).toMatchObject({
+      status: 200,
+    });
+    await executor.close();
+    await closeServer(raw.server);
+  });
+
+  it('answers an endpoint it cannot speak to with an error result', async () => {
+    const executor = new EventExecutor(1);
+    const result = await executor.execute({
+      url: new URL('ftp://127.0.0.1/x'),
+      body: Buffer.from('{}'),
+      timeoutMs: 5000,
+    });
+    expect(result).toMatchObject({
+      kind: 'error',
+      message: expect.stringMatching(/ftp: endpoints are not supported/),
+    });
+    await executor.close();
+  });
+
   it('sends a request ID only when it is safe header text', async () => {
     const raw = await rawServer(() => OK);
     const executor = new EventExecutor(1);

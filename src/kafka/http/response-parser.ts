@@ -145,11 +145,6 @@ export class ResponseParser {
     throw new HttpProtocolError(`the server closed the connection ${where}`);
   }
 
-  /** Whether any byte of a response arrived. */
-  get started(): boolean {
-    return this.state !== 'head' || this.pending.length > 0 || this.status !== 0;
-  }
-
   private result(): ParsedResponse {
     const failed = this.status >= 300;
     const parts = this.bodyParts;
