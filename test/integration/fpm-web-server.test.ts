@@ -12,6 +12,7 @@ import { startFpmWebServer, type FpmWebServer } from '../../src/farm/fpm-web-ser
 import { buildFarm, type MediaWikiFarm } from '../../src/farm/mediawiki-farm.js';
 import { childPids, isAlive } from '../../src/farm/process-tree.js';
 import { startRedisServer, type RedisServerHandle } from '../../src/farm/redis-server.js';
+import { EventExecutor } from '../../src/kafka/executor.js';
 import { buildJobEvent } from '../../src/kafka/job-event-builder.js';
 import { createDispatcher } from '../../src/runner/dispatch/index.js';
 import type { DispatchRequest, Dispatcher } from '../../src/runner/dispatch/types.js';
@@ -171,6 +172,60 @@ describe('Apache + php-fpm serving the farm', () => {
     const signed = await post(buildJobEvent(spec, { secretKey: farm.secretKey }).bytes);
     expect(signed.status, signed.text).toBe(200);
     expect(ranMarkers()).toEqual(['fpmrest']);
+  });
+
+  it("the Kafka executor's own HTTP/1.1 client: keep-alive past Apache's limit, chunked failures, EventBus's executor", async () => {
+    // Echoes a status and a body of ?n bytes; PHP output without a length goes out chunked.
+    writeFileSync(
+      join(farm.dir, 'docroot', 'fpm-echo.php'),
+      `<?php
+$s = (int)($_GET['s'] ?? 200);
+http_response_code($s);
+if ($s >= 500) header('X-Readonly: 1');
+$n = (int)($_GET['n'] ?? 2);
+for ($i = 0; $i < $n; $i += 1000) { echo str_repeat('x', min(1000, $n - $i)); flush(); }
+`,
+    );
+    const executor = new EventExecutor(2);
+    try {
+      // More than Apache's MaxKeepAliveRequests (100) per connection: it closes them on the way.
+      const ok = new URL(`${web.baseUrl}/fpm-echo.php?s=200`);
+      const results = await Promise.all(
+        Array.from({ length: 250 }, () =>
+          executor.execute({ url: ok, body: Buffer.from('{}'), timeoutMs: 30_000 }),
+        ),
+      );
+      expect(results.filter((r) => r.kind === 'response' && r.status === 200)).toHaveLength(250);
+      const failed = await executor.execute({
+        url: new URL(`${web.baseUrl}/fpm-echo.php?s=503&n=70000`),
+        body: Buffer.from('{}'),
+        timeoutMs: 30_000,
+      });
+      expect(failed).toMatchObject({ kind: 'response', status: 503, readonly: true });
+      expect(failed.kind === 'response' && failed.headers['transfer-encoding']).toBe('chunked');
+      expect(failed.kind === 'response' && failed.body).toBe('x'.repeat(64 * 1024));
+      const rest = new URL(`${web.baseUrl}/rest.php/eventbus/v0/internal/job/execute?wiki=wiki2`);
+      const spec = { type: 'fpmNull', database: 'wiki2', params: { marker: 'fpmexec' } };
+      const refused = await executor.execute({
+        url: rest,
+        body: buildJobEvent(spec).bytes,
+        timeoutMs: 30_000,
+      });
+      expect(refused).toMatchObject({
+        kind: 'response',
+        status: 403,
+        body: expect.stringContaining('Missing mediawiki signature'),
+      });
+      const ran = await executor.execute({
+        url: rest,
+        body: buildJobEvent(spec, { secretKey: farm.secretKey }).bytes,
+        timeoutMs: 30_000,
+      });
+      expect(ran).toMatchObject({ kind: 'response', status: 200 });
+      expect(ranMarkers()).toContain('fpmexec');
+    } finally {
+      await executor.close();
+    }
   });
 
   it('runs a request at once in an idle child while another child is inside a long one', async () => {
