@@ -90,25 +90,13 @@ export class ResponseParser {
         case 'head':
           data = this.readHead(data);
           break;
-        case 'length': {
-          const n = Math.min(this.remaining, data.length);
-          this.keepBody(data, n);
-          this.remaining -= n;
-          data = data.subarray(n);
-          if (this.remaining === 0) this.state = 'done';
+        case 'length':
+        case 'chunk-data':
+          data = this.readCounted(data);
           break;
-        }
         case 'chunk-size':
           data = this.readChunkSize(data);
           break;
-        case 'chunk-data': {
-          const n = Math.min(this.remaining, data.length);
-          this.keepBody(data, n);
-          this.remaining -= n;
-          data = data.subarray(n);
-          if (this.remaining === 0) this.state = 'chunk-end';
-          break;
-        }
         case 'chunk-end':
           data = this.readChunkEnd(data);
           break;
@@ -122,7 +110,8 @@ export class ResponseParser {
         case 'done':
           throw new HttpProtocolError(`${data.length} bytes after the end of the response`);
       }
-      if (this.state === 'done') {
+      // The read* steps move the state on.
+      if ((this.state as State) === 'done') {
         if (data.length > 0)
           throw new HttpProtocolError(`${data.length} bytes after the end of the response`);
         return this.result();
@@ -163,6 +152,15 @@ export class ResponseParser {
     // Copied: the chunk's memory is the socket's, and a slice would keep all of it alive.
     this.bodyParts.push(Buffer.from(data.subarray(0, take)));
     this.bodySize += take;
+  }
+
+  /** Body bytes of a known count: the whole body (length) or one chunk (chunk-data). */
+  private readCounted(data: Buffer): Buffer {
+    const n = Math.min(this.remaining, data.length);
+    this.keepBody(data, n);
+    this.remaining -= n;
+    if (this.remaining === 0) this.state = this.state === 'length' ? 'done' : 'chunk-end';
+    return data.subarray(n);
   }
 
   private readHead(data: Buffer): Buffer {
