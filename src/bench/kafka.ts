@@ -465,13 +465,13 @@ async function main(argv: string[]): Promise<number> {
     results.ceilingEventsPerSecond = ceil;
     out(`ceiling: bare consumer                      ${ceil.toFixed(0).padStart(8)} events/s`);
 
-    // The executor alone, driven by a bare undici client with the runner's connection count: it
+    // The executor alone, driven by the runner's HTTP client with the runner's connection count: it
     // must answer well above the runner's rate or it, not the runner, is what gets measured.
     const sample = await sampleEvent(broker, 'bench.mediawiki.job.benchNull');
     const capacity = await executorCapacity(trivial.url, sample, options.events, options.concurrency);
     results.executorCapacityRequestsPerSecond = capacity;
     out(
-      `trivial executor alone (undici, ${options.concurrency} conns) ${capacity.toFixed(0).padStart(8)} requests/s`,
+      `trivial executor alone (${options.concurrency} conns)           ${capacity.toFixed(0).padStart(8)} requests/s`,
     );
 
     const c = options.concurrency;

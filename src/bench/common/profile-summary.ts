@@ -21,9 +21,9 @@ interface CpuProfile {
 export const CODE_PARTS: readonly [string, (url: string) => boolean][] = [
   // @platformatic/dynamic-buffer is the Kafka client's too.
   ['Kafka client (@platformatic/kafka)', (url) => url.includes('@platformatic/')],
-  ['HTTP client (undici)', (url) => url.includes('/undici/')],
+  ['HTTP client (dist/kafka/http/)', (url) => url.includes('/dist/kafka/http/')],
   ['Redis client (ioredis)', (url) => url.includes('/ioredis/') || url.includes('/redis-parser/')],
-  ['jobrunner (dist/)', (url) => url.includes('/dist/') && !url.includes('/node_modules/')],
+  ['jobrunner (rest of dist/)', (url) => url.includes('/dist/') && !url.includes('/node_modules/')],
   ['node internals (streams, timers, buffers)', (url) => url.startsWith('node:')],
 ];
 

@@ -1,8 +1,8 @@
 // Starts the trivial executor (trivial-executor-server.js) in its own process and measures what it
 // can answer alone, so a benchmark can show the executor is not its bottleneck.
 import type { ChildProcess } from 'node:child_process';
-import { Pool } from 'undici';
 import { freePort } from '../../farm/free-port.js';
+import { EventExecutor } from '../../kafka/executor.js';
 import { startHelperScript } from './helper-script.js';
 
 export interface TrivialExecutor {
@@ -17,8 +17,9 @@ export async function startTrivialExecutor(path = '/rpc/RunSingleJob.php'): Prom
 }
 
 /**
- * Requests per second the executor answers to a bare undici client (`connections` keep-alive
- * connections, one request in flight on each), POSTing `body` `count` times.
+ * Requests per second the executor answers to the runner's own HTTP client (EventExecutor with
+ * `connections` keep-alive connections, one request in flight on each), POSTing `body` `count`
+ * times: the same client the runner uses, without the runner's work around it.
  */
 export async function executorCapacity(
   url: string,
@@ -27,24 +28,22 @@ export async function executorCapacity(
   connections: number,
 ): Promise<number> {
   const target = new URL(url);
-  const pool = new Pool(target.origin, { connections });
+  const executor = new EventExecutor(connections);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
       next++;
-      const response = await pool.request({
-        path: target.pathname,
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/json' },
-      });
-      await response.body.dump();
-      if (response.statusCode !== 200) throw new Error(`trivial executor answered ${response.statusCode}`);
+      const result = await executor.execute({ url: target, body, timeoutMs: 30_000 });
+      if (result.kind !== 'response' || result.status !== 200) {
+        throw new Error(
+          `trivial executor answered ${result.kind === 'response' ? result.status : result.message}`,
+        );
+      }
     }
   };
   const started = performance.now();
   await Promise.all(Array.from({ length: connections }, worker));
   const seconds = (performance.now() - started) / 1000;
-  await pool.close();
+  await executor.close();
   return count / seconds;
 }
