@@ -233,7 +233,7 @@ export class Http1Connection {
     if (!reusable && this.socket !== undefined) this.drop(this.socket);
     if (done === undefined) return;
     done(outcome);
-    for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (this.idleWaiters.length > 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     this.onFree(this);
   }
 }
