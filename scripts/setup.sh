@@ -9,8 +9,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # Debian packages the real test parts need: Redis, memcached, PHP + MediaWiki 1.39, Chromium for the
 # dashboard test, sudo for visudo (the Puppet module's sudo rules), MariaDB + php-mysql for the legacy
 # era's JobQueueDB on its real database (the tests start private mariadbd instances; the Debian
-# service stays stopped), prometheus for promtool and the alerting-rules test. Kept in one list so
-# later features add to it.
+# service stays stopped), prometheus for promtool and the alerting-rules test, openssl for the
+# Kafka executor's https test (a throwaway certificate). Kept in one list so later features add to it.
 APT_PACKAGES=(
   redis-server memcached
   php-cli php-redis php-sqlite3 php-mbstring php-xml php-intl php-apcu php-memcached
@@ -21,6 +21,7 @@ APT_PACKAGES=(
   chromium
   mariadb-server php-mysql
   prometheus
+  openssl
 )
 
 missing=()
