@@ -352,29 +352,7 @@ describe('EventExecutor HTTP/1.1', () => {
   it('speaks https, verifying the certificate', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'executor-tls-'));
     try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-          '-days',
-          '1',
-          '-subj',
-          '/CN=localhost',
-          '-addext',
-          'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
+      selfSignedCertificate(dir);
       const cert = readFileSync(join(dir, 'cert.pem'));
       const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (_req, res) => {
         res.writeHead(409);
@@ -409,3 +387,29 @@ describe('EventExecutor HTTP/1.1', () => {
     }
   });
 });
+
+/** A throwaway certificate for localhost and 127.0.0.1 in dir (key.pem, cert.pem), made by openssl. */
+function selfSignedCertificate(dir: string): void {
+  const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  args.push(
+    '-keyout',
+    join(dir, 'key.pem'),
+    '-out',
+    join(dir, 'cert.pem'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+  );
+  args.push('-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1');
+  try {
+    execFileSync('openssl', args, { stdio: 'ignore' });
+  } catch (error) {
+    const missing = (error as { code?: unknown }).code === 'ENOENT';
+    throw new Error(
+      missing
+        ? 'openssl is missing: install the Debian package openssl (scripts/setup.sh)'
+        : `openssl failed: ${String(error)}`,
+    );
+  }
+}
