@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventExecutor } from '../../src/kafka/executor.js';
+import { until } from '../support/until.js';
 
 const sockets = new Set<Socket>();
 const held: ServerResponse[] = [];
@@ -62,10 +63,6 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((r) => setTimeout(r, 5));
-}
-
 describe('EventExecutor connections', () => {
   it('keeps to its connection limit; requests beyond it wait and go in the order they were asked for', async () => {
     arrived.length = 0;
@@ -76,7 +73,7 @@ describe('EventExecutor connections', () => {
     );
     const index = (k: number): number =>
       Number(new URL(arrived[k] as string, 'http://x').searchParams.get('i'));
-    await until(() => held.length === 4);
+    await until(() => held.length === 4, 'four held requests', 20_000, { pollMs: 5 });
     expect(new Set(arrived.map((_, k) => index(k)))).toEqual(new Set([0, 1, 2, 3]));
     // The limit: each answer below lets exactly one more request through (with no limit all 12
     // would have arrived). Each answer frees one connection, which takes exactly the oldest waiting request. (Requests
@@ -84,7 +81,7 @@ describe('EventExecutor connections', () => {
     // the order is checked one release at a time.)
     for (let k = 4; k < 12; k++) {
       (held.shift() as ServerResponse).end();
-      await until(() => held.length === 4);
+      await until(() => held.length === 4, 'four held requests', 20_000, { pollMs: 5 });
       expect(arrived).toHaveLength(k + 1);
       expect(index(k)).toBe(k);
     }
@@ -154,7 +151,7 @@ describe('EventExecutor connections', () => {
       body: Buffer.from('{}'),
       timeoutMs: 20_000,
     });
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, 'the held request', 20_000, { pollMs: 5 });
     let closed = false;
     const closing = executor.close().then(() => (closed = true));
     await new Promise((r) => setTimeout(r, 50));
@@ -280,7 +277,7 @@ describe('EventExecutor HTTP/1.1', () => {
     });
     // The server drops its side, as at its keep-alive timeout.
     for (const socket of raw.open) socket.destroy();
-    await until(() => raw.open.size === 0);
+    await until(() => raw.open.size === 0, 'the server side closed', 20_000, { pollMs: 5 });
     expect(await executor.execute({ url, body: Buffer.from('{}'), timeoutMs: 5000 })).toMatchObject({
       status: 200,
     });
@@ -299,7 +296,7 @@ describe('EventExecutor HTTP/1.1', () => {
       status: 200,
     });
     expect(raw.open.size).toBe(1);
-    await until(() => raw.open.size === 0);
+    await until(() => raw.open.size === 0, 'the server side closed', 20_000, { pollMs: 5 });
     expect(await executor.execute({ url, body: Buffer.from('{}'), timeoutMs: 5000 })).toMatchObject({
       status: 200,
     });
@@ -342,7 +339,7 @@ describe('EventExecutor HTTP/1.1', () => {
     const url = new URL(`${raw.url}/x`);
     const running = executor.execute({ url, body: Buffer.from('{}'), timeoutMs: 60_000 });
     const waiting = executor.execute({ url, body: Buffer.from('{}'), timeoutMs: 60_000 });
-    await until(() => raw.heads.length === 1);
+    await until(() => raw.heads.length === 1, 'the first request', 20_000, { pollMs: 5 });
     await executor.destroy();
     expect(await running).toMatchObject({ kind: 'error', message: expect.stringMatching(/aborted/) });
     expect(await waiting).toMatchObject({ kind: 'error', message: expect.stringMatching(/aborted/) });
